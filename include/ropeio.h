@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ROPEIO_H
+#define ROPEIO_H
+
+/**
+ * @file ropeio.h
+ * ropeio: Python's io.BytesIO in C, built as a rope of refcounted chunks.
+ *
+ * A struct rope is a seekable byte stream with BytesIO's semantics (write at
+ * the position, overwrite, zero-fill past the end, truncate, read, readline,
+ * getvalue, getbuffer, close), stored as an ordered list of segments, each a
+ * window {offset, length} into a refcounted chunk of bytes.
+ *
+ * How to use it well:
+ *
+ * - Appending never copies old data. Small writes fill the free space at the
+ *   end of the last chunk; new chunks grow geometrically up to 1 MiB, and a
+ *   write larger than that gets a chunk of its own size.
+ *   rope_append_ref() adds your own memory without copying it at all.
+ *
+ * - rope_getvalue() returns an immutable, refcounted struct rope_bytes. It
+ *   copies nothing when the contents already sit in one segment; otherwise it
+ *   copies once, and the flat copy then replaces the rope's segments, so the
+ *   memory is not doubled. The value is cached until the next change.
+ *
+ * - Values and snapshots never change. A later write into bytes that one of
+ *   them still references replaces only the written range with new memory
+ *   (an overwrite of k bytes costs k bytes), and appends go to fresh space.
+ *   CPython copies the whole buffer in both cases.
+ *
+ * - rope_snapshot() is what I/O sends: an immutable list of chunk references
+ *   whose iovecs can be taken in ranges with rope_snap_iov(). The rope stays
+ *   writable while a snapshot is alive.
+ *
+ * - rope_getbuffer() exports the live bytes as writable iovecs, like
+ *   memoryview. While an export is alive every mutation fails with -EBUSY.
+ *
+ * Errors: every function that can fail returns a negative errno and leaves
+ * the rope exactly as it was, byte for byte. errno is never read or set.
+ *
+ *   -EBADF      the rope is closed (Python: ValueError)
+ *   -EBUSY      a getbuffer() export is alive (Python: BufferError)
+ *   -EINVAL     a bad argument: NULL, a negative size, a bad whence
+ *   -EOVERFLOW  a size or position past INT64_MAX
+ *   -ENOMEM     an allocation failed
+ *
+ * Threads: one thread uses a given rope at a time. Values and snapshots may
+ * be read, referenced and released from any thread; chunk reference counts
+ * are atomic.
+ *
+ * Positions and sizes are bytes; positions are int64_t like off_t, so a
+ * stream is never larger than INT64_MAX bytes.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ROPEIO_BUILDING) && defined(__GNUC__)
+#define ROPEIO_EXPORT __attribute__((visibility("default")))
+#else
+#define ROPEIO_EXPORT
+#endif
+
+#define ROPEIO_VERSION_MAJOR 0
+#define ROPEIO_VERSION_MINOR 1
+#define ROPEIO_VERSION_PATCH 0
+
+/** The stream. Opaque; create with rope_new(), destroy with rope_free(). */
+struct rope;
+
+/** An immutable, refcounted, contiguous value: the analogue of Python bytes. */
+struct rope_bytes;
+
+/** An immutable, refcounted view of a rope's contents at one instant. */
+struct rope_snap;
+
+/**
+ * Called once when memory handed to rope_append_ref() is no longer used.
+ *
+ * @param data  the pointer that was passed to rope_append_ref()
+ * @param len   the length that was passed to rope_append_ref()
+ * @param arg   the argument that was passed to rope_append_ref()
+ *
+ * It may run on any thread that drops the last reference: the thread that
+ * frees the rope, or one that releases a value or snapshot covering the bytes.
+ */
+typedef void (*rope_release_fn)(void *data, size_t len, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Create an empty, open rope at position 0.
+ *
+ * An empty rope allocates its struct and nothing else.
+ *
+ * @return the rope, or NULL when memory is exhausted (the only failure).
+ * @since 0.1
+ */
+ROPEIO_EXPORT struct rope *rope_new(void);
+
+/**
+ * Create a rope holding a copy of @p len bytes at @p data, at position 0:
+ * BytesIO(bytearray(...)).
+ *
+ * Lifetime: @p data is copied and is not referenced after return.
+ *
+ * @param out   receives the new rope; untouched on failure
+ * @return 0, -EINVAL if @p out is NULL or @p data is NULL with @p len > 0,
+ *         -EOVERFLOW if @p len exceeds INT64_MAX, -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_new_from(struct rope **out, const void *data,
+				size_t len);
+
+/**
+ * Create a rope whose contents are the value @p b, without copying it, at
+ * position 0: BytesIO(bytes_object).
+ *
+ * Lifetime: the rope takes its own reference to the bytes behind @p b; the
+ * caller keeps its reference and may release it at any time. The value never
+ * changes: writes into the rope replace the written range with new memory.
+ *
+ * @return 0, -EINVAL if @p out or @p b is NULL, -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_new_from_bytes(struct rope **out, struct rope_bytes *b);
+
+/**
+ * Free a rope and drop its references to chunks. rope_free(NULL) does
+ * nothing. Values and snapshots taken from the rope stay valid.
+ *
+ * The caller must release a getbuffer() export before freeing: its iovecs
+ * point into memory that this call may free.
+ * @since 0.1
+ */
+ROPEIO_EXPORT void rope_free(struct rope *r);
+
+/**
+ * Close the rope: free its contents now. Afterwards every operation but
+ * rope_closed(), rope_close(), rope_size() and rope_free() fails with -EBADF.
+ * Closing a closed rope does nothing and returns 0.
+ *
+ * @return 0, -EINVAL if @p r is NULL, -EBUSY while a getbuffer() export is
+ *         alive (the rope stays open).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_close(struct rope *r);
+
+/**
+ * @return true once rope_close() has succeeded (and for NULL).
+ * @since 0.1
+ */
+ROPEIO_EXPORT bool rope_closed(const struct rope *r);
+
+/**
+ * @return the number of bytes in the stream; 0 for a closed rope or NULL.
+ * The position may be larger (see rope_seek()).
+ * @since 0.1
+ */
+ROPEIO_EXPORT size_t rope_size(const struct rope *r);
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Write @p len bytes at the position and advance it: BytesIO.write().
+ *
+ * Inside the stream the bytes overwrite; past the end they extend it; if the
+ * position is past the end, the gap is filled with zero bytes first (the
+ * gap costs no memory: it is a run of the shared zero chunk). A write of 0
+ * bytes changes nothing and returns 0 (but still fails on a closed or
+ * exported rope, as in CPython).
+ *
+ * Cost: appending copies only the new bytes. Overwriting bytes that nobody
+ * else references happens in place; overwriting bytes that a value, a
+ * snapshot or another rope references allocates exactly the written range.
+ *
+ * Lifetime: @p buf is copied and is not referenced after return.
+ *
+ * @return @p len, -EBADF, -EBUSY, -EINVAL (NULL with @p len > 0),
+ *         -EOVERFLOW (the end would pass INT64_MAX), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_write(struct rope *r, const void *buf, size_t len);
+
+/**
+ * Write the @p iovcnt buffers of @p iov at the position as one write:
+ * BytesIO.writelines(). All of them are written or none.
+ *
+ * @return the total length, -EBADF, -EBUSY, -EINVAL (@p iovcnt negative or
+ *         past IOV_MAX, a NULL base with a nonzero length), -EOVERFLOW,
+ *         -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_writev(struct rope *r, const struct iovec *iov,
+				  int iovcnt);
+
+/**
+ * Append @p len bytes at the end of the stream, whatever the position, and
+ * leave the position where it is: evbuffer_add(). Useful for queues where
+ * one side appends and the other reads.
+ *
+ * @return @p len, -EBADF, -EBUSY, -EINVAL, -EOVERFLOW, -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_append(struct rope *r, const void *buf, size_t len);
+
+/**
+ * Append @p len bytes at @p data to the end of the stream without copying
+ * them: evbuffer_add_reference(), IOBuf::takeOwnership(). The position does
+ * not move.
+ *
+ * Lifetime: on success the rope borrows the memory until @p release runs,
+ * exactly once, when no rope, value or snapshot references the bytes any
+ * more (immediately if @p len is 0). The bytes must stay valid and
+ * unmodified until then; ropeio never writes into them (an overwrite or a
+ * getbuffer() export copies). On failure @p release is never called and the
+ * caller still owns the memory.
+ *
+ * @param release  may be NULL for memory that outlives every use (static data)
+ * @return 0, -EBADF, -EBUSY, -EINVAL (NULL @p data with @p len > 0),
+ *         -EOVERFLOW, -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
+				  rope_release_fn release, void *arg);
+
+/**
+ * Cut the stream to @p size bytes: BytesIO.truncate(size).
+ *
+ * The position never moves, even when it is now past the end, and a size
+ * past the end does not extend the stream (it returns @p size all the same,
+ * as CPython does). Truncating never allocates.
+ *
+ * To truncate at the position, pass rope_tell(r).
+ *
+ * @return @p size, -EBADF, -EBUSY, -EINVAL (@p size negative).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Reading and position                                                     */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Copy up to @p len bytes from the position into @p buf and advance:
+ * BytesIO.read(n) and readinto(b). At or past the end it returns 0 and the
+ * position does not move.
+ *
+ * @return the number of bytes copied (at most SSIZE_MAX), -EBADF, -EINVAL
+ *         (NULL @p buf with @p len > 0).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_read(struct rope *r, void *buf, size_t len);
+
+/**
+ * Copy bytes from the position up to and including the next '\n', or to the
+ * end, but no more than @p len: BytesIO.readline(len). Advances past what it
+ * copied. Whether the line was complete is whether the last byte is '\n'.
+ *
+ * @return the number of bytes copied, -EBADF, -EINVAL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_readline(struct rope *r, void *buf, size_t len);
+
+/**
+ * Copy up to @p len bytes starting at offset @p off into @p buf, without
+ * moving the position (pread(2) on the stream).
+ *
+ * @return the number of bytes copied (0 at or past the end), -EBADF,
+ *         -EINVAL (@p off negative, NULL @p buf with @p len > 0).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_pread(const struct rope *r, void *buf, size_t len,
+				 int64_t off);
+
+/**
+ * Move the position: BytesIO.seek(off, whence).
+ *
+ * SEEK_SET takes @p off as is (a negative one is -EINVAL); SEEK_CUR adds it to
+ * the position and SEEK_END to the size, and a negative result clamps to 0.
+ * The position may go past the end; nothing changes until a write.
+ *
+ * @return the new position, -EBADF, -EINVAL (bad @p whence, negative SEEK_SET
+ *         offset), -EOVERFLOW (the result would pass INT64_MAX).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int64_t rope_seek(struct rope *r, int64_t off, int whence);
+
+/**
+ * @return the position (it may exceed the size), -EBADF, -EINVAL (NULL).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int64_t rope_tell(const struct rope *r);
+
+/* ------------------------------------------------------------------------ */
+/* Values: getvalue()                                                       */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Return the whole contents as one immutable value: BytesIO.getvalue().
+ *
+ * Cost: when the contents sit in one segment (a fresh rope_new_from(), a
+ * rope written by appends that fit one chunk, or any rope after an earlier
+ * getvalue()), no byte is copied. Otherwise the contents are copied once into
+ * one chunk, which then replaces the rope's segments, so memory is not
+ * doubled. The value is cached: a second call with no change in between
+ * returns the same value. While a getbuffer() export is alive the value is a
+ * fresh copy each time, since the exported bytes can still change.
+ *
+ * Lifetime: *@p out holds a reference the caller must drop with
+ * rope_bytes_unref(). The value stays valid and unchanged after any later
+ * operation on the rope, including rope_free().
+ *
+ * @return 0, -EBADF, -EINVAL (NULL), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_getvalue(struct rope *r, struct rope_bytes **out);
+
+/**
+ * Make a value holding a copy of @p len bytes at @p data.
+ * @return 0, -EINVAL, -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_bytes_new(struct rope_bytes **out, const void *data,
+				 size_t len);
+
+/**
+ * @return the first byte of the value. Valid while a reference is held; for
+ *         an empty value, a valid pointer to no bytes.
+ * @since 0.1
+ */
+ROPEIO_EXPORT const void *rope_bytes_data(const struct rope_bytes *b);
+
+/** @return the value's length in bytes. @since 0.1 */
+ROPEIO_EXPORT size_t rope_bytes_size(const struct rope_bytes *b);
+
+/** Take another reference. @return @p b. @since 0.1 */
+ROPEIO_EXPORT struct rope_bytes *rope_bytes_ref(struct rope_bytes *b);
+
+/**
+ * Drop a reference; the last one frees the value (any thread may drop it).
+ * rope_bytes_unref(NULL) does nothing.
+ * @since 0.1
+ */
+ROPEIO_EXPORT void rope_bytes_unref(struct rope_bytes *b);
+
+/* ------------------------------------------------------------------------ */
+/* Exports: getbuffer()                                                     */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Export the live bytes as writable iovecs, in order, without copying:
+ * BytesIO.getbuffer(). Writes through the iovecs change the rope's contents
+ * (and nothing else: bytes that a value, snapshot, another rope or
+ * rope_append_ref() memory shares are first copied into private memory,
+ * adjacent shared runs into one chunk each, as CPython unshares).
+ *
+ * Call it with @p iov NULL to learn how many iovecs the export needs; that
+ * call exports nothing. Then call it with an array of at least that many.
+ *
+ * Lifetime: the iovecs stay valid until the matching rope_releasebuffer().
+ * While any export is alive, every mutation (write, writev, append,
+ * append_ref, truncate) and rope_close() fail with -EBUSY; reads, seeks,
+ * getvalue (a copy) and snapshots (a copy) still work. Exports nest: each
+ * successful call needs its own rope_releasebuffer().
+ *
+ * @return the number of iovecs (0 for an empty rope, which is still
+ *         exported), -EBADF, -EINVAL (@p iovcnt negative), -ENOBUFS (@p iovcnt
+ *         is smaller than needed; nothing exported), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_getbuffer(struct rope *r, struct iovec *iov,
+				 int iovcnt);
+
+/**
+ * End one export made by rope_getbuffer().
+ * @return 0, -EINVAL (NULL, or no export alive).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_releasebuffer(struct rope *r);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Take an immutable snapshot of the contents: one reference per segment,
+ * no byte copied (except while a getbuffer() export is alive, when the
+ * exported bytes could still change and are copied once).
+ *
+ * The rope stays fully usable: later writes, truncates or rope_free() never
+ * change what the snapshot holds.
+ *
+ * Lifetime: *@p out holds a reference; drop it with rope_snap_unref().
+ *
+ * @return 0, -EBADF, -EINVAL (NULL), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_snapshot(struct rope *r, struct rope_snap **out);
+
+/** Take another reference. @return @p s. @since 0.1 */
+ROPEIO_EXPORT struct rope_snap *rope_snap_ref(struct rope_snap *s);
+
+/**
+ * Drop a reference; the last one frees the snapshot and drops its chunk
+ * references (any thread may do it). rope_snap_unref(NULL) does nothing.
+ * @since 0.1
+ */
+ROPEIO_EXPORT void rope_snap_unref(struct rope_snap *s);
+
+/** @return the snapshot's length in bytes. @since 0.1 */
+ROPEIO_EXPORT size_t rope_snap_size(const struct rope_snap *s);
+
+/**
+ * Describe the bytes [@p off, @p off + @p len) of a snapshot as read-only
+ * iovecs (clipped to the snapshot's end; @p len SIZE_MAX means "to the end").
+ *
+ * With @p iov NULL it only counts the iovecs the whole range needs. With an
+ * array it fills at most @p iovcnt of them, in order, and returns how many it
+ * filled; if that is fewer than the range needs, the iovecs cover a prefix of
+ * the range (sum their lengths to continue from there). A long run of zero
+ * bytes (a gap) is described in pieces of at most 1 MiB.
+ *
+ * Lifetime: the iovecs point into the snapshot and stay valid while the
+ * caller holds a reference to it. The bytes must not be written through them.
+ *
+ * @return the number of iovecs, -EINVAL (NULL @p s, @p off past the end,
+ *         @p iovcnt negative), -EOVERFLOW (the count passes INT_MAX).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
+				size_t len, struct iovec *iov, int iovcnt);
+
+/* ------------------------------------------------------------------------ */
+/* Memory accounting                                                        */
+/* ------------------------------------------------------------------------ */
+
+/** Process-wide figures for memory allocated by ropeio. */
+struct rope_mem_stats {
+	size_t allocated;   /**< bytes allocated now (headers included) */
+	size_t peak;        /**< the most ever allocated at once since the last reset */
+	uint64_t allocs;    /**< allocations made since the process started */
+	uint64_t frees;     /**< allocations freed since the process started */
+};
+
+/**
+ * Fill @p out with the process-wide allocation figures. Memory handed in by
+ * rope_append_ref() is the caller's and is not counted.
+ * @since 0.1
+ */
+ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
+
+/** Set the peak to the amount allocated now. @since 0.1 */
+ROPEIO_EXPORT void rope_mem_reset_peak(void);
+
+/** What one rope costs, for tuning and for the benchmarks. */
+struct rope_info {
+	size_t size;           /**< bytes in the stream */
+	size_t segments;       /**< segments in use */
+	size_t segment_bytes;  /**< bytes one segment costs in the rope */
+	size_t overhead;       /**< the struct and its segment array, in bytes */
+	size_t tail_room;      /**< free bytes left in the tail chunk */
+};
+
+/**
+ * Describe @p r's layout.
+ * @return 0, -EINVAL (NULL), -EBADF.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROPEIO_H */

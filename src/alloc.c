@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one allocation seam. Every byte ropeio allocates passes through here,
+ * so the accounting in rope_mem_stats() is exact and a test can make the Nth
+ * allocation fail. Callers pass the size back on free, which keeps the
+ * accounting free of hidden headers.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "rope-priv.h"
+
+static atomic_size_t mem_allocated;
+static atomic_size_t mem_peak;
+static atomic_uint_fast64_t mem_allocs;
+static atomic_uint_fast64_t mem_frees;
+
+/* Failure injection: < 0 means off; otherwise the countdown to a failure. */
+static atomic_long fail_countdown = -1;
+static atomic_long attempts;
+
+static bool
+should_fail(void)
+{
+	long left;
+
+	atomic_fetch_add_explicit(&attempts, 1, memory_order_relaxed);
+	left = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+	if (likely(left < 0))
+		return false;
+	atomic_store_explicit(&fail_countdown, left - 1, memory_order_relaxed);
+	return left == 0;
+}
+
+static void
+account_add(size_t size)
+{
+	size_t now, peak;
+
+	now = atomic_fetch_add_explicit(&mem_allocated, size,
+					memory_order_relaxed) + size;
+	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
+	while (now > peak &&
+	       !atomic_compare_exchange_weak_explicit(&mem_peak, &peak, now,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+static void
+account_sub(size_t size)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+}
+
+void *
+rope__alloc(size_t size)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = malloc(size);
+	if (p)
+		account_add(size);
+	return p;
+}
+
+void *
+rope__realloc(void *p, size_t old_size, size_t new_size)
+{
+	void *q;
+
+	if (should_fail())
+		return NULL;
+	q = realloc(p, new_size);
+	if (!q)
+		return NULL;
+	if (p)
+		account_sub(old_size);
+	account_add(new_size);
+	return q;
+}
+
+void
+rope__free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	account_sub(size);
+	free(p);
+}
+
+long
+rope__alloc_fail_at(long nth)
+{
+	atomic_store_explicit(&fail_countdown, nth < 0 ? -1 : nth,
+			      memory_order_relaxed);
+	return atomic_exchange_explicit(&attempts, 0, memory_order_relaxed);
+}
+
+ROPEIO_EXPORT void
+rope_mem_stats(struct rope_mem_stats *out)
+{
+	if (!out)
+		return;
+	out->allocated = atomic_load_explicit(&mem_allocated,
+					      memory_order_relaxed);
+	out->peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
+	out->allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
+	out->frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+}
+
+ROPEIO_EXPORT void
+rope_mem_reset_peak(void)
+{
+	atomic_store_explicit(&mem_peak,
+			      atomic_load_explicit(&mem_allocated,
+						   memory_order_relaxed),
+			      memory_order_relaxed);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rope__check(): verify the invariants listed in rope-priv.h. Tests call it
+ * after every mutation; it is never called by the library itself.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "rope-priv.h"
+
+#define FAIL(...)                                                       \
+	do {                                                            \
+		fprintf(stderr, "rope__check: " __VA_ARGS__);           \
+		fputc('\n', stderr);                                    \
+		return -EUCLEAN;                                        \
+	} while (0)
+
+static int
+check_seg(const struct rope_seg *s, size_t i)
+{
+	const struct rope_chunk *c = s->chunk;
+
+	if (!c)
+		FAIL("segment %zu has no chunk", i);
+	if (s->len == 0)
+		FAIL("segment %zu is empty", i);
+	switch (c->kind) {
+	case ROPE_CHUNK_ZERO:
+		if (s->data != c->data)
+			FAIL("zero segment %zu does not point at the zero block", i);
+		return 0;
+	case ROPE_CHUNK_OWNED:
+	case ROPE_CHUNK_EXTERNAL:
+		break;
+	default:
+		FAIL("segment %zu: bad chunk kind %d", i, (int)c->kind);
+	}
+	if (rope__chunk_refs(c) == 0)
+		FAIL("segment %zu: chunk has no references", i);
+	if (s->data < c->data || s->len > c->cap ||
+	    (size_t)(s->data - c->data) > c->cap - s->len)
+		FAIL("segment %zu lies outside its chunk", i);
+	return 0;
+}
+
+static bool
+contiguous(const struct rope_seg *a, const struct rope_seg *b)
+{
+	if (a->chunk != b->chunk)
+		return false;
+	return a->chunk->kind == ROPE_CHUNK_ZERO || a->data + a->len == b->data;
+}
+
+int
+rope__check(const struct rope *r)
+{
+	uint64_t total = 0;
+	const struct rope_seg *last;
+
+	if (!r)
+		FAIL("NULL rope");
+	if (r->nseg > r->seg_cap)
+		FAIL("%zu segments in an array of %zu", r->nseg, r->seg_cap);
+	if ((r->segs == r->inline_segs) != (r->seg_cap == ROPE_INLINE_SEGS))
+		FAIL("inline array and capacity disagree");
+	if (r->size > ROPE_MAX_SIZE || r->pos > ROPE_MAX_SIZE)
+		FAIL("size %" PRIu64 " or position %" PRIu64 " too large",
+		     r->size, r->pos);
+	if (r->closed) {
+		if (r->nseg || r->size || r->value || r->exports || r->tail_room)
+			FAIL("a closed rope still holds something");
+		return 0;
+	}
+	for (size_t i = 0; i < r->nseg; i++) {
+		int ret = check_seg(&r->segs[i], i);
+
+		if (ret < 0)
+			return ret;
+		if (r->segs[i].start != total)
+			FAIL("segment %zu starts at %" PRIu64 ", expected %" PRIu64,
+			     i, r->segs[i].start, total);
+		if (i && contiguous(&r->segs[i - 1], &r->segs[i]))
+			FAIL("segments %zu and %zu should have been merged",
+			     i - 1, i);
+		total += r->segs[i].len;
+	}
+	if (total != r->size)
+		FAIL("segments hold %" PRIu64 " bytes, size is %" PRIu64,
+		     total, r->size);
+
+	last = r->nseg ? &r->segs[r->nseg - 1] : NULL;
+	if (!r->tail_chunk) {
+		if (r->tail_room)
+			FAIL("tail room without a claim");
+	} else {
+		const struct rope_chunk *c = r->tail_chunk;
+
+		if (!last || last->chunk != c)
+			FAIL("the claimed chunk is not the last segment's");
+		if (c->kind != ROPE_CHUNK_OWNED)
+			FAIL("claim on a chunk that is not owned");
+		if (r->tail_ptr != last->data + last->len)
+			FAIL("the claim does not start at the last segment's end");
+		if (r->tail_ptr + r->tail_room != c->data + c->cap)
+			FAIL("the claim does not end at the chunk's end");
+	}
+	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_CHUNK_MAX)
+		FAIL("next chunk size %zu out of range", r->next_chunk);
+
+	if (r->value) {
+		const struct rope_bytes *b = r->value;
+
+		if (r->exports)
+			FAIL("a value is cached while an export is alive");
+		if (b->size != r->size)
+			FAIL("cached value of %zu bytes, rope of %" PRIu64,
+			     b->size, r->size);
+		if (r->nseg != 1 || b->chunk != last->chunk ||
+		    b->data != last->data)
+			FAIL("the cached value is not the rope's one segment");
+	}
+	return 0;
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ROPE_PRIV_H
+#define ROPE_PRIV_H
+
+/*
+ * Private structures of ropeio and the invariants that rope__check()
+ * verifies. Read this before any .c file.
+ *
+ * A chunk is a refcounted block of bytes. A segment is a window
+ * {chunk, data, len} into one chunk, plus `start`, the stream offset of its
+ * first byte. A rope is an array of segments in stream order. A value
+ * (struct rope_bytes) is one window; a snapshot is a frozen array of
+ * segments. Every segment, value and snapshot entry holds one reference to
+ * its chunk.
+ *
+ * Invariants of an open rope (checked by rope__check()):
+ *  1. every segment has len > 0; segs[0].start == 0 and each start is the
+ *     previous start + len; the lengths add up to size;
+ *  2. a segment lies inside its chunk (the zero chunk excepted: a zero
+ *     segment is a virtual run of zero bytes of any length);
+ *  3. two neighbouring segments are never contiguous in the same chunk
+ *     (they would have been merged), so a rope whose bytes are contiguous
+ *     has exactly one segment;
+ *  4. the tail claim (tail_chunk) is either NULL, with tail_room == 0, or
+ *     the chunk of the last segment, with tail_ptr at that segment's end and
+ *     tail_ptr + tail_room at the chunk's end. Only the rope that allocated a
+ *     chunk ever claims its free space, so no value, snapshot or other rope
+ *     can see the bytes written there;
+ *  5. a cached value covers exactly the contents (it is dropped by every
+ *     change), and exists only while no export is alive.
+ * A closed rope has no segments, size 0, no value, no export.
+ */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "ropeio.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The largest stream: positions are int64_t, like off_t. */
+#define ROPE_MAX_SIZE ((uint64_t)INT64_MAX)
+
+/* Tail chunks start at this capacity and double up to ROPE_CHUNK_MAX. */
+#define ROPE_CHUNK_FIRST 256
+#define ROPE_CHUNK_MAX (1u << 20)
+
+/* A zero segment is exported in iovecs of at most this many bytes. */
+#define ROPE_ZERO_LEN (1u << 20)
+
+/* Segments kept inside struct rope before the array moves to the heap. */
+#define ROPE_INLINE_SEGS 2
+
+/* ------------------------------------------------------------------------ */
+/* alloc.c: the one allocation seam                                         */
+/* ------------------------------------------------------------------------ */
+
+void *rope__alloc(size_t size);
+void *rope__realloc(void *p, size_t old_size, size_t new_size);
+void rope__free(void *p, size_t size);
+
+/*
+ * Test hook: make the allocation @nth from now fail (0 = the next one);
+ * a negative @nth turns failures off. Returns the number of allocations
+ * attempted since the last call, so a sweep can tell when an operation
+ * stopped allocating.
+ */
+long rope__alloc_fail_at(long nth);
+
+/* ------------------------------------------------------------------------ */
+/* chunk.c                                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum rope_chunk_kind {
+	ROPE_CHUNK_OWNED,     /* header and bytes in one allocation */
+	ROPE_CHUNK_EXTERNAL,  /* the caller's memory, freed by a callback */
+	ROPE_CHUNK_ZERO,      /* the static zero chunk; never freed */
+};
+
+struct rope_chunk {
+	atomic_size_t refs;
+	enum rope_chunk_kind kind;
+	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
+	uint8_t *data;
+};
+
+struct rope_chunk_external {
+	struct rope_chunk base;
+	rope_release_fn release;
+	void *arg;
+};
+
+extern struct rope_chunk rope__zero_chunk;
+
+struct rope_chunk *rope__chunk_new(size_t cap);
+struct rope_chunk *rope__chunk_new_external(const void *data, size_t len,
+					    rope_release_fn release, void *arg);
+void rope__chunk_ref(struct rope_chunk *c);
+void rope__chunk_unref(struct rope_chunk *c);
+
+/* How many references a chunk has right now (owner-thread reads only). */
+static inline size_t
+rope__chunk_refs(const struct rope_chunk *c)
+{
+	return atomic_load_explicit(&c->refs, memory_order_acquire);
+}
+
+/* ------------------------------------------------------------------------ */
+/* segs.c: arrays of segments                                               */
+/* ------------------------------------------------------------------------ */
+
+struct rope_seg {
+	struct rope_chunk *chunk;
+	uint8_t *data;        /* first byte (zero segments: the zero block) */
+	size_t len;
+	uint64_t start;       /* stream offset of data[0] */
+};
+
+/* Index of the segment holding stream offset @off (< total size). */
+size_t rope__segs_find(const struct rope_seg *segs, size_t n, uint64_t off);
+
+/* Copy @len bytes of @seg starting @off bytes into it. */
+void rope__seg_copyout(const struct rope_seg *seg, size_t off, void *dst,
+		       size_t len);
+
+/*
+ * Describe [off, off + len) of a segment array as iovecs, at most @max of
+ * them (@iov may be NULL to count only). Returns the count, or the count
+ * needed when @iov is NULL. @off must be < the array's size when len > 0.
+ */
+size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t off,
+		      uint64_t len, struct iovec *iov, size_t max);
+
+/* ------------------------------------------------------------------------ */
+/* The rope                                                                 */
+/* ------------------------------------------------------------------------ */
+
+struct rope {
+	struct rope_seg *segs;   /* inline_segs or a heap array */
+	size_t nseg;
+	size_t seg_cap;
+	uint64_t size;
+	uint64_t pos;            /* may exceed size */
+
+	/* The tail claim, invariant 4: free space this rope may append into. */
+	struct rope_chunk *tail_chunk;
+	uint8_t *tail_ptr;
+	size_t tail_room;
+	size_t next_chunk;       /* capacity of the next tail chunk */
+
+	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
+	struct rope_chunk *flat_hint; /* chunk of the last flatten (a hint only) */
+	unsigned exports;
+	bool closed;
+
+	struct rope_seg inline_segs[ROPE_INLINE_SEGS];
+};
+
+struct rope_bytes {
+	atomic_size_t refs;
+	struct rope_chunk *chunk;  /* NULL only for the static empty value */
+	const uint8_t *data;
+	size_t size;
+};
+
+struct rope_snap {
+	atomic_size_t refs;
+	size_t nseg;
+	uint64_t size;
+	struct rope_seg segs[];
+};
+
+/* rope.c */
+int rope__segs_reserve(struct rope *r, size_t extra);
+void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
+		     size_t len);
+void rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len);
+void rope__drop_value(struct rope *r);
+void rope__claim_recheck(struct rope *r);
+bool rope__seg_private(const struct rope *r, const struct rope_seg *s);
+void rope__flatten_into(const struct rope *r, uint8_t *dst);
+
+/* value.c */
+struct rope_bytes *rope__bytes_wrap(struct rope_chunk *c, const uint8_t *data,
+				    size_t size);
+extern struct rope_bytes rope__empty_bytes;
+
+/* check.c: 0 when every invariant holds, else -EUCLEAN after a message. */
+int rope__check(const struct rope *r);
+
+#endif /* ROPE_PRIV_H */

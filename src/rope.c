@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rope: life cycle, the segment array, the tail claim and the write
+ * path. Reads and positions are in stream.c, values in value.c, exports and
+ * snapshots in export.c.
+ *
+ * Every mutation runs in three phases: plan (read-only), allocate (the only
+ * step that can fail; on failure everything allocated so far is freed), and
+ * commit (cannot fail). That is what makes every error leave the rope
+ * exactly as it was.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "rope-priv.h"
+
+/* ------------------------------------------------------------------------ */
+/* The segment array                                                        */
+/* ------------------------------------------------------------------------ */
+
+int
+rope__segs_reserve(struct rope *r, size_t extra)
+{
+	struct rope_seg *segs;
+	size_t want, cap;
+
+	if (extra > SIZE_MAX - r->nseg)
+		return -ENOMEM;
+	want = r->nseg + extra;
+	if (want <= r->seg_cap)
+		return 0;
+	cap = MAX(r->seg_cap * 2, (size_t)8);
+	while (cap < want)
+		cap *= 2;
+	if (cap > SIZE_MAX / sizeof(*segs))
+		return -ENOMEM;
+	if (r->segs == r->inline_segs) {
+		segs = rope__alloc(cap * sizeof(*segs));
+		if (!segs)
+			return -ENOMEM;
+		memcpy(segs, r->inline_segs, r->nseg * sizeof(*segs));
+	} else {
+		segs = rope__realloc(r->segs, r->seg_cap * sizeof(*segs),
+				     cap * sizeof(*segs));
+		if (!segs)
+			return -ENOMEM;
+	}
+	r->segs = segs;
+	r->seg_cap = cap;
+	return 0;
+}
+
+static struct rope_seg *
+last_seg(const struct rope *r)
+{
+	return r->nseg ? &r->segs[r->nseg - 1] : NULL;
+}
+
+static void
+claim_drop(struct rope *r)
+{
+	r->tail_chunk = NULL;
+	r->tail_ptr = NULL;
+	r->tail_room = 0;
+}
+
+/* Claim the free space after the last segment, which must lie in @c. */
+static void
+claim_set(struct rope *r, struct rope_chunk *c)
+{
+	struct rope_seg *s = last_seg(r);
+
+	r->tail_chunk = c;
+	r->tail_ptr = s->data + s->len;
+	r->tail_room = (size_t)(c->data + c->cap - r->tail_ptr);
+}
+
+/*
+ * After segments were cut or replaced, keep the claim only if the last
+ * segment still ends exactly where the claimed free space begins. Any other
+ * case gives the claim up: bytes between the segment's new end and the old
+ * claim may be referenced by a value or a snapshot.
+ */
+void
+rope__claim_recheck(struct rope *r)
+{
+	struct rope_seg *s = last_seg(r);
+
+	if (r->tail_chunk &&
+	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr))
+		claim_drop(r);
+}
+
+/*
+ * Append a segment, consuming one reference to @c that the caller holds.
+ * A segment that continues the last one in the same chunk is merged into it
+ * (invariant 3). The caller has reserved room for one segment.
+ */
+void
+rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
+		size_t len)
+{
+	struct rope_seg *s = last_seg(r);
+
+	if (s && s->chunk == c &&
+	    (c->kind == ROPE_CHUNK_ZERO || s->data + s->len == data)) {
+		s->len += len;
+		rope__chunk_unref(c);
+	} else {
+		s = &r->segs[r->nseg++];
+		s->chunk = c;
+		s->data = data;
+		s->len = len;
+		s->start = r->size;
+	}
+	r->size += len;
+	rope__claim_recheck(r);
+}
+
+/* Cut the stream to @size bytes, dropping references of whole segments. */
+static void
+segs_cut(struct rope *r, uint64_t size)
+{
+	while (r->nseg && r->segs[r->nseg - 1].start >= size)
+		rope__chunk_unref(r->segs[--r->nseg].chunk);
+	if (r->nseg) {
+		struct rope_seg *s = &r->segs[r->nseg - 1];
+
+		s->len = (size_t)(size - s->start);
+	}
+	r->size = size;
+	rope__claim_recheck(r);
+}
+
+static void
+segs_release(struct rope *r)
+{
+	for (size_t i = 0; i < r->nseg; i++)
+		rope__chunk_unref(r->segs[i].chunk);
+	if (r->segs != r->inline_segs)
+		rope__free(r->segs, r->seg_cap * sizeof(*r->segs));
+	r->segs = r->inline_segs;
+	r->seg_cap = ROPE_INLINE_SEGS;
+	r->nseg = 0;
+	r->size = 0;
+	claim_drop(r);
+}
+
+/*
+ * Replace every segment with one segment over the first @len bytes of @c,
+ * consuming the caller's reference, and claim the chunk's free space.
+ * Cannot fail: the array only shrinks.
+ */
+void
+rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
+{
+	for (size_t i = 0; i < r->nseg; i++)
+		rope__chunk_unref(r->segs[i].chunk);
+	r->nseg = 0;
+	r->size = 0;
+	claim_drop(r);
+	rope__segs_push(r, c, c->data, len);
+	if (c->kind == ROPE_CHUNK_OWNED)
+		claim_set(r, c);
+}
+
+/*
+ * Replace the stream bytes [a, b) (inside the stream, a < b) by one segment
+ * over @data in @c, consuming the caller's reference. At most two segments
+ * are added (a split leaves a left and a right remainder), and the caller
+ * has reserved them.
+ */
+static void
+segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
+	     uint8_t *data)
+{
+	size_t i = rope__segs_find(r->segs, r->nseg, a);
+	size_t j = rope__segs_find(r->segs, r->nseg, b - 1);
+	struct rope_seg left = r->segs[i], right = r->segs[j];
+	struct rope_seg mid = { c, data, (size_t)(b - a), a };
+	struct rope_seg repl[3];
+	size_t n = 0, k;
+
+	left.len = (size_t)(a - left.start);
+	right.data += b - right.start;
+	right.len = (size_t)(right.start + right.len - b);
+	right.start = b;
+
+	/* The remainders keep the references of segs[i] and segs[j]; any
+	 * other segment in between loses its reference. */
+	if (left.len)
+		repl[n++] = left;
+	repl[n++] = mid;
+	if (right.len)
+		repl[n++] = right;
+	for (k = i; k <= j; k++) {
+		struct rope_chunk *old = r->segs[k].chunk;
+		bool kept = (k == i && left.len) || (k == j && right.len);
+
+		if (k == i && k == j && left.len && right.len)
+			rope__chunk_ref(old);  /* one chunk, two remainders */
+		else if (!kept)
+			rope__chunk_unref(old);
+	}
+	memmove(&r->segs[i + n], &r->segs[j + 1],
+		(r->nseg - j - 1) * sizeof(*r->segs));
+	memcpy(&r->segs[i], repl, n * sizeof(*repl));
+	r->nseg = r->nseg - (j - i + 1) + n;
+	rope__claim_recheck(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Privacy: may these bytes be written in place?                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A segment is private when its chunk is our own heap memory and the only
+ * references to it are this segment and, perhaps, the rope's cached value
+ * when nobody but the rope holds that value. Chunk counts only ever rise
+ * through a holder of a reference, so a count seen here cannot grow behind
+ * our back.
+ */
+bool
+rope__seg_private(const struct rope *r, const struct rope_seg *s)
+{
+	const struct rope_chunk *c = s->chunk;
+	size_t refs;
+
+	if (c->kind != ROPE_CHUNK_OWNED)
+		return false;
+	refs = rope__chunk_refs(c);
+	if (refs == 1)
+		return true;
+	return refs == 2 && r->value && r->value->chunk == c &&
+	       atomic_load_explicit(&r->value->refs, memory_order_acquire) == 1;
+}
+
+static bool
+range_private(const struct rope *r, uint64_t a, uint64_t b)
+{
+	for (size_t i = rope__segs_find(r->segs, r->nseg, a);
+	     i < r->nseg && r->segs[i].start < b; i++)
+		if (!rope__seg_private(r, &r->segs[i]))
+			return false;
+	return true;
+}
+
+/* Free space we may append into: our claim, or the room after a private
+ * last segment (reclaimed after a truncate once nobody else holds it). */
+static size_t
+room_available(const struct rope *r)
+{
+	const struct rope_seg *s = last_seg(r);
+
+	if (r->tail_chunk)
+		return r->tail_room;
+	if (s && rope__seg_private(r, s))
+		return (size_t)(s->chunk->data + s->chunk->cap - s->data - s->len);
+	return 0;
+}
+
+void
+rope__drop_value(struct rope *r)
+{
+	if (r->value) {
+		rope_bytes_unref(r->value);
+		r->value = NULL;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A cursor over the caller's iovecs, so write and writev share one path. */
+struct src {
+	const struct iovec *iov;
+	size_t off;
+};
+
+static void
+src_copy(struct src *src, uint8_t *dst, size_t len)
+{
+	while (len > 0) {
+		size_t n = MIN(len, src->iov->iov_len - src->off);
+
+		memcpy(dst, (const uint8_t *)src->iov->iov_base + src->off, n);
+		dst += n;
+		len -= n;
+		src->off += n;
+		if (src->off == src->iov->iov_len) {
+			src->iov++;
+			src->off = 0;
+		}
+	}
+}
+
+/* Capacity for a new tail chunk that must hold @need bytes: geometric
+ * from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX, or exactly @need if larger. */
+static size_t
+tail_capacity(const struct rope *r, size_t need)
+{
+	return MAX(need, r->next_chunk);
+}
+
+static void
+tail_grown(struct rope *r)
+{
+	if (r->next_chunk < ROPE_CHUNK_MAX)
+		r->next_chunk *= 2;
+}
+
+/* Overwrite [a, b) of private segments in place. */
+static void
+write_in_place(struct rope *r, uint64_t a, uint64_t b, struct src *src)
+{
+	for (size_t i = rope__segs_find(r->segs, r->nseg, a); a < b; i++) {
+		struct rope_seg *s = &r->segs[i];
+		size_t off = (size_t)(a - s->start);
+		size_t n = (size_t)MIN((uint64_t)(s->len - off), b - a);
+
+		src_copy(src, s->data + off, n);
+		a += n;
+	}
+}
+
+/*
+ * Write @n bytes from @src at stream offset @p (the caller checked that the
+ * rope is open, not exported, n > 0 and p + n <= ROPE_MAX_SIZE).
+ *
+ * The write splits into: an overwrite of [p, ov_end) inside the stream; a
+ * gap of zeros when p is past the end; and an extension past the end, which
+ * first fills the tail room and then goes into one fresh chunk. When the
+ * overwritten bytes are not all private, the overwrite and the extension
+ * together go into one fresh chunk instead, which costs O(n) memory.
+ */
+static int
+write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
+{
+	uint64_t end = p + n, size = r->size;
+	uint64_t ov_end = MIN(end, size);
+	size_t ov = p < size ? (size_t)(ov_end - p) : 0;
+	uint64_t gap = p > size ? p - size : 0;
+	size_t ext = end > size ? (size_t)(end - MAX(p, size)) : 0;
+	bool in_place = ov == 0 || range_private(r, p, ov_end);
+	size_t room = 0, fresh_len;
+	struct rope_chunk *fresh = NULL;
+
+	/* Plan and allocate. */
+	if (in_place) {
+		if (gap == 0)
+			room = MIN(room_available(r), ext);
+		fresh_len = ext - room;
+	} else {
+		fresh_len = ov + ext;
+	}
+	if (fresh_len) {
+		/* A chunk that ends the stream gets tail room to grow into;
+		 * one replacing bytes in the middle is exact. */
+		size_t cap = ext ? tail_capacity(r, fresh_len) : fresh_len;
+
+		fresh = rope__chunk_new(cap);
+		if (!fresh)
+			return -ENOMEM;
+	}
+	if (rope__segs_reserve(r, 4) < 0) {
+		if (fresh)
+			rope__chunk_unref(fresh);
+		return -ENOMEM;
+	}
+
+	/* Commit: nothing below can fail. */
+	rope__drop_value(r);
+	if (!in_place) {
+		src_copy(src, fresh->data, fresh_len);
+		if (ext) {
+			segs_cut(r, p);
+			rope__segs_push(r, fresh, fresh->data, fresh_len);
+			claim_set(r, fresh);
+			tail_grown(r);
+		} else {
+			segs_replace(r, p, ov_end, fresh, fresh->data);
+		}
+		return 0;
+	}
+	if (ov)
+		write_in_place(r, p, ov_end, src);
+	if (gap)
+		rope__segs_push(r, &rope__zero_chunk, rope__zero_chunk.data,
+				gap);
+	if (room) {
+		struct rope_seg *s = last_seg(r);
+
+		if (!r->tail_chunk)
+			claim_set(r, s->chunk);
+		src_copy(src, r->tail_ptr, room);
+		s->len += room;
+		r->size += room;
+		r->tail_ptr += room;
+		r->tail_room -= room;
+	}
+	if (fresh) {
+		src_copy(src, fresh->data, fresh_len);
+		rope__segs_push(r, fresh, fresh->data, fresh_len);
+		claim_set(r, fresh);
+		tail_grown(r);
+	}
+	return 0;
+}
+
+static int
+check_writable(const struct rope *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports)
+		return -EBUSY;
+	return 0;
+}
+
+static int
+check_extent(uint64_t p, size_t n)
+{
+	if ((uint64_t)n > ROPE_MAX_SIZE - MIN(p, ROPE_MAX_SIZE) ||
+	    n > (size_t)SSIZE_MAX)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* Append into the claimed tail room; the caller checked that it fits and
+ * that no value is cached and no export alive. */
+static inline void
+append_fast(struct rope *r, const void *buf, size_t len)
+{
+	memcpy(r->tail_ptr, buf, len);
+	r->tail_ptr += len;
+	r->tail_room -= len;
+	r->segs[r->nseg - 1].len += len;
+	r->size += len;
+}
+
+static ssize_t
+write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
+	  bool advance)
+{
+	struct src src = { iov, 0 };
+	int ret;
+
+	ret = check_extent(p, n);
+	if (ret < 0)
+		return ret;
+	if (n == 0)
+		return 0;
+	ret = write_at(r, p, &src, n);
+	if (ret < 0)
+		return ret;
+	if (advance)
+		r->pos = p + n;
+	return (ssize_t)n;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_write(struct rope *r, const void *buf, size_t len)
+{
+	struct iovec iov;
+	int ret;
+
+	/* The hot path: an append that fits the tail room. A closed rope has
+	 * no room, so it always takes the slow path; len 0 does too. */
+	if (likely(r && len - 1 < r->tail_room && r->pos == r->size &&
+		   !r->value && !r->exports)) {
+		append_fast(r, buf, len);
+		r->pos += len;
+		return (ssize_t)len;
+	}
+	ret = check_writable(r);
+	if (ret < 0)
+		return ret;
+	if (!buf && len)
+		return -EINVAL;
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	return write_iov(r, r->pos, &iov, len, true);
+}
+
+ROPEIO_EXPORT ssize_t
+rope_append(struct rope *r, const void *buf, size_t len)
+{
+	struct iovec iov;
+	int ret;
+
+	if (likely(r && len - 1 < r->tail_room && !r->value && !r->exports)) {
+		append_fast(r, buf, len);
+		return (ssize_t)len;
+	}
+	ret = check_writable(r);
+	if (ret < 0)
+		return ret;
+	if (!buf && len)
+		return -EINVAL;
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	return write_iov(r, r->size, &iov, len, false);
+}
+
+ROPEIO_EXPORT ssize_t
+rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+	int ret, i;
+
+	ret = check_writable(r);
+	if (ret < 0)
+		return ret;
+	if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return -EINVAL;
+		if (__builtin_add_overflow(total, iov[i].iov_len, &total))
+			return -EOVERFLOW;
+	}
+	/* Skip leading empty buffers so the copy cursor starts on a byte. */
+	while (iovcnt > 0 && iov->iov_len == 0) {
+		iov++;
+		iovcnt--;
+	}
+	return write_iov(r, r->pos, iov, total, true);
+}
+
+ROPEIO_EXPORT int
+rope_append_ref(struct rope *r, const void *data, size_t len,
+		rope_release_fn release, void *arg)
+{
+	struct rope_chunk *c;
+	int ret;
+
+	ret = check_writable(r);
+	if (ret < 0)
+		return ret;
+	if (!data && len)
+		return -EINVAL;
+	ret = check_extent(r->size, len);
+	if (ret < 0)
+		return ret;
+	if (len == 0) {
+		/* Nothing to reference: the memory is released at once. */
+		if (release)
+			release((void *)data, 0, arg);
+		return 0;
+	}
+	c = rope__chunk_new_external(data, len, release, arg);
+	if (!c)
+		return -ENOMEM;
+	if (rope__segs_reserve(r, 1) < 0) {
+		/* The caller keeps ownership on failure: no release. */
+		((struct rope_chunk_external *)c)->release = NULL;
+		rope__chunk_unref(c);
+		return -ENOMEM;
+	}
+	rope__drop_value(r);
+	rope__segs_push(r, c, c->data, len);
+	return 0;
+}
+
+ROPEIO_EXPORT int64_t
+rope_truncate(struct rope *r, int64_t size)
+{
+	int ret = check_writable(r);
+
+	if (ret < 0)
+		return ret;
+	if (size < 0)
+		return -EINVAL;
+	if ((uint64_t)size < r->size) {
+		rope__drop_value(r);
+		segs_cut(r, (uint64_t)size);
+	}
+	return size;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void
+rope_init(struct rope *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->segs = r->inline_segs;
+	r->seg_cap = ROPE_INLINE_SEGS;
+	r->next_chunk = ROPE_CHUNK_FIRST;
+}
+
+ROPEIO_EXPORT struct rope *
+rope_new(void)
+{
+	struct rope *r = rope__alloc(sizeof(*r));
+
+	if (r)
+		rope_init(r);
+	return r;
+}
+
+ROPEIO_EXPORT int
+rope_new_from(struct rope **out, const void *data, size_t len)
+{
+	struct rope_chunk *c = NULL;
+	struct rope *r;
+
+	if (!out || (!data && len))
+		return -EINVAL;
+	if ((uint64_t)len > ROPE_MAX_SIZE)
+		return -EOVERFLOW;
+	if (len) {
+		c = rope__chunk_new(len);
+		if (!c)
+			return -ENOMEM;
+	}
+	r = rope_new();
+	if (!r) {
+		if (c)
+			rope__chunk_unref(c);
+		return -ENOMEM;
+	}
+	if (c) {
+		memcpy(c->data, data, len);
+		rope__segs_push(r, c, c->data, len);
+		claim_set(r, c);
+	}
+	*out = r;
+	return 0;
+}
+
+ROPEIO_EXPORT int
+rope_new_from_bytes(struct rope **out, struct rope_bytes *b)
+{
+	struct rope *r;
+
+	if (!out || !b)
+		return -EINVAL;
+	r = rope_new();
+	if (!r)
+		return -ENOMEM;
+	if (b->size) {
+		/* No claim: the chunk's free space belongs to whoever
+		 * allocated it. */
+		rope__chunk_ref(b->chunk);
+		rope__segs_push(r, b->chunk, (uint8_t *)b->data, b->size);
+	}
+	*out = r;
+	return 0;
+}
+
+ROPEIO_EXPORT void
+rope_free(struct rope *r)
+{
+	if (!r)
+		return;
+	rope__drop_value(r);
+	segs_release(r);
+	rope__free(r, sizeof(*r));
+}
+
+ROPEIO_EXPORT int
+rope_close(struct rope *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (r->closed)
+		return 0;
+	if (r->exports)
+		return -EBUSY;
+	rope__drop_value(r);
+	segs_release(r);
+	r->pos = 0;
+	r->closed = true;
+	return 0;
+}
+
+ROPEIO_EXPORT bool
+rope_closed(const struct rope *r)
+{
+	return !r || r->closed;
+}
+
+ROPEIO_EXPORT size_t
+rope_size(const struct rope *r)
+{
+	return r ? (size_t)r->size : 0;
+}
+
+ROPEIO_EXPORT int
+rope_get_info(const struct rope *r, struct rope_info *out)
+{
+	if (!r || !out)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	out->size = (size_t)r->size;
+	out->segments = r->nseg;
+	out->segment_bytes = sizeof(struct rope_seg);
+	out->overhead = sizeof(*r);
+	if (r->segs != r->inline_segs)
+		out->overhead += r->seg_cap * sizeof(struct rope_seg);
+	out->tail_room = r->tail_room;
+	return 0;
+}
+
+void
+rope__flatten_into(const struct rope *r, uint8_t *dst)
+{
+	for (size_t i = 0; i < r->nseg; i++) {
+		rope__seg_copyout(&r->segs[i], 0, dst, r->segs[i].len);
+		dst += r->segs[i].len;
+	}
+}
