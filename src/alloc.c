@@ -12,6 +12,7 @@
 
 static atomic_size_t mem_allocated;
 static atomic_size_t mem_peak;
+static atomic_uint_fast64_t mem_total;
 static atomic_uint_fast64_t mem_allocs;
 static atomic_uint_fast64_t mem_frees;
 
@@ -39,6 +40,7 @@ account_add(size_t size)
 
 	now = atomic_fetch_add_explicit(&mem_allocated, size,
 					memory_order_relaxed) + size;
+	atomic_fetch_add_explicit(&mem_total, size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
 	peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
 	while (now > peak &&
@@ -109,6 +111,7 @@ rope_mem_stats(struct rope_mem_stats *out)
 	out->allocated = atomic_load_explicit(&mem_allocated,
 					      memory_order_relaxed);
 	out->peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
+	out->total = atomic_load_explicit(&mem_total, memory_order_relaxed);
 	out->allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
 	out->frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
 }

@@ -183,7 +183,8 @@ segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
 	size_t n = 0, k;
 
 	left.len = (size_t)(a - left.start);
-	right.data += b - right.start;
+	if (right.chunk->kind != ROPE_CHUNK_ZERO)  /* zero runs are virtual */
+		right.data += b - right.start;
 	right.len = (size_t)(right.start + right.len - b);
 	right.start = b;
 
@@ -364,7 +365,10 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 		if (!fresh)
 			return -ENOMEM;
 	}
-	if (rope__segs_reserve(r, 4) < 0) {
+	/* Segments the commit may add: a replaced range splits one segment
+	 * into three; a gap and a fresh tail chunk add one each. */
+	if (rope__segs_reserve(r, (in_place ? 0 : 2) + (gap ? 1 : 0) +
+				  (fresh && in_place ? 1 : 0)) < 0) {
 		if (fresh)
 			rope__chunk_unref(fresh);
 		return -ENOMEM;

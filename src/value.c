@@ -110,25 +110,36 @@ value_copy(const struct rope *r, struct rope_bytes **out)
 }
 
 /*
- * Flatten into one chunk that replaces the segments. The first flatten is
- * exact, so getvalue() of a large rope costs one copy and no slack. When the
- * rope is flattened again and still starts with the previous flat chunk, the
- * caller is in an "append, then getvalue" loop: half the size again as tail
- * room makes the following appends land in the flat chunk, so the loop
- * costs O(total bytes) instead of O(appends x size).
+ * How much room a flat chunk gets. The first flatten is exact, so
+ * getvalue() of a large rope costs one copy and no slack. When the rope is
+ * flattened again and still starts with the previous flat chunk, the caller
+ * is in an "append, then getvalue" loop: half the size again as room makes
+ * the following appends land in the flat chunk, so the loop costs
+ * O(total bytes) instead of O(appends x size).
  */
-static struct rope_chunk *
-flatten(struct rope *r)
+static size_t
+flat_capacity(const struct rope *r)
 {
-	size_t size = (size_t)r->size, slack = 0;
+	size_t size = (size_t)r->size;
+
+	if (r->flat_hint && r->segs[0].chunk == r->flat_hint &&
+	    size <= SIZE_MAX / 3 * 2)
+		return size + size / 2;
+	return size;
+}
+
+/* A flat copy of the contents, with room when the loop needs it. */
+static struct rope_chunk *
+flatten(struct rope *r, size_t cap)
+{
 	struct rope_chunk *c = NULL;
 
-	if (r->flat_hint && r->segs[0].chunk == r->flat_hint)
-		slack = size / 2;
-	if (slack && size <= SIZE_MAX - slack)
-		c = rope__chunk_new(size + slack);
+	if (cap > r->size)
+		c = rope__chunk_new(cap);
 	if (!c)
-		c = rope__chunk_new(size);
+		c = rope__chunk_new((size_t)r->size);
+	if (c)
+		rope__flatten_into(r, c->data);
 	return c;
 }
 
@@ -163,18 +174,23 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 			return -ENOMEM;
 		rope__chunk_ref(c);
 	} else {
-		c = flatten(r);
-		if (!c)
+		/* Allocate both first: after the copy nothing may fail. */
+		b = rope__bytes_wrap(NULL, NULL, (size_t)r->size);
+		if (!b)
 			return -ENOMEM;
-		b = rope__bytes_wrap(c, c->data, (size_t)r->size);
-		if (!b) {
-			rope__chunk_unref(c);
+		c = flatten(r, flat_capacity(r));
+		if (!c) {
+			rope__free(b, sizeof(*b));
 			return -ENOMEM;
 		}
-		rope__flatten_into(r, c->data);
 		rope__chunk_ref(c);  /* one for the value, one for the rope */
+		b->chunk = c;
+		b->data = c->data;
 		rope__segs_replace_all(r, c, (size_t)r->size);
 		r->flat_hint = c;
+		/* Growth after a flatten starts small again: a byte written
+		 * after getvalue() should not reserve a megabyte. */
+		r->next_chunk = ROPE_CHUNK_FIRST;
 	}
 	r->value = b;
 	*out = rope_bytes_ref(b);
