@@ -474,7 +474,7 @@ rope_write(struct rope *r, const void *buf, size_t len)
 
 	/* The hot path: an append that fits the tail room. A closed rope has
 	 * no room, so it always takes the slow path; len 0 does too. */
-	if (likely(r && len - 1 < r->tail_room && r->pos == r->size &&
+	if (likely(r && buf && len - 1 < r->tail_room && r->pos == r->size &&
 		   !r->value && !r->exports)) {
 		append_fast(r, buf, len);
 		r->pos += len;
@@ -496,7 +496,8 @@ rope_append(struct rope *r, const void *buf, size_t len)
 	struct iovec iov;
 	int ret;
 
-	if (likely(r && len - 1 < r->tail_room && !r->value && !r->exports)) {
+	if (likely(r && buf && len - 1 < r->tail_room && !r->value &&
+		   !r->exports)) {
 		append_fast(r, buf, len);
 		return (ssize_t)len;
 	}

@@ -65,6 +65,13 @@ test_stream_bad_arguments_einval(void)
 	CU_ASSERT_EQUAL(rope_size(NULL), 0);
 	CU_ASSERT(rope_closed(NULL));
 	rope_free(NULL);
+	/* Also with tail room, where the append fast path would run. */
+	rope_free(r);
+	r = rope_new();
+	CU_ASSERT_EQUAL(rope_write(r, "abc", 3), 3);
+	CU_ASSERT_EQUAL(rope_write(r, NULL, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append(r, NULL, 1), -EINVAL);
+	rope_seek(r, 0, SEEK_SET);
 	/* A NULL buffer with length 0 is fine, as in write(fd, NULL, 0). */
 	CU_ASSERT_EQUAL(rope_write(r, NULL, 0), 0);
 	CU_ASSERT_EQUAL(rope_read(r, NULL, 0), 0);
