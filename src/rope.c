@@ -286,6 +286,12 @@ src_copy(struct src *src, uint8_t *dst, size_t len)
 	while (len > 0) {
 		size_t n = MIN(len, src->iov->iov_len - src->off);
 
+		/* Empty buffers may have a NULL base: step over them, since
+		 * memcpy from NULL is undefined even for zero bytes. */
+		if (n == 0) {
+			src->iov++;
+			continue;
+		}
 		memcpy(dst, (const uint8_t *)src->iov->iov_base + src->off, n);
 		dst += n;
 		len -= n;
@@ -527,11 +533,6 @@ rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
 			return -EINVAL;
 		if (__builtin_add_overflow(total, iov[i].iov_len, &total))
 			return -EOVERFLOW;
-	}
-	/* Skip leading empty buffers so the copy cursor starts on a byte. */
-	while (iovcnt > 0 && iov->iov_len == 0) {
-		iov++;
-		iovcnt--;
 	}
 	return write_iov(r, r->pos, iov, total, true);
 }
