@@ -450,7 +450,7 @@ ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
 /** Process-wide figures for memory allocated by ropeio. */
 struct rope_mem_stats {
 	size_t allocated;   /**< bytes allocated now (headers included) */
-	size_t peak;        /**< the most ever allocated at once since the last reset */
+	size_t peak;        /**< the most allocated at once since the last reset */
 	uint64_t total;     /**< bytes ever allocated: what a loop really cost */
 	uint64_t allocs;    /**< allocations made since the process started */
 	uint64_t frees;     /**< allocations freed since the process started */
