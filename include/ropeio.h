@@ -376,9 +376,13 @@ ROPEIO_EXPORT void rope_bytes_unref(struct rope_bytes *b);
  * getvalue (a copy) and snapshots (a copy) still work. Exports nest: each
  * successful call needs its own rope_releasebuffer().
  *
+ * On failure nothing is exported, and the array's contents are unspecified
+ * (it is used as scratch while planning).
+ *
  * @return the number of iovecs (0 for an empty rope, which is still
  *         exported), -EBADF, -EINVAL (@p iovcnt negative), -ENOBUFS (@p iovcnt
- *         is smaller than needed; nothing exported), -ENOMEM.
+ *         is smaller than needed), -EOVERFLOW (counting: more than INT_MAX
+ *         iovecs), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_getbuffer(struct rope *r, struct iovec *iov,

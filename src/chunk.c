@@ -37,6 +37,7 @@ rope__chunk_new(size_t cap)
 		return NULL;
 	atomic_init(&c->refs, 1);
 	c->kind = ROPE_CHUNK_OWNED;
+	c->flat_id = 0;
 	c->cap = cap;
 	c->data = (uint8_t *)c + OWNED_HDR;
 	return c;
@@ -53,6 +54,7 @@ rope__chunk_new_external(const void *data, size_t len, rope_release_fn release,
 		return NULL;
 	atomic_init(&e->base.refs, 1);
 	e->base.kind = ROPE_CHUNK_EXTERNAL;
+	e->base.flat_id = 0;
 	e->base.cap = len;
 	e->base.data = (uint8_t *)data;
 	e->release = release;

@@ -14,84 +14,100 @@
 /* getbuffer                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Length of the run of non-private segments starting at segs[i]. */
-static size_t
-shared_run(const struct rope *r, size_t i, size_t *nsegs)
-{
-	size_t len = 0, j = i;
+/*
+ * An export is planned into the caller's iovec array before anything
+ * changes, one entry per iovec it will return: {NULL, i} for the private
+ * segment i, {SHARED_RUN, i} for a run of shared segments starting at i
+ * (it ends where the next entry starts). Shared bytes (a value, a snapshot,
+ * another rope or the caller's memory sees them, or they are zeros) get one
+ * private chunk per run, so writes through the export reach nobody else.
+ *
+ * Privacy is decided once, here. Another thread may release a snapshot at
+ * any moment and make a segment private; a second look could disagree with
+ * the first, and the counts would no longer match the array.
+ */
+static char shared_run_mark;
+#define SHARED_RUN ((void *)&shared_run_mark)
 
-	while (j < r->nseg && !rope__seg_private(r, &r->segs[j]))
-		len += r->segs[j++].len;
-	*nsegs = j - i;
-	return len;
-}
-
-/* iovecs an export needs: one per private segment, one per shared run. */
+/* Returns the number of entries, or SIZE_MAX when @max is too small. */
 static size_t
-export_count(const struct rope *r)
+export_plan(const struct rope *r, struct iovec *plan, size_t max)
 {
-	size_t i = 0, count = 0, n;
+	size_t i = 0, n = 0;
 
 	while (i < r->nseg) {
-		if (shared_run(r, i, &n) == 0)
-			n = 1;
-		i += n;
-		count++;
+		size_t first = i;
+		bool shared = !rope__seg_private(r, i++);
+
+		while (shared && i < r->nseg && !rope__seg_private(r, i))
+			i++;
+		if (plan) {
+			if (n == max)
+				return SIZE_MAX;
+			plan[n].iov_base = shared ? SHARED_RUN : NULL;
+			plan[n].iov_len = first;
+		}
+		n++;
 	}
-	return count;
+	return n;
+}
+
+/* One past the last segment of entry @k. */
+static size_t
+entry_end(const struct rope *r, const struct iovec *plan, size_t n, size_t k)
+{
+	return k + 1 < n ? plan[k + 1].iov_len : r->nseg;
 }
 
 /*
- * Give every run of shared segments (a value, snapshot, another rope or the
- * caller's memory sees them, or they are zeros) one private chunk holding a
- * copy, so writes through the export reach nobody else.
- *
- * The runs are found once, before anything changes: dropping a reference
- * can make a later segment of the same chunk look private, so they must not
- * be recomputed during the commit. @scratch has room for one entry per run
- * and holds {the new chunk, the index of the run's first segment}; the
- * chunk's capacity is the run's length. Only when every chunk exists is the
- * segment array rewritten, in place, since it only shrinks.
+ * Carry out a plan: allocate a chunk for every shared run (all of them, or
+ * none on -ENOMEM), then copy each run into its chunk and rewrite the
+ * segment array in place, one segment per entry (it only shrinks).
  */
 static int
-unshare(struct rope *r, struct iovec *scratch)
+unshare(struct rope *r, struct iovec *plan, size_t n)
 {
-	size_t i, k, runs = 0, n, len, w = 0;
+	size_t i, k, w = 0;
+	bool any = false;
 
-	for (i = 0; i < r->nseg; i += n ? n : 1) {
-		len = shared_run(r, i, &n);
-		if (!len)
+	for (k = 0; k < n; k++) {
+		size_t len = 0;
+
+		if (plan[k].iov_base != SHARED_RUN)
 			continue;
-		scratch[runs].iov_base = rope__chunk_new(len);
-		scratch[runs].iov_len = i;
-		if (!scratch[runs].iov_base) {
-			while (runs > 0)
-				rope__chunk_unref(scratch[--runs].iov_base);
+		for (i = plan[k].iov_len; i < entry_end(r, plan, n, k); i++)
+			len += r->segs[i].len;
+		plan[k].iov_base = rope__chunk_new(len);
+		if (!plan[k].iov_base) {
+			while (k-- > 0)
+				if (plan[k].iov_base)
+					rope__chunk_unref(plan[k].iov_base);
 			return -ENOMEM;
 		}
-		runs++;
+		any = true;
 	}
-	if (!runs)
+	if (!any)
 		return 0;
 
 	rope__drop_value(r);
-	for (i = 0, k = 0; k < runs; k++) {
-		struct rope_chunk *c = scratch[k].iov_base;
-		size_t first = scratch[k].iov_len;
+	for (k = 0; k < n; k++) {
+		struct rope_chunk *c = plan[k].iov_base;
+		size_t first = plan[k].iov_len, end = entry_end(r, plan, n, k);
 		uint64_t start = r->segs[first].start;
-		uint8_t *d = c->data;
+		uint8_t *d;
 
-		while (i < first)
-			r->segs[w++] = r->segs[i++];
-		for (; d < c->data + c->cap; i++) {
+		if (!c) {
+			r->segs[w++] = r->segs[first];
+			continue;
+		}
+		d = c->data;
+		for (i = first; i < end; i++) {
 			rope__seg_copyout(&r->segs[i], 0, d, r->segs[i].len);
 			d += r->segs[i].len;
 			rope__chunk_unref(r->segs[i].chunk);
 		}
 		r->segs[w++] = (struct rope_seg){ c, c->data, c->cap, start };
 	}
-	while (i < r->nseg)
-		r->segs[w++] = r->segs[i++];
 	r->nseg = w;
 	rope__claim_recheck(r);
 	return 0;
@@ -100,31 +116,31 @@ unshare(struct rope *r, struct iovec *scratch)
 ROPEIO_EXPORT int
 rope_getbuffer(struct rope *r, struct iovec *iov, int iovcnt)
 {
-	size_t count;
+	size_t n;
 	int ret;
 
 	if (!r || iovcnt < 0)
 		return -EINVAL;
 	if (r->closed)
 		return -EBADF;
-	count = export_count(r);
-	if (count > INT_MAX)
-		return -EOVERFLOW;
-	if (!iov)
-		return (int)count;
-	if ((size_t)iovcnt < count)
+	if (!iov) {
+		n = export_plan(r, NULL, 0);
+		return n > INT_MAX ? -EOVERFLOW : (int)n;
+	}
+	n = export_plan(r, iov, (size_t)iovcnt);
+	if (n == SIZE_MAX)
 		return -ENOBUFS;
-	ret = unshare(r, iov);
+	ret = unshare(r, iov, n);
 	if (ret < 0)
 		return ret;
 	/* An export can write any byte, so a cached value would go stale. */
 	rope__drop_value(r);
-	for (size_t i = 0; i < r->nseg; i++) {
-		iov[i].iov_base = r->segs[i].data;
-		iov[i].iov_len = r->segs[i].len;
+	for (size_t k = 0; k < n; k++) {
+		iov[k].iov_base = r->segs[k].data;
+		iov[k].iov_len = r->segs[k].len;
 	}
 	r->exports++;
-	return (int)r->nseg;
+	return (int)n;
 }
 
 ROPEIO_EXPORT int

@@ -23,9 +23,11 @@
  *     has exactly one segment;
  *  4. the tail claim (tail_chunk) is either NULL, with tail_room == 0, or
  *     the chunk of the last segment, with tail_ptr at that segment's end and
- *     tail_ptr + tail_room at the chunk's end. Only the rope that allocated a
- *     chunk ever claims its free space, so no value, snapshot or other rope
- *     can see the bytes written there;
+ *     tail_ptr + tail_room at the chunk's end. A rope claims a chunk's free
+ *     space when it allocated the chunk, or when nobody else references the
+ *     chunk at all (after a truncate, or once a value it came from is
+ *     released); either way no value, snapshot or other rope can see the
+ *     bytes written there;
  *  5. a cached value covers exactly the contents (it is dropped by every
  *     change), and exists only while no export is alive.
  * A closed rope has no segments, size 0, no value, no export.
@@ -45,8 +47,10 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* The largest stream: positions are int64_t, like off_t. */
-#define ROPE_MAX_SIZE ((uint64_t)INT64_MAX)
+/* The largest stream: positions are int64_t, like off_t, and a segment's
+ * length is a size_t (the smaller limit on 32-bit systems). */
+#define ROPE_MAX_SIZE ((uint64_t)INT64_MAX < (uint64_t)SIZE_MAX ? \
+		       (uint64_t)INT64_MAX : (uint64_t)SIZE_MAX)
 
 /* Tail chunks start at this capacity and double up to ROPE_CHUNK_MAX. */
 #define ROPE_CHUNK_FIRST 256
@@ -87,6 +91,7 @@ enum rope_chunk_kind {
 struct rope_chunk {
 	atomic_size_t refs;
 	enum rope_chunk_kind kind;
+	uint32_t flat_id;     /* nonzero: made by the getvalue() with this id */
 	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
 	uint8_t *data;
 };
@@ -105,7 +110,12 @@ struct rope_chunk *rope__chunk_new_external(const void *data, size_t len,
 void rope__chunk_ref(struct rope_chunk *c);
 void rope__chunk_unref(struct rope_chunk *c);
 
-/* How many references a chunk has right now (owner-thread reads only). */
+/*
+ * How many references a chunk has right now. Other threads may lower it at
+ * any moment (releasing a value or snapshot), but can raise it only through
+ * a reference they already hold, so a count the rope reads can only be too
+ * high, never too low: see seg_exclusive() in rope.c for the one subtlety.
+ */
 static inline size_t
 rope__chunk_refs(const struct rope_chunk *c)
 {
@@ -156,7 +166,7 @@ struct rope {
 	size_t next_chunk;       /* capacity of the next tail chunk */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
-	struct rope_chunk *flat_hint; /* chunk of the last flatten (a hint only) */
+	uint32_t flat_id;             /* id of the last flatten, 0 if none */
 	unsigned exports;
 	bool closed;
 
@@ -184,7 +194,7 @@ void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 void rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len);
 void rope__drop_value(struct rope *r);
 void rope__claim_recheck(struct rope *r);
-bool rope__seg_private(const struct rope *r, const struct rope_seg *s);
+bool rope__seg_private(const struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 
 /* value.c */

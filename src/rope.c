@@ -216,25 +216,78 @@ segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
 /* ------------------------------------------------------------------------ */
 
 /*
- * A segment is private when its chunk is our own heap memory and the only
- * references to it are this segment and, perhaps, the rope's cached value
- * when nobody but the rope holds that value. Chunk counts only ever rise
- * through a holder of a reference, so a count seen here cannot grow behind
- * our back.
+ * True when the rope's cached value covers @c and nobody but the rope holds
+ * that value.
  */
-bool
-rope__seg_private(const struct rope *r, const struct rope_seg *s)
+static bool
+value_only_ours(const struct rope *r, const struct rope_chunk *c)
+{
+	return r->value && r->value->chunk == c &&
+	       atomic_load_explicit(&r->value->refs, memory_order_acquire) == 1;
+}
+
+/*
+ * The references to @s's chunk that are certainly ours: the segment's own
+ * and, perhaps, the cached value's.
+ *
+ * The order of the two loads matters. Another thread can take a chunk
+ * reference only through something that already holds one, such as a value
+ * it is about to release. Reading the value's count first means that when it
+ * reads 1, any reference taken through the value beforehand is visible in the
+ * chunk's count read next (the release synchronizes with our acquire), and
+ * none can be taken after. Counts only fall behind our back; they never rise.
+ */
+static bool
+seg_exclusive(const struct rope *r, const struct rope_seg *s, size_t *mine,
+	      size_t *refs)
 {
 	const struct rope_chunk *c = s->chunk;
-	size_t refs;
 
 	if (c->kind != ROPE_CHUNK_OWNED)
 		return false;
-	refs = rope__chunk_refs(c);
-	if (refs == 1)
+	*mine = 1 + value_only_ours(r, c);
+	*refs = rope__chunk_refs(c);
+	return *refs == *mine;
+}
+
+/*
+ * Other segments of this rope, near segs[i], in the same chunk. An overwrite
+ * of shared bytes splits a segment into two remainders two places apart;
+ * once the sharer is gone, both references are ours. Overlapping segments
+ * would see each other's writes, so one makes the chunk count as shared.
+ */
+static size_t
+own_refs_nearby(const struct rope *r, size_t i)
+{
+	const struct rope_seg *s = &r->segs[i];
+	size_t j, n = 0;
+
+	for (j = i > 2 ? i - 2 : 0; j <= i + 2 && j < r->nseg; j++) {
+		const struct rope_seg *o = &r->segs[j];
+
+		if (j == i || o->chunk != s->chunk)
+			continue;
+		if (o->data < s->data + s->len && s->data < o->data + o->len)
+			return SIZE_MAX / 2;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * May segs[i] be written in place? Yes when its chunk is our own heap memory
+ * and every reference to it is ours: this segment, the cached value when
+ * only the rope holds it, and other segments of this rope nearby.
+ */
+bool
+rope__seg_private(const struct rope *r, size_t i)
+{
+	size_t mine, refs;
+
+	if (seg_exclusive(r, &r->segs[i], &mine, &refs))
 		return true;
-	return refs == 2 && r->value && r->value->chunk == c &&
-	       atomic_load_explicit(&r->value->refs, memory_order_acquire) == 1;
+	return r->segs[i].chunk->kind == ROPE_CHUNK_OWNED &&
+	       refs <= mine + 4 && refs == mine + own_refs_nearby(r, i);
 }
 
 static bool
@@ -242,21 +295,25 @@ range_private(const struct rope *r, uint64_t a, uint64_t b)
 {
 	for (size_t i = rope__segs_find(r->segs, r->nseg, a);
 	     i < r->nseg && r->segs[i].start < b; i++)
-		if (!rope__seg_private(r, &r->segs[i]))
+		if (!rope__seg_private(r, i))
 			return false;
 	return true;
 }
 
-/* Free space we may append into: our claim, or the room after a private
- * last segment (reclaimed after a truncate once nobody else holds it). */
+/*
+ * Free space we may append into: our claim, or the room after the last
+ * segment when nobody else references its chunk at all (after a truncate,
+ * or in a chunk that came from a value that has since been released).
+ */
 static size_t
 room_available(const struct rope *r)
 {
 	const struct rope_seg *s = last_seg(r);
+	size_t mine, refs;
 
 	if (r->tail_chunk)
 		return r->tail_room;
-	if (s && rope__seg_private(r, s))
+	if (s && seg_exclusive(r, s, &mine, &refs))
 		return (size_t)(s->chunk->data + s->chunk->cap - s->data - s->len);
 	return 0;
 }

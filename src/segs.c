@@ -45,23 +45,26 @@ rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t off,
 		return 0;
 	for (i = rope__segs_find(segs, n, off); i < n && len > 0; i++) {
 		const struct rope_seg *s = &segs[i];
-		size_t skip = off > s->start ? off - s->start : 0;
-		size_t take = MIN((uint64_t)(s->len - skip), len);
+		size_t skip = off > s->start ? (size_t)(off - s->start) : 0;
+		size_t take = (size_t)MIN((uint64_t)(s->len - skip), len);
 		bool zero = s->chunk->kind == ROPE_CHUNK_ZERO;
 
 		len -= take;
+		if (!iov) {
+			/* Counting a zero run piece by piece could take
+			 * hours for a gap near INT64_MAX. */
+			count += zero ? (take - 1) / ROPE_ZERO_LEN + 1 : 1;
+			continue;
+		}
 		while (take > 0) {
 			/* Zero runs are virtual: describe them in pieces of
 			 * the real zero block. */
 			size_t piece = zero ? MIN(take, ROPE_ZERO_LEN) : take;
 
-			if (iov) {
-				if (count == max)
-					return count;
-				iov[count].iov_base = zero ? s->data
-							   : s->data + skip;
-				iov[count].iov_len = piece;
-			}
+			if (count == max)
+				return count;
+			iov[count].iov_base = zero ? s->data : s->data + skip;
+			iov[count].iov_len = piece;
 			count++;
 			skip += piece;
 			take -= piece;

@@ -122,10 +122,27 @@ flat_capacity(const struct rope *r)
 {
 	size_t size = (size_t)r->size;
 
-	if (r->flat_hint && r->segs[0].chunk == r->flat_hint &&
+	/* Compared by id, not by address: the old chunk may have been freed
+	 * and its address reused. */
+	if (r->flat_id && r->segs[0].chunk->flat_id == r->flat_id &&
 	    size <= SIZE_MAX / 3 * 2)
 		return size + size / 2;
 	return size;
+}
+
+/* Flatten ids are process-wide so two ropes never mistake each other's. */
+static atomic_uint flat_ids;
+
+static uint32_t
+next_flat_id(void)
+{
+	uint32_t id;
+
+	do
+		id = atomic_fetch_add_explicit(&flat_ids, 1,
+					       memory_order_relaxed) + 1;
+	while (id == 0);
+	return id;
 }
 
 /* A flat copy of the contents, with room when the loop needs it. */
@@ -134,6 +151,8 @@ flatten(struct rope *r, size_t cap)
 {
 	struct rope_chunk *c = NULL;
 
+	/* Without memory for the room, an exact copy still serves the call
+	 * (so an OOM sweep sees one more allocation attempt here). */
 	if (cap > r->size)
 		c = rope__chunk_new(cap);
 	if (!c)
@@ -187,7 +206,7 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		b->chunk = c;
 		b->data = c->data;
 		rope__segs_replace_all(r, c, (size_t)r->size);
-		r->flat_hint = c;
+		r->flat_id = c->flat_id = next_flat_id();
 		/* Growth after a flatten starts small again: a byte written
 		 * after getvalue() should not reserve a megabyte. */
 		r->next_chunk = ROPE_CHUNK_FIRST;

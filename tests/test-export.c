@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +215,74 @@ test_export_unshares_values_and_borrowed_memory(void)
 	rope_free(r);
 }
 
+/*
+ * A snapshot released on another thread while getbuffer() runs turns shared
+ * segments private mid-call (the header allows releasing on any thread).
+ * The export must still never need more iovecs than it planned: the bytes
+ * past the caller's array are canaries.
+ */
+static struct rope_snap *race_snap;
+static atomic_int race_go;
+
+static void *
+race_release(void *spin)
+{
+	while (!atomic_load(&race_go))
+		;
+	for (volatile long k = 0; k < (long)spin; k++)
+		;
+	rope_snap_unref(race_snap);
+	return NULL;
+}
+
+static void
+test_export_snapshot_released_meanwhile(void)
+{
+	enum { SEGS = 2000, GUARD = 64 };
+	static uint8_t data[2 * SEGS];
+	int overruns = 0;
+
+	memset(data, 'a', sizeof(data));
+	for (int it = 0; it < 200; it++) {
+		struct iovec iov[1 + GUARD];
+		struct rope_snap *first;
+		struct rope *r;
+		pthread_t t;
+		int n;
+
+		/* Every other byte overwritten while a snapshot is held: SEGS
+		 * separate chunks. A second snapshot shares them all, so the
+		 * export plans one run and one iovec. */
+		CU_ASSERT_EQUAL_FATAL(rope_new_from(&r, data, sizeof(data)), 0);
+		rope_snapshot(r, &first);
+		for (int i = 0; i < SEGS; i++) {
+			rope_seek(r, 2 * i + 1, SEEK_SET);
+			rope_write(r, "b", 1);
+		}
+		rope_snapshot(r, &race_snap);
+		CU_ASSERT_EQUAL(rope_getbuffer(r, NULL, 0), 1);
+		memset(iov, 0x5a, sizeof(iov));
+		atomic_store(&race_go, 0);
+		pthread_create(&t, NULL, race_release, (void *)(long)(it % 50 * 200));
+		atomic_store(&race_go, 1);
+		n = rope_getbuffer(r, iov, 1);
+		pthread_join(t, NULL);
+		CU_ASSERT(n == 1 || n == -ENOBUFS);
+		for (int g = 1; g <= GUARD; g++) {
+			const uint8_t *p = (const uint8_t *)&iov[g];
+
+			for (size_t b = 0; b < sizeof(iov[g]); b++)
+				overruns += p[b] != 0x5a;
+		}
+		if (n >= 0)
+			rope_releasebuffer(r);
+		T_CHECK(r);
+		rope_snap_unref(first);
+		rope_free(r);
+	}
+	CU_ASSERT_EQUAL(overruns, 0);
+}
+
 static void
 test_export_unshares_zero_gap(void)
 {
@@ -395,6 +465,28 @@ test_snap_splits_long_zero_runs(void)
 }
 
 static void
+test_snap_counts_huge_gap_quickly(void)
+{
+	struct rope *r = rope_new();
+	struct rope_snap *s;
+	struct iovec iov[4];
+
+	/* 2^62 zero bytes are 2^42 pieces of 1 MiB: counting them one by one
+	 * would take hours; the count is arithmetic, and too big for an int. */
+	CU_ASSERT_EQUAL(rope_seek(r, INT64_C(1) << 62, SEEK_SET),
+			INT64_C(1) << 62);
+	CU_ASSERT_EQUAL(rope_write(r, "!", 1), 1);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_snap_iov(s, 0, SIZE_MAX, NULL, 0), -EOVERFLOW);
+	CU_ASSERT_EQUAL(rope_snap_iov(s, 0, SIZE_MAX, iov, 4), 4);
+	CU_ASSERT_EQUAL(rope_snap_iov(s, (size_t)1 << 62, SIZE_MAX, NULL, 0), 1);
+	CU_ASSERT_EQUAL(rope_snap_iov(s, 5, 3u << 20, NULL, 0), 3);
+	CU_ASSERT_EQUAL(rope_snap_iov(s, 5, (3u << 20) + 1, NULL, 0), 4);
+	rope_snap_unref(s);
+	rope_free(r);
+}
+
+static void
 test_snap_while_exported_is_a_copy(void)
 {
 	struct rope *r = t_rope_from("abc");
@@ -411,20 +503,22 @@ test_snap_while_exported_is_a_copy(void)
 }
 
 static const struct t_test tests[] = {
-	{ (void *)"blocks_mutations", test_export_blocks_mutations },
-	{ (void *)"count_mode_and_enobufs", test_export_count_mode_and_enobufs },
-	{ (void *)"empty_rope_is_exported", test_export_empty_rope_is_exported },
-	{ (void *)"nests", test_export_nests },
-	{ (void *)"no_copy_when_private", test_export_no_copy_when_private },
-	{ (void *)"snap_bad_arguments", test_snap_bad_arguments },
-	{ (void *)"snap_copies_nothing", test_snap_copies_nothing },
-	{ (void *)"snap_iov_ranges", test_snap_iov_ranges },
-	{ (void *)"snap_never_changes", test_snap_never_changes },
-	{ (void *)"snap_splits_long_zero_runs", test_snap_splits_long_zero_runs },
-	{ (void *)"snap_while_exported_is_a_copy", test_snap_while_exported_is_a_copy },
-	{ (void *)"unshares_values_and_borrowed_memory", test_export_unshares_values_and_borrowed_memory },
-	{ (void *)"unshares_zero_gap", test_export_unshares_zero_gap },
-	{ (void *)"value_cache_dropped", test_export_value_cache_dropped },
+	{ "blocks_mutations", test_export_blocks_mutations },
+	{ "count_mode_and_enobufs", test_export_count_mode_and_enobufs },
+	{ "empty_rope_is_exported", test_export_empty_rope_is_exported },
+	{ "nests", test_export_nests },
+	{ "no_copy_when_private", test_export_no_copy_when_private },
+	{ "snap_bad_arguments", test_snap_bad_arguments },
+	{ "snap_copies_nothing", test_snap_copies_nothing },
+	{ "snap_counts_huge_gap_quickly", test_snap_counts_huge_gap_quickly },
+	{ "snap_iov_ranges", test_snap_iov_ranges },
+	{ "snap_never_changes", test_snap_never_changes },
+	{ "snap_splits_long_zero_runs", test_snap_splits_long_zero_runs },
+	{ "snap_while_exported_is_a_copy", test_snap_while_exported_is_a_copy },
+	{ "snapshot_released_meanwhile", test_export_snapshot_released_meanwhile },
+	{ "unshares_values_and_borrowed_memory", test_export_unshares_values_and_borrowed_memory },
+	{ "unshares_zero_gap", test_export_unshares_zero_gap },
+	{ "value_cache_dropped", test_export_value_cache_dropped },
 };
 
 int

@@ -85,12 +85,12 @@ static const struct {
 	const char *name;
 	void (*make)(struct state *);
 } states[] = {
-	{ (void *)"fresh", state_fresh },
-	{ (void *)"fragmented", state_fragmented },
-	{ (void *)"gap", state_gap },
-	{ (void *)"inline full, shared", state_inline_full_shared },
-	{ (void *)"snapshot held", state_snapshot_held },
-	{ (void *)"value held", state_value_held },
+	{ "fresh", state_fresh },
+	{ "fragmented", state_fragmented },
+	{ "gap", state_gap },
+	{ "inline full, shared", state_inline_full_shared },
+	{ "snapshot held", state_snapshot_held },
+	{ "value held", state_value_held },
 };
 
 /* ------------------------------------------------------------------------ */
@@ -405,10 +405,10 @@ test_oom_append_ref_keeps_ownership(void)
 }
 
 static const struct t_test tests[] = {
-	{ (void *)"append_ref_keeps_ownership", test_oom_append_ref_keeps_ownership },
-	{ (void *)"bytes_new", test_oom_bytes_new },
-	{ (void *)"every_operation_all_or_nothing", test_oom_every_operation_all_or_nothing },
-	{ (void *)"rope_new_returns_null", test_oom_rope_new_returns_null },
+	{ "append_ref_keeps_ownership", test_oom_append_ref_keeps_ownership },
+	{ "bytes_new", test_oom_bytes_new },
+	{ "every_operation_all_or_nothing", test_oom_every_operation_all_or_nothing },
+	{ "rope_new_returns_null", test_oom_rope_new_returns_null },
 };
 
 int

@@ -213,6 +213,38 @@ test_sharing_unshared_overwrite_is_in_place(void)
 }
 
 static void
+test_sharing_split_chunk_is_private_again(void)
+{
+	struct rope *r = rope_new();
+	struct rope_snap *s;
+	struct rope_mem_stats before, after;
+	struct iovec iov[8];
+	uint8_t data[100];
+
+	/* A snapshot makes an overwrite split the chunk; once the snapshot
+	 * is gone, both remainders are this rope's alone, and further
+	 * overwrites there must be in place again. */
+	t_pattern(data, sizeof(data), 0);
+	rope_write(r, data, sizeof(data));
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	rope_seek(r, 10, SEEK_SET);
+	CU_ASSERT_EQUAL(rope_write(r, "0123456789", 10), 10);
+	rope_snap_unref(s);
+	rope_seek(r, 50, SEEK_SET);
+	rope_mem_stats(&before);
+	CU_ASSERT_EQUAL(rope_write(r, "in place", 8), 8);
+	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 8), 3);
+	rope_mem_stats(&after);
+	CU_ASSERT_EQUAL(after.allocs, before.allocs);
+	rope_releasebuffer(r);
+	memcpy(data + 10, "0123456789", 10);
+	memcpy(data + 50, "in place", 8);
+	CU_ASSERT(t_equals(r, data, sizeof(data)));
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static void
 test_sharing_per_segment_overhead_reported(void)
 {
 	struct rope *r = rope_new();
@@ -237,6 +269,7 @@ static const struct t_test tests[] = {
 	{ "per_segment_overhead_reported", test_sharing_per_segment_overhead_reported },
 	{ "read_costs_only_the_caller_buffer", test_sharing_read_costs_only_the_caller_buffer },
 	{ "snapshot_copies_nothing", test_sharing_snapshot_copies_nothing },
+	{ "split_chunk_is_private_again", test_sharing_split_chunk_is_private_again },
 	{ "unshared_overwrite_is_in_place", test_sharing_unshared_overwrite_is_in_place },
 	{ "write_after_getvalue_costs_the_write", test_sharing_write_after_getvalue_costs_the_write },
 };
