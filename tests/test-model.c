@@ -1216,8 +1216,11 @@ op_append_ref(struct ctx *c)
 	return true;
 }
 
+/* read and readline differ only in the calls they compare. */
 static bool
-op_read(struct ctx *c)
+read_like(struct ctx *c, const char *name,
+	  int64_t (*model_fn)(struct model *, const void *, size_t, uint64_t *),
+	  ssize_t (*rope_fn)(struct rope *, void *, size_t))
 {
 	size_t len = pick_read_len(c, c->m.pos);
 	uint8_t *buf = out_buf(c, len);
@@ -1226,44 +1229,31 @@ op_read(struct ctx *c)
 
 	if (!len && chance(c, 30))
 		buf = NULL;
-	note(c, "read(%s, %zu) at pos %" PRIu64 " of size %zu",
+	note(c, "%s(%s, %zu) at pos %" PRIu64 " of size %zu", name,
 	     buf ? "buf" : "NULL", len, c->m.pos, c->m.size);
-	want = model_read(&c->m, buf, len, &at);
-	got = rope_read(c->r, buf, len);
+	want = model_fn(&c->m, buf, len, &at);
+	got = rope_fn(c->r, buf, len);
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
 	if (!c->failed && got > 0 && memcmp(buf, c->m.buf + at, (size_t)got))
-		mismatch(c, __LINE__, "read bytes == model",
-			 "byte %zu of the read differs",
-			 first_diff(buf, c->m.buf + at, (size_t)got));
+		mismatch(c, __LINE__, "bytes read == model",
+			 "byte %zu of the %s differs",
+			 first_diff(buf, c->m.buf + at, (size_t)got), name);
 	if (!c->failed)
 		check_canary(c, buf, len, got);
 	return true;
 }
 
 static bool
+op_read(struct ctx *c)
+{
+	return read_like(c, "read", model_read, rope_read);
+}
+
+static bool
 op_readline(struct ctx *c)
 {
-	size_t len = pick_read_len(c, c->m.pos);
-	uint8_t *buf = out_buf(c, len);
-	uint64_t at;
-	int64_t want, got;
-
-	if (!len && chance(c, 30))
-		buf = NULL;
-	note(c, "readline(%s, %zu) at pos %" PRIu64 " of size %zu",
-	     buf ? "buf" : "NULL", len, c->m.pos, c->m.size);
-	want = model_readline(&c->m, buf, len, &at);
-	got = rope_readline(c->r, buf, len);
-	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
-	       want);
-	if (!c->failed && got > 0 && memcmp(buf, c->m.buf + at, (size_t)got))
-		mismatch(c, __LINE__, "line bytes == model",
-			 "byte %zu of the line differs",
-			 first_diff(buf, c->m.buf + at, (size_t)got));
-	if (!c->failed)
-		check_canary(c, buf, len, got);
-	return true;
+	return read_like(c, "readline", model_readline, rope_readline);
 }
 
 static bool
