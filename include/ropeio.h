@@ -249,6 +249,21 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  */
 ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
 
+/**
+ * Remove the first @p len bytes of the stream (all of it if @p len is
+ * larger): evbuffer_drain(). Chunks that only held drained bytes are freed
+ * once nobody else references them. The position moves back with the data
+ * (by @p len, stopping at 0), so it keeps pointing at the same byte.
+ *
+ * A queue appends with rope_append() or rope_read_fd(), and consumes with
+ * rope_read() and rope_drain(), or with rope_write_fd(), which drains what
+ * it wrote.
+ *
+ * @return the number of bytes removed, -EBADF, -EBUSY, -EINVAL (NULL).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int64_t rope_drain(struct rope *r, size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Reading and position                                                     */
 /* ------------------------------------------------------------------------ */
@@ -446,6 +461,78 @@ ROPEIO_EXPORT size_t rope_snap_size(const struct rope_snap *s);
  */
 ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
 				size_t len, struct iovec *iov, int iovcnt);
+
+/* ------------------------------------------------------------------------ */
+/* File descriptors: plain syscalls, no copy in user space                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Read up to @p max bytes from @p fd and append them at the end of the
+ * stream, whatever the position (which does not move): evbuffer_read().
+ *
+ * One readv(2) fills the free space at the end of the tail chunk and, when
+ * that is smaller than @p max, one fresh chunk; nothing passes through an
+ * intermediate buffer. A fresh chunk is at least 64 KiB (or @p max), so
+ * socket reads do not fragment the rope.
+ *
+ * Like read(2) it may return fewer bytes than asked, and 0 at end of file.
+ * On any error the rope is unchanged.
+ *
+ * @return the bytes appended, 0 at end of file, -EBADF (closed rope),
+ *         -EBUSY (exported), -EINVAL (NULL, negative @p fd), -ENOMEM, or the
+ *         negated errno of readv(2) (-EAGAIN, -EINTR, -ECONNRESET, ...).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_read_fd(struct rope *r, int fd, size_t max);
+
+/**
+ * Write up to @p max bytes from the front of the stream to @p fd, then
+ * drain what was written (rope_drain()): evbuffer_write_atmost(). For a
+ * queue that appends at the end and flushes from the front.
+ *
+ * Sockets are written with sendmsg(2) and MSG_NOSIGNAL, so a closed peer
+ * gives -EPIPE, never SIGPIPE. Other descriptors use writev(2) (a pipe
+ * whose reader is gone raises SIGPIPE there, as with write(2)). Windows of
+ * at most IOV_MAX iovecs; short writes are continued until the descriptor
+ * refuses, EINTR is retried.
+ *
+ * @return the bytes written and drained. When an error stops it after some
+ *         progress, that progress is returned and the error comes on the
+ *         next call, as with write(2). Otherwise -EBADF, -EBUSY, -EINVAL,
+ *         or the negated errno of the syscall (-EAGAIN, -EPIPE, ...).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_write_fd(struct rope *r, int fd, size_t max);
+
+/**
+ * Write the bytes [@p off, @p off + @p len) of a snapshot (clipped to its
+ * end) to @p fd at its current offset: sendmsg(2) with MSG_NOSIGNAL for a
+ * socket, writev(2) otherwise, in windows of at most IOV_MAX iovecs,
+ * looping over short writes. The snapshot is not changed; to continue after
+ * a short result, call again with @p off advanced by it.
+ *
+ * @return the bytes written (see rope_write_fd() for partial progress),
+ *         -EINVAL (NULL, @p off past the end, negative @p fd), or the
+ *         negated errno of the syscall.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_snap_write_fd(const struct rope_snap *s, size_t off,
+					 size_t len, int fd);
+
+/**
+ * Write the bytes [@p off, @p off + @p len) of a snapshot to the file @p fd
+ * at file offset @p file_off with pwritev(2), in windows of at most IOV_MAX
+ * iovecs, looping over short writes. The file offset of @p fd is not used
+ * or moved, so several of these may run on one file at once.
+ *
+ * @return the bytes written (see rope_write_fd() for partial progress),
+ *         -EINVAL (as rope_snap_write_fd(), or @p file_off negative),
+ *         -EOVERFLOW (the end would pass INT64_MAX), or the negated errno of
+ *         pwritev(2) (-ENOSPC, -EFBIG, -ESPIPE for a pipe or socket, ...).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_snap_pwrite(const struct rope_snap *s, size_t off,
+				       size_t len, int fd, int64_t file_off);
 
 /* ------------------------------------------------------------------------ */
 /* Memory accounting                                                        */

@@ -55,14 +55,16 @@ contiguous(const struct rope_seg *a, const struct rope_seg *b)
 int
 rope__check(const struct rope *r)
 {
-	uint64_t total = 0;
+	uint64_t total;
 	const struct rope_seg *last;
 
 	if (!r)
 		FAIL("NULL rope");
-	if (r->nseg > r->seg_cap)
-		FAIL("%zu segments in an array of %zu", r->nseg, r->seg_cap);
-	if ((r->segs == r->inline_segs) != (r->seg_cap == ROPE_INLINE_SEGS))
+	if (r->segs < r->seg_mem || r->nseg > r->seg_cap ||
+	    (size_t)(r->segs - r->seg_mem) > r->seg_cap - r->nseg)
+		FAIL("%zu segments at entry %td of an array of %zu", r->nseg,
+		     r->segs - r->seg_mem, r->seg_cap);
+	if ((r->seg_mem == r->inline_segs) != (r->seg_cap == ROPE_INLINE_SEGS))
 		FAIL("inline array and capacity disagree");
 	if (r->size > ROPE_MAX_SIZE || r->pos > ROPE_MAX_SIZE)
 		FAIL("size %" PRIu64 " or position %" PRIu64 " too large",
@@ -72,6 +74,7 @@ rope__check(const struct rope *r)
 			FAIL("a closed rope still holds something");
 		return 0;
 	}
+	total = r->base;
 	for (size_t i = 0; i < r->nseg; i++) {
 		int ret = check_seg(&r->segs[i], i);
 
@@ -85,9 +88,9 @@ rope__check(const struct rope *r)
 			     i - 1, i);
 		total += r->segs[i].len;
 	}
-	if (total != r->size)
+	if (total - r->base != r->size)
 		FAIL("segments hold %" PRIu64 " bytes, size is %" PRIu64,
-		     total, r->size);
+		     total - r->base, r->size);
 
 	last = r->nseg ? &r->segs[r->nseg - 1] : NULL;
 	if (!r->tail_chunk) {

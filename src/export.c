@@ -168,6 +168,7 @@ snap_alloc(size_t nseg, uint64_t size)
 		return NULL;
 	atomic_init(&s->refs, 1);
 	s->nseg = nseg;
+	s->base = 0;
 	s->size = size;
 	return s;
 }
@@ -200,6 +201,7 @@ rope_snapshot(struct rope *r, struct rope_snap **out)
 	s = snap_alloc(r->nseg, r->size);
 	if (!s)
 		return -ENOMEM;
+	s->base = r->base;
 	for (size_t i = 0; i < r->nseg; i++) {
 		s->segs[i] = r->segs[i];
 		rope__chunk_ref(r->segs[i].chunk);
@@ -244,7 +246,7 @@ rope_snap_iov(const struct rope_snap *s, size_t off, size_t len,
 	if (!s || iovcnt < 0 || (uint64_t)off > s->size)
 		return -EINVAL;
 	len = (size_t)MIN((uint64_t)len, s->size - off);
-	n = rope__segs_iov(s->segs, s->nseg, off, len, iov,
+	n = rope__segs_iov(s->segs, s->nseg, s->base + off, len, iov,
 			   iov ? (size_t)iovcnt : 0);
 	if (n > INT_MAX)
 		return -EOVERFLOW;

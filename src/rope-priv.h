@@ -14,8 +14,10 @@
  * its chunk.
  *
  * Invariants of an open rope (checked by rope__check()):
- *  1. every segment has len > 0; segs[0].start == 0 and each start is the
- *     previous start + len; the lengths add up to size;
+ *  1. every segment has len > 0; segs[0].start == base and each start is
+ *     the previous start + len; the lengths add up to size. Starts are in
+ *     segment coordinates: stream offset x is coordinate base + x, so
+ *     draining the front (base grows) moves no other segment;
  *  2. a segment lies inside its chunk (the zero chunk excepted: a zero
  *     segment is a virtual run of zero bytes of any length);
  *  3. two neighbouring segments are never contiguous in the same chunk
@@ -133,19 +135,19 @@ struct rope_seg {
 	uint64_t start;       /* stream offset of data[0] */
 };
 
-/* Index of the segment holding stream offset @off (< total size). */
-size_t rope__segs_find(const struct rope_seg *segs, size_t n, uint64_t off);
+/* Index of the segment holding coordinate @pos (within the array). */
+size_t rope__segs_find(const struct rope_seg *segs, size_t n, uint64_t pos);
 
 /* Copy @len bytes of @seg starting @off bytes into it. */
 void rope__seg_copyout(const struct rope_seg *seg, size_t off, void *dst,
 		       size_t len);
 
 /*
- * Describe [off, off + len) of a segment array as iovecs, at most @max of
- * them (@iov may be NULL to count only). Returns the count, or the count
- * needed when @iov is NULL. @off must be < the array's size when len > 0.
+ * Describe @len bytes from coordinate @pos of a segment array as iovecs, at
+ * most @max of them (@iov may be NULL to count only). Returns the count, or
+ * the count needed when @iov is NULL.
  */
-size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t off,
+size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t pos,
 		      uint64_t len, struct iovec *iov, size_t max);
 
 /* ------------------------------------------------------------------------ */
@@ -153,9 +155,11 @@ size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t off,
 /* ------------------------------------------------------------------------ */
 
 struct rope {
-	struct rope_seg *segs;   /* inline_segs or a heap array */
+	struct rope_seg *segs;   /* the first segment, inside seg_mem */
 	size_t nseg;
-	size_t seg_cap;
+	struct rope_seg *seg_mem; /* inline_segs or a heap array */
+	size_t seg_cap;          /* entries at seg_mem */
+	uint64_t base;           /* segment coordinate of stream offset 0 */
 	uint64_t size;
 	uint64_t pos;            /* may exceed size */
 
@@ -183,9 +187,24 @@ struct rope_bytes {
 struct rope_snap {
 	atomic_size_t refs;
 	size_t nseg;
+	uint64_t base;           /* as in struct rope: segs[0].start */
 	uint64_t size;
 	struct rope_seg segs[];
 };
+
+/* The segment holding stream offset @off (< size) of @r. */
+static inline size_t
+rope__find(const struct rope *r, uint64_t off)
+{
+	return rope__segs_find(r->segs, r->nseg, r->base + off);
+}
+
+/* The stream offset where @s starts. */
+static inline uint64_t
+rope__seg_off(const struct rope *r, const struct rope_seg *s)
+{
+	return s->start - r->base;
+}
 
 /* rope.c */
 int rope__segs_reserve(struct rope *r, size_t extra);
@@ -196,6 +215,18 @@ void rope__drop_value(struct rope *r);
 void rope__claim_recheck(struct rope *r);
 bool rope__seg_private(const struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
+
+/*
+ * Appending bytes that arrive from outside (fdio.c): reserve returns the
+ * free room after the last segment (claiming it when the rope alone holds
+ * the chunk) and where it starts; commit makes @n of those bytes part of
+ * the stream; push appends a fresh chunk holding @n bytes as the new tail,
+ * consuming the caller's reference. The caller reserved one segment.
+ */
+size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
+void rope__tail_commit(struct rope *r, size_t n);
+void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
+size_t rope__tail_next(const struct rope *r);
 
 /* value.c */
 struct rope_bytes *rope__bytes_wrap(struct rope_chunk *c, const uint8_t *data,

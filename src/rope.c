@@ -19,6 +19,12 @@
 /* The segment array                                                        */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Make room for @extra more segments after the last. Segments drained from
+ * the front leave a gap at the head of the array; it is reclaimed here, by
+ * moving the live segments down, before the array grows. Neither step
+ * changes the contents, so a failure leaves the rope as it was.
+ */
 int
 rope__segs_reserve(struct rope *r, size_t extra)
 {
@@ -28,25 +34,31 @@ rope__segs_reserve(struct rope *r, size_t extra)
 	if (extra > SIZE_MAX - r->nseg)
 		return -ENOMEM;
 	want = r->nseg + extra;
-	if (want <= r->seg_cap)
+	if ((size_t)(r->segs - r->seg_mem) + want <= r->seg_cap)
 		return 0;
+	if (r->segs != r->seg_mem) {
+		memmove(r->seg_mem, r->segs, r->nseg * sizeof(*segs));
+		r->segs = r->seg_mem;
+		if (want <= r->seg_cap)
+			return 0;
+	}
 	cap = MAX(r->seg_cap * 2, (size_t)8);
 	while (cap < want)
 		cap *= 2;
 	if (cap > SIZE_MAX / sizeof(*segs))
 		return -ENOMEM;
-	if (r->segs == r->inline_segs) {
+	if (r->seg_mem == r->inline_segs) {
 		segs = rope__alloc(cap * sizeof(*segs));
 		if (!segs)
 			return -ENOMEM;
 		memcpy(segs, r->inline_segs, r->nseg * sizeof(*segs));
 	} else {
-		segs = rope__realloc(r->segs, r->seg_cap * sizeof(*segs),
+		segs = rope__realloc(r->seg_mem, r->seg_cap * sizeof(*segs),
 				     cap * sizeof(*segs));
 		if (!segs)
 			return -ENOMEM;
 	}
-	r->segs = segs;
+	r->segs = r->seg_mem = segs;
 	r->seg_cap = cap;
 	return 0;
 }
@@ -112,7 +124,7 @@ rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 		s->chunk = c;
 		s->data = data;
 		s->len = len;
-		s->start = r->size;
+		s->start = r->base + r->size;
 	}
 	r->size += len;
 	rope__claim_recheck(r);
@@ -122,12 +134,12 @@ rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 static void
 segs_cut(struct rope *r, uint64_t size)
 {
-	while (r->nseg && r->segs[r->nseg - 1].start >= size)
+	while (r->nseg && rope__seg_off(r, &r->segs[r->nseg - 1]) >= size)
 		rope__chunk_unref(r->segs[--r->nseg].chunk);
 	if (r->nseg) {
 		struct rope_seg *s = &r->segs[r->nseg - 1];
 
-		s->len = (size_t)(size - s->start);
+		s->len = (size_t)(size - rope__seg_off(r, s));
 	}
 	r->size = size;
 	rope__claim_recheck(r);
@@ -138,11 +150,12 @@ segs_release(struct rope *r)
 {
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
-	if (r->segs != r->inline_segs)
-		rope__free(r->segs, r->seg_cap * sizeof(*r->segs));
-	r->segs = r->inline_segs;
+	if (r->seg_mem != r->inline_segs)
+		rope__free(r->seg_mem, r->seg_cap * sizeof(*r->seg_mem));
+	r->segs = r->seg_mem = r->inline_segs;
 	r->seg_cap = ROPE_INLINE_SEGS;
 	r->nseg = 0;
+	r->base = 0;
 	r->size = 0;
 	claim_drop(r);
 }
@@ -157,7 +170,9 @@ rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
 {
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
+	r->segs = r->seg_mem;
 	r->nseg = 0;
+	r->base = 0;
 	r->size = 0;
 	claim_drop(r);
 	rope__segs_push(r, c, c->data, len);
@@ -175,13 +190,16 @@ static void
 segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
 	     uint8_t *data)
 {
-	size_t i = rope__segs_find(r->segs, r->nseg, a);
-	size_t j = rope__segs_find(r->segs, r->nseg, b - 1);
+	size_t i = rope__find(r, a);
+	size_t j = rope__find(r, b - 1);
 	struct rope_seg left = r->segs[i], right = r->segs[j];
-	struct rope_seg mid = { c, data, (size_t)(b - a), a };
+	struct rope_seg mid = { c, data, (size_t)(b - a), r->base + a };
 	struct rope_seg repl[3];
 	size_t n = 0, k;
 
+	/* From here on a and b are segment coordinates. */
+	a += r->base;
+	b += r->base;
 	left.len = (size_t)(a - left.start);
 	if (right.chunk->kind != ROPE_CHUNK_ZERO)  /* zero runs are virtual */
 		right.data += b - right.start;
@@ -293,8 +311,8 @@ rope__seg_private(const struct rope *r, size_t i)
 static bool
 range_private(const struct rope *r, uint64_t a, uint64_t b)
 {
-	for (size_t i = rope__segs_find(r->segs, r->nseg, a);
-	     i < r->nseg && r->segs[i].start < b; i++)
+	for (size_t i = rope__find(r, a);
+	     i < r->nseg && rope__seg_off(r, &r->segs[i]) < b; i++)
 		if (!rope__seg_private(r, i))
 			return false;
 	return true;
@@ -379,9 +397,9 @@ tail_grown(struct rope *r)
 static void
 write_in_place(struct rope *r, uint64_t a, uint64_t b, struct src *src)
 {
-	for (size_t i = rope__segs_find(r->segs, r->nseg, a); a < b; i++) {
+	for (size_t i = rope__find(r, a); a < b; i++) {
 		struct rope_seg *s = &r->segs[i];
-		size_t off = (size_t)(a - s->start);
+		size_t off = (size_t)(a - rope__seg_off(r, s));
 		size_t n = (size_t)MIN((uint64_t)(s->len - off), b - a);
 
 		src_copy(src, s->data + off, n);
@@ -645,6 +663,87 @@ rope_truncate(struct rope *r, int64_t size)
 	return size;
 }
 
+ROPEIO_EXPORT int64_t
+rope_drain(struct rope *r, size_t len)
+{
+	struct rope_seg *s;
+	uint64_t n, cut;
+	size_t i;
+	int ret = check_writable(r);
+
+	if (ret < 0)
+		return ret;
+	n = MIN((uint64_t)len, r->size);
+	if (n == 0)
+		return 0;
+	rope__drop_value(r);
+	if (n == r->size) {
+		segs_cut(r, 0);
+		r->segs = r->seg_mem;
+		r->base = 0;
+	} else {
+		/* Whole segments go, and their chunks with them when nobody
+		 * else holds them; the array's head just moves past them. */
+		i = rope__find(r, n);
+		for (size_t k = 0; k < i; k++)
+			rope__chunk_unref(r->segs[k].chunk);
+		s = &r->segs[i];
+		cut = r->base + n - s->start;
+		if (s->chunk->kind != ROPE_CHUNK_ZERO)
+			s->data += cut;
+		s->len -= (size_t)cut;
+		s->start += cut;
+		r->segs += i;
+		r->nseg -= i;
+		r->base += n;
+		r->size -= n;
+	}
+	r->pos = r->pos > n ? r->pos - n : 0;
+	return (int64_t)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Appending from outside: the hooks fdio.c reads into                      */
+/* ------------------------------------------------------------------------ */
+
+size_t
+rope__tail_reserve(struct rope *r, uint8_t **ptr)
+{
+	size_t room = room_available(r);
+
+	/* Claiming the room after an exclusive last segment changes no
+	 * byte, so it is safe even if the caller then fails. */
+	if (room && !r->tail_chunk)
+		claim_set(r, last_seg(r)->chunk);
+	*ptr = r->tail_ptr;
+	return room;
+}
+
+void
+rope__tail_commit(struct rope *r, size_t n)
+{
+	rope__drop_value(r);
+	last_seg(r)->len += n;
+	r->size += n;
+	r->tail_ptr += n;
+	r->tail_room -= n;
+}
+
+void
+rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
+{
+	rope__drop_value(r);
+	rope__segs_push(r, c, c->data, n);
+	claim_set(r, c);
+	tail_grown(r);
+}
+
+size_t
+rope__tail_next(const struct rope *r)
+{
+	return r->next_chunk;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                               */
 /* ------------------------------------------------------------------------ */
@@ -653,7 +752,7 @@ static void
 rope_init(struct rope *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->segs = r->inline_segs;
+	r->segs = r->seg_mem = r->inline_segs;
 	r->seg_cap = ROPE_INLINE_SEGS;
 	r->next_chunk = ROPE_CHUNK_FIRST;
 }
@@ -767,7 +866,7 @@ rope_get_info(const struct rope *r, struct rope_info *out)
 	out->segments = r->nseg;
 	out->segment_bytes = sizeof(struct rope_seg);
 	out->overhead = sizeof(*r);
-	if (r->segs != r->inline_segs)
+	if (r->seg_mem != r->inline_segs)
 		out->overhead += r->seg_cap * sizeof(struct rope_seg);
 	out->tail_room = r->tail_room;
 	return 0;

@@ -8,16 +8,16 @@
 #include "rope-priv.h"
 
 size_t
-rope__segs_find(const struct rope_seg *segs, size_t n, uint64_t off)
+rope__segs_find(const struct rope_seg *segs, size_t n, uint64_t pos)
 {
 	size_t lo = 0, hi = n;
 
-	/* The last segment whose start is <= off: a binary search on the
+	/* The last segment whose start is <= pos: a binary search on the
 	 * prefix offsets, O(log n). */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (segs[mid].start <= off)
+		if (segs[mid].start <= pos)
 			lo = mid;
 		else
 			hi = mid;
@@ -36,16 +36,16 @@ rope__seg_copyout(const struct rope_seg *seg, size_t off, void *dst,
 }
 
 size_t
-rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t off,
+rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t pos,
 	       uint64_t len, struct iovec *iov, size_t max)
 {
 	size_t i, count = 0;
 
 	if (len == 0 || n == 0)
 		return 0;
-	for (i = rope__segs_find(segs, n, off); i < n && len > 0; i++) {
+	for (i = rope__segs_find(segs, n, pos); i < n && len > 0; i++) {
 		const struct rope_seg *s = &segs[i];
-		size_t skip = off > s->start ? (size_t)(off - s->start) : 0;
+		size_t skip = pos > s->start ? (size_t)(pos - s->start) : 0;
 		size_t take = (size_t)MIN((uint64_t)(s->len - skip), len);
 		bool zero = s->chunk->kind == ROPE_CHUNK_ZERO;
 

@@ -29,10 +29,9 @@ copyout(const struct rope *r, uint64_t off, void *dst, size_t len)
 		return 0;
 	len = (size_t)MIN((uint64_t)len, r->size - off);
 	len = MIN(len, (size_t)SSIZE_MAX);
-	for (size_t i = rope__segs_find(r->segs, r->nseg, off); done < len;
-	     i++) {
+	for (size_t i = rope__find(r, off); done < len; i++) {
 		const struct rope_seg *s = &r->segs[i];
-		size_t skip = (size_t)(off + done - s->start);
+		size_t skip = (size_t)(off + done - rope__seg_off(r, s));
 		size_t n = MIN(s->len - skip, len - done);
 
 		rope__seg_copyout(s, skip, d + done, n);
@@ -76,10 +75,9 @@ line_length(const struct rope *r, size_t limit)
 	uint64_t off = r->pos;
 	size_t seen = 0;
 
-	for (size_t i = rope__segs_find(r->segs, r->nseg, off); seen < limit;
-	     i++) {
+	for (size_t i = rope__find(r, off); seen < limit; i++) {
 		const struct rope_seg *s = &r->segs[i];
-		size_t skip = (size_t)(off + seen - s->start);
+		size_t skip = (size_t)(off + seen - rope__seg_off(r, s));
 		size_t n = MIN(s->len - skip, limit - seen);
 		const uint8_t *nl = NULL;
 

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plain-syscall I/O between ropes and file descriptors: readv straight into
+ * the rope's free tail space, and pwritev/sendmsg/writev from segments in
+ * windows of at most IOV_MAX iovecs. No byte is copied in user space.
+ *
+ * These functions call libc, which may set errno; they save and restore it,
+ * so that errno is never part of ropeio's interface.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "rope-priv.h"
+
+/* Reads into a fresh chunk ask for at least this much room, so that a
+ * stream of socket reads does not become a stream of tiny chunks. */
+#define READ_CHUNK_MIN (64u * 1024)
+
+enum out_mode {
+	OUT_PROBE,   /* not known yet: try sendmsg, fall back to writev */
+	OUT_SEND,    /* a socket: sendmsg(MSG_NOSIGNAL), never SIGPIPE */
+	OUT_WRITEV,  /* a pipe, tty or file at its current offset */
+	OUT_PWRITE,  /* a file at an explicit offset */
+};
+
+static ssize_t
+out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
+	 int64_t file_off)
+{
+	struct msghdr mh = { 0 };
+	ssize_t w;
+
+	switch (*mode) {
+	case OUT_PWRITE:
+		return pwritev(fd, iov, cnt, file_off);
+	case OUT_WRITEV:
+		return writev(fd, iov, cnt);
+	case OUT_PROBE:
+	case OUT_SEND:
+		break;
+	}
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)cnt;
+	w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	if (w < 0 && errno == ENOTSOCK && *mode == OUT_PROBE) {
+		*mode = OUT_WRITEV;
+		return writev(fd, iov, cnt);
+	}
+	if (w >= 0)
+		*mode = OUT_SEND;
+	return w;
+}
+
+/*
+ * Write @len bytes from coordinate @pos of a segment array to @fd. Loops
+ * over windows and short writes until everything is written or the fd
+ * refuses (EAGAIN on a full non-blocking socket, ENOSPC, EPIPE...). Returns
+ * the bytes written, or -errno when none could be.
+ */
+static ssize_t
+segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
+	   int fd, enum out_mode mode, int64_t file_off)
+{
+	struct iovec iov[IOV_MAX];
+	size_t done = 0;
+	int saved = errno, err = 0;
+
+	len = MIN(len, (size_t)SSIZE_MAX);
+	while (done < len) {
+		size_t cnt = rope__segs_iov(segs, n, pos + done, len - done,
+					    iov, IOV_MAX);
+		ssize_t w = out_once(fd, &mode, iov, (int)cnt,
+				     file_off + (int64_t)done);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		if (w == 0)
+			break;  /* nothing more will go: not an error */
+		done += (size_t)w;
+	}
+	errno = saved;
+	if (done == 0 && err)
+		return -err;
+	return (ssize_t)done;
+}
+
+static int
+check_snap_range(const struct rope_snap *s, size_t off, int fd)
+{
+	if (!s || fd < 0 || (uint64_t)off > s->size)
+		return -EINVAL;
+	return 0;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_snap_write_fd(const struct rope_snap *s, size_t off, size_t len, int fd)
+{
+	int ret = check_snap_range(s, off, fd);
+
+	if (ret < 0)
+		return ret;
+	len = (size_t)MIN((uint64_t)len, s->size - off);
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, OUT_PROBE,
+			  0);
+}
+
+ROPEIO_EXPORT ssize_t
+rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
+		 int64_t file_off)
+{
+	int ret = check_snap_range(s, off, fd);
+
+	if (ret < 0)
+		return ret;
+	if (file_off < 0)
+		return -EINVAL;
+	len = (size_t)MIN((uint64_t)len, s->size - off);
+	if ((uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
+		return -EOVERFLOW;
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd,
+			  OUT_PWRITE, file_off);
+}
+
+ROPEIO_EXPORT ssize_t
+rope_write_fd(struct rope *r, int fd, size_t max)
+{
+	ssize_t w;
+
+	if (!r || fd < 0)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports)
+		return -EBUSY;
+	/* The segments are used in place: nothing else can change the rope
+	 * while this thread is in the syscall. */
+	w = segs_write(r->segs, r->nseg, r->base,
+		       (size_t)MIN((uint64_t)max, r->size), fd, OUT_PROBE, 0);
+	if (w > 0)
+		rope_drain(r, (size_t)w);
+	return w;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_read_fd(struct rope *r, int fd, size_t max)
+{
+	struct rope_chunk *fresh = NULL;
+	struct iovec iov[2];
+	uint8_t *tail;
+	size_t room;
+	ssize_t got;
+	int cnt = 0, saved;
+
+	if (!r || fd < 0)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports)
+		return -EBUSY;
+	max = MIN(max, (size_t)SSIZE_MAX);
+	if ((uint64_t)max > ROPE_MAX_SIZE - r->size)
+		max = (size_t)(ROPE_MAX_SIZE - r->size);
+	if (max == 0)
+		return 0;
+
+	/* Read into the tail room first, then into one fresh chunk; both
+	 * exist before the read, so a failure changes nothing. */
+	room = MIN(rope__tail_reserve(r, &tail), max);
+	if (room) {
+		iov[cnt].iov_base = tail;
+		iov[cnt++].iov_len = room;
+	}
+	if (room < max) {
+		size_t want = max - room;
+		size_t cap = MIN(want, MAX(rope__tail_next(r),
+					   (size_t)READ_CHUNK_MIN));
+
+		fresh = rope__chunk_new(cap);
+		if (!fresh)
+			return -ENOMEM;
+		if (rope__segs_reserve(r, 1) < 0) {
+			rope__chunk_unref(fresh);
+			return -ENOMEM;
+		}
+		iov[cnt].iov_base = fresh->data;
+		iov[cnt++].iov_len = cap;
+	}
+
+	saved = errno;
+	got = readv(fd, iov, cnt);
+	if (got < 0)
+		got = -errno;
+	errno = saved;
+	if (got <= 0) {
+		if (fresh)
+			rope__chunk_unref(fresh);
+		return got;
+	}
+	if (room)
+		rope__tail_commit(r, MIN((size_t)got, room));
+	if ((size_t)got > room)
+		rope__tail_push(r, fresh, (size_t)got - room);
+	else if (fresh)
+		rope__chunk_unref(fresh);
+	return got;
+}
