@@ -608,6 +608,26 @@ model_truncate(struct ctx *c, int64_t size)
 
 /* read(): the bytes are at m->buf + *at when the result is positive. */
 static int64_t
+model_drain(struct ctx *c, size_t len)
+{
+	struct model *m = &c->m;
+	size_t n;
+
+	if (m->closed)
+		return -EBADF;
+	if (m->exports)
+		return -EBUSY;
+	n = MIN(len, m->size);
+	if (n) {
+		memmove(m->buf, m->buf + n, m->size - n);
+		m->size -= n;
+		m->gen++;
+	}
+	m->pos = m->pos > n ? m->pos - n : 0;
+	return (int64_t)n;
+}
+
+static int64_t
 model_read(struct model *m, const void *buf, size_t len, uint64_t *at)
 {
 	size_t n;
@@ -1380,6 +1400,40 @@ op_truncate(struct ctx *c)
 	else
 		size = (int64_t)below(c, m->size + 100);
 	truncate_to(c, size);
+	return true;
+}
+
+/* Draining consumes the front, like a queue; it never allocates. */
+static bool
+op_drain(struct ctx *c)
+{
+	const struct model *m = &c->m;
+	unsigned k = (unsigned)below(c, 100);
+	struct rope_mem_stats before, after;
+	int64_t want, got;
+	size_t len;
+
+	if (k < 50)
+		len = (size_t)below(c, m->size + 1);
+	else if (k < 65)
+		len = m->size;
+	else if (k < 80)
+		len = (size_t)below(c, 64);
+	else if (k < 90)
+		len = SIZE_MAX;
+	else
+		len = m->size + (size_t)range(c, 1, 1000);
+	note(c, "drain(%zu) at pos %" PRIu64 " of size %zu", len, m->pos,
+	     m->size);
+	want = model_drain(c, len);
+	rope_mem_stats(&before);
+	got = rope_drain(c->r, len);
+	rope_mem_stats(&after);
+	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
+	       want);
+	EXPECT(c, after.allocs == before.allocs,
+	       "draining allocated %" PRIu64 " times",
+	       after.allocs - before.allocs);
 	return true;
 }
 
@@ -2170,6 +2224,7 @@ static const struct op_def ops[] = {
 	{ "pread",         op_pread,          60, 0 },
 	{ "seek",          op_seek,          120, 0 },
 	{ "truncate",      op_truncate,       40, 0 },
+	{ "drain",         op_drain,          30, 0 },
 	{ "overflow",      op_overflow,        4, 0 },
 	{ "gap",           op_gap,             2, 0 },
 	{ "badargs",       op_badargs,         8, 0 },

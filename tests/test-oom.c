@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -226,6 +227,27 @@ op_new_from_bytes(struct rope *r, struct result *res)
 }
 
 static long
+op_read_fd(struct rope *r, struct result *res)
+{
+	int p[2];
+	long ret;
+
+	/* More than the tail room, so a fresh chunk is needed. */
+	if (pipe(p) < 0 || write(p[1], big, 4000) != 4000)
+		return -EIO;
+	ret = rope_read_fd(r, p[0], 4000);
+	close(p[0]);
+	close(p[1]);
+	return ret;
+}
+
+static long
+op_drain(struct rope *r, struct result *res)
+{
+	return rope_drain(r, rope_size(r) / 2);
+}
+
+static long
 op_new_from(struct rope *r, struct result *res)
 {
 	return rope_new_from(&res->rope, big, 999);
@@ -238,10 +260,12 @@ static const struct {
 } ops[] = {
 	{ "append", AT_START, op_append },
 	{ "append_ref", AT_START, op_append_ref },
+	{ "drain", AT_START, op_drain },
 	{ "getbuffer", AT_START, op_getbuffer },
 	{ "getvalue", AT_START, op_getvalue },
 	{ "new_from", AT_START, op_new_from },
 	{ "new_from_bytes", AT_START, op_new_from_bytes },
+	{ "read_fd", AT_START, op_read_fd },
 	{ "snapshot", AT_START, op_snapshot },
 	{ "truncate", AT_START, op_truncate },
 	{ "write_append_large", AT_END, op_write_large },
