@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ROPEIO_URING_H
+#define ROPEIO_URING_H
+
+/**
+ * @file ropeio-uring.h
+ * Sending snapshots to files and sockets with io_uring, without copying.
+ *
+ * A job sends the bytes [off, off + len) of a struct rope_snap to one file
+ * descriptor. It holds a reference to the snapshot until it is freed, so the
+ * rope it came from may be written, truncated or freed meanwhile: the bytes
+ * that arrive are exactly the snapshot's.
+ *
+ * The job drives a ring you own, in liburing's prep/complete style:
+ *
+ *     rope_uring_job_new(&job, snap, 0, SIZE_MAX, fd, -1, 0);
+ *     rope_uring_job_prep(job, &ring);           // fills SQEs
+ *     io_uring_submit(&ring);
+ *     ...
+ *     io_uring_for_each_cqe(&ring, head, cqe) {
+ *             struct rope_uring_job *j = rope_uring_cqe_job(cqe);
+ *             if (j && rope_uring_job_complete(j, cqe) == 0)
+ *                     rope_uring_job_prep(j, &ring);  // more to send
+ *             ...
+ *     }
+ *
+ * What it does on the wire, and why:
+ *
+ * - Files (@p file_off >= 0): IORING_OP_WRITEV windows of at most IOV_MAX
+ *   iovecs, each at its own file offset, several in flight. A short write
+ *   resubmits the rest of its window.
+ * - Stream sockets (@p file_off == -1): one chain of linked
+ *   IORING_OP_SENDMSG with MSG_WAITALL, and never a second chain while one is
+ *   in flight: two independent sends on one TCP socket can interleave their
+ *   bytes. A short send or a cancelled link resumes from the byte cursor.
+ *   SENDMSG never raises SIGPIPE (the kernel adds MSG_NOSIGNAL); a closed
+ *   peer gives -EPIPE or -ECONNRESET.
+ * - With ROPE_URING_ZC, sockets use IORING_OP_SENDMSG_ZC, one request at a
+ *   time (never linked: cancelled zero-copy links post notifications their
+ *   first CQE did not announce), and ask the kernel to report whether it
+ *   really avoided the copy. On loopback it never does; after 8
+ *   notifications that all say "copied" the job switches to plain
+ *   SENDMSG. A socket type without zero-copy support (AF_UNIX:
+ *   -EOPNOTSUPP) falls back to plain SENDMSG by itself.
+ *
+ * The iovec arrays and message headers live in the job until its CQEs
+ * arrive, which SQPOLL rings need.
+ *
+ * Which CQEs are ropeio's: every SQE a job fills carries a user_data with
+ * its lowest bit set (a pointer to internal state, plus 1).
+ * rope_uring_cqe_job() returns the job for such a CQE and NULL for any
+ * other. If your own user_data values are odd, tell them apart some other
+ * way before calling it.
+ *
+ * Errors are negative errno values, as in liburing; errno is not used.
+ */
+
+#include <liburing.h>
+
+#include "ropeio.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One snapshot range being sent to one file descriptor. Opaque. */
+struct rope_uring_job;
+
+/** Flags for rope_uring_job_new(). */
+enum {
+	/** Sockets: send with IORING_OP_SENDMSG_ZC (zero copy). */
+	ROPE_URING_ZC = 1u << 0,
+};
+
+/**
+ * Create a job sending [@p off, @p off + @p len) of @p s (clipped to its
+ * end; SIZE_MAX means to the end) to @p fd.
+ *
+ * @param file_off  where in the file the range goes, for a regular file or
+ *                  block device; -1 for a stream socket
+ * @param flags     0 or ROPE_URING_ZC
+ *
+ * Lifetime: the job takes its own reference to @p s and drops it in
+ * rope_uring_job_free(); the caller may drop its reference at once.
+ *
+ * @return 0, -EINVAL (NULL, @p off past the end, negative @p fd,
+ *         @p file_off below -1, unknown flags), -EOVERFLOW (the file range
+ *         would pass INT64_MAX), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_job_new(struct rope_uring_job **out,
+				     struct rope_snap *s, size_t off,
+				     size_t len, int fd, int64_t file_off,
+				     unsigned flags);
+
+/**
+ * Fill as many SQEs of @p ring as the job can use now, and return how
+ * many. It does not submit them.
+ *
+ * A file job keeps up to 4 windows in flight; a socket job prepares a new
+ * chain only when its previous one has completed. 0 means there is nothing
+ * to prepare now: the job waits for CQEs, or is done. When the SQ is full it
+ * prepares what fits (a socket chain is never split: it waits for room for
+ * the whole chain); submit and call it again.
+ *
+ * @return the number of SQEs filled, -EINVAL (NULL), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_job_prep(struct rope_uring_job *j,
+				      struct io_uring *ring);
+
+/**
+ * @return the job that filled the SQE this CQE completes, or NULL when the
+ *         CQE is not ropeio's (its user_data is even, or zero).
+ * @since 0.1
+ */
+ROPEIO_EXPORT struct rope_uring_job *
+rope_uring_cqe_job(const struct io_uring_cqe *cqe);
+
+/**
+ * Account one CQE of @p j. Call it for every CQE rope_uring_cqe_job()
+ * attributes to the job, zero-copy notifications included, then mark the
+ * CQE seen as usual.
+ *
+ * @return 1 when the job has finished (see rope_uring_job_result()), 0 when
+ *         it goes on: call rope_uring_job_prep() again, since a short
+ *         write or the end of a chain may have left work to submit;
+ *         -EINVAL when the CQE is not this job's.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_job_complete(struct rope_uring_job *j,
+					  const struct io_uring_cqe *cqe);
+
+/**
+ * @return true once every SQE of the job has completed (notifications
+ *         included) and nothing is left to send, or an error stopped it.
+ * @since 0.1
+ */
+ROPEIO_EXPORT bool rope_uring_job_done(const struct rope_uring_job *j);
+
+/**
+ * @return the number of bytes sent when the job is done, or the first
+ *         error that stopped it (-EPIPE, -ECONNRESET, -ENOSPC, ...), or
+ *         -EINPROGRESS while it runs.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_uring_job_result(const struct rope_uring_job *j);
+
+/**
+ * @return the bytes confirmed written so far (for a socket, from the
+ *         start of the range without a gap), whether the job failed or not.
+ * @since 0.1
+ */
+ROPEIO_EXPORT size_t rope_uring_job_progress(const struct rope_uring_job *j);
+
+/** Zero-copy figures of a job (all zero without ROPE_URING_ZC). */
+struct rope_uring_zc_stats {
+	uint64_t sends;        /**< SENDMSG_ZC requests that completed */
+	uint64_t notifs;       /**< their notifications */
+	uint64_t copied;       /**< notifications that said the kernel copied */
+	uint64_t zc_bytes;     /**< bytes of sends the kernel did not copy */
+	bool disabled;         /**< the job fell back to plain SENDMSG */
+};
+
+/**
+ * Fill @p out with the job's zero-copy figures.
+ * @return 0, -EINVAL (NULL).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_job_zc_stats(const struct rope_uring_job *j,
+					  struct rope_uring_zc_stats *out);
+
+/**
+ * Free a job and drop its snapshot reference. rope_uring_job_free(NULL)
+ * does nothing.
+ *
+ * @return 0, or -EBUSY (nothing freed) while any of its SQEs is still in
+ *         flight: the kernel may still read its iovecs and bytes.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_job_free(struct rope_uring_job *j);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROPEIO_URING_H */
