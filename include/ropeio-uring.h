@@ -180,6 +180,117 @@ ROPEIO_EXPORT int rope_uring_job_zc_stats(const struct rope_uring_job *j,
  */
 ROPEIO_EXPORT int rope_uring_job_free(struct rope_uring_job *j);
 
+/* ------------------------------------------------------------------------ */
+/* The engine: a ring ropeio owns, with a plain-syscall fallback           */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * An engine owns an io_uring and runs jobs on it: it queues them when the
+ * SQ is full, keeps one send in flight per socket (later sends to the same
+ * fd wait their turn, so their bytes never interleave), retries -EINTR,
+ * reaps CQEs in batches and calls each request's callback after the batch,
+ * so a callback may queue more work but never re-enters the loop.
+ *
+ * Where io_uring cannot be used (setup fails with -EPERM, -ENOSYS,
+ * -EOPNOTSUPP, ... under seccomp, kernel.io_uring_disabled or an old
+ * kernel; or WRITEV/SENDMSG are missing), the same calls run on pwritev(2)
+ * and sendmsg(2) with MSG_NOSIGNAL inside rope_uring_run(). Setting the
+ * environment variable ROPEIO_NO_URING=1 forces that fallback, for tests
+ * and for sandboxes that kill a process on io_uring syscalls.
+ */
+struct rope_uring;
+
+/**
+ * Called once per request, from rope_uring_run() (or rope_uring_free()).
+ * @param result  bytes written, or the negative errno that stopped the
+ *                request (-EPIPE, -ECONNRESET, -ENOSPC, ...)
+ */
+typedef void (*rope_uring_cb)(void *arg, ssize_t result);
+
+/**
+ * Create an engine with an SQ of @p entries (rounded up by the kernel; the
+ * CQ is 4 times larger, for zero-copy notifications).
+ *
+ * @return 0, with *@p out set, whether io_uring or the fallback is used
+ *         (see rope_uring_is_fallback()); -EINVAL (NULL, @p entries 0),
+ *         -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
+
+/**
+ * Run every pending request to completion (callbacks included), then
+ * free the engine. rope_uring_free(NULL) does nothing. Must not be called
+ * from a callback.
+ * @since 0.1
+ */
+ROPEIO_EXPORT void rope_uring_free(struct rope_uring *u);
+
+/** @return true when the engine runs on plain syscalls. @since 0.1 */
+ROPEIO_EXPORT bool rope_uring_is_fallback(const struct rope_uring *u);
+
+/**
+ * Queue a send of [@p off, @p off + @p len) of @p s to the stream socket
+ * @p fd. It starts when no earlier request to @p fd is in flight.
+ *
+ * @param flags  0 or ROPE_URING_ZC (ignored by the fallback, and where the
+ *               kernel lacks SENDMSG_ZC)
+ *
+ * Lifetime: the request holds its own reference to @p s until its callback
+ * has run. On failure @p cb is never called.
+ *
+ * @return 0, -EINVAL (as rope_uring_job_new(), or NULL @p u),
+ *         -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_send(struct rope_uring *u, int fd,
+				  struct rope_snap *s, size_t off, size_t len,
+				  unsigned flags, rope_uring_cb cb, void *arg);
+
+/**
+ * Queue a write of [@p off, @p off + @p len) of @p s to the file @p fd at
+ * @p file_off. File writes run concurrently, each at its own offset.
+ *
+ * @return 0, -EINVAL, -EOVERFLOW, -ENOMEM; on failure @p cb is never
+ *         called.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
+				    struct rope_snap *s, size_t off,
+				    size_t len, int64_t file_off,
+				    rope_uring_cb cb, void *arg);
+
+/**
+ * Submit what is queued, reap completions and run the callbacks of
+ * finished requests, until at least @p wait_nr callbacks have run or
+ * nothing is pending. With @p wait_nr 0 it does not block (the fallback
+ * always completes the requests it starts).
+ *
+ * @return the number of callbacks run, -EINVAL (NULL), -EBUSY (called from
+ *         a callback), or an error of io_uring_submit() other than -EINTR.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
+
+/** @return requests queued or in flight whose callback has not run. */
+ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);
+
+/** What an engine has done, for tuning and benchmarks. */
+struct rope_uring_stats {
+	uint64_t requests;     /**< requests completed */
+	uint64_t bytes;        /**< bytes they wrote */
+	uint64_t errors;       /**< requests that ended in an error */
+	struct rope_uring_zc_stats zc; /**< zero copy, over all sends */
+};
+
+/**
+ * Fill @p out with the engine's figures.
+ * @return 0, -EINVAL (NULL).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_get_stats(const struct rope_uring *u,
+				       struct rope_uring_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

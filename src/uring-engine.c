@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: a ring ropeio owns, driving jobs (uring-job.c) for its
+ * callers, or plain syscalls (fdio.c) where io_uring cannot be used.
+ *
+ * Requests wait in one list, in the order they were queued. A request
+ * starts when the ring has room and, for a socket, when no earlier request
+ * to the same fd is unfinished: two sends in flight on one TCP socket can
+ * interleave their bytes. Finished requests move to a second list, and
+ * their callbacks run only after the whole batch of CQEs was consumed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <liburing.h>
+
+#include "rope-priv.h"
+#include "ropeio-uring.h"
+
+struct req {
+	struct req *next;
+	struct rope_uring_job *job;  /* ring mode, once started */
+	struct rope_snap *snap;
+	size_t off, len;
+	int fd;
+	int64_t file_off;            /* -1: a socket */
+	unsigned flags;
+	rope_uring_cb cb;
+	void *arg;
+	ssize_t result;
+};
+
+struct rope_uring {
+	struct io_uring ring;
+	bool fallback;
+	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
+	bool running;                /* inside rope_uring_run() */
+	struct req *queue;           /* queued or in flight, in order */
+	struct req **queue_tail;
+	struct req *done;            /* finished, callback not yet run */
+	struct req **done_tail;
+	unsigned pending;
+	struct rope_uring_stats stats;
+};
+
+/* Decide once, at creation, whether the ring can be used. */
+static bool
+ring_setup(struct rope_uring *u, unsigned entries)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE };
+	struct io_uring_probe *probe;
+	const char *no = getenv("ROPEIO_NO_URING");
+	bool ok;
+
+	if (no && no[0] && strcmp(no, "0") != 0)
+		return false;
+	p.cq_entries = entries * 4;
+	/* Any failure means no ring: -EPERM (seccomp, io_uring_disabled),
+	 * -ENOSYS (no kernel support), -EOPNOTSUPP, -ENOMEM, -EINVAL... */
+	if (io_uring_queue_init_params(entries, &u->ring, &p) < 0)
+		return false;
+	probe = io_uring_get_probe_ring(&u->ring);
+	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WRITEV) &&
+	     io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
+	u->zc_ok = probe &&
+		   io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+	if (probe)
+		io_uring_free_probe(probe);
+	if (!ok)
+		io_uring_queue_exit(&u->ring);
+	return ok;
+}
+
+ROPEIO_EXPORT int
+rope_uring_new(struct rope_uring **out, unsigned entries)
+{
+	struct rope_uring *u;
+
+	if (!out || !entries)
+		return -EINVAL;
+	u = rope__alloc(sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	memset(u, 0, sizeof(*u));
+	u->queue_tail = &u->queue;
+	u->done_tail = &u->done;
+	u->fallback = !ring_setup(u, entries);
+	*out = u;
+	return 0;
+}
+
+ROPEIO_EXPORT bool
+rope_uring_is_fallback(const struct rope_uring *u)
+{
+	return !u || u->fallback;
+}
+
+ROPEIO_EXPORT unsigned
+rope_uring_pending(const struct rope_uring *u)
+{
+	return u ? u->pending : 0;
+}
+
+ROPEIO_EXPORT int
+rope_uring_get_stats(const struct rope_uring *u, struct rope_uring_stats *out)
+{
+	if (!u || !out)
+		return -EINVAL;
+	*out = u->stats;
+	return 0;
+}
+
+static int
+queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
+      size_t len, int64_t file_off, unsigned flags, rope_uring_cb cb,
+      void *arg)
+{
+	struct req *q;
+
+	if (!u || !s || fd < 0 || (uint64_t)off > s->size ||
+	    (flags & ~(unsigned)ROPE_URING_ZC))
+		return -EINVAL;
+	len = (size_t)MIN((uint64_t)len, s->size - off);
+	if (file_off >= 0 &&
+	    (uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
+		return -EOVERFLOW;
+	q = rope__alloc(sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	*q = (struct req){
+		.snap = rope_snap_ref(s), .off = off, .len = len, .fd = fd,
+		.file_off = file_off, .cb = cb, .arg = arg,
+		.flags = u->zc_ok ? flags : 0,
+	};
+	*u->queue_tail = q;
+	u->queue_tail = &q->next;
+	u->pending++;
+	return 0;
+}
+
+ROPEIO_EXPORT int
+rope_uring_send(struct rope_uring *u, int fd, struct rope_snap *s,
+		size_t off, size_t len, unsigned flags, rope_uring_cb cb,
+		void *arg)
+{
+	return queue(u, fd, s, off, len, -1, flags, cb, arg);
+}
+
+ROPEIO_EXPORT int
+rope_uring_pwrite(struct rope_uring *u, int fd, struct rope_snap *s,
+		  size_t off, size_t len, int64_t file_off, rope_uring_cb cb,
+		  void *arg)
+{
+	if (file_off < 0)
+		return -EINVAL;
+	return queue(u, fd, s, off, len, file_off, 0, cb, arg);
+}
+
+/* Move @q (at *@link in the queue) to the done list. */
+static void
+finish(struct rope_uring *u, struct req **link, struct req *q, ssize_t res)
+{
+	*link = q->next;
+	if (u->queue_tail == &q->next)
+		u->queue_tail = link;
+	q->next = NULL;
+	q->result = res;
+	*u->done_tail = q;
+	u->done_tail = &q->next;
+}
+
+static void
+req_free(struct req *q)
+{
+	rope_uring_job_free(q->job);
+	rope_snap_unref(q->snap);
+	rope__free(q, sizeof(*q));
+}
+
+/* Run the callbacks of finished requests; returns how many ran. */
+static unsigned
+run_callbacks(struct rope_uring *u)
+{
+	unsigned n = 0;
+
+	while (u->done) {
+		struct req *q = u->done;
+		struct rope_uring_zc_stats zc;
+
+		u->done = q->next;
+		if (!u->done)
+			u->done_tail = &u->done;
+		u->pending--;
+		u->stats.requests++;
+		if (q->result < 0)
+			u->stats.errors++;
+		else
+			u->stats.bytes += (uint64_t)q->result;
+		if (q->job && rope_uring_job_zc_stats(q->job, &zc) == 0) {
+			u->stats.zc.sends += zc.sends;
+			u->stats.zc.notifs += zc.notifs;
+			u->stats.zc.copied += zc.copied;
+			u->stats.zc.zc_bytes += zc.zc_bytes;
+			u->stats.zc.disabled |= zc.disabled;
+		}
+		if (q->cb)
+			q->cb(q->arg, q->result);
+		req_free(q);
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fallback: plain syscalls                                             */
+/* ------------------------------------------------------------------------ */
+
+static ssize_t
+plain_run(const struct req *q)
+{
+	size_t done = 0;
+
+	while (done < q->len) {
+		ssize_t w;
+
+		if (q->file_off >= 0)
+			w = rope_snap_pwrite(q->snap, q->off + done,
+					     q->len - done, q->fd,
+					     q->file_off + (int64_t)done);
+		else
+			w = rope_snap_write_fd(q->snap, q->off + done,
+					       q->len - done, q->fd);
+		if (w == -EAGAIN) {
+			/* A non-blocking socket: wait until it drains. */
+			struct pollfd p = { .fd = q->fd, .events = POLLOUT };
+
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (w < 0)
+			return w;
+		if (w == 0)
+			return -EIO;
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+static unsigned
+run_fallback(struct rope_uring *u)
+{
+	while (u->queue) {
+		struct req *q = u->queue;
+
+		finish(u, &u->queue, q, plain_run(q));
+	}
+	return run_callbacks(u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The ring                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Is an earlier request to the same socket still unfinished? */
+static bool
+socket_busy(const struct rope_uring *u, const struct req *q)
+{
+	for (const struct req *p = u->queue; p != q; p = p->next)
+		if (p->fd == q->fd && p->file_off < 0)
+			return true;
+	return false;
+}
+
+/*
+ * Start what may start and let every started job fill SQEs. A job that
+ * cannot get memory for its request ends with -ENOMEM. Returns the number
+ * of jobs still running.
+ */
+static unsigned
+prep_all(struct rope_uring *u)
+{
+	struct req **link = &u->queue, *q;
+	unsigned running = 0;
+
+	while ((q = *link)) {
+		int ret = 0;
+
+		if (!q->job) {
+			if (q->file_off < 0 && socket_busy(u, q)) {
+				link = &q->next;
+				continue;
+			}
+			ret = rope_uring_job_new(&q->job, q->snap, q->off,
+						 q->len, q->fd, q->file_off,
+						 q->flags);
+		}
+		if (ret == 0)
+			ret = rope_uring_job_prep(q->job, &u->ring);
+		if (ret < 0 && (!q->job || rope_uring_job_free(q->job) == 0)) {
+			q->job = NULL;
+			finish(u, link, q, ret);
+			continue;
+		}
+		if (q->job && rope_uring_job_done(q->job)) {
+			finish(u, link, q, rope_uring_job_result(q->job));
+			continue;
+		}
+		running++;
+		link = &q->next;
+	}
+	return running;
+}
+
+static int
+submit(struct rope_uring *u, unsigned wait)
+{
+	int ret;
+
+	do
+		ret = wait ? io_uring_submit_and_wait(&u->ring, wait)
+			   : io_uring_submit(&u->ring);
+	while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
+/* Hand every ready CQE to its job, as one batch. */
+static void
+reap(struct rope_uring *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		struct rope_uring_job *j = rope_uring_cqe_job(cqe);
+
+		if (j)
+			rope_uring_job_complete(j, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+}
+
+ROPEIO_EXPORT int
+rope_uring_run(struct rope_uring *u, unsigned wait_nr)
+{
+	unsigned called = 0;
+	int ret = 0;
+
+	if (!u)
+		return -EINVAL;
+	if (u->running)
+		return -EBUSY;
+	u->running = true;
+	if (u->fallback) {
+		called = run_fallback(u);
+		u->running = false;
+		return (int)called;
+	}
+	for (;;) {
+		unsigned running = prep_all(u);
+
+		/* Callbacks of requests that ended without a CQE. */
+		called += run_callbacks(u);
+		if (!running)
+			break;
+		ret = submit(u, called < wait_nr ? 1 : 0);
+		if (ret < 0)
+			break;
+		reap(u);
+		/* Jobs that just finished move to the done list in the next
+		 * prep_all(), and their callbacks run right after. */
+		if (called >= wait_nr && !io_uring_cq_ready(&u->ring)) {
+			prep_all(u);
+			called += run_callbacks(u);
+			ret = submit(u, 0);
+			break;
+		}
+	}
+	u->running = false;
+	return ret < 0 ? ret : (int)called;
+}
+
+ROPEIO_EXPORT void
+rope_uring_free(struct rope_uring *u)
+{
+	if (!u)
+		return;
+	while (u->pending && rope_uring_run(u, u->pending) >= 0)
+		;
+	if (!u->fallback)
+		io_uring_queue_exit(&u->ring);
+	rope__free(u, sizeof(*u));
+}
