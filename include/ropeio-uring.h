@@ -272,6 +272,46 @@ ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
  */
 ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
 
+/**
+ * Receive from the stream socket @p fd into @p r: every byte that arrives
+ * is appended at the end of @p r (whatever its position, which does not
+ * move), until the peer closes, an error occurs or rope_uring_recv_stop().
+ *
+ * On io_uring this is a multishot recv on a ring of provided buffers (64
+ * buffers of 64 KiB, shared by the engine's receivers). A buffer that comes
+ * back at least a quarter full becomes a chunk of @p r as it is, with no
+ * copy, and a fresh buffer takes its place; a smaller fill is copied into
+ * the rope's tail room and its buffer reused. Where provided buffer rings
+ * are missing, and in the fallback, it is poll(2) plus rope_read_fd().
+ *
+ * @p cb runs from rope_uring_run() with the number of bytes appended since
+ * the previous call (> 0), and finally once with 0 at the end of the
+ * stream, or -ECANCELED after rope_uring_recv_stop(), or the error that
+ * ended the receive (-ECONNRESET, ...). After that final call the receive
+ * is gone; the data stays in @p r.
+ *
+ * While @p r refuses bytes (a getbuffer() export, or no memory), received
+ * buffers wait, in order, and the socket stops being read when they run
+ * out: nothing is dropped. Closing @p r drops what has not been appended
+ * yet and ends the receive with -EBADF.
+ *
+ * Lifetime: @p r must outlive the receive (its final callback).
+ *
+ * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope), -EBUSY
+ *         (@p fd is being received already), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
+				  rope_uring_cb cb, void *arg);
+
+/**
+ * Stop receiving from @p fd: its final callback (-ECANCELED) runs from a
+ * later rope_uring_run(), after any bytes already received are appended.
+ * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
+
 /** @return requests queued or in flight whose callback has not run. */
 ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);
 
@@ -281,6 +321,10 @@ struct rope_uring_stats {
 	uint64_t bytes;        /**< bytes they wrote */
 	uint64_t errors;       /**< requests that ended in an error */
 	struct rope_uring_zc_stats zc; /**< zero copy, over all sends */
+	uint64_t recv_bytes;   /**< bytes appended by receives */
+	uint64_t recv_copied;  /**< ... of which ropeio copied in user space
+				    (small fills; plain reads go straight
+				    into the rope's memory) */
 };
 
 /**

@@ -228,6 +228,14 @@ void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
 size_t rope__tail_next(const struct rope *r);
 
+/*
+ * Append the first @n bytes of an owned chunk nobody else references, as
+ * they are, consuming the caller's reference on success (receive buffers
+ * become rope chunks this way). Fails like rope_append(), leaving the
+ * chunk to the caller.
+ */
+int rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n);
+
 /* value.c */
 struct rope_bytes *rope__bytes_wrap(struct rope_chunk *c, const uint8_t *data,
 				    size_t size);

@@ -738,6 +738,23 @@ rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
 	tail_grown(r);
 }
 
+int
+rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
+{
+	int ret = check_writable(r);
+
+	if (ret < 0)
+		return ret;
+	ret = check_extent(r->size, n);
+	if (ret < 0)
+		return ret;
+	if (rope__segs_reserve(r, 1) < 0)
+		return -ENOMEM;
+	/* The rope alone holds the chunk now: its free space is ours. */
+	rope__tail_push(r, c, n);
+	return 0;
+}
+
 size_t
 rope__tail_next(const struct rope *r)
 {

@@ -17,33 +17,7 @@
 #include <liburing.h>
 
 #include "rope-priv.h"
-#include "ropeio-uring.h"
-
-struct req {
-	struct req *next;
-	struct rope_uring_job *job;  /* ring mode, once started */
-	struct rope_snap *snap;
-	size_t off, len;
-	int fd;
-	int64_t file_off;            /* -1: a socket */
-	unsigned flags;
-	rope_uring_cb cb;
-	void *arg;
-	ssize_t result;
-};
-
-struct rope_uring {
-	struct io_uring ring;
-	bool fallback;
-	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
-	bool running;                /* inside rope_uring_run() */
-	struct req *queue;           /* queued or in flight, in order */
-	struct req **queue_tail;
-	struct req *done;            /* finished, callback not yet run */
-	struct req **done_tail;
-	unsigned pending;
-	struct rope_uring_stats stats;
-};
+#include "uring-priv.h"
 
 /* Decide once, at creation, whether the ring can be used. */
 static bool
@@ -313,16 +287,27 @@ prep_all(struct rope_uring *u)
 	return running;
 }
 
+/*
+ * Submit, and wait for a CQE when @wait. With plain receivers to poll as
+ * well (@bounded), the wait lasts 10 ms at most.
+ */
 static int
-submit(struct rope_uring *u, unsigned wait)
+submit(struct rope_uring *u, bool wait, bool bounded)
 {
+	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	struct io_uring_cqe *cqe;
 	int ret;
 
-	do
-		ret = wait ? io_uring_submit_and_wait(&u->ring, wait)
-			   : io_uring_submit(&u->ring);
-	while (ret == -EINTR);
-	return ret < 0 ? ret : 0;
+	do {
+		if (!wait)
+			ret = io_uring_submit(&u->ring);
+		else if (bounded)
+			ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+							       &ts, NULL);
+		else
+			ret = io_uring_submit_and_wait(&u->ring, 1);
+	} while (ret == -EINTR);
+	return ret < 0 && ret != -ETIME ? ret : 0;
 }
 
 /* Hand every ready CQE to its job, as one batch. */
@@ -333,10 +318,12 @@ reap(struct rope_uring *u)
 	unsigned head, seen = 0;
 
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		struct rope_uring_job *j = rope_uring_cqe_job(cqe);
+		uint64_t d = io_uring_cqe_get_data64(cqe);
 
-		if (j)
-			rope_uring_job_complete(j, cqe);
+		if ((d & URING_TAG_MASK) == URING_TAG_JOB)
+			rope_uring_job_complete(rope_uring_cqe_job(cqe), cqe);
+		else
+			rope__recv_reap(u, cqe);  /* ignores the rest */
 		seen++;
 	}
 	io_uring_cq_advance(&u->ring, seen);
@@ -353,30 +340,34 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	if (u->running)
 		return -EBUSY;
 	u->running = true;
-	if (u->fallback) {
-		called = run_fallback(u);
-		u->running = false;
-		return (int)called;
-	}
 	for (;;) {
-		unsigned running = prep_all(u);
+		unsigned busy = 0, polled, progress;
+		bool more;
 
-		/* Callbacks of requests that ended without a CQE. */
-		called += run_callbacks(u);
-		if (!running)
-			break;
-		ret = submit(u, called < wait_nr ? 1 : 0);
-		if (ret < 0)
-			break;
-		reap(u);
-		/* Jobs that just finished move to the done list in the next
-		 * prep_all(), and their callbacks run right after. */
-		if (called >= wait_nr && !io_uring_cq_ready(&u->ring)) {
-			prep_all(u);
-			called += run_callbacks(u);
-			ret = submit(u, 0);
+		if (u->fallback)
+			called += run_fallback(u);
+		else
+			busy = prep_all(u) + rope__recv_prep(u);
+		called += run_callbacks(u) + rope__recv_callbacks(u);
+		more = called < wait_nr;
+		/* Plain receivers may block in poll() only when nothing is
+		 * in flight on the ring. */
+		polled = rope__recv_fallback(u, more && !busy, &progress);
+		called += rope__recv_callbacks(u);
+		more = called < wait_nr;
+		if (!busy) {
+			/* A round without progress (a rope that stays
+			 * exported) ends the run rather than spinning. */
+			if (polled && more && progress)
+				continue;
 			break;
 		}
+		ret = submit(u, more, polled > 0);
+		if (ret < 0)
+			break;
+		if (!io_uring_cq_ready(&u->ring) && !more && !polled)
+			break;
+		reap(u);
 	}
 	u->running = false;
 	return ret < 0 ? ret : (int)called;
@@ -387,9 +378,12 @@ rope_uring_free(struct rope_uring *u)
 {
 	if (!u)
 		return;
-	while (u->pending && rope_uring_run(u, u->pending) >= 0)
+	rope__recv_stop_all(u);
+	while (u->pending && rope_uring_run(u, u->pending) > 0)
 		;
-	if (!u->fallback)
+	if (!u->fallback) {
+		rope__recv_exit(u);
 		io_uring_queue_exit(&u->ring);
+	}
 	rope__free(u, sizeof(*u));
 }

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ROPE_URING_PRIV_H
+#define ROPE_URING_PRIV_H
+
+/*
+ * The engine's private state, shared by uring-engine.c (requests) and
+ * uring-recv.c (receiving into ropes through a provided buffer ring).
+ *
+ * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
+ * pointer + 1, see uring-job.c), receives' 10 (a struct recv pointer + 2),
+ * and cancellations 0, with their CQE skipped on success.
+ */
+
+#include <liburing.h>
+
+#include "rope-priv.h"
+#include "ropeio-uring.h"
+
+#define URING_TAG_MASK 3u
+#define URING_TAG_JOB 1u
+#define URING_TAG_RECV 2u
+
+struct req {
+	struct req *next;
+	struct rope_uring_job *job;  /* ring mode, once started */
+	struct rope_snap *snap;
+	size_t off, len;
+	int fd;
+	int64_t file_off;            /* -1: a socket */
+	unsigned flags;
+	rope_uring_cb cb;
+	void *arg;
+	ssize_t result;
+};
+
+struct rope_uring {
+	struct io_uring ring;
+	bool fallback;
+	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
+	bool running;                /* inside rope_uring_run() */
+	bool recv_plain;             /* no provided buffer rings: plain reads */
+	struct req *queue;           /* queued or in flight, in order */
+	struct req **queue_tail;
+	struct req *done;            /* finished, callback not yet run */
+	struct req **done_tail;
+	unsigned pending;
+	struct rope_uring_stats stats;
+
+	/* Receiving (uring-recv.c): one provided buffer group, set up at the
+	 * first rope_uring_recv(), shared by every receiving socket. */
+	struct recv *recvs;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	struct rbuf *bufs;
+	unsigned nbuf;
+	unsigned added;              /* buffers added since the last advance */
+};
+
+/* uring-recv.c, called by the engine's loop. */
+bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
+unsigned rope__recv_prep(struct rope_uring *u);
+unsigned rope__recv_callbacks(struct rope_uring *u);
+unsigned rope__recv_fallback(struct rope_uring *u, bool wait,
+			     unsigned *progress);
+void rope__recv_stop_all(struct rope_uring *u);
+void rope__recv_exit(struct rope_uring *u);
+
+#endif /* ROPE_URING_PRIV_H */
