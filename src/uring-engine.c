@@ -92,14 +92,13 @@ queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
       void *arg)
 {
 	struct req *q;
+	int ret;
 
-	if (!u || !s || fd < 0 || (uint64_t)off > s->size ||
-	    (flags & ~(unsigned)ROPE_URING_ZC))
+	if (!u)
 		return -EINVAL;
-	len = (size_t)MIN((uint64_t)len, s->size - off);
-	if (file_off >= 0 &&
-	    (uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
-		return -EOVERFLOW;
+	ret = rope__uring_check(s, off, &len, fd, file_off, flags);
+	if (ret < 0)
+		return ret;
 	q = rope__alloc(sizeof(*q));
 	if (!q)
 		return -ENOMEM;

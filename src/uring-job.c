@@ -17,8 +17,7 @@
 
 #include <liburing.h>
 
-#include "rope-priv.h"
-#include "ropeio-uring.h"
+#include "uring-priv.h"
 
 /* liburing 2.3 predates these (kernel 6.2, backported to 6.1.2). */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -72,20 +71,33 @@ is_socket(const struct rope_uring_job *j)
 	return j->file_off < 0;
 }
 
+int
+rope__uring_check(const struct rope_snap *s, size_t off, size_t *len, int fd,
+		  int64_t file_off, unsigned flags)
+{
+	if (!s || fd < 0 || file_off < -1 || (uint64_t)off > s->size ||
+	    (flags & ~(unsigned)ROPE_URING_ZC))
+		return -EINVAL;
+	*len = (size_t)MIN((uint64_t)*len, s->size - off);
+	if (file_off >= 0 &&
+	    (uint64_t)*len > (uint64_t)INT64_MAX - (uint64_t)file_off)
+		return -EOVERFLOW;
+	return 0;
+}
+
 ROPEIO_EXPORT int
 rope_uring_job_new(struct rope_uring_job **out, struct rope_snap *s,
 		   size_t off, size_t len, int fd, int64_t file_off,
 		   unsigned flags)
 {
 	struct rope_uring_job *j;
+	int ret;
 
-	if (!out || !s || fd < 0 || file_off < -1 || (uint64_t)off > s->size ||
-	    (flags & ~(unsigned)ROPE_URING_ZC))
+	if (!out)
 		return -EINVAL;
-	len = (size_t)MIN((uint64_t)len, s->size - off);
-	if (file_off >= 0 &&
-	    (uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
-		return -EOVERFLOW;
+	ret = rope__uring_check(s, off, &len, fd, file_off, flags);
+	if (ret < 0)
+		return ret;
 	j = rope__alloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;

@@ -56,6 +56,10 @@ struct rope_uring {
 	unsigned added;              /* buffers added since the last advance */
 };
 
+/* uring-job.c: validate a range to send, clipping *@len to the snapshot. */
+int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
+		      int fd, int64_t file_off, unsigned flags);
+
 /* uring-recv.c, called by the engine's loop. */
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
 unsigned rope__recv_prep(struct rope_uring *u);

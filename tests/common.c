@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -93,4 +97,117 @@ t_pattern(uint8_t *buf, size_t len, uint64_t off)
 
 		buf[i] = (uint8_t)(x * 31 + (x >> 8) * 7 + 1);
 	}
+}
+
+int
+t_tmpfile(void)
+{
+	char path[] = "/tmp/ropeio-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+bool
+t_file_is(int fd, int64_t at, const void *want, size_t len)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	size_t done = 0;
+	bool same;
+
+	while (buf && done < len) {
+		ssize_t n = pread(fd, buf + done, len - done,
+				  (off_t)(at + (int64_t)done));
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	same = buf && done == len && memcmp(buf, want, len) == 0;
+	free(buf);
+	return same;
+}
+
+struct rope *
+t_many_chunks(size_t n, size_t maxlen, uint64_t seed, uint8_t **data,
+	      size_t *len)
+{
+	struct rope *r = rope_new();
+	size_t total = 0, off = 0;
+	uint8_t *d;
+
+	for (size_t i = 0; i < n; i++)
+		total += 1 + (i * 7919) % maxlen;
+	d = malloc(total);
+	if (!r || !d) {
+		fprintf(stderr, "out of memory in a test\n");
+		exit(T_EXIT_SETUP);
+	}
+	t_pattern(d, total, seed);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = 1 + (i * 7919) % maxlen;
+
+		if (rope_append_ref(r, d + off, l, NULL, NULL) < 0) {
+			fprintf(stderr, "rope_append_ref failed in a test\n");
+			exit(T_EXIT_SETUP);
+		}
+		off += l;
+	}
+	*data = d;
+	*len = total;
+	return r;
+}
+
+int
+t_tcp_pair(int fds[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) < 0) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(l);
+		return -1;
+	}
+	fds[1] = accept(l, NULL, NULL);
+	close(l);
+	return fds[1] < 0 ? -1 : 0;
+}
+
+void
+t_set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void *
+t_sink_run(void *arg)
+{
+	struct t_sink *k = arg;
+
+	k->buf = malloc(k->want ? k->want : 1);
+	while (k->buf && k->got < k->want) {
+		ssize_t n = read(k->fd, k->buf + k->got,
+				 MIN(k->step, k->want - k->got));
+
+		if (n <= 0)
+			break;
+		k->got += (size_t)n;
+		if (k->nap_us)
+			usleep(k->nap_us);
+	}
+	if (k->close_after)
+		close(k->fd);
+	return NULL;
 }

@@ -46,4 +46,43 @@ size_t t_mem_now(void);
 /* Fill @buf with a recognisable pattern starting at stream offset @off. */
 void t_pattern(uint8_t *buf, size_t len, uint64_t off);
 
+/* ------------------------------------------------------------------------ */
+/* I/O helpers: real files and sockets                                      */
+/* ------------------------------------------------------------------------ */
+
+/* An unlinked temporary file, or -1. */
+int t_tmpfile(void);
+
+/* True when the file holds @len bytes equal to @want at offset @at. */
+bool t_file_is(int fd, int64_t at, const void *want, size_t len);
+
+/*
+ * A rope of @n borrowed chunks (rope_append_ref) of 1 to @maxlen bytes,
+ * each its own segment, filled with t_pattern(seed); *@data receives the
+ * bytes (free it after the rope) and *@len their count.
+ */
+struct rope *t_many_chunks(size_t n, size_t maxlen, uint64_t seed,
+			   uint8_t **data, size_t *len);
+
+/* A connected TCP pair on loopback: fds[0] connected to fds[1]. */
+int t_tcp_pair(int fds[2]);
+
+void t_set_nonblock(int fd);
+
+/*
+ * A reader thread (pthread_create(&t, NULL, t_sink_run, &sink)): reads
+ * @want bytes from @fd into @buf (malloc'd; free it), @step at a time,
+ * sleeping @nap_us between reads to make the writer's sends short, and
+ * closes @fd at the end if @close_after.
+ */
+struct t_sink {
+	int fd;
+	size_t want, got, step;
+	unsigned nap_us;
+	bool close_after;
+	uint8_t *buf;
+};
+
+void *t_sink_run(void *arg);
+
 #endif

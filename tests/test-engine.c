@@ -20,108 +20,6 @@
 
 static bool forced_fallback;
 
-static int
-t_tmpfile(void)
-{
-	char path[] = "/tmp/ropeio-engine-XXXXXX";
-	int fd = mkstemp(path);
-
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
-static bool
-t_file_is(int fd, const uint8_t *want, size_t len)
-{
-	uint8_t *buf = malloc(len ? len : 1);
-	size_t done = 0;
-	bool same;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
-
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	same = done == len && memcmp(buf, want, len) == 0;
-	free(buf);
-	return same;
-}
-
-static struct rope *
-t_many_chunks(size_t n, size_t maxlen, uint64_t seed, uint8_t **data,
-	      size_t *len)
-{
-	struct rope *r = rope_new();
-	size_t total = 0, off = 0;
-	uint8_t *d;
-
-	for (size_t i = 0; i < n; i++)
-		total += 1 + (i * 7919) % maxlen;
-	d = malloc(total);
-	t_pattern(d, total, seed);
-	for (size_t i = 0; i < n; i++) {
-		size_t l = 1 + (i * 7919) % maxlen;
-
-		rope_append_ref(r, d + off, l, NULL, NULL);
-		off += l;
-	}
-	*data = d;
-	*len = total;
-	return r;
-}
-
-static int
-t_tcp_pair(int fds[2])
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&a, &alen) < 0)
-		return -1;
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	fds[1] = accept(l, NULL, NULL);
-	close(l);
-	return fds[1] < 0 ? -1 : 0;
-}
-
-struct sink {
-	int fd;
-	size_t want, got, step;
-	unsigned nap_us;
-	bool close_after;
-	uint8_t *buf;
-};
-
-static void *
-sink_run(void *arg)
-{
-	struct sink *k = arg;
-
-	k->buf = malloc(k->want ? k->want : 1);
-	while (k->got < k->want) {
-		ssize_t n = read(k->fd, k->buf + k->got,
-				 MIN(k->step, k->want - k->got));
-
-		if (n <= 0)
-			break;
-		k->got += (size_t)n;
-		if (k->nap_us)
-			usleep(k->nap_us);
-	}
-	if (k->close_after)
-		close(k->fd);
-	return NULL;
-}
-
 /* Records what a callback saw. */
 struct outcome {
 	int calls;
@@ -213,7 +111,7 @@ test_engine_file_many_chunks(void)
 	CU_ASSERT_EQUAL(b.calls, 1);
 	CU_ASSERT_EQUAL(a.result, (ssize_t)(len - len / 2));
 	CU_ASSERT_EQUAL(b.result, (ssize_t)(len / 2));
-	CU_ASSERT(t_file_is(fd, data, len));
+	CU_ASSERT(t_file_is(fd, 0, data, len));
 	CU_ASSERT_EQUAL(rope_uring_get_stats(u, &st), 0);
 	CU_ASSERT_EQUAL(st.requests, 2);
 	CU_ASSERT_EQUAL(st.bytes, len);
@@ -231,7 +129,7 @@ test_engine_sends_to_one_socket_keep_order(void)
 	size_t len[N], total = 0;
 	struct rope_uring *u = t_engine();
 	struct outcome o[N];
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2], counter = 0, small = 16384;
 
@@ -253,9 +151,9 @@ test_engine_sends_to_one_socket_keep_order(void)
 		rope_snap_unref(s);
 		total += len[i];
 	}
-	k = (struct sink){ .fd = fds[1], .want = total, .step = 65536,
+	k = (struct t_sink){ .fd = fds[1], .want = total, .step = 65536,
 			   .nap_us = 100 };
-	pthread_create(&t, NULL, sink_run, &k);
+	pthread_create(&t, NULL, t_sink_run, &k);
 	CU_ASSERT_EQUAL(rope_uring_run(u, N), N);
 	pthread_join(t, NULL);
 	all = k.buf;
@@ -300,7 +198,7 @@ test_engine_callback_queues_more(void)
 {
 	struct rope *r = t_rope_from("0123456789");
 	struct relay x = { .left = 5 };
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2];
 
@@ -309,8 +207,8 @@ test_engine_callback_queues_more(void)
 	x.fd = fds[0];
 	rope_snapshot(r, &x.s);
 	rope_free(r);
-	k = (struct sink){ .fd = fds[1], .want = 50, .step = 50 };
-	pthread_create(&t, NULL, sink_run, &k);
+	k = (struct t_sink){ .fd = fds[1], .want = 50, .step = 50 };
+	pthread_create(&t, NULL, t_sink_run, &k);
 	CU_ASSERT_EQUAL(rope_uring_send(x.u, fds[0], x.s, 0, SIZE_MAX, 0,
 					relay_next, &x), 0);
 	while (rope_uring_pending(x.u))
@@ -337,15 +235,15 @@ test_engine_peer_closed(void)
 	struct rope_uring *u = t_engine();
 	struct outcome o = { 0 };
 	struct rope_snap *s;
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2], small = 16384;
 
 	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
 	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	k = (struct sink){ .fd = fds[1], .want = 100000, .step = 10000,
+	k = (struct t_sink){ .fd = fds[1], .want = 100000, .step = 10000,
 			   .close_after = true };
-	pthread_create(&t, NULL, sink_run, &k);
+	pthread_create(&t, NULL, t_sink_run, &k);
 	rope_snapshot(r, &s);
 	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record,
 					&o), 0);
@@ -372,13 +270,13 @@ test_engine_zero_copy_send(void)
 	struct rope_uring_stats st;
 	struct outcome o = { 0 };
 	struct rope_snap *s;
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2];
 
 	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
-	k = (struct sink){ .fd = fds[1], .want = len, .step = 65536 };
-	pthread_create(&t, NULL, sink_run, &k);
+	k = (struct t_sink){ .fd = fds[1], .want = len, .step = 65536 };
+	pthread_create(&t, NULL, t_sink_run, &k);
 	rope_snapshot(r, &s);
 	rope_free(r);
 	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX,
@@ -419,7 +317,7 @@ test_engine_free_completes_pending(void)
 	rope_uring_free(u);
 	CU_ASSERT_EQUAL(o.calls, 1);
 	CU_ASSERT_EQUAL(o.result, 15);
-	CU_ASSERT(t_file_is(fd, (const uint8_t *)"flushed at free", 15));
+	CU_ASSERT(t_file_is(fd, 0, (const uint8_t *)"flushed at free", 15));
 	rope_free(r);
 	close(fd);
 }

@@ -25,18 +25,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* An unlinked temporary file. */
-static int
-t_tmpfile(void)
-{
-	char path[] = "/tmp/ropeio-test-XXXXXX";
-	int fd = mkstemp(path);
-
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
 /* The whole file, read back with pread. */
 static uint8_t *
 t_file_contents(int fd, size_t *len)
@@ -57,87 +45,6 @@ t_file_contents(int fd, size_t *len)
 		done += (size_t)n;
 	}
 	return buf;
-}
-
-static void
-t_set_nonblock(int fd)
-{
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-/* A rope of @n chunks of assorted sizes (1..@maxlen), borrowed memory so
- * that each one is its own segment; @data receives the expected bytes. */
-static struct rope *
-t_many_chunks(size_t n, size_t maxlen, uint8_t **data, size_t *len)
-{
-	struct rope *r = rope_new();
-	size_t total = 0, off = 0;
-	uint8_t *d;
-
-	for (size_t i = 0; i < n; i++)
-		total += 1 + (i * 7919) % maxlen;
-	d = malloc(total);
-	t_pattern(d, total, 0);
-	for (size_t i = 0; i < n; i++) {
-		size_t l = 1 + (i * 7919) % maxlen;
-
-		CU_ASSERT_EQUAL(rope_append_ref(r, d + off, l, NULL, NULL), 0);
-		off += l;
-	}
-	*data = d;
-	*len = total;
-	return r;
-}
-
-/* A connected TCP pair on loopback. */
-static int
-t_tcp_pair(int fds[2])
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l, one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&a, &alen) < 0)
-		return -1;
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	fds[1] = accept(l, NULL, NULL);
-	close(l);
-	setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fds[1] < 0 ? -1 : 0;
-}
-
-/* A reader thread that drains a socket into a buffer, slowly if asked. */
-struct sink {
-	int fd;
-	size_t want;
-	uint8_t *buf;
-	size_t got;
-	size_t step;     /* bytes per read */
-	unsigned nap_us; /* sleep between reads, to force short writes */
-};
-
-static void *
-sink_run(void *arg)
-{
-	struct sink *k = arg;
-
-	k->buf = malloc(k->want ? k->want : 1);
-	while (k->got < k->want) {
-		ssize_t n = read(k->fd, k->buf + k->got,
-				 MIN(k->step, k->want - k->got));
-
-		if (n <= 0)
-			break;
-		k->got += (size_t)n;
-		if (k->nap_us)
-			usleep(k->nap_us);
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -403,7 +310,7 @@ test_fdio_snap_pwrite_more_than_iov_max(void)
 {
 	uint8_t *data, *file;
 	size_t len, flen;
-	struct rope *r = t_many_chunks(3000, 4000, &data, &len);
+	struct rope *r = t_many_chunks(3000, 4000, 0, &data, &len);
 	struct rope_snap *s;
 	int fd = t_tmpfile();
 
@@ -463,7 +370,7 @@ test_fdio_write_fd_to_file_drains(void)
 {
 	uint8_t *data, *file;
 	size_t len, flen;
-	struct rope *r = t_many_chunks(2500, 3000, &data, &len);
+	struct rope *r = t_many_chunks(2500, 3000, 0, &data, &len);
 	int fd = t_tmpfile();
 
 	CU_ASSERT_EQUAL(rope_write_fd(r, fd, 1000), 1000);
@@ -486,9 +393,9 @@ test_fdio_write_fd_short_writes_nonblocking(void)
 {
 	uint8_t *data;
 	size_t len, sent = 0;
-	struct rope *r = t_many_chunks(1500, 2000, &data, &len);
+	struct rope *r = t_many_chunks(1500, 2000, 0, &data, &len);
 	int sv[2], small = 4096, rounds = 0;
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -503,8 +410,8 @@ test_fdio_write_fd_short_writes_nonblocking(void)
 		CU_ASSERT_EQUAL(rope_write_fd(r, sv[0], SIZE_MAX), -EAGAIN);
 		sent = (size_t)w;
 	}
-	k = (struct sink){ .fd = sv[1], .want = len, .step = 3000 };
-	pthread_create(&t, NULL, sink_run, &k);
+	k = (struct t_sink){ .fd = sv[1], .want = len, .step = 3000 };
+	pthread_create(&t, NULL, t_sink_run, &k);
 	while (rope_size(r) > 0 && rounds < 1000000) {
 		ssize_t w = rope_write_fd(r, sv[0], SIZE_MAX);
 
@@ -583,9 +490,9 @@ test_fdio_snapshot_sent_while_rope_changes(void)
 {
 	uint8_t *data, junk[5000];
 	size_t len;
-	struct rope *r = t_many_chunks(3000, 4000, &data, &len);
+	struct rope *r = t_many_chunks(3000, 4000, 0, &data, &len);
 	struct sender x = { 0 };
-	struct sink k;
+	struct t_sink k;
 	pthread_t ts, tk;
 	int fds[2] = { -1, -1 };
 
@@ -593,9 +500,9 @@ test_fdio_snapshot_sent_while_rope_changes(void)
 	memset(junk, '#', sizeof(junk));
 	CU_ASSERT_EQUAL(rope_snapshot(r, &x.s), 0);
 	x.fd = fds[0];
-	k = (struct sink){ .fd = fds[1], .want = len, .step = 65536,
+	k = (struct t_sink){ .fd = fds[1], .want = len, .step = 65536,
 			   .nap_us = 200 };
-	pthread_create(&tk, NULL, sink_run, &k);
+	pthread_create(&tk, NULL, t_sink_run, &k);
 	pthread_create(&ts, NULL, sender_run, &x);
 	for (int i = 0; i < 200; i++) {
 		rope_seek(r, (int64_t)((size_t)i * 9973 % len), SEEK_SET);

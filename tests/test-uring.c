@@ -21,108 +21,6 @@
 #include "common.h"
 #include "ropeio-uring.h"
 
-static int
-t_tmpfile(void)
-{
-	char path[] = "/tmp/ropeio-uring-XXXXXX";
-	int fd = mkstemp(path);
-
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
-static bool
-t_file_is(int fd, off_t at, const uint8_t *want, size_t len)
-{
-	uint8_t *buf = malloc(len ? len : 1);
-	size_t done = 0;
-	bool same;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, at + (off_t)done);
-
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	same = done == len && memcmp(buf, want, len) == 0;
-	free(buf);
-	return same;
-}
-
-/* A rope of @n borrowed chunks of 1..@maxlen bytes; @data gets the bytes. */
-static struct rope *
-t_many_chunks(size_t n, size_t maxlen, uint8_t **data, size_t *len)
-{
-	struct rope *r = rope_new();
-	size_t total = 0, off = 0;
-	uint8_t *d;
-
-	for (size_t i = 0; i < n; i++)
-		total += 1 + (i * 7919) % maxlen;
-	d = malloc(total);
-	t_pattern(d, total, 0);
-	for (size_t i = 0; i < n; i++) {
-		size_t l = 1 + (i * 7919) % maxlen;
-
-		rope_append_ref(r, d + off, l, NULL, NULL);
-		off += l;
-	}
-	*data = d;
-	*len = total;
-	return r;
-}
-
-static int
-t_tcp_pair(int fds[2])
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&a, &alen) < 0)
-		return -1;
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	fds[1] = accept(l, NULL, NULL);
-	close(l);
-	return fds[1] < 0 ? -1 : 0;
-}
-
-struct sink {
-	int fd;
-	size_t want, got, step;
-	unsigned nap_us;
-	bool close_after;   /* close fd once want bytes are read */
-	uint8_t *buf;
-};
-
-static void *
-sink_run(void *arg)
-{
-	struct sink *k = arg;
-
-	k->buf = malloc(k->want ? k->want : 1);
-	while (k->got < k->want) {
-		ssize_t n = read(k->fd, k->buf + k->got,
-				 MIN(k->step, k->want - k->got));
-
-		if (n <= 0)
-			break;
-		k->got += (size_t)n;
-		if (k->nap_us)
-			usleep(k->nap_us);
-	}
-	if (k->close_after)
-		close(k->fd);
-	return NULL;
-}
-
 /*
  * Drive jobs on @ring until all are done: submit, wait (5 s at most, so a
  * lost CQE fails the test instead of hanging it), hand each CQE to its
@@ -201,7 +99,7 @@ test_uring_file_more_than_iov_max(void)
 {
 	uint8_t *data;
 	size_t len, mem = t_mem_now();
-	struct rope *r = t_many_chunks(3000, 4000, &data, &len);
+	struct rope *r = t_many_chunks(3000, 4000, 0, &data, &len);
 	struct rope_uring_job *j;
 	struct rope_snap *s;
 	struct io_uring small;
@@ -229,7 +127,7 @@ test_uring_file_two_jobs_one_ring(void)
 {
 	uint8_t *data;
 	size_t len;
-	struct rope *r = t_many_chunks(2000, 3000, &data, &len);
+	struct rope *r = t_many_chunks(2000, 3000, 0, &data, &len);
 	struct rope_uring_job *jobs[2];
 	struct rope_snap *s;
 	int fd = t_tmpfile();
@@ -280,10 +178,10 @@ send_and_check(int fds[2], unsigned flags, struct rope_uring_zc_stats *zc)
 {
 	uint8_t *data, junk[3000];
 	size_t len, mem = t_mem_now();
-	struct rope *r = t_many_chunks(3000, 4000, &data, &len);
+	struct rope *r = t_many_chunks(3000, 4000, 0, &data, &len);
 	struct rope_uring_job *j;
 	struct rope_snap *s;
-	struct sink k = { .fd = fds[1], .step = 32768, .nap_us = 100 };
+	struct t_sink k = { .fd = fds[1], .step = 32768, .nap_us = 100 };
 	pthread_t t;
 	int small = 16384;
 
@@ -300,7 +198,7 @@ send_and_check(int fds[2], unsigned flags, struct rope_uring_zc_stats *zc)
 	rope_truncate(r, 5000);
 	rope_free(r);
 	k.want = len;
-	pthread_create(&t, NULL, sink_run, &k);
+	pthread_create(&t, NULL, t_sink_run, &k);
 	CU_ASSERT(t_drive(&ring, &j, 1));
 	pthread_join(t, NULL);
 	CU_ASSERT_EQUAL(rope_uring_job_result(j), (ssize_t)len);
@@ -366,19 +264,19 @@ test_uring_zc_gives_up_when_always_copied(void)
 {
 	uint8_t *data;
 	size_t len;
-	struct rope *r = t_many_chunks(12 * IOV_MAX, 300, &data, &len);
+	struct rope *r = t_many_chunks(12 * IOV_MAX, 300, 0, &data, &len);
 	struct rope_uring_zc_stats zc;
 	struct rope_uring_job *j;
 	struct rope_snap *s;
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2];
 
 	/* Twelve windows: after eight "copied" notifications the job stops
 	 * paying for zero copy and sends the rest plainly. */
 	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
-	k = (struct sink){ .fd = fds[1], .want = len, .step = 65536 };
-	pthread_create(&t, NULL, sink_run, &k);
+	k = (struct t_sink){ .fd = fds[1], .want = len, .step = 65536 };
+	pthread_create(&t, NULL, t_sink_run, &k);
 	rope_snapshot(r, &s);
 	CU_ASSERT_EQUAL(rope_uring_job_new(&j, s, 0, SIZE_MAX, fds[0], -1,
 					   ROPE_URING_ZC), 0);
@@ -420,10 +318,10 @@ test_uring_peer_closes_mid_send(void)
 {
 	uint8_t *data;
 	size_t len, mem = t_mem_now();
-	struct rope *r = t_many_chunks(3000, 4000, &data, &len);
+	struct rope *r = t_many_chunks(3000, 4000, 0, &data, &len);
 	struct rope_uring_job *j;
 	struct rope_snap *s;
-	struct sink k;
+	struct t_sink k;
 	pthread_t t;
 	int fds[2], small = 16384;
 	ssize_t res;
@@ -431,9 +329,9 @@ test_uring_peer_closes_mid_send(void)
 	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
 	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	/* The reader takes 100 KiB, then closes its end. */
-	k = (struct sink){ .fd = fds[1], .want = 100000, .step = 10000,
+	k = (struct t_sink){ .fd = fds[1], .want = 100000, .step = 10000,
 			   .close_after = true };
-	pthread_create(&t, NULL, sink_run, &k);
+	pthread_create(&t, NULL, t_sink_run, &k);
 	rope_snapshot(r, &s);
 	CU_ASSERT_EQUAL(rope_uring_job_new(&j, s, 0, SIZE_MAX, fds[0], -1, 0),
 			0);
