@@ -219,9 +219,11 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
 ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
 
 /**
- * Run every pending request to completion (callbacks included), then
- * free the engine. rope_uring_free(NULL) does nothing. Must not be called
- * from a callback.
+ * Stop every receive, run every pending request to completion (callbacks
+ * included), then free the engine. Bytes received for a rope that still
+ * refuses them (exported) are dropped, and that receive ends with
+ * -ECANCELED. rope_uring_free(NULL) does nothing. Must not be called from a
+ * callback.
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_uring_free(struct rope_uring *u);

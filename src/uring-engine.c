@@ -380,6 +380,9 @@ rope_uring_free(struct rope_uring *u)
 	rope__recv_stop_all(u);
 	while (u->pending && rope_uring_run(u, u->pending) > 0)
 		;
+	/* What still waits can never finish: a receive whose rope refuses
+	 * its bytes (exported). */
+	rope__recv_abandon(u);
 	if (!u->fallback) {
 		rope__recv_exit(u);
 		io_uring_queue_exit(&u->ring);

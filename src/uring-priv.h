@@ -67,6 +67,7 @@ unsigned rope__recv_callbacks(struct rope_uring *u);
 unsigned rope__recv_fallback(struct rope_uring *u, bool wait,
 			     unsigned *progress);
 void rope__recv_stop_all(struct rope_uring *u);
+void rope__recv_abandon(struct rope_uring *u);
 void rope__recv_exit(struct rope_uring *u);
 
 #endif /* ROPE_URING_PRIV_H */

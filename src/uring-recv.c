@@ -208,6 +208,7 @@ rope__recv_stop_all(struct rope_uring *u)
 		rc->stopping = true;
 }
 
+
 /* ------------------------------------------------------------------------ */
 /* The loop's hooks                                                         */
 /* ------------------------------------------------------------------------ */
@@ -380,6 +381,22 @@ rope__recv_callbacks(struct rope_uring *u)
 		link = &rc->next;
 	}
 	return called;
+}
+
+void
+rope__recv_abandon(struct rope_uring *u)
+{
+	/* Bytes no rope would take while the engine goes away: drop them,
+	 * end every receive, and run the final callbacks. */
+	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+		while (rc->n) {
+			u->bufs[rc->fifo[rc->head]].len = 0;
+			fifo_pop(rc);
+		}
+		rc->armed = false;
+		end(rc, -ECANCELED);
+	}
+	rope__recv_callbacks(u);
 }
 
 /* ------------------------------------------------------------------------ */

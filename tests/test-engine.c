@@ -575,10 +575,44 @@ test_engine_recv_connection_reset(void)
 	close(fds[0]);
 }
 
+static void
+test_engine_free_abandons_stuck_receive(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = t_rope_from("pinned");
+	struct received x = { 0 };
+	struct iovec iov[2];
+	size_t mem;
+	int fds[2];
+
+	/* The rope stays exported, so received bytes can never be appended:
+	 * freeing the engine must still end the receive and free all. */
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	mem = t_mem_now();
+	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 2), 1);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "never appended", 14), 14);
+	for (int i = 0; i < 10; i++) {
+		rope_uring_run(u, 0);
+		usleep(1000);
+	}
+	rope_uring_free(u);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	T_EQUALS_STR(r, "pinned");
+	rope_releasebuffer(r);
+	/* Only the engine itself was allocated after the mark... and freed. */
+	CU_ASSERT(t_mem_now() <= mem);
+	rope_free(r);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static const struct t_test tests[] = {
 	{ "bad_arguments", test_engine_bad_arguments },
 	{ "callback_queues_more", test_engine_callback_queues_more },
 	{ "file_many_chunks", test_engine_file_many_chunks },
+	{ "free_abandons_stuck_receive", test_engine_free_abandons_stuck_receive },
 	{ "free_completes_pending", test_engine_free_completes_pending },
 	{ "peer_closed", test_engine_peer_closed },
 	{ "recv_connection_reset", test_engine_recv_connection_reset },
