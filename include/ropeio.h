@@ -463,6 +463,147 @@ ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
 				size_t len, struct iovec *iov, int iovcnt);
 
 /* ------------------------------------------------------------------------ */
+/* Parsing across chunks, without flattening                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Find the first occurrence of the @p len bytes at @p needle in the stream,
+ * starting at or after offset @p from: evbuffer_search(), Cord::Find().
+ * Matches may span any number of chunks.
+ *
+ * Cost: O(bytes searched): memmem(3) inside each segment, plus a window of
+ * at most 2 x (@p len - 1) bytes across each segment boundary.
+ *
+ * @return the offset of the match, -ENOENT when there is none (an empty
+ *         needle matches at @p from if that is within the stream), -EBADF,
+ *         -EINVAL (NULL, @p from negative), -ENOMEM (only for a needle of
+ *         more than 1 KiB, whose boundary window is allocated).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int64_t rope_find(const struct rope *r, const void *needle,
+				size_t len, int64_t from);
+
+/**
+ * rope_readline() with a delimiter of your choice: copy from the position
+ * up to and including the first occurrence of the @p dlen bytes at
+ * @p delim ("\n", "\r\n", "\r\n\r\n", any string), or to the end, but no
+ * more than @p len bytes; advance past what was copied. The search stops at
+ * @p len bytes, so a long line costs only what is copied.
+ *
+ * @return the number of bytes copied (the line is complete when it ends
+ *         with the delimiter), -EBADF, -EINVAL (NULL, empty delimiter),
+ *         -ENOMEM (a delimiter longer than 1 KiB).
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_readline_delim(struct rope *r, void *buf,
+					  size_t len, const void *delim,
+					  size_t dlen);
+
+/**
+ * Make the bytes [@p off, @p off + @p len) contiguous and point *@p out at
+ * them: evbuffer_pullup() for one range, leaving the rest of the rope as it
+ * is. When the range already lies in one segment nothing is copied;
+ * otherwise the range is copied once into a new chunk that replaces exactly
+ * those segments (the contents do not change, so values, snapshots and the
+ * position are unaffected).
+ *
+ * Lifetime: *@p out stays valid until the next call that changes the rope
+ * (a write, truncate, drain, close or free; reads, seeks, snapshots and
+ * other pullups of ranges that do not overlap it are fine). Do not write
+ * through it.
+ *
+ * @return 0, -EBADF, -EBUSY (exported, and a copy is needed), -EINVAL
+ *         (NULL, @p off negative, the range past the end), -ENOMEM.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_pullup(struct rope *r, int64_t off, size_t len,
+			      const void **out);
+
+/**
+ * A read position over a rope or a snapshot that reads bytes and integers
+ * across chunks without flattening: folly's io::Cursor. It lives on your
+ * stack; its fields are private. Each read is O(bytes read) (plus
+ * O(log segments) when the rope changed since the cursor's last step).
+ *
+ * A cursor over a rope reads the rope as it is at each call and does not
+ * move the rope's own position; one over a snapshot reads bytes that can
+ * never change, from any thread.
+ */
+struct rope_cursor {
+	/* Private: do not alter or rely on these. */
+	const struct rope *rope;
+	const struct rope_snap *snap;
+	uint64_t off;
+	size_t seg;
+};
+
+/**
+ * Place @p c at offset @p off of @p r (the rope is borrowed: it must
+ * outlive the cursor's use).
+ * @return 0, -EBADF (closed), -EINVAL (NULL, @p off negative or past the
+ *         end).
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_cursor_init(struct rope_cursor *c, const struct rope *r,
+				   int64_t off);
+
+/**
+ * Place @p c at offset @p off of snapshot @p s (borrowed; hold a reference
+ * while the cursor is used).
+ * @return 0, -EINVAL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_cursor_init_snap(struct rope_cursor *c,
+					const struct rope_snap *s, int64_t off);
+
+/** @return the cursor's offset in the stream. @since 0.1 */
+ROPEIO_EXPORT int64_t rope_cursor_tell(const struct rope_cursor *c);
+
+/** @return the bytes from the cursor to the end. @since 0.1 */
+ROPEIO_EXPORT size_t rope_cursor_remaining(const struct rope_cursor *c);
+
+/**
+ * Copy up to @p len bytes at the cursor into @p buf and advance.
+ * @return the number of bytes copied (fewer at the end), -EINVAL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
+				       size_t len);
+
+/**
+ * Advance by @p len bytes.
+ * @return 0, -ENODATA (fewer than @p len bytes remain; the cursor does not
+ *         move), -EINVAL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
+
+/**
+ * Point *@p out at the contiguous bytes at the cursor, within one segment,
+ * without copying or advancing: a zero-copy view for a parser's fast path.
+ * @return how many bytes *@p out covers (0 at the end), -EINVAL.
+ * Lifetime: as rope_pullup().
+ * @since 0.1
+ */
+ROPEIO_EXPORT ssize_t rope_cursor_peek(const struct rope_cursor *c,
+				       const void **out);
+
+/**
+ * Read an unsigned integer of 1, 2, 4 or 8 bytes at the cursor, big endian
+ * (network order: the _be calls) or little endian (_le), and advance.
+ * @return 0, -ENODATA (not enough bytes left; nothing read, the cursor
+ *         does not move), -EINVAL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
+ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
+ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
+ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
+ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
+ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
+ROPEIO_EXPORT int rope_cursor_u64le(struct rope_cursor *c, uint64_t *v);
+
+/* ------------------------------------------------------------------------ */
 /* File descriptors: plain syscalls, no copy in user space                  */
 /* ------------------------------------------------------------------------ */
 

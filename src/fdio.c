@@ -172,7 +172,8 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 
 	/* Read into the tail room first, then into one fresh chunk; both
 	 * exist before the read, so a failure changes nothing. */
-	room = MIN(rope__tail_reserve(r, &tail), max);
+	room = rope__tail_reserve(r, &tail);  /* once: it may claim the room */
+	room = MIN(room, max);
 	if (room) {
 		iov[cnt].iov_base = tail;
 		iov[cnt++].iov_len = room;

@@ -212,6 +212,8 @@ void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 		     size_t len);
 void rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len);
 void rope__drop_value(struct rope *r);
+void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
+			struct rope_chunk *c, uint8_t *data);
 void rope__claim_recheck(struct rope *r);
 bool rope__seg_private(const struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);

@@ -186,8 +186,8 @@ rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
  * are added (a split leaves a left and a right remainder), and the caller
  * has reserved them.
  */
-static void
-segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
+void
+rope__segs_replace(struct rope *r, uint64_t a, uint64_t b, struct rope_chunk *c,
 	     uint8_t *data)
 {
 	size_t i = rope__find(r, a);
@@ -465,7 +465,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 			claim_set(r, fresh);
 			tail_grown(r);
 		} else {
-			segs_replace(r, p, ov_end, fresh, fresh->data);
+			rope__segs_replace(r, p, ov_end, fresh, fresh->data);
 		}
 		return 0;
 	}

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parser helpers: find a byte string across chunks, readline with any
+ * delimiter, pull one range together, and a cursor that reads integers
+ * across chunks. None of them flattens the rope, and each costs what it
+ * touches.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "rope-priv.h"
+
+/* Needles up to this long search with a window on the stack. */
+#define FIND_STACK_NEEDLE 1024
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * The first match of @nd (@nlen > 0 bytes) that starts at or after @from
+ * and ends at or before @end. Inside a segment memmem(3) searches; across
+ * each boundary a window of the last @nlen - 1 bytes before it and the
+ * first @nlen - 1 after it catches the matches that span it. A match that
+ * starts before a short segment and ends after it was caught by an earlier
+ * segment's window, since it starts within that segment's last @nlen - 1
+ * bytes.
+ */
+static int64_t
+find_range(const struct rope *r, const uint8_t *nd, size_t nlen,
+	   uint64_t from, uint64_t end)
+{
+	uint8_t stack[2 * FIND_STACK_NEEDLE], *win = stack;
+	size_t wcap = 2 * (nlen - 1);
+	bool zero_needle = all_zero(nd, nlen);
+	int64_t ret = -ENOENT;
+
+	if (from > end || nlen > end - from)
+		return -ENOENT;
+	if (nlen > FIND_STACK_NEEDLE) {
+		win = rope__alloc(wcap);
+		if (!win)
+			return -ENOMEM;
+	}
+	for (size_t i = rope__find(r, from); i < r->nseg; i++) {
+		const struct rope_seg *s = &r->segs[i];
+		uint64_t s0 = rope__seg_off(r, s), s1 = s0 + s->len;
+		uint64_t lo = MAX(from, s0), hi = MIN(s1, end);
+
+		if (lo >= end)
+			break;
+		if (hi - lo >= nlen) {
+			if (s->chunk->kind == ROPE_CHUNK_ZERO) {
+				if (zero_needle) {
+					ret = (int64_t)lo;
+					break;
+				}
+			} else {
+				const uint8_t *p = memmem(s->data + (lo - s0),
+							  (size_t)(hi - lo), nd,
+							  nlen);
+				if (p) {
+					ret = (int64_t)(s0 + (uint64_t)(p - s->data));
+					break;
+				}
+			}
+		}
+		if (nlen > 1 && s1 < end) {
+			uint64_t ws = MAX(lo, s1 > nlen - 1 ? s1 - (nlen - 1) : 0);
+			uint64_t we = MIN(end, s1 + nlen - 1);
+			const uint8_t *p;
+			ssize_t n;
+
+			if (we - ws < nlen)
+				continue;
+			n = rope_pread(r, win, (size_t)(we - ws), (int64_t)ws);
+			p = n > 0 ? memmem(win, (size_t)n, nd, nlen) : NULL;
+			if (p) {
+				ret = (int64_t)(ws + (uint64_t)(p - win));
+				break;
+			}
+		}
+	}
+	if (win != stack)
+		rope__free(win, wcap);
+	return ret;
+}
+
+ROPEIO_EXPORT int64_t
+rope_find(const struct rope *r, const void *needle, size_t len, int64_t from)
+{
+	if (!r || (!needle && len) || from < 0)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (len == 0)
+		return (uint64_t)from <= r->size ? from : -ENOENT;
+	return find_range(r, needle, len, (uint64_t)from, r->size);
+}
+
+ROPEIO_EXPORT ssize_t
+rope_readline_delim(struct rope *r, void *buf, size_t len, const void *delim,
+		    size_t dlen)
+{
+	uint64_t limit;
+	int64_t at;
+	ssize_t n;
+
+	if (!r || (!buf && len) || !delim || !dlen)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->pos >= r->size || len == 0)
+		return 0;
+	limit = MIN((uint64_t)MIN(len, (size_t)SSIZE_MAX), r->size - r->pos);
+	at = find_range(r, delim, dlen, r->pos, r->pos + limit);
+	if (at == -ENOMEM)
+		return -ENOMEM;
+	if (at >= 0)
+		limit = (uint64_t)at + dlen - r->pos;
+	n = rope_pread(r, buf, (size_t)limit, (int64_t)r->pos);
+	if (n > 0)
+		r->pos += (uint64_t)n;
+	return n;
+}
+
+ROPEIO_EXPORT int
+rope_pullup(struct rope *r, int64_t off, size_t len, const void **out)
+{
+	const struct rope_seg *s;
+	struct rope_chunk *c;
+	uint64_t s0, a;
+
+	if (!r || !out || off < 0)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	a = (uint64_t)off;
+	if (a > r->size || len > r->size - a)
+		return -EINVAL;
+	if (len == 0) {
+		*out = rope__zero_chunk.data;
+		return 0;
+	}
+	s = &r->segs[rope__find(r, a)];
+	s0 = rope__seg_off(r, s);
+	if (a + len <= s0 + s->len &&
+	    (s->chunk->kind != ROPE_CHUNK_ZERO || len <= ROPE_ZERO_LEN)) {
+		/* Already contiguous: no copy. */
+		*out = s->chunk->kind == ROPE_CHUNK_ZERO ? s->data
+							  : s->data + (a - s0);
+		return 0;
+	}
+	if (r->exports)
+		return -EBUSY;
+	c = rope__chunk_new(len);
+	if (!c)
+		return -ENOMEM;
+	if (rope__segs_reserve(r, 2) < 0) {
+		rope__chunk_unref(c);
+		return -ENOMEM;
+	}
+	rope_pread(r, c->data, len, off);
+	/* Same bytes, fewer segments: no value or position changes. */
+	rope__segs_replace(r, a, a + len, c, c->data);
+	*out = c->data;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cursors                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The segments a cursor walks: its rope's (which may have changed since
+ * the last call) or its snapshot's. */
+struct view {
+	const struct rope_seg *segs;
+	size_t nseg;
+	uint64_t base, size;
+};
+
+static struct view
+view_of(const struct rope_cursor *c)
+{
+	if (c->rope)
+		return (struct view){ c->rope->segs, c->rope->nseg,
+				      c->rope->base, c->rope->size };
+	return (struct view){ c->snap->segs, c->snap->nseg, c->snap->base,
+			      c->snap->size };
+}
+
+/* The segment holding the cursor's byte: the remembered one when it still
+ * does (O(1) for a cursor that walks forward), else a binary search. */
+static size_t
+locate(const struct rope_cursor *c, const struct view *v)
+{
+	uint64_t pos = v->base + c->off;
+	size_t i = c->seg;
+
+	if (i < v->nseg && v->segs[i].start <= pos &&
+	    pos < v->segs[i].start + v->segs[i].len)
+		return i;
+	if (i + 1 < v->nseg && v->segs[i + 1].start <= pos &&
+	    pos < v->segs[i + 1].start + v->segs[i + 1].len)
+		return i + 1;
+	return rope__segs_find(v->segs, v->nseg, pos);
+}
+
+static int
+cursor_place(struct rope_cursor *c, const struct rope *r,
+	     const struct rope_snap *s, int64_t off)
+{
+	uint64_t size = r ? r->size : s->size;
+
+	if (off < 0 || (uint64_t)off > size)
+		return -EINVAL;
+	c->rope = r;
+	c->snap = s;
+	c->off = (uint64_t)off;
+	c->seg = 0;
+	return 0;
+}
+
+ROPEIO_EXPORT int
+rope_cursor_init(struct rope_cursor *c, const struct rope *r, int64_t off)
+{
+	if (!c || !r)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	return cursor_place(c, r, NULL, off);
+}
+
+ROPEIO_EXPORT int
+rope_cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
+		      int64_t off)
+{
+	if (!c || !s)
+		return -EINVAL;
+	return cursor_place(c, NULL, s, off);
+}
+
+ROPEIO_EXPORT int64_t
+rope_cursor_tell(const struct rope_cursor *c)
+{
+	return c ? (int64_t)c->off : -EINVAL;
+}
+
+ROPEIO_EXPORT size_t
+rope_cursor_remaining(const struct rope_cursor *c)
+{
+	struct view v;
+
+	if (!c)
+		return 0;
+	v = view_of(c);
+	return c->off < v.size ? (size_t)(v.size - c->off) : 0;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_cursor_read(struct rope_cursor *c, void *buf, size_t len)
+{
+	struct view v;
+	size_t done = 0;
+
+	if (!c || (!buf && len))
+		return -EINVAL;
+	v = view_of(c);
+	if (c->off >= v.size)
+		return 0;
+	len = (size_t)MIN((uint64_t)MIN(len, (size_t)SSIZE_MAX),
+			  v.size - c->off);
+	while (done < len) {
+		size_t i = locate(c, &v);
+		const struct rope_seg *s = &v.segs[i];
+		size_t skip = (size_t)(v.base + c->off - s->start);
+		size_t n = MIN(s->len - skip, len - done);
+
+		rope__seg_copyout(s, skip, (uint8_t *)buf + done, n);
+		done += n;
+		c->off += n;
+		c->seg = i;
+	}
+	return (ssize_t)done;
+}
+
+ROPEIO_EXPORT int
+rope_cursor_skip(struct rope_cursor *c, size_t len)
+{
+	if (!c)
+		return -EINVAL;
+	if (len > rope_cursor_remaining(c))
+		return -ENODATA;
+	c->off += len;
+	return 0;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_cursor_peek(const struct rope_cursor *c, const void **out)
+{
+	const struct rope_seg *s;
+	struct view v;
+	size_t skip;
+
+	if (!c || !out)
+		return -EINVAL;
+	v = view_of(c);
+	if (c->off >= v.size) {
+		*out = rope__zero_chunk.data;
+		return 0;
+	}
+	s = &v.segs[locate(c, &v)];
+	skip = (size_t)(v.base + c->off - s->start);
+	if (s->chunk->kind == ROPE_CHUNK_ZERO) {
+		/* A zero run is virtual: show as much as the real block. */
+		*out = s->data;
+		return (ssize_t)MIN(s->len - skip, (size_t)ROPE_ZERO_LEN);
+	}
+	*out = s->data + skip;
+	return (ssize_t)(s->len - skip);
+}
+
+/* Read exactly @n bytes or nothing. */
+static int
+read_exact(struct rope_cursor *c, uint8_t *b, size_t n)
+{
+	if (!c)
+		return -EINVAL;
+	if (rope_cursor_remaining(c) < n)
+		return -ENODATA;
+	rope_cursor_read(c, b, n);
+	return 0;
+}
+
+static uint64_t
+be(const uint8_t *b, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static uint64_t
+le(const uint8_t *b, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = n; i-- > 0;)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* One definition per width and byte order. */
+#define CURSOR_INT(name, type, n, order)                                \
+	ROPEIO_EXPORT int                                               \
+	rope_cursor_##name(struct rope_cursor *c, type *v)              \
+	{                                                               \
+		uint8_t b[n];                                           \
+		int ret;                                                \
+									\
+		if (!v)                                                 \
+			return -EINVAL;                                 \
+		ret = read_exact(c, b, n);                              \
+		if (ret == 0)                                           \
+			*v = (type)order(b, n);                         \
+		return ret;                                             \
+	}
+
+CURSOR_INT(u8, uint8_t, 1, be)
+CURSOR_INT(u16be, uint16_t, 2, be)
+CURSOR_INT(u16le, uint16_t, 2, le)
+CURSOR_INT(u32be, uint32_t, 4, be)
+CURSOR_INT(u32le, uint32_t, 4, le)
+CURSOR_INT(u64be, uint64_t, 8, be)
+CURSOR_INT(u64le, uint64_t, 8, le)
