@@ -1403,6 +1403,70 @@ op_truncate(struct ctx *c)
 	return true;
 }
 
+/* Searching across chunks must agree with memmem on the flat model. */
+static bool
+op_find(struct ctx *c)
+{
+	const struct model *m = &c->m;
+	size_t nlen = (size_t)range(c, 1, 16);
+	int64_t from = (int64_t)below(c, m->size + 2), want, got;
+	uint8_t nd[16];
+
+	if (m->size && chance(c, 70)) {
+		size_t at = (size_t)below(c, m->size);
+
+		nlen = MIN(nlen, m->size - at);
+		memcpy(nd, m->buf + at, nlen);
+		if (chance(c, 30))
+			nd[below(c, nlen)] ^= 1;
+	} else {
+		for (size_t i = 0; i < nlen; i++)
+			nd[i] = chance(c, 75) ? 0 : (uint8_t)'a';
+	}
+	note(c, "find(%zu bytes, from %" PRId64 ") in size %zu", nlen, from,
+	     m->size);
+	if (m->closed) {
+		want = -EBADF;
+	} else {
+		const uint8_t *p = (uint64_t)from + nlen <= m->size
+			? memmem(m->buf + from, m->size - (size_t)from, nd, nlen)
+			: NULL;
+
+		want = p ? (int64_t)(p - m->buf) : -ENOENT;
+	}
+	got = rope_find(c->r, nd, nlen, from);
+	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
+	       want);
+	return true;
+}
+
+/* Pulling a range together changes no byte; the pointer shows the range. */
+static bool
+op_pullup(struct ctx *c)
+{
+	const struct model *m = &c->m;
+	size_t off = (size_t)below(c, m->size + 1);
+	size_t len = (size_t)below(c, m->size - off + 1);
+	const void *p = NULL;
+	int got;
+
+	note(c, "pullup(%zu, %zu) of size %zu", off, len, m->size);
+	got = rope_pullup(c->r, (int64_t)off, len, &p);
+	if (m->closed) {
+		EXPECT(c, got == -EBADF, "returned %d on a closed rope", got);
+		return true;
+	}
+	/* While exported, a range that needs a copy is refused; one that
+	 * lies in one segment is not: the model cannot tell which. */
+	EXPECT(c, got == 0 || (m->exports && got == -EBUSY), "returned %d",
+	       got);
+	if (got == 0 && len && !c->failed && memcmp(p, m->buf + off, len))
+		mismatch(c, __LINE__, "pulled-up bytes == model",
+			 "byte %zu of the range differs",
+			 first_diff(p, m->buf + off, len));
+	return true;
+}
+
 /* Draining consumes the front, like a queue; it never allocates. */
 static bool
 op_drain(struct ctx *c)
@@ -2225,6 +2289,8 @@ static const struct op_def ops[] = {
 	{ "seek",          op_seek,          120, 0 },
 	{ "truncate",      op_truncate,       40, 0 },
 	{ "drain",         op_drain,          30, 0 },
+	{ "find",          op_find,           25, 0 },
+	{ "pullup",        op_pullup,         20, 0 },
 	{ "overflow",      op_overflow,        4, 0 },
 	{ "gap",           op_gap,             2, 0 },
 	{ "badargs",       op_badargs,         8, 0 },
