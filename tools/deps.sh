@@ -39,3 +39,38 @@ ropeio_install() {
 			$missing >/dev/null ||
 		{ echo "ropeio: apt-get install$missing failed" >&2; exit 1; }
 }
+
+# The benchmark tour's peers (libevent, GLib) and its chart (gnuplot). Each
+# is optional: the tour compiles out a peer that is missing and says it
+# skipped it, and prints no chart without gnuplot. gnuplot-nox is gnuplot
+# without X11 or Qt; any gnuplot already installed will do.
+ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox"
+
+ropeio_install_optional() {
+	local missing="" pkg sudo=""
+
+	command -v dpkg-query >/dev/null 2>&1 || return 0
+	for pkg in $(ropeio_missing "$@"); do
+		[ "$pkg" = gnuplot-nox ] && command -v gnuplot >/dev/null 2>&1 &&
+			continue
+		missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "ropeio: not installing$missing (not root, no" \
+			     "sudo); the tour skips what needs them" >&2
+			return 0
+		fi
+		sudo="sudo"
+	fi
+	echo "ropeio: installing$missing (the tour's peers and chart)"
+	$sudo apt-get update -qq >/dev/null 2>&1 || true
+	# One at a time, so that one that fails does not stop the others.
+	for pkg in $missing; do
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+			"$pkg" >/dev/null 2>&1 ||
+			echo "ropeio: could not install $pkg; the tour skips" \
+			     "what needs it" >&2
+	done
+}
