@@ -128,17 +128,24 @@ rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
 			  OUT_PWRITE, file_off);
 }
 
-ROPEIO_EXPORT ssize_t
-rope_write_fd(struct rope *r, int fd, size_t max)
+/* What rope_read_fd and rope_write_fd refuse before touching the fd. */
+static int
+check_rope_fd(const struct rope *r, int fd)
 {
-	ssize_t w;
-
 	if (!r || fd < 0)
 		return -EINVAL;
 	if (r->closed)
 		return -EBADF;
-	if (r->exports)
-		return -EBUSY;
+	return r->exports ? -EBUSY : 0;
+}
+
+ROPEIO_EXPORT ssize_t
+rope_write_fd(struct rope *r, int fd, size_t max)
+{
+	ssize_t w = check_rope_fd(r, fd);
+
+	if (w < 0)
+		return w;
 	/* The segments are used in place: nothing else can change the rope
 	 * while this thread is in the syscall. */
 	w = segs_write(r->segs, r->nseg, r->base,
@@ -155,15 +162,11 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	struct iovec iov[2];
 	uint8_t *tail;
 	size_t room;
-	ssize_t got;
+	ssize_t got = check_rope_fd(r, fd);
 	int cnt = 0, saved;
 
-	if (!r || fd < 0)
-		return -EINVAL;
-	if (r->closed)
-		return -EBADF;
-	if (r->exports)
-		return -EBUSY;
+	if (got < 0)
+		return got;
 	max = MIN(max, (size_t)SSIZE_MAX);
 	if ((uint64_t)max > ROPE_MAX_SIZE - r->size)
 		max = (size_t)(ROPE_MAX_SIZE - r->size);
