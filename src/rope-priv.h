@@ -208,8 +208,6 @@ rope__seg_off(const struct rope *r, const struct rope_seg *s)
 
 /* rope.c */
 int rope__segs_reserve(struct rope *r, size_t extra);
-void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
-		     size_t len);
 void rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len);
 void rope__drop_value(struct rope *r);
 void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
@@ -239,8 +237,6 @@ size_t rope__tail_next(const struct rope *r);
 int rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n);
 
 /* value.c */
-struct rope_bytes *rope__bytes_wrap(struct rope_chunk *c, const uint8_t *data,
-				    size_t size);
 extern struct rope_bytes rope__empty_bytes;
 
 /* check.c: 0 when every invariant holds, else -EUCLEAN after a message. */

@@ -88,6 +88,16 @@ claim_set(struct rope *r, struct rope_chunk *c)
 	r->tail_room = (size_t)(c->data + c->cap - r->tail_ptr);
 }
 
+/* @n bytes just written at tail_ptr become the end of the last segment. */
+static inline void
+tail_advance(struct rope *r, size_t n)
+{
+	r->segs[r->nseg - 1].len += n;
+	r->size += n;
+	r->tail_ptr += n;
+	r->tail_room -= n;
+}
+
 /*
  * After segments were cut or replaced, keep the claim only if the last
  * segment still ends exactly where the claimed free space begins. Any other
@@ -109,8 +119,8 @@ rope__claim_recheck(struct rope *r)
  * A segment that continues the last one in the same chunk is merged into it
  * (invariant 3). The caller has reserved room for one segment.
  */
-void
-rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
+static void
+segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 		size_t len)
 {
 	struct rope_seg *s = last_seg(r);
@@ -175,7 +185,7 @@ rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
 	r->base = 0;
 	r->size = 0;
 	claim_drop(r);
-	rope__segs_push(r, c, c->data, len);
+	segs_push(r, c, c->data, len);
 	if (c->kind == ROPE_CHUNK_OWNED)
 		claim_set(r, c);
 }
@@ -461,7 +471,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 		src_copy(src, fresh->data, fresh_len);
 		if (ext) {
 			segs_cut(r, p);
-			rope__segs_push(r, fresh, fresh->data, fresh_len);
+			segs_push(r, fresh, fresh->data, fresh_len);
 			claim_set(r, fresh);
 			tail_grown(r);
 		} else {
@@ -472,22 +482,17 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	if (ov)
 		write_in_place(r, p, ov_end, src);
 	if (gap)
-		rope__segs_push(r, &rope__zero_chunk, rope__zero_chunk.data,
+		segs_push(r, &rope__zero_chunk, rope__zero_chunk.data,
 				gap);
 	if (room) {
-		struct rope_seg *s = last_seg(r);
-
 		if (!r->tail_chunk)
-			claim_set(r, s->chunk);
+			claim_set(r, last_seg(r)->chunk);
 		src_copy(src, r->tail_ptr, room);
-		s->len += room;
-		r->size += room;
-		r->tail_ptr += room;
-		r->tail_room -= room;
+		tail_advance(r, room);
 	}
 	if (fresh) {
 		src_copy(src, fresh->data, fresh_len);
-		rope__segs_push(r, fresh, fresh->data, fresh_len);
+		segs_push(r, fresh, fresh->data, fresh_len);
 		claim_set(r, fresh);
 		tail_grown(r);
 	}
@@ -521,10 +526,7 @@ static inline void
 append_fast(struct rope *r, const void *buf, size_t len)
 {
 	memcpy(r->tail_ptr, buf, len);
-	r->tail_ptr += len;
-	r->tail_room -= len;
-	r->segs[r->nseg - 1].len += len;
-	r->size += len;
+	tail_advance(r, len);
 }
 
 static ssize_t
@@ -643,7 +645,7 @@ rope_append_ref(struct rope *r, const void *data, size_t len,
 		return -ENOMEM;
 	}
 	rope__drop_value(r);
-	rope__segs_push(r, c, c->data, len);
+	segs_push(r, c, c->data, len);
 	return 0;
 }
 
@@ -723,17 +725,14 @@ void
 rope__tail_commit(struct rope *r, size_t n)
 {
 	rope__drop_value(r);
-	last_seg(r)->len += n;
-	r->size += n;
-	r->tail_ptr += n;
-	r->tail_room -= n;
+	tail_advance(r, n);
 }
 
 void
 rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
 {
 	rope__drop_value(r);
-	rope__segs_push(r, c, c->data, n);
+	segs_push(r, c, c->data, n);
 	claim_set(r, c);
 	tail_grown(r);
 }
@@ -807,7 +806,7 @@ rope_new_from(struct rope **out, const void *data, size_t len)
 	}
 	if (c) {
 		memcpy(c->data, data, len);
-		rope__segs_push(r, c, c->data, len);
+		segs_push(r, c, c->data, len);
 		claim_set(r, c);
 	}
 	*out = r;
@@ -828,7 +827,7 @@ rope_new_from_bytes(struct rope **out, struct rope_bytes *b)
 		/* No claim: the chunk's free space belongs to whoever
 		 * allocated it. */
 		rope__chunk_ref(b->chunk);
-		rope__segs_push(r, b->chunk, (uint8_t *)b->data, b->size);
+		segs_push(r, b->chunk, (uint8_t *)b->data, b->size);
 	}
 	*out = r;
 	return 0;

@@ -18,8 +18,8 @@ struct rope_bytes rope__empty_bytes = {
 
 /* Wrap @size bytes at @data in @c as a value, consuming the caller's
  * reference to @c on success only. */
-struct rope_bytes *
-rope__bytes_wrap(struct rope_chunk *c, const uint8_t *data, size_t size)
+static struct rope_bytes *
+bytes_wrap(struct rope_chunk *c, const uint8_t *data, size_t size)
 {
 	struct rope_bytes *b = rope__alloc(sizeof(*b));
 
@@ -47,7 +47,7 @@ rope_bytes_new(struct rope_bytes **out, const void *data, size_t len)
 	c = rope__chunk_new(len);
 	if (!c)
 		return -ENOMEM;
-	b = rope__bytes_wrap(c, c->data, len);
+	b = bytes_wrap(c, c->data, len);
 	if (!b) {
 		rope__chunk_unref(c);
 		return -ENOMEM;
@@ -99,7 +99,7 @@ value_copy(const struct rope *r, struct rope_bytes **out)
 
 	if (!c)
 		return -ENOMEM;
-	b = rope__bytes_wrap(c, c->data, (size_t)r->size);
+	b = bytes_wrap(c, c->data, (size_t)r->size);
 	if (!b) {
 		rope__chunk_unref(c);
 		return -ENOMEM;
@@ -188,13 +188,13 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		 * zero run longer than the real zero block is virtual and
 		 * must be flattened.) */
 		c = r->segs[0].chunk;
-		b = rope__bytes_wrap(c, r->segs[0].data, r->segs[0].len);
+		b = bytes_wrap(c, r->segs[0].data, r->segs[0].len);
 		if (!b)
 			return -ENOMEM;
 		rope__chunk_ref(c);
 	} else {
 		/* Allocate both first: after the copy nothing may fail. */
-		b = rope__bytes_wrap(NULL, NULL, (size_t)r->size);
+		b = bytes_wrap(NULL, NULL, (size_t)r->size);
 		if (!b)
 			return -ENOMEM;
 		c = flatten(r, flat_capacity(r));
