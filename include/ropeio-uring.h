@@ -99,9 +99,9 @@ ROPEIO_EXPORT int rope_uring_job_new(struct rope_uring_job **out,
  *
  * A file job keeps up to 4 windows in flight; a socket job prepares a new
  * chain only when its previous one has completed. 0 means there is nothing
- * to prepare now: the job waits for CQEs, or is done. When the SQ is full it
- * prepares what fits (a socket chain is never split: it waits for room for
- * the whole chain); submit and call it again.
+ * to prepare now: the job waits for CQEs, or is done. When the SQ has too
+ * little room it prepares what fits (fewer file windows, a shorter socket
+ * chain), and 0 when it is full; submit and call it again.
  *
  * @return the number of SQEs filled, -EINVAL (NULL), -ENOMEM.
  * @since 0.1

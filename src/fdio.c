@@ -35,19 +35,19 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 
 	switch (*mode) {
 	case OUT_PWRITE:
-		return pwritev(fd, iov, cnt, file_off);
+		return rope__sys->pwritev(fd, iov, cnt, file_off);
 	case OUT_WRITEV:
-		return writev(fd, iov, cnt);
+		return rope__sys->writev(fd, iov, cnt);
 	case OUT_PROBE:
 	case OUT_SEND:
 		break;
 	}
 	mh.msg_iov = (struct iovec *)iov;
 	mh.msg_iovlen = (size_t)cnt;
-	w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL);
 	if (w < 0 && errno == ENOTSOCK && *mode == OUT_PROBE) {
 		*mode = OUT_WRITEV;
-		return writev(fd, iov, cnt);
+		return rope__sys->writev(fd, iov, cnt);
 	}
 	if (w >= 0)
 		*mode = OUT_SEND;
@@ -198,7 +198,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	}
 
 	saved = errno;
-	got = readv(fd, iov, cnt);
+	got = rope__sys->readv(fd, iov, cnt);
 	if (got < 0)
 		got = -errno;
 	errno = saved;

@@ -39,6 +39,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "ropeio.h"
@@ -79,6 +82,32 @@ void rope__free(void *p, size_t size);
  * stopped allocating.
  */
 long rope__alloc_fail_at(long nth);
+
+/* ------------------------------------------------------------------------ */
+/* sys.c: the I/O seam                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every system call that moves bytes (fdio.c, the engine's fallback and its
+ * plain receivers) is made through rope__sys, so a test can swap the table
+ * to inject errors, interruptions and short counts. Each entry behaves as
+ * the libc call of the same name: -1 with errno set on failure.
+ */
+struct rope__sys {
+	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*pwritev)(int fd, const struct iovec *iov, int cnt,
+			   off_t off);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *mh, int flags);
+	int (*poll)(struct pollfd *fds, nfds_t nfds, int timeout);
+};
+
+extern const struct rope__sys rope__sys_real;
+extern const struct rope__sys *rope__sys;
+
+/* Test hook: install @ops (NULL: the real calls) before any I/O starts;
+ * returns the table it replaces. Not thread-safe, by design. */
+const struct rope__sys *rope__sys_set(const struct rope__sys *ops);
 
 /* ------------------------------------------------------------------------ */
 /* chunk.c                                                                  */

@@ -33,7 +33,7 @@ ring_setup(struct rope_uring *u, unsigned entries)
 	p.cq_entries = entries * 4;
 	/* Any failure means no ring: -EPERM (seccomp, io_uring_disabled),
 	 * -ENOSYS (no kernel support), -EOPNOTSUPP, -ENOMEM, -EINVAL... */
-	if (io_uring_queue_init_params(entries, &u->ring, &p) < 0)
+	if (rope__uring->queue_init_params(entries, &u->ring, &p) < 0)
 		return false;
 	probe = io_uring_get_probe_ring(&u->ring);
 	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WRITEV) &&
@@ -209,7 +209,7 @@ plain_run(const struct req *q)
 			/* A non-blocking socket: wait until it drains. */
 			struct pollfd p = { .fd = q->fd, .events = POLLOUT };
 
-			poll(&p, 1, -1);
+			rope__sys->poll(&p, 1, -1);
 			continue;
 		}
 		if (w < 0)
@@ -249,10 +249,11 @@ socket_busy(const struct rope_uring *u, const struct req *q)
 /*
  * Start what may start and let every started job fill SQEs. A job that
  * cannot get memory for its request ends with -ENOMEM. Returns the number
- * of jobs still running.
+ * of jobs with SQEs in flight; *@starved counts those left with nothing in
+ * flight because no SQE was to be had, which must not be waited for.
  */
 static unsigned
-prep_all(struct rope_uring *u)
+prep_all(struct rope_uring *u, unsigned *starved)
 {
 	struct req **link = &u->queue, *q;
 	unsigned running = 0;
@@ -280,7 +281,10 @@ prep_all(struct rope_uring *u)
 			finish(u, link, q, rope_uring_job_result(q->job));
 			continue;
 		}
-		running++;
+		if (rope__uring_job_inflight(q->job))
+			running++;
+		else
+			++*starved;
 		link = &q->next;
 	}
 	return running;
@@ -289,23 +293,24 @@ prep_all(struct rope_uring *u)
 /*
  * Submit, and wait for a CQE when @wait. With plain receivers to poll as
  * well (@bounded), the wait lasts 10 ms at most.
+ *
+ * -EINTR is retried. -EBUSY and -EAGAIN mean the kernel wants completions
+ * reaped (or memory) before it takes more: with CQEs ready that is done
+ * by the caller's loop; with none, the error goes to the caller, and every
+ * request stays queued for the next rope_uring_run().
  */
 static int
 submit(struct rope_uring *u, bool wait, bool bounded)
 {
 	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	do {
-		if (!wait)
-			ret = io_uring_submit(&u->ring);
-		else if (bounded)
-			ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
-							       &ts, NULL);
-		else
-			ret = io_uring_submit_and_wait(&u->ring, 1);
+		ret = rope__uring->submit(&u->ring, wait ? 1 : 0,
+					  wait && bounded ? &ts : NULL);
 	} while (ret == -EINTR);
+	if ((ret == -EBUSY || ret == -EAGAIN) && io_uring_cq_ready(&u->ring))
+		return 0;
 	return ret < 0 && ret != -ETIME ? ret : 0;
 }
 
@@ -340,20 +345,30 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		return -EBUSY;
 	u->running = true;
 	for (;;) {
-		unsigned busy = 0, polled, progress;
+		unsigned busy = 0, starved = 0, polled, progress;
 		bool more;
 
 		if (u->fallback)
 			called += run_fallback(u);
 		else
-			busy = prep_all(u) + rope__recv_prep(u);
+			busy = prep_all(u, &starved) +
+			       rope__recv_prep(u, &starved);
 		called += run_callbacks(u) + rope__recv_callbacks(u);
 		more = called < wait_nr;
 		/* Plain receivers may block in poll() only when nothing is
 		 * in flight on the ring. */
-		polled = rope__recv_fallback(u, more && !busy, &progress);
+		polled = rope__recv_fallback(u, more && !busy && !starved,
+					     &progress);
 		called += rope__recv_callbacks(u);
 		more = called < wait_nr;
+		if (!busy && starved) {
+			/* Work that found the SQ full, and nothing in flight
+			 * to wait for: submit what is there and try again. */
+			ret = submit(u, false, false);
+			if (ret < 0)
+				break;
+			continue;
+		}
 		if (!busy) {
 			/* A round without progress (a rope that stays
 			 * exported) ends the run rather than spinning. */

@@ -198,11 +198,14 @@ prep_file(struct rope_uring_job *j, struct io_uring *ring)
 			   : slot_fill(j, s, j->next, j->end);
 		if (n < 0)
 			return prepared ? prepared : n;
+		/* The window is taken only once it has its SQE. */
+		sqe = rope__uring->get_sqe(ring);
+		if (!sqe)
+			break;
 		if (!resume) {
 			s->end = s->pos + s->want;
 			j->next = s->end;
 		}
-		sqe = io_uring_get_sqe(ring);
 		io_uring_prep_writev(sqe, j->fd, s->iov, (unsigned)n,
 				     (uint64_t)j->file_off + (s->pos - j->off));
 		sqe_own(sqe, s);
@@ -247,10 +250,13 @@ prep_socket(struct rope_uring_job *j, struct io_uring *ring)
 				return cnt;
 			break;
 		}
+		/* No SQE (a full SQ): send the chain as it stands. */
+		sqes[n] = rope__uring->get_sqe(ring);
+		if (!sqes[n])
+			break;
 		memset(&s->mh, 0, sizeof(s->mh));
 		s->mh.msg_iov = s->iov;
 		s->mh.msg_iovlen = (size_t)cnt;
-		sqes[n] = io_uring_get_sqe(ring);
 		if (j->flags & ROPE_URING_ZC) {
 			io_uring_prep_sendmsg_zc(sqes[n], j->fd, &s->mh,
 						 MSG_WAITALL);
@@ -280,6 +286,12 @@ rope_uring_job_prep(struct rope_uring_job *j, struct io_uring *ring)
 	if (!j || !ring)
 		return -EINVAL;
 	return is_socket(j) ? prep_socket(j, ring) : prep_file(j, ring);
+}
+
+unsigned
+rope__uring_job_inflight(const struct rope_uring_job *j)
+{
+	return j->inflight;
 }
 
 ROPEIO_EXPORT struct rope_uring_job *

@@ -56,13 +56,40 @@ struct rope_uring {
 	unsigned added;              /* buffers added since the last advance */
 };
 
+/*
+ * The io_uring seam (uring-ops.c): every liburing call of ropeio that can
+ * fail or run out of room. get_sqe may return NULL at any time, and every
+ * caller copes, as it must for a full SQ. submit submits, then waits for
+ * @wait_nr CQEs (for at most @ts when it is not NULL); it returns what
+ * io_uring_submit_and_wait_timeout() would, -ETIME included.
+ */
+struct rope__uring_ops {
+	int (*queue_init_params)(unsigned entries, struct io_uring *ring,
+				 struct io_uring_params *p);
+	struct io_uring_sqe *(*get_sqe)(struct io_uring *ring);
+	int (*submit)(struct io_uring *ring, unsigned wait_nr,
+		      struct __kernel_timespec *ts);
+	int (*register_buf_ring)(struct io_uring *ring,
+				 struct io_uring_buf_reg *reg, unsigned flags);
+};
+
+extern const struct rope__uring_ops rope__uring_real;
+extern const struct rope__uring_ops *rope__uring;
+
+/* Test hook: install @ops (NULL: the real ones) while no engine or job is
+ * alive; returns the table it replaces. */
+const struct rope__uring_ops *rope__uring_set(const struct rope__uring_ops *ops);
+
 /* uring-job.c: validate a range to send, clipping *@len to the snapshot. */
 int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
 		      int fd, int64_t file_off, unsigned flags);
 
+/* uring-job.c: CQEs the job still expects (0: nothing of it in flight). */
+unsigned rope__uring_job_inflight(const struct rope_uring_job *j);
+
 /* uring-recv.c, called by the engine's loop. */
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
-unsigned rope__recv_prep(struct rope_uring *u);
+unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
 unsigned rope__recv_callbacks(struct rope_uring *u);
 unsigned rope__recv_fallback(struct rope_uring *u, bool wait,
 			     unsigned *progress);

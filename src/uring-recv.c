@@ -111,7 +111,7 @@ buffers_setup(struct rope_uring *u)
 	reg.ring_addr = (uint64_t)(uintptr_t)mem;
 	reg.ring_entries = RECV_NBUF;
 	reg.bgid = RECV_BGID;
-	ret = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	ret = rope__uring->register_buf_ring(&u->ring, &reg, 0);
 	if (ret < 0) {
 		munmap(mem, bytes);
 		rope__free(u->bufs, RECV_NBUF * sizeof(*u->bufs));
@@ -264,36 +264,39 @@ deliver(struct rope_uring *u, struct recv *rc)
 	}
 }
 
-static void
+/* Both return false when the SQ is full: the next round tries again. */
+static bool
 arm(struct rope_uring *u, struct recv *rc)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
 	if (!sqe)
-		return;  /* the SQ is full: next round */
+		return false;
 	io_uring_prep_recv_multishot(sqe, rc->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RECV_BGID;
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
 	rc->armed = true;
+	return true;
 }
 
-static void
+static bool
 cancel(struct rope_uring *u, struct recv *rc)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
 	if (!sqe)
-		return;
+		return false;
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV,
 			       0);
 	io_uring_sqe_set_data64(sqe, 0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	rc->cancel_sent = true;
+	return true;
 }
 
 unsigned
-rope__recv_prep(struct rope_uring *u)
+rope__recv_prep(struct rope_uring *u, unsigned *starved)
 {
 	unsigned active = 0;
 
@@ -308,16 +311,16 @@ rope__recv_prep(struct rope_uring *u)
 		if (rc->stopping && !rc->ended) {
 			if (!rc->armed)
 				end(rc, -ECANCELED);
-			else if (!rc->cancel_sent)
-				cancel(u, rc);
+			else if (!rc->cancel_sent && !cancel(u, rc))
+				++*starved;
 		}
 		/* Re-arm after the multishot ended (-ENOBUFS, or a full CQ),
 		 * but only with a buffer to fill: otherwise it would end at
 		 * once, again and again. */
 		for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
 			has_buffer = u->bufs[bid].in_ring;
-		if (!rc->armed && !rc->ended && has_buffer)
-			arm(u, rc);
+		if (!rc->armed && !rc->ended && has_buffer && !arm(u, rc))
+			++*starved;
 		active += rc->armed;
 	}
 	return active;
@@ -343,9 +346,11 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 				(uint16_t)bid;
 		}
 	}
+	/* Out of buffers, or interrupted: re-armed by the next round. */
 	if (cqe->res == 0)
 		end(rc, 0);
-	else if (cqe->res < 0 && cqe->res != -ENOBUFS)
+	else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
+		 cqe->res != -EINTR && cqe->res != -EAGAIN)
 		end(rc, rc->stopping && cqe->res == -ECANCELED ? -ECANCELED
 							       : cqe->res);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -421,7 +426,7 @@ rope__recv_fallback(struct rope_uring *u, bool wait, unsigned *progress)
 		p[n] = (struct pollfd){ .fd = rc->fd, .events = POLLIN };
 		who[n++] = rc;
 	}
-	if (!n || poll(p, n, wait ? -1 : 0) <= 0)
+	if (!n || rope__sys->poll(p, n, wait ? -1 : 0) <= 0)
 		return n;
 	for (unsigned i = 0; i < n; i++) {
 		ssize_t got;
