@@ -8,7 +8,7 @@
  *
  * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
  * pointer + 1, see uring-job.c), receives' 10 (a struct recv pointer + 2),
- * and cancellations 0, with their CQE skipped on success.
+ * and cancellations of a receive 00 (the struct recv pointer itself).
  */
 
 #include <liburing.h>
@@ -19,6 +19,7 @@
 #define URING_TAG_MASK 3u
 #define URING_TAG_JOB 1u
 #define URING_TAG_RECV 2u
+#define URING_TAG_CANCEL 0u
 
 struct req {
 	struct req *next;

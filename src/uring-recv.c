@@ -45,7 +45,8 @@ struct recv {
 	void *arg;
 	bool armed;          /* a multishot recv is in flight */
 	bool stopping;       /* rope_uring_recv_stop() was called */
-	bool cancel_sent;
+	bool cancel_sent;    /* ... and its cancellation was submitted */
+	bool cancel_inflight; /* whose CQE has not arrived */
 	bool ended;          /* no more data will come */
 	int end;             /* 0 at end of stream, else -errno */
 	uint64_t delivered;  /* bytes appended since the last callback */
@@ -289,9 +290,11 @@ cancel(struct rope_uring *u, struct recv *rc)
 		return false;
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV,
 			       0);
-	io_uring_sqe_set_data64(sqe, 0);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	/* Its CQE always comes (no CQE_SKIP_SUCCESS): until it has, @rc must
+	 * stay, and a cancellation that failed is sent again. */
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
 	rc->cancel_sent = true;
+	rc->cancel_inflight = true;
 	return true;
 }
 
@@ -321,7 +324,7 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 			has_buffer = u->bufs[bid].in_ring;
 		if (!rc->armed && !rc->ended && has_buffer && !arm(u, rc))
 			++*starved;
-		active += rc->armed;
+		active += rc->armed || rc->cancel_inflight;
 	}
 	return active;
 }
@@ -332,6 +335,15 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	uint64_t d = io_uring_cqe_get_data64(cqe);
 	struct recv *rc;
 
+	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
+		rc = (struct recv *)(uintptr_t)d;
+		rc->cancel_inflight = false;
+		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
+		 * else (-EALREADY) leaves it running: try again. */
+		if (cqe->res < 0 && cqe->res != -ENOENT)
+			rc->cancel_sent = false;
+		return true;
+	}
 	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
 		return false;
 	rc = (struct recv *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
@@ -374,7 +386,7 @@ rope__recv_callbacks(struct rope_uring *u)
 			called++;
 		}
 		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->armed && !rc->n) {
+		if (rc->ended && !rc->armed && !rc->cancel_inflight && !rc->n) {
 			*link = rc->next;
 			u->pending--;
 			if (rc->cb)
@@ -399,6 +411,7 @@ rope__recv_abandon(struct rope_uring *u)
 			fifo_pop(rc);
 		}
 		rc->armed = false;
+		rc->cancel_inflight = false;  /* never reaped now */
 		end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
