@@ -269,7 +269,10 @@ ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
  * always completes the requests it starts).
  *
  * @return the number of callbacks run, -EINVAL (NULL), -EBUSY (called from
- *         a callback), or an error of io_uring_submit() other than -EINTR.
+ *         a callback), or an error of io_uring_submit() other than -EINTR
+ *         (which is retried): -EBUSY, -EAGAIN or -ENOMEM when the kernel
+ *         refuses more work for now. Nothing is lost then: every request
+ *         stays pending, and the next call carries on.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);

@@ -294,10 +294,10 @@ prep_all(struct rope_uring *u, unsigned *starved)
  * Submit, and wait for a CQE when @wait. With plain receivers to poll as
  * well (@bounded), the wait lasts 10 ms at most.
  *
- * -EINTR is retried. -EBUSY and -EAGAIN mean the kernel wants completions
- * reaped (or memory) before it takes more: with CQEs ready that is done
- * by the caller's loop; with none, the error goes to the caller, and every
- * request stays queued for the next rope_uring_run().
+ * -EINTR is retried. Any other error (-EBUSY, -EAGAIN, -ENOMEM: the
+ * kernel wants completions reaped or memory freed first) goes to the
+ * caller, with every request still queued or in flight for the next
+ * rope_uring_run(): its SQEs stay in the SQ until a submission takes them.
  */
 static int
 submit(struct rope_uring *u, bool wait, bool bounded)
@@ -309,8 +309,6 @@ submit(struct rope_uring *u, bool wait, bool bounded)
 		ret = rope__uring->submit(&u->ring, wait ? 1 : 0,
 					  wait && bounded ? &ts : NULL);
 	} while (ret == -EINTR);
-	if ((ret == -EBUSY || ret == -EAGAIN) && io_uring_cq_ready(&u->ring))
-		return 0;
 	return ret < 0 && ret != -ETIME ? ret : 0;
 }
 
