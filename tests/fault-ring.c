@@ -27,7 +27,7 @@ static unsigned hits;
 
 static int setup_err, register_err;
 static struct { unsigned skip, count, seen; int err; } submit_fault;
-static struct { unsigned skip, count, seen; } sqe_fault;
+static struct { unsigned skip, count, every, seen; } sqe_fault;
 
 /* How far each ring's SQ has been looked at, so that an SQE left in the
  * SQ by a failed submission is not counted twice. */
@@ -49,8 +49,8 @@ decide(int opcode)
 	for (size_t i = 0; i < nplan; i++) {
 		if (plan[i].opcode != -1 && plan[i].opcode != opcode)
 			continue;
-		if (t_fault_window(seen[i]++, plan[i].skip, plan[i].count) &&
-		    !hit)
+		if (t_fault_window(seen[i]++, plan[i].skip, plan[i].count,
+				   plan[i].every) && !hit)
 			hit = &plan[i];
 	}
 	return hit;
@@ -73,18 +73,22 @@ make_nop(struct io_uring_sqe *sqe, int res)
 	sqe->len = (uint32_t)res;
 }
 
-/* Cut @iov to @keep bytes in a copy; NULL when it holds no more anyway. */
+/* Cut @iov to @keep bytes in a copy; NULL when it holds no more anyway.
+ * The copy has only the entries it needs: soaks cut thousands. */
 static struct cut *
 cut_new(const struct iovec *iov, size_t cnt, size_t keep)
 {
-	size_t total = 0, n = 0;
+	size_t total = 0, n = 0, need = 0;
 	struct cut *c;
 
-	for (size_t i = 0; i < cnt; i++)
+	for (size_t i = 0; i < cnt; i++) {
+		if (total < keep)
+			need++;
 		total += iov[i].iov_len;
+	}
 	if (total <= keep)
 		return NULL;
-	c = calloc(1, sizeof(*c) + (cnt ? cnt : 1) * sizeof(struct iovec));
+	c = calloc(1, sizeof(*c) + (need ? need : 1) * sizeof(struct iovec));
 	if (!c)
 		abort();
 	for (size_t i = 0; i < cnt && keep; i++) {
@@ -195,7 +199,8 @@ f_queue_init_params(unsigned entries, struct io_uring *ring,
 static struct io_uring_sqe *
 f_get_sqe(struct io_uring *ring)
 {
-	if (t_fault_window(sqe_fault.seen++, sqe_fault.skip, sqe_fault.count)) {
+	if (t_fault_window(sqe_fault.seen++, sqe_fault.skip, sqe_fault.count,
+			   sqe_fault.every)) {
 		hits++;
 		return NULL;
 	}
@@ -207,7 +212,7 @@ f_submit(struct io_uring *ring, unsigned wait_nr, struct __kernel_timespec *ts)
 {
 	t_ring_rewrite(ring);
 	if (t_fault_window(submit_fault.seen++, submit_fault.skip,
-			   submit_fault.count)) {
+			   submit_fault.count, 0)) {
 		hits++;
 		return submit_fault.err;
 	}
@@ -266,10 +271,11 @@ t_ring_fail_submit(unsigned skip, unsigned count, int err)
 }
 
 void
-t_ring_sq_full(unsigned skip, unsigned count)
+t_ring_sq_full(unsigned skip, unsigned count, unsigned every)
 {
 	sqe_fault.skip = skip;
 	sqe_fault.count = count;
+	sqe_fault.every = every;
 	sqe_fault.seen = 0;
 	rope__uring_set(&faulty);
 }

@@ -7,7 +7,8 @@
  * uring-priv.h). The ring stays real: faults are made by the kernel.
  *
  * SQE rules match the SQEs about to be submitted by opcode (or -1: any),
- * let @skip through and hit the next @count (counted as in fault.h):
+ * let @skip through and hit the next @count, or one in @every of them
+ * (counted as in fault.h):
  *
  * - with @res < 0 the SQE becomes a NOP that completes with @res
  *   (IORING_NOP_INJECT_RESULT, kernel 6.10+), keeping its user_data and
@@ -34,6 +35,7 @@ struct t_ring_rule {
 	unsigned skip, count;
 	int res;
 	size_t keep;
+	unsigned every;
 };
 
 /* Install @n SQE rules (copied), replacing any other. */
@@ -48,8 +50,9 @@ void t_ring_fail_register(int err);
 /* Submission returns @err without submitting, in its calls [skip, +count). */
 void t_ring_fail_submit(unsigned skip, unsigned count, int err);
 
-/* get_sqe() returns NULL in its calls [skip, skip + count). */
-void t_ring_sq_full(unsigned skip, unsigned count);
+/* get_sqe() returns NULL: @count times after @skip calls, in one call of
+ * @every (0 or 1: in each). */
+void t_ring_sq_full(unsigned skip, unsigned count, unsigned every);
 
 /* Remove every ring fault. Call with nothing in flight: it frees the
  * copies of the requests it cut. */

@@ -28,7 +28,8 @@ decide(enum t_sys_call call)
 	for (size_t i = 0; i < nplan; i++) {
 		if (plan[i].call != call)
 			continue;
-		if (t_fault_window(seen[i]++, plan[i].skip, plan[i].count) &&
+		if (t_fault_window(seen[i]++, plan[i].skip, plan[i].count,
+				   plan[i].every) &&
 		    !hit)
 			hit = &plan[i];
 	}

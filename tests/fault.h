@@ -6,7 +6,8 @@
  * Fault injection for plain system calls, through the library's seam
  * (rope__sys in rope-priv.h). A fault plan is a list of rules; each rule
  * matches one kind of call, lets @skip matching calls through, then fails
- * the next @count of them:
+ * the next @count of them (or, with @every > 1, one in @every of them,
+ * @count times):
  *
  * - with @err > 0 the call is not made and returns -1 with errno = @err;
  * - with @err == 0 the call is made with its iovecs cut to at most @keep
@@ -36,6 +37,7 @@ struct t_sys_rule {
 	unsigned skip, count;
 	int err;
 	size_t keep;
+	unsigned every;
 };
 
 /* Install a plan of @n rules (copied), replacing any other. */
@@ -48,13 +50,22 @@ void t_sys_faults_off(void);
 unsigned t_sys_hits(void);
 
 /*
- * The counting shared with fault-ring.c: the call numbered @seen (0 for
- * the first) falls in the window [skip, skip + count).
+ * The counting shared with fault-ring.c: is the call numbered @seen (0 for
+ * the first) hit? After @skip calls, one in @every (0 or 1: each one) is,
+ * @count times.
  */
 static inline int
-t_fault_window(unsigned seen, unsigned skip, unsigned count)
+t_fault_window(unsigned seen, unsigned skip, unsigned count, unsigned every)
 {
-	return seen >= skip && (count == T_FAULT_ALWAYS || seen - skip < count);
+	if (seen < skip)
+		return 0;
+	seen -= skip;
+	if (every > 1) {
+		if (seen % every)
+			return 0;
+		seen /= every;
+	}
+	return count == T_FAULT_ALWAYS || seen < count;
 }
 
 #endif

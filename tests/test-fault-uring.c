@@ -513,7 +513,7 @@ test_fault_sq_full(void)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(windows); i++) {
-		t_ring_sq_full(windows[i][0], windows[i][1]);
+		t_ring_sq_full(windows[i][0], windows[i][1], 0);
 		engine_both_complete(8);
 		CU_ASSERT_EQUAL(t_ring_hits(), windows[i][1]);
 		t_ring_faults_off();
