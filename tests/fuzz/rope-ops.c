@@ -7,6 +7,11 @@
  * value, snapshot and borrowed buffer held on the side must be unchanged.
  * Any disagreement aborts, so libFuzzer keeps the input.
  *
+ * Two operations move bytes through a pipe, rope_write_fd() and
+ * rope_read_fd(), under a fault the script picks (fault.h): none, a short
+ * count, EINTR, or an error; what went through the pipe must be what the
+ * model says.
+ *
  * Each operation is one byte (its number, modulo the count) followed by the
  * bytes of its arguments; data to write is generated from a seed byte, so
  * a short input drives long writes. Streams are kept under a few MiB.
@@ -16,10 +21,13 @@
  * crash input under the normal test suite.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fault.h"
 #include "rope-priv.h"
 #include "ropeio.h"
 
@@ -109,6 +117,7 @@ struct state {
 	struct held values[MAX_HELD], snaps[MAX_HELD];
 	struct ext *exts[256];
 	unsigned nexts;
+	int pipe[2];         /* non-blocking, empty between operations */
 };
 
 static void
@@ -618,6 +627,114 @@ op_reopen(struct state *st, struct script *s)
 	}
 }
 
+/* Empty the pipe into @b (at most @cap bytes); returns how many. */
+static size_t
+pipe_empty(struct state *st, uint8_t *b, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = read(st->pipe[0], b + got, cap - got)) > 0)
+		got += (size_t)n;
+	return got;
+}
+
+/* Flush the front into the pipe (at most its 64 KiB) under a fault. */
+static void
+op_write_fd(struct state *st, struct script *s)
+{
+	size_t max = take_len(s) % 65536, k = take(s, 2) % 5000;
+	unsigned fault = take(s, 1) % 4;
+	const struct t_sys_rule rules[][2] = {
+		{ { T_SYS_WRITEV, .count = 1, .keep = k },
+		  { T_SYS_WRITEV, .skip = 1, .count = T_FAULT_ALWAYS,
+		    .err = EAGAIN } },
+		{ { T_SYS_WRITEV, .count = 2, .err = EINTR } },
+		{ { T_SYS_WRITEV, .count = T_FAULT_ALWAYS, .err = EIO } },
+	};
+	size_t total = st->closed ? 0 : MIN(max, st->size);
+	uint8_t *b = malloc(65536);
+	ssize_t want = mutate_err(st), got;
+
+	if (fault)
+		t_sys_faults(rules[fault - 1], fault == 1 ? 2 : 1);
+	errno = ERANGE;
+	got = rope_write_fd(st->r, st->pipe[1], max);
+	CHECK(errno == ERANGE);
+	t_sys_faults_off();
+	if (!want) {
+		/* A short write continued into EAGAIN gives its progress;
+		 * a write of nothing ends the call with 0. */
+		if (fault == 1 && k < total)
+			want = (ssize_t)k;
+		else if (fault == 3 && total)
+			want = -EIO;
+		else
+			want = (ssize_t)total;
+	}
+	CHECK(got == want);
+	CHECK(pipe_empty(st, b, 65536) == (size_t)MAX(got, 0));
+	if (got > 0) {
+		size_t n = (size_t)got;
+
+		CHECK(!memcmp(b, st->m, n));
+		memmove(st->m, st->m + n, st->size - n);
+		st->size -= n;
+		st->pos = st->pos > n ? st->pos - n : 0;
+	}
+	free(b);
+}
+
+/* Fill the pipe, then append what rope_read_fd() takes under a fault. */
+static void
+op_read_fd(struct state *st, struct script *s)
+{
+	size_t n = take_len(s) % 60000, max = take_len(s);
+	size_t k = 1 + take(s, 2) % 5000;
+	unsigned fault = take(s, 1) % 4;
+	const struct t_sys_rule rules[] = {
+		{ T_SYS_READV, .count = 1, .keep = k },
+		{ T_SYS_READV, .count = 1, .err = EINTR },
+		{ T_SYS_READV, .count = 1, .err = EIO },
+	};
+	uint8_t *d = malloc(n + 1), *rest = malloc(65536);
+	ssize_t want = mutate_err(st), got;
+
+	if (st->size + n > MAX_SIZE) {
+		free(d);
+		free(rest);
+		return;
+	}
+	gen(d, n, take(s, 1));
+	CHECK(write(st->pipe[1], d, n) == (ssize_t)n);
+	if (fault)
+		t_sys_faults(&rules[fault - 1], 1);
+	errno = ERANGE;
+	got = rope_read_fd(st->r, st->pipe[0], max);
+	CHECK(errno == ERANGE);
+	t_sys_faults_off();
+	if (!want) {
+		size_t lim = MIN(max, n);
+
+		if (!max)
+			want = 0;
+		else if (fault == 2 || fault == 3)
+			want = fault == 2 ? -EINTR : -EIO;
+		else if (!n)
+			want = -EAGAIN;  /* an empty non-blocking pipe */
+		else
+			want = (ssize_t)(fault == 1 ? MIN(lim, k) : lim);
+	}
+	CHECK(got == want);
+	if (got > 0)
+		model_put(st, st->size, d, (size_t)got);
+	/* What was not taken is still in the pipe, in order. */
+	CHECK(pipe_empty(st, rest, 65536) == n - (size_t)MAX(got, 0));
+	CHECK(!memcmp(rest, d + MAX(got, 0), n - (size_t)MAX(got, 0)));
+	free(d);
+	free(rest);
+}
+
 /* ------------------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -632,10 +749,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rope_mem_stats(&before);
 	st.r = rope_new();
 	CHECK(st.r);
+	CHECK(pipe2(st.pipe, O_NONBLOCK | O_CLOEXEC) == 0);
 	/* Never NULL, so comparing zero bytes of it is defined. */
 	model_reserve(&st, 64);
 	while (s.left) {
-		switch (take(&s, 1) % 22) {
+		switch (take(&s, 1) % 24) {
 		case 0: case 1: op_write(&st, &s, false); break;
 		case 2: op_write(&st, &s, true); break;
 		case 3: op_writev(&st, &s); break;
@@ -657,6 +775,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 20: op_cursor(&st, &s); break;
 		case 21: take(&s, 1) % 8 ? op_close(&st) : op_reopen(&st, &s);
 			 break;
+		case 22: op_write_fd(&st, &s); break;
+		case 23: op_read_fd(&st, &s); break;
 		}
 		check_all(&st);
 	}
@@ -678,6 +798,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(st.exts[i]);
 	}
 	free(st.m);
+	close(st.pipe[0]);
+	close(st.pipe[1]);
 	rope_mem_stats(&after);
 	CHECK(after.allocated == before.allocated);
 	return 0;
