@@ -3,7 +3,7 @@
  * The I/O seam: the system calls ropeio makes to move bytes, behind one
  * table. The library always calls through rope__sys; a test installs a
  * table of its own to make a call fail, come up short or be interrupted,
- * exactly where the real call would have been made (tests/fault-sys.c).
+ * exactly where the real call would have been made (tests/fault.c).
  * Interposing libc would work for these calls too, but not for io_uring,
  * whose seam (uring-ops.c) follows the same pattern.
  */
