@@ -79,7 +79,8 @@ extern const struct rope__uring_ops *rope__uring;
 
 /* Test hook: install @ops (NULL: the real ones) while no engine or job is
  * alive; returns the table it replaces. */
-const struct rope__uring_ops *rope__uring_set(const struct rope__uring_ops *ops);
+const struct rope__uring_ops *
+rope__uring_set(const struct rope__uring_ops *ops);
 
 /* uring-job.c: validate a range to send, clipping *@len to the snapshot. */
 int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,

@@ -292,7 +292,8 @@ cancel(struct rope_uring *u, struct recv *rc)
 			       0);
 	/* Its CQE always comes (no CQE_SKIP_SUCCESS): until it has, @rc must
 	 * stay, and a cancellation that failed is sent again. */
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
+	io_uring_sqe_set_data64(sqe,
+				(uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
 	rc->cancel_sent = true;
 	rc->cancel_inflight = true;
 	return true;

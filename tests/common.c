@@ -211,3 +211,17 @@ t_sink_run(void *arg)
 		close(k->fd);
 	return NULL;
 }
+
+void
+t_on_recv(void *arg, ssize_t n)
+{
+	struct t_received *x = arg;
+
+	if (n > 0) {
+		x->bytes += (uint64_t)n;
+		x->batches++;
+	} else {
+		x->ended = true;
+		x->end = n;
+	}
+}

@@ -85,4 +85,18 @@ struct t_sink {
 
 void *t_sink_run(void *arg);
 
+/*
+ * What a receive reported to its callback: t_on_recv(&x, n) as the
+ * rope_uring_recv() callback adds the bytes of each delivery (and counts
+ * them) and records the final result.
+ */
+struct t_received {
+	uint64_t bytes;
+	int batches;
+	bool ended;
+	ssize_t end;
+};
+
+void t_on_recv(void *arg, ssize_t n);
+
 #endif

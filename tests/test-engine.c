@@ -362,27 +362,6 @@ source_run(void *arg)
 	return NULL;
 }
 
-struct received {
-	uint64_t bytes;
-	int batches;
-	bool ended;
-	ssize_t end;
-};
-
-static void
-on_recv(void *arg, ssize_t n)
-{
-	struct received *x = arg;
-
-	if (n > 0) {
-		x->bytes += (uint64_t)n;
-		x->batches++;
-	} else {
-		x->ended = true;
-		x->end = n;
-	}
-}
-
 static void
 test_engine_recv_several_mib(void)
 {
@@ -390,7 +369,7 @@ test_engine_recv_several_mib(void)
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
 	struct source src = { .len = len, .max_piece = 200000 };
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	pthread_t t;
 	int fds[2];
 
@@ -398,7 +377,7 @@ test_engine_recv_several_mib(void)
 	src.data = malloc(len);
 	t_pattern(src.data, len, 99);
 	src.fd = fds[1];
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	pthread_create(&t, NULL, source_run, &src);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
 		;
@@ -434,7 +413,7 @@ test_engine_recv_small_messages_share_chunks(void)
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
 	struct source src = { .len = len, .max_piece = 30, .nap_us = 200 };
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	struct rope_info info;
 	pthread_t t;
 	int fds[2];
@@ -445,7 +424,7 @@ test_engine_recv_small_messages_share_chunks(void)
 	src.data = malloc(len);
 	t_pattern(src.data, len, 5);
 	src.fd = fds[1];
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	pthread_create(&t, NULL, source_run, &src);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
 		;
@@ -467,7 +446,7 @@ test_engine_recv_waits_while_exported(void)
 	struct rope_uring *u = t_engine();
 	struct rope *r = t_rope_from("HEAD");
 	struct source src = { .len = len, .max_piece = 70000 };
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	struct iovec iov[4];
 	uint8_t *want;
 	pthread_t t;
@@ -478,7 +457,7 @@ test_engine_recv_waits_while_exported(void)
 	t_pattern(src.data, len, 3);
 	src.fd = fds[1];
 	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 4), 1);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	pthread_create(&t, NULL, source_run, &src);
 	/* While exported, the rope refuses: the bytes wait, the rope is
 	 * untouched. */
@@ -508,19 +487,19 @@ test_engine_recv_stop_and_errors(void)
 {
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new(), *closed = rope_new();
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	int fds[2];
 
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
 	rope_close(closed);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], closed, on_recv, &x),
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], closed, t_on_recv, &x),
 			-EBADF);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, -1, r, on_recv, &x), -EINVAL);
-	CU_ASSERT_EQUAL(rope_uring_recv(NULL, fds[0], r, on_recv, &x),
+	CU_ASSERT_EQUAL(rope_uring_recv(u, -1, r, t_on_recv, &x), -EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_recv(NULL, fds[0], r, t_on_recv, &x),
 			-EINVAL);
 	CU_ASSERT_EQUAL(rope_uring_recv_stop(u, fds[0]), -ENOENT);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), -EBUSY);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), -EBUSY);
 	CU_ASSERT_EQUAL(write(fds[1], "before stop", 11), 11);
 	while (x.bytes < 11 && rope_uring_run(u, 1) >= 0)
 		;
@@ -544,7 +523,7 @@ test_engine_recv_connection_reset(void)
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
 	struct source src = { .len = len, .max_piece = 5000, .reset = true };
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	pthread_t t;
 	int fds[2];
 
@@ -554,7 +533,7 @@ test_engine_recv_connection_reset(void)
 	src.fd = fds[1];
 	pthread_create(&t, NULL, source_run, &src);
 	pthread_join(t, NULL);  /* all sent, then reset */
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
 		;
 	/* A reset may discard unread data: the end is -ECONNRESET, and what
@@ -580,7 +559,7 @@ test_engine_free_abandons_stuck_receive(void)
 {
 	struct rope_uring *u = t_engine();
 	struct rope *r = t_rope_from("pinned");
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	struct iovec iov[2];
 	size_t mem;
 	int fds[2];
@@ -590,7 +569,7 @@ test_engine_free_abandons_stuck_receive(void)
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
 	mem = t_mem_now();
 	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 2), 1);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	CU_ASSERT_EQUAL(write(fds[1], "never appended", 14), 14);
 	for (int i = 0; i < 10; i++) {
 		rope_uring_run(u, 0);

@@ -173,7 +173,8 @@ test_fault_send_epipe_and_short_on_socket(void)
 	CU_ASSERT_EQUAL(t_sys_hits(), 4);
 	t_sys_faults_off();
 	CU_ASSERT(holds_from(r, data, 333, len));
-	CU_ASSERT_EQUAL(rope_write_fd(r, sv[0], SIZE_MAX), (ssize_t)(len - 333));
+	CU_ASSERT_EQUAL(rope_write_fd(r, sv[0], SIZE_MAX),
+			(ssize_t)(len - 333));
 	close(sv[0]);
 	CU_ASSERT_EQUAL(read(sv[1], got, sizeof(got)), (ssize_t)len);
 	CU_ASSERT(memcmp(got, data, len) == 0);

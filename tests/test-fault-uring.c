@@ -45,26 +45,6 @@ record(void *arg, ssize_t result)
 	o->result = result;
 }
 
-/* What a receive reported. */
-struct received {
-	uint64_t bytes;
-	bool ended;
-	ssize_t end;
-};
-
-static void
-on_recv(void *arg, ssize_t n)
-{
-	struct received *x = arg;
-
-	if (n > 0) {
-		x->bytes += (uint64_t)n;
-	} else {
-		x->ended = true;
-		x->end = n;
-	}
-}
-
 /* A snapshot of @n chunks (3000 make three IOV_MAX windows), with its
  * bytes; the rope it came from stays alive in *@rp, to be compared. */
 static struct rope_snap *
@@ -224,7 +204,7 @@ test_fault_register_fails(void)
 	uint8_t data[5000];
 	struct rope_uring *u = NULL;
 	struct rope *r = rope_new();
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	size_t before;
 	int sv[2];
 
@@ -234,15 +214,16 @@ test_fault_register_fails(void)
 	before = t_mem_now();
 	/* No memory for the buffer ring: the receive is refused, cleanly. */
 	t_ring_fail_register(-ENOMEM);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, on_recv, &x), -ENOMEM);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, t_on_recv, &x), -ENOMEM);
 	CU_ASSERT_EQUAL(t_ring_hits(), 1);
 	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
 	CU_ASSERT_EQUAL(t_mem_now(), before);
 	/* No provided buffer rings in this kernel: plain reads. */
 	t_ring_fail_register(-EINVAL);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, t_on_recv, &x), 0);
 	t_ring_faults_off();
-	CU_ASSERT_EQUAL(write(sv[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	CU_ASSERT_EQUAL(write(sv[1], data, sizeof(data)),
+			(ssize_t)sizeof(data));
 	close(sv[1]);
 	for (int i = 0; i < 1000 && !x.ended; i++)
 		rope_uring_run(u, 1);
@@ -579,7 +560,7 @@ test_fault_recv_rearmed_after_transient_errors(void)
 	uint8_t *data = malloc(len);
 	struct rope_uring *u = NULL;
 	struct rope *r = rope_new();
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	struct source src;
 	pthread_t t;
 	int fds[2];
@@ -589,7 +570,7 @@ test_fault_recv_rearmed_after_transient_errors(void)
 	src = (struct source){ .fd = fds[1], .data = data, .len = len };
 	t_ring_faults(rules, ARRAY_SIZE(rules));
 	CU_ASSERT_EQUAL(rope_uring_new(&u, 8), 0);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	pthread_create(&t, NULL, source_run, &src);
 	for (int i = 0; i < 100000 && !x.ended; i++)
 		rope_uring_run(u, 1);
@@ -615,7 +596,7 @@ test_fault_recv_error_ends_it_losing_nothing(void)
 	};
 	struct rope_uring *u = NULL;
 	struct rope *r = t_rope_from("kept:");
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	char got[16];
 	int sv[2];
 
@@ -623,7 +604,7 @@ test_fault_recv_error_ends_it_losing_nothing(void)
 	CU_ASSERT_EQUAL(write(sv[1], "unread", 6), 6);
 	t_ring_faults(&rule, 1);
 	CU_ASSERT_EQUAL(rope_uring_new(&u, 8), 0);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, t_on_recv, &x), 0);
 	for (int i = 0; i < 1000 && !x.ended; i++)
 		rope_uring_run(u, 1);
 	CU_ASSERT(x.ended);
@@ -650,13 +631,13 @@ test_fault_recv_stop_when_cancel_fails(void)
 	};
 	struct rope_uring *u = NULL;
 	struct rope *r = rope_new();
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	int sv[2];
 
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	t_ring_faults(&rule, 1);
 	CU_ASSERT_EQUAL(rope_uring_new(&u, 8), 0);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, t_on_recv, &x), 0);
 	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);   /* armed */
 	CU_ASSERT_EQUAL(rope_uring_recv_stop(u, sv[0]), 0);
 	for (int i = 0; i < 1000 && !x.ended; i++)
@@ -764,16 +745,17 @@ test_fault_fallback_recv(void)
 	uint8_t data[3000];
 	struct rope_uring *u = t_fallback_engine();
 	struct rope *r = rope_new(), *r2 = t_rope_from("kept");
-	struct received x = { 0 }, y = { 0 };
+	struct t_received x = { 0 }, y = { 0 };
 	int sv[2], sv2[2];
 
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2) == 0);
 	t_pattern(data, sizeof(data), 61);
-	CU_ASSERT_EQUAL(write(sv[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	CU_ASSERT_EQUAL(write(sv[1], data, sizeof(data)),
+			(ssize_t)sizeof(data));
 	close(sv[1]);
 	t_sys_faults(rules, ARRAY_SIZE(rules));
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], r, t_on_recv, &x), 0);
 	for (int i = 0; i < 1000 && !x.ended; i++)
 		rope_uring_run(u, 1);
 	CU_ASSERT_EQUAL(t_sys_hits(), 5);
@@ -782,7 +764,7 @@ test_fault_fallback_recv(void)
 
 	CU_ASSERT_EQUAL(write(sv2[1], "x", 1), 1);
 	t_sys_faults(&reset, 1);
-	CU_ASSERT_EQUAL(rope_uring_recv(u, sv2[0], r2, on_recv, &y), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv2[0], r2, t_on_recv, &y), 0);
 	for (int i = 0; i < 1000 && !y.ended; i++)
 		rope_uring_run(u, 1);
 	t_sys_faults_off();
@@ -810,7 +792,7 @@ oom_round(long nth, bool fallback, const uint8_t *data, size_t len,
 	struct rope_uring *u = NULL;
 	struct rope *rx = t_rope_from("rx:");
 	struct outcome a = { 0 }, b = { 0 };
-	struct received x = { 0 };
+	struct t_received x = { 0 };
 	int fd = t_tmpfile(), sv[2], sr[2], ret;
 	bool fired, queued_a, queued_b, receiving;
 
@@ -834,7 +816,7 @@ oom_round(long nth, bool fallback, const uint8_t *data, size_t len,
 	ret = rope_uring_send(u, sv[0], s, 0, SIZE_MAX, 0, record, &b);
 	CU_ASSERT(ret == 0 || ret == -ENOMEM);
 	queued_b = ret == 0;
-	ret = rope_uring_recv(u, sr[0], rx, on_recv, &x);
+	ret = rope_uring_recv(u, sr[0], rx, t_on_recv, &x);
 	CU_ASSERT(ret == 0 || ret == -ENOMEM);
 	receiving = ret == 0;
 	for (int i = 0; i < 1000 && rope_uring_pending(u); i++)
