@@ -99,9 +99,11 @@ ROPEIO_EXPORT int rope_uring_job_new(struct rope_uring_job **out,
  *
  * A file job keeps up to 4 windows in flight; a socket job prepares a new
  * chain only when its previous one has completed. 0 means there is nothing
- * to prepare now: the job waits for CQEs, or is done. When the SQ has too
- * little room it prepares what fits (fewer file windows, a shorter socket
- * chain), and 0 when it is full; submit and call it again.
+ * to prepare now: the job waits for CQEs, or is done, or found the SQ full.
+ * When the SQ has too little room it prepares what fits (fewer file
+ * windows, a shorter socket chain); submit and call it again. Before
+ * waiting for a CQE, check rope_uring_job_inflight(): with nothing in
+ * flight there is nothing to wait for.
  *
  * @return the number of SQEs filled, -EINVAL (NULL), -ENOMEM.
  * @since 0.1
@@ -130,6 +132,16 @@ rope_uring_cqe_job(const struct io_uring_cqe *cqe);
  */
 ROPEIO_EXPORT int rope_uring_job_complete(struct rope_uring_job *j,
 					  const struct io_uring_cqe *cqe);
+
+/**
+ * @return the CQEs the job still expects (its SQEs in flight, zero-copy
+ *         notifications included): 0 when nothing of it is in flight, so
+ *         a job not done with 0 here waits for rope_uring_job_prep(),
+ *         not for a CQE. 0 for NULL.
+ * @since 0.1
+ */
+ROPEIO_EXPORT unsigned
+rope_uring_job_inflight(const struct rope_uring_job *j);
 
 /**
  * @return true once every SQE of the job has completed (notifications
@@ -222,8 +234,10 @@ ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
  * Stop every receive, run every pending request to completion (callbacks
  * included), then free the engine. Bytes received for a rope that still
  * refuses them (exported) are dropped, and that receive ends with
- * -ECANCELED. rope_uring_free(NULL) does nothing. Must not be called from a
- * callback.
+ * -ECANCELED. A kernel that refuses submission (-EAGAIN, -EBUSY, -ENOMEM)
+ * is asked again, 1 ms apart, for about 100 ms; requests it never took end
+ * with -ECANCELED. Nothing is leaked either way. rope_uring_free(NULL)
+ * does nothing. Must not be called from a callback.
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_uring_free(struct rope_uring *u);
@@ -271,8 +285,9 @@ ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
  * @return the number of callbacks run, -EINVAL (NULL), -EBUSY (called from
  *         a callback), or an error of io_uring_submit() other than -EINTR
  *         (which is retried): -EBUSY, -EAGAIN or -ENOMEM when the kernel
- *         refuses more work for now. Nothing is lost then: every request
- *         stays pending, and the next call carries on.
+ *         refuses more work for now (completions it wants reaped first
+ *         are reaped, and submission tried again). Nothing is lost then:
+ *         every request stays pending, and the next call carries on.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);

@@ -13,11 +13,19 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <liburing.h>
 
 #include "rope-priv.h"
 #include "uring-priv.h"
+
+/* Rounds in a row that may find the SQ full and empty before a run gives
+ * up with -EAGAIN (only a refusing kernel, or a test, does that). */
+#define STARVED_ROUNDS_MAX 64
+/* Refused submissions rope_uring_free() retries, 1 ms apart, before it
+ * ends what is left with -ECANCELED. */
+#define FREE_RETRIES 100
 
 /* Decide once, at creation, whether the ring can be used. */
 static bool
@@ -281,7 +289,7 @@ prep_all(struct rope_uring *u, unsigned *starved)
 			finish(u, link, q, rope_uring_job_result(q->job));
 			continue;
 		}
-		if (rope__uring_job_inflight(q->job))
+		if (rope_uring_job_inflight(q->job))
 			running++;
 		else
 			++*starved;
@@ -294,9 +302,11 @@ prep_all(struct rope_uring *u, unsigned *starved)
  * Submit, and wait for a CQE when @wait. With plain receivers to poll as
  * well (@bounded), the wait lasts 10 ms at most.
  *
- * -EINTR is retried. Any other error (-EBUSY, -EAGAIN, -ENOMEM: the
- * kernel wants completions reaped or memory freed first) goes to the
- * caller, with every request still queued or in flight for the next
+ * -EINTR is retried. -EBUSY and -EAGAIN may mean the kernel wants its
+ * completions reaped first (a CQ that overflowed, on older kernels): with
+ * CQEs to reap (overflowed ones are flushed into the CQ first) that is no
+ * error, the loop reaps them and submits again. Otherwise the error goes to
+ * the caller, with every request still queued or in flight for the next
  * rope_uring_run(): its SQEs stay in the SQ until a submission takes them.
  */
 static int
@@ -309,6 +319,13 @@ submit(struct rope_uring *u, bool wait, bool bounded)
 		ret = rope__uring->submit(&u->ring, wait ? 1 : 0,
 					  wait && bounded ? &ts : NULL);
 	} while (ret == -EINTR);
+	if (ret == -EBUSY || ret == -EAGAIN) {
+		if (!io_uring_cq_ready(&u->ring) &&
+		    io_uring_cq_has_overflow(&u->ring))
+			io_uring_get_events(&u->ring);
+		if (io_uring_cq_ready(&u->ring))
+			return 0;
+	}
 	return ret < 0 && ret != -ETIME ? ret : 0;
 }
 
@@ -334,7 +351,7 @@ reap(struct rope_uring *u)
 ROPEIO_EXPORT int
 rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 {
-	unsigned called = 0;
+	unsigned called = 0, dry = 0;
 	int ret = 0;
 
 	if (!u)
@@ -359,14 +376,28 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 					     &progress);
 		called += rope__recv_callbacks(u);
 		more = called < wait_nr;
-		if (!busy && starved) {
-			/* Work that found the SQ full, and nothing in flight
-			 * to wait for: submit what is there and try again. */
+		if (starved) {
+			/*
+			 * Work found the SQ full. Waiting now could wait for
+			 * a CQE that only such work would bring (an idle
+			 * receive holds the ring meanwhile), so submit what is
+			 * there without waiting and prepare again. The SQ
+			 * empties as it is submitted; rounds that found it
+			 * full with nothing in it end the run with -EAGAIN.
+			 */
+			if (io_uring_sq_ready(&u->ring))
+				dry = 0;
+			else if (++dry > STARVED_ROUNDS_MAX) {
+				ret = -EAGAIN;
+				break;
+			}
 			ret = submit(u, false, false);
 			if (ret < 0)
 				break;
+			reap(u);
 			continue;
 		}
+		dry = 0;
 		if (!busy) {
 			/* A round without progress (a rope that stays
 			 * exported) ends the run rather than spinning. */
@@ -385,20 +416,50 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	return ret < 0 ? ret : (int)called;
 }
 
+/* The ring is gone: end every request left with -ECANCELED. */
+static void
+cancel_all(struct rope_uring *u)
+{
+	while (u->queue) {
+		struct req *q = u->queue;
+
+		/* No CQE can come now: the job may be freed. */
+		if (q->job)
+			rope__uring_job_abandon(q->job);
+		finish(u, &u->queue, q, -ECANCELED);
+		run_callbacks(u);  /* which may queue more: ended too */
+	}
+}
+
 ROPEIO_EXPORT void
 rope_uring_free(struct rope_uring *u)
 {
+	unsigned refused = 0;
+
 	if (!u)
 		return;
 	rope__recv_stop_all(u);
-	while (u->pending && rope_uring_run(u, u->pending) > 0)
-		;
+	while (u->pending) {
+		int ret = rope_uring_run(u, u->pending);
+
+		if (ret == 0)
+			break;  /* nothing more can progress */
+		if (ret > 0) {
+			refused = 0;
+			continue;
+		}
+		/* A kernel that refuses work for now gets a moment. */
+		if (++refused > FREE_RETRIES)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+	}
 	/* What still waits can never finish: a receive whose rope refuses
-	 * its bytes (exported). */
+	 * its bytes (exported), or requests the kernel kept refusing. */
 	rope__recv_abandon(u);
 	if (!u->fallback) {
 		rope__recv_exit(u);
 		io_uring_queue_exit(&u->ring);
 	}
+	cancel_all(u);
 	rope__free(u, sizeof(*u));
 }

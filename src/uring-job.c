@@ -288,10 +288,19 @@ rope_uring_job_prep(struct rope_uring_job *j, struct io_uring *ring)
 	return is_socket(j) ? prep_socket(j, ring) : prep_file(j, ring);
 }
 
-unsigned
-rope__uring_job_inflight(const struct rope_uring_job *j)
+ROPEIO_EXPORT unsigned
+rope_uring_job_inflight(const struct rope_uring_job *j)
 {
-	return j->inflight;
+	return j ? j->inflight : 0;
+}
+
+void
+rope__uring_job_abandon(struct rope_uring_job *j)
+{
+	j->inflight = 0;
+	j->chain = 0;
+	for (int i = 0; i < JOB_SLOTS; i++)
+		j->slots[i].busy = j->slots[i].notif = false;
 }
 
 ROPEIO_EXPORT struct rope_uring_job *

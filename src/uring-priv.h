@@ -77,8 +77,9 @@ struct rope__uring_ops {
 extern const struct rope__uring_ops rope__uring_real;
 extern const struct rope__uring_ops *rope__uring;
 
-/* Test hook: install @ops (NULL: the real ones) while no engine or job is
- * alive; returns the table it replaces. */
+/* Test hook: install @ops (NULL: the real ones), from the thread that runs
+ * the engines and jobs, between calls; the tables hold no state. Returns
+ * the table it replaces. */
 const struct rope__uring_ops *
 rope__uring_set(const struct rope__uring_ops *ops);
 
@@ -86,8 +87,9 @@ rope__uring_set(const struct rope__uring_ops *ops);
 int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
 		      int fd, int64_t file_off, unsigned flags);
 
-/* uring-job.c: CQEs the job still expects (0: nothing of it in flight). */
-unsigned rope__uring_job_inflight(const struct rope_uring_job *j);
+/* uring-job.c: forget the job's SQEs once the ring is gone (no CQE can
+ * come), so that rope_uring_job_free() frees it. */
+void rope__uring_job_abandon(struct rope_uring_job *j);
 
 /* uring-recv.c, called by the engine's loop. */
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
