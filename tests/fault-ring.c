@@ -18,7 +18,6 @@
 #endif
 
 #define MAX_RULES 8
-#define MAX_RINGS 8
 
 static struct t_ring_rule plan[MAX_RULES];
 static unsigned seen[MAX_RULES];
@@ -27,11 +26,8 @@ static unsigned hits;
 
 static int setup_err, register_err;
 static struct { unsigned skip, count, seen; int err; } submit_fault;
+static struct { unsigned count, seen; int err; } refuse_fault;
 static struct { unsigned skip, count, every, seen; } sqe_fault;
-
-/* How far each ring's SQ has been looked at, so that an SQE left in the
- * SQ by a failed submission is not counted twice. */
-static struct { struct io_uring *ring; unsigned tail; } looked[MAX_RINGS];
 
 /* Requests cut short: their iovecs must live until their CQE. */
 struct cut {
@@ -137,33 +133,19 @@ make_short(struct io_uring_sqe *sqe, size_t keep)
 	}
 }
 
-static unsigned *
-looked_tail(struct io_uring *ring)
-{
-	for (int i = 0; i < MAX_RINGS; i++) {
-		if (looked[i].ring == ring)
-			return &looked[i].tail;
-		if (!looked[i].ring) {
-			looked[i].ring = ring;
-			looked[i].tail = ring->sq.sqe_head;
-			return &looked[i].tail;
-		}
-	}
-	abort();
-}
-
+/*
+ * The SQEs from sqe_head to sqe_tail are not yet flushed to the kernel, and
+ * the submission that follows flushes them all: each SQE is looked at once,
+ * as long as this runs only right before a real submission.
+ */
 void
 t_ring_rewrite(struct io_uring *ring)
 {
 	struct io_uring_sq *sq = &ring->sq;
-	unsigned *tail = looked_tail(ring);
 	bool cancel_next = false;
 
-	/* SQEs from sqe_head to sqe_tail are not yet flushed to the kernel. */
-	if ((int)(*tail - sq->sqe_head) < 0 || (int)(sq->sqe_tail - *tail) < 0)
-		*tail = sq->sqe_head;
-	for (; *tail != sq->sqe_tail; ++*tail) {
-		struct io_uring_sqe *sqe = &sq->sqes[*tail & sq->ring_mask];
+	for (unsigned i = sq->sqe_head; i != sq->sqe_tail; i++) {
+		struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
 		const struct t_ring_rule *f;
 		bool linked = sqe->flags & IOSQE_IO_LINK;
 
@@ -210,12 +192,19 @@ f_get_sqe(struct io_uring *ring)
 static int
 f_submit(struct io_uring *ring, unsigned wait_nr, struct __kernel_timespec *ts)
 {
-	t_ring_rewrite(ring);
+	/* Refused submissions leave the SQ as it is: rewrite only what a
+	 * real submission is about to take. */
 	if (t_fault_window(submit_fault.seen++, submit_fault.skip,
 			   submit_fault.count, 0)) {
 		hits++;
 		return submit_fault.err;
 	}
+	if (io_uring_cq_ready(ring) &&
+	    t_fault_window(refuse_fault.seen++, 0, refuse_fault.count, 0)) {
+		hits++;
+		return refuse_fault.err;
+	}
+	t_ring_rewrite(ring);
 	return rope__uring_real.submit(ring, wait_nr, ts);
 }
 
@@ -271,6 +260,15 @@ t_ring_fail_submit(unsigned skip, unsigned count, int err)
 }
 
 void
+t_ring_refuse_while_cqes(unsigned count, int err)
+{
+	refuse_fault.count = count;
+	refuse_fault.seen = 0;
+	refuse_fault.err = err;
+	rope__uring_set(&faulty);
+}
+
+void
 t_ring_sq_full(unsigned skip, unsigned count, unsigned every)
 {
 	sqe_fault.skip = skip;
@@ -289,7 +287,7 @@ t_ring_faults_off(void)
 	setup_err = register_err = 0;
 	memset(&submit_fault, 0, sizeof(submit_fault));
 	memset(&sqe_fault, 0, sizeof(sqe_fault));
-	memset(looked, 0, sizeof(looked));
+	memset(&refuse_fault, 0, sizeof(refuse_fault));
 	while (cuts) {
 		struct cut *c = cuts;
 

@@ -50,6 +50,10 @@ void t_ring_fail_register(int err);
 /* Submission returns @err without submitting, in its calls [skip, +count). */
 void t_ring_fail_submit(unsigned skip, unsigned count, int err);
 
+/* Submission returns @err, @count times, whenever CQEs wait to be reaped:
+ * what a kernel whose CQ overflowed does until it is drained. */
+void t_ring_refuse_while_cqes(unsigned count, int err);
+
 /* get_sqe() returns NULL: @count times after @skip calls, in one call of
  * @every (0 or 1: in each). */
 void t_ring_sq_full(unsigned skip, unsigned count, unsigned every);

@@ -255,6 +255,11 @@ test_soak_snapshots_out_while_the_rope_changes(void)
 static void
 test_soak_snapshots_out_under_transient_faults(void)
 {
+	/* The faults are NOPs with injected results: kernel 6.10 on. */
+	if (!t_ring_can_inject()) {
+		printf("  [skipped: NOPs cannot inject results here]\n");
+		return;
+	}
 	soak(true);
 }
 
