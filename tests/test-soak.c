@@ -221,7 +221,10 @@ soak(bool faulty)
 	rope_uring_free(u);  /* completes every request */
 	if (faulty) {
 		printf("  [soak under faults: %u injected]\n", t_ring_hits());
-		CU_ASSERT(t_ring_hits() > 100);
+		/* Half the snapshots go to the file, each in one WRITEV at
+		 * least, and every 5th WRITEV is cut: a floor that holds
+		 * however slow the build (sanitizers) makes the run. */
+		CU_ASSERT(snaps >= 10 && t_ring_hits() >= snaps / 10);
 		t_ring_faults_off();
 	}
 	shutdown(fds[0], SHUT_WR);
