@@ -43,7 +43,7 @@ ring_setup(struct rope_uring *u, unsigned entries)
 	 * -ENOSYS (no kernel support), -EOPNOTSUPP, -ENOMEM, -EINVAL... */
 	if (rope__uring->queue_init_params(entries, &u->ring, &p) < 0)
 		return false;
-	probe = io_uring_get_probe_ring(&u->ring);
+	probe = rope__uring->get_probe_ring(&u->ring);
 	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WRITEV) &&
 	     io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
 	u->zc_ok = probe &&

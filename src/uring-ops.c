@@ -4,7 +4,7 @@
  * behind one table, as sys.c does for plain system calls. liburing enters
  * the kernel with raw syscalls, so interposing libc cannot reach them; a
  * test installs its own table instead (tests/fault-ring.c) to make ring
- * setup fail, to refuse SQEs as a full SQ does, to interrupt submission,
+ * setup fail, to hide opcodes from the probe, to refuse SQEs as a full SQ does, to interrupt submission,
  * or to rewrite the SQEs about to be submitted so that the kernel itself
  * completes them with an error or a short count.
  */
@@ -28,6 +28,7 @@ real_submit(struct io_uring *ring, unsigned wait_nr,
 
 const struct rope__uring_ops rope__uring_real = {
 	.queue_init_params = io_uring_queue_init_params,
+	.get_probe_ring = io_uring_get_probe_ring,
 	.get_sqe = io_uring_get_sqe,
 	.submit = real_submit,
 	.register_buf_ring = io_uring_register_buf_ring,

@@ -67,6 +67,7 @@ struct rope_uring {
 struct rope__uring_ops {
 	int (*queue_init_params)(unsigned entries, struct io_uring *ring,
 				 struct io_uring_params *p);
+	struct io_uring_probe *(*get_probe_ring)(struct io_uring *ring);
 	struct io_uring_sqe *(*get_sqe)(struct io_uring *ring);
 	int (*submit)(struct io_uring *ring, unsigned wait_nr,
 		      struct __kernel_timespec *ts);

@@ -25,6 +25,7 @@ static size_t nplan;
 static unsigned hits;
 
 static int setup_err, register_err;
+static int probe_hide = -2;  /* an opcode the probe denies; -1: no probe */
 static struct { unsigned skip, count, seen; int err; } submit_fault;
 static struct { unsigned count, seen; int err; } refuse_fault;
 static struct { unsigned skip, count, every, seen; } sqe_fault;
@@ -178,6 +179,22 @@ f_queue_init_params(unsigned entries, struct io_uring *ring,
 	return rope__uring_real.queue_init_params(entries, ring, p);
 }
 
+static struct io_uring_probe *
+f_get_probe_ring(struct io_uring *ring)
+{
+	struct io_uring_probe *p;
+
+	if (probe_hide == -2)
+		return rope__uring_real.get_probe_ring(ring);
+	hits++;
+	if (probe_hide == -1)
+		return NULL;
+	p = rope__uring_real.get_probe_ring(ring);
+	if (p && probe_hide <= p->last_op)
+		p->ops[probe_hide].flags &= ~(uint16_t)IO_URING_OP_SUPPORTED;
+	return p;
+}
+
 static struct io_uring_sqe *
 f_get_sqe(struct io_uring *ring)
 {
@@ -221,6 +238,7 @@ f_register_buf_ring(struct io_uring *ring, struct io_uring_buf_reg *reg,
 
 static const struct rope__uring_ops faulty = {
 	.queue_init_params = f_queue_init_params,
+	.get_probe_ring = f_get_probe_ring,
 	.get_sqe = f_get_sqe,
 	.submit = f_submit,
 	.register_buf_ring = f_register_buf_ring,
@@ -239,6 +257,13 @@ void
 t_ring_fail_setup(int err)
 {
 	setup_err = err;
+	rope__uring_set(&faulty);
+}
+
+void
+t_ring_probe_hides(int opcode)
+{
+	probe_hide = opcode;
 	rope__uring_set(&faulty);
 }
 
@@ -285,6 +310,7 @@ t_ring_faults_off(void)
 	nplan = 0;
 	hits = 0;
 	setup_err = register_err = 0;
+	probe_hide = -2;
 	memset(&submit_fault, 0, sizeof(submit_fault));
 	memset(&sqe_fault, 0, sizeof(sqe_fault));
 	memset(&refuse_fault, 0, sizeof(refuse_fault));

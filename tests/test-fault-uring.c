@@ -206,6 +206,47 @@ test_fault_setup_fails_into_fallback(void)
 }
 
 static void
+test_fault_probe_decides(void)
+{
+	/* No probe, or no WRITEV: the fallback. No SENDMSG_ZC: the ring,
+	 * with ROPE_URING_ZC ignored. */
+	static const int hidden[] = { -1, IORING_OP_WRITEV, IORING_OP_SENDMSG,
+				      IORING_OP_SENDMSG_ZC };
+
+	for (size_t i = 0; i < ARRAY_SIZE(hidden); i++) {
+		uint8_t got[64];
+		struct rope *r = t_rope_from("probed bytes");
+		struct rope_snap *s;
+		struct rope_uring *u = NULL;
+		struct rope_uring_stats st;
+		struct outcome a = { 0 };
+		int sv[2];
+
+		CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+		rope_snapshot(r, &s);
+		t_ring_probe_hides(hidden[i]);
+		CU_ASSERT_EQUAL(rope_uring_new(&u, 8), 0);
+		CU_ASSERT_EQUAL(t_ring_hits(), 1);
+		t_ring_faults_off();
+		CU_ASSERT_EQUAL(rope_uring_is_fallback(u),
+				hidden[i] != IORING_OP_SENDMSG_ZC);
+		CU_ASSERT_EQUAL(rope_uring_send(u, sv[0], s, 0, SIZE_MAX,
+						ROPE_URING_ZC, record, &a), 0);
+		CU_ASSERT_EQUAL(rope_uring_run(u, 1), 1);
+		CU_ASSERT_EQUAL(a.result, 12);
+		CU_ASSERT_EQUAL(read(sv[1], got, sizeof(got)), 12);
+		CU_ASSERT(memcmp(got, "probed bytes", 12) == 0);
+		rope_uring_get_stats(u, &st);
+		CU_ASSERT_EQUAL(st.zc.sends, 0);
+		rope_uring_free(u);
+		rope_snap_unref(s);
+		rope_free(r);
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
+
+static void
 test_fault_register_fails(void)
 {
 	uint8_t data[5000];
@@ -1087,6 +1128,7 @@ static const struct t_test tests[] = {
 	  test_fault_free_while_submission_refused },
 	{ "oom_sweep_fallback", test_fault_oom_sweep_fallback },
 	{ "oom_sweep_ring", test_fault_oom_sweep_ring },
+	{ "probe_decides", test_fault_probe_decides },
 	{ "register_fails", test_fault_register_fails },
 	{ "setup_fails_into_fallback", test_fault_setup_fails_into_fallback },
 	{ "sq_full", test_fault_sq_full },
