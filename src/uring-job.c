@@ -297,10 +297,7 @@ rope_uring_job_inflight(const struct rope_uring_job *j)
 void
 rope__uring_job_abandon(struct rope_uring_job *j)
 {
-	j->inflight = 0;
-	j->chain = 0;
-	for (int i = 0; i < JOB_SLOTS; i++)
-		j->slots[i].busy = j->slots[i].notif = false;
+	j->inflight = 0;  /* all rope_uring_job_free() asks */
 }
 
 ROPEIO_EXPORT struct rope_uring_job *
