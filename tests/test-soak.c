@@ -25,6 +25,10 @@
 
 /* Bytes sent to each target, at most: the checks keep a copy. */
 #define SOAK_BYTES (192u << 20)
+/* The least work a soak does, however slow the build: the run goes on past
+ * its time until this many bursts of changes have been made and sent. A
+ * floor of work, not of speed: speed belongs in the benchmark tour. */
+#define SOAK_MIN_BURSTS 10
 
 static double
 now(void)
@@ -122,7 +126,7 @@ soak(bool faulty)
 	struct rope_uring *u = NULL;
 	struct rope *r = rope_new();
 	uint8_t buf[8192];
-	uint64_t rng = 88172645463325252ull, ops = 0, snaps = 0;
+	uint64_t rng = 88172645463325252ull, ops = 0, snaps = 0, bursts = 0;
 	long failures = 0;
 	size_t mem = t_mem_now() - sizeof(struct rope), file_off = 0;
 	pthread_t t;
@@ -135,7 +139,7 @@ soak(bool faulty)
 	rv.fd = fds[1];
 	pthread_create(&t, NULL, receive_all, &rv);
 	end = now() + seconds;
-	while (now() < end) {
+	for (; now() < end || bursts < SOAK_MIN_BURSTS; bursts++) {
 		/* A burst of changes... */
 		for (int k = 0; k < 2000; k++, ops++) {
 			uint64_t x;
@@ -238,7 +242,6 @@ soak(bool faulty)
 	       "to the socket, %zu to the file]\n", seconds,
 	       (unsigned long long)ops, (unsigned long long)snaps,
 	       want_sock.len, want_file.len);
-	CU_ASSERT(ops >= 50000);
 	rope_free(r);
 	CU_ASSERT_EQUAL(t_mem_now(), mem);
 	free(rv.got.p);
