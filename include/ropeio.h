@@ -185,7 +185,11 @@ ROPEIO_EXPORT size_t rope_size(const struct rope *r);
  * else references happens in place; overwriting bytes that a value, a
  * snapshot or another rope references allocates exactly the written range.
  *
- * Lifetime: @p buf is copied and is not referenced after return.
+ * Lifetime: @p buf is copied and is not referenced after return. It may
+ * point into the rope itself (a rope_pullup() pointer, a getvalue() of
+ * it): the bytes written are those at @p buf before the call, as with
+ * memmove(), however the ranges overlap (such an overwrite goes into new
+ * memory rather than in place).
  *
  * @return @p len, -EBADF, -EBUSY, -EINVAL (NULL with @p len > 0),
  *         -EOVERFLOW (the end would pass INT64_MAX), -ENOMEM.

@@ -98,6 +98,7 @@ rope__check(const struct rope *r)
 			FAIL("tail room without a claim");
 	} else {
 		const struct rope_chunk *c = r->tail_chunk;
+		uint64_t reach;
 
 		if (!last || last->chunk != c)
 			FAIL("the claimed chunk is not the last segment's");
@@ -105,7 +106,16 @@ rope__check(const struct rope *r)
 			FAIL("claim on a chunk that is not owned");
 		if (r->tail_ptr != last->data + last->len)
 			FAIL("the claim does not start at the last segment's end");
-		if (r->tail_ptr + r->tail_room != c->data + c->cap)
+		/* The claim ends at the chunk's end, or short of it where
+		 * the stream would pass ROPE_MAX_SIZE. Drains move base and
+		 * size together, so base + size + room stays what it was. */
+		if (r->size + r->tail_room > ROPE_MAX_SIZE)
+			FAIL("the claim reaches past the largest stream");
+		if (r->tail_ptr + r->tail_room > c->data + c->cap ||
+		    (r->tail_ptr + r->tail_room != c->data + c->cap &&
+		     !__builtin_add_overflow(r->base + r->size, r->tail_room,
+					     &reach) &&
+		     reach < ROPE_MAX_SIZE))
 			FAIL("the claim does not end at the chunk's end");
 	}
 	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_CHUNK_MAX)

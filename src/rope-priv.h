@@ -25,7 +25,9 @@
  *     has exactly one segment;
  *  4. the tail claim (tail_chunk) is either NULL, with tail_room == 0, or
  *     the chunk of the last segment, with tail_ptr at that segment's end and
- *     tail_ptr + tail_room at the chunk's end. A rope claims a chunk's free
+ *     tail_ptr + tail_room at the chunk's end (or short of it, so that
+ *     size + tail_room never passes ROPE_MAX_SIZE: the append fast paths
+ *     check only the room). A rope claims a chunk's free
  *     space when it allocated the chunk, or when nobody else references the
  *     chunk at all (after a truncate, or once a value it came from is
  *     released); either way no value, snapshot or other rope can see the

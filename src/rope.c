@@ -77,6 +77,17 @@ claim_drop(struct rope *r)
 	r->tail_room = 0;
 }
 
+/*
+ * Of @room free bytes after the end, those the stream may still grow by:
+ * the fast paths check only the room, so it never reaches past
+ * ROPE_MAX_SIZE (invariant 4).
+ */
+static inline size_t
+room_within_max(const struct rope *r, size_t room)
+{
+	return (size_t)MIN((uint64_t)room, ROPE_MAX_SIZE - r->size);
+}
+
 /* Claim the free space after the last segment, which must lie in @c. */
 static void
 claim_set(struct rope *r, struct rope_chunk *c)
@@ -85,7 +96,8 @@ claim_set(struct rope *r, struct rope_chunk *c)
 
 	r->tail_chunk = c;
 	r->tail_ptr = s->data + s->len;
-	r->tail_room = (size_t)(c->data + c->cap - r->tail_ptr);
+	r->tail_room = room_within_max(r, (size_t)(c->data + c->cap -
+						   r->tail_ptr));
 }
 
 /* @n bytes just written at tail_ptr become the end of the last segment. */
@@ -318,13 +330,25 @@ rope__seg_private(const struct rope *r, size_t i)
 	       refs <= mine + 4 && refs == mine + own_refs_nearby(r, i);
 }
 
+/*
+ * May [a, b) be overwritten in place from source bytes that lie within
+ * [lo, hi)? Only if every segment there is private and none of them holds
+ * source bytes: a caller may write the rope's own bytes back into it (a
+ * pullup pointer), and an overwrite in place would then read bytes it has
+ * already changed. A fresh chunk reads the whole source first.
+ */
 static bool
-range_private(const struct rope *r, uint64_t a, uint64_t b)
+range_in_place(const struct rope *r, uint64_t a, uint64_t b,
+	       const uint8_t *lo, const uint8_t *hi)
 {
 	for (size_t i = rope__find(r, a);
-	     i < r->nseg && rope__seg_off(r, &r->segs[i]) < b; i++)
-		if (!rope__seg_private(r, i))
+	     i < r->nseg && rope__seg_off(r, &r->segs[i]) < b; i++) {
+		const struct rope_seg *s = &r->segs[i];
+
+		if (!rope__seg_private(r, i) ||
+		    (s->data < hi && lo < s->data + s->len))
 			return false;
+	}
 	return true;
 }
 
@@ -342,7 +366,9 @@ room_available(const struct rope *r)
 	if (r->tail_chunk)
 		return r->tail_room;
 	if (s && seg_exclusive(r, s, &mine, &refs))
-		return (size_t)(s->chunk->data + s->chunk->cap - s->data - s->len);
+		return room_within_max(r, (size_t)(s->chunk->data +
+						   s->chunk->cap - s->data -
+						   s->len));
 	return 0;
 }
 
@@ -364,6 +390,28 @@ struct src {
 	const struct iovec *iov;
 	size_t off;
 };
+
+/* The lowest and highest address of the next @len source bytes. */
+static void
+src_bounds(const struct src *src, size_t len, const uint8_t **lo,
+	   const uint8_t **hi)
+{
+	const struct iovec *iov = src->iov;
+	size_t off = src->off;
+
+	*lo = (const uint8_t *)UINTPTR_MAX;
+	*hi = NULL;
+	for (; len > 0; iov++, off = 0) {
+		const uint8_t *p = (const uint8_t *)iov->iov_base + off;
+		size_t n = MIN(len, iov->iov_len - off);
+
+		if (n == 0)
+			continue;
+		*lo = MIN(*lo, p);
+		*hi = MAX(*hi, p + n);
+		len -= n;
+	}
+}
 
 static void
 src_copy(struct src *src, uint8_t *dst, size_t len)
@@ -435,11 +483,16 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	size_t ov = p < size ? (size_t)(ov_end - p) : 0;
 	uint64_t gap = p > size ? p - size : 0;
 	size_t ext = end > size ? (size_t)(end - MAX(p, size)) : 0;
-	bool in_place = ov == 0 || range_private(r, p, ov_end);
 	size_t room = 0, fresh_len;
 	struct rope_chunk *fresh = NULL;
+	const uint8_t *lo, *hi;
+	bool in_place = true;
 
 	/* Plan and allocate. */
+	if (ov) {
+		src_bounds(src, n, &lo, &hi);
+		in_place = range_in_place(r, p, ov_end, lo, hi);
+	}
 	if (in_place) {
 		if (gap == 0)
 			room = MIN(room_available(r), ext);

@@ -259,6 +259,60 @@ test_parse_pullup_copies_only_across_segments(void)
 	rope_free(r);
 }
 
+/* Writing the rope's own bytes back into it (through a pullup pointer)
+ * writes them as they were before the call, whatever the overlap. */
+static void
+test_parse_pullup_pointer_written_back(void)
+{
+	enum { N = 200000, K = 100000 };
+	uint8_t *want = malloc(N), *got = malloc(N + 1);
+	static const size_t shifts[] = { 1, 3, K / 2 };
+	struct rope *r;
+	const void *p;
+
+	/* Each shift over one chunk, then over two (the overwrite then
+	 * spans both, and the source lies in the first). */
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(shifts); i++) {
+		size_t d = shifts[i % ARRAY_SIZE(shifts)];
+
+		t_pattern(want, N, 7);
+		r = t_rope_from("");
+		if (i < ARRAY_SIZE(shifts)) {
+			CU_ASSERT_EQUAL(rope_write(r, want, N), N);
+		} else {
+			CU_ASSERT_EQUAL(rope_write(r, want, K), K);
+			CU_ASSERT_EQUAL(rope_write(r, want + K, N - K), N - K);
+		}
+		CU_ASSERT_EQUAL(rope_pullup(r, 0, K, &p), 0);
+		/* Forward (the destination after the source)... */
+		CU_ASSERT_EQUAL(rope_seek(r, (int64_t)d, SEEK_SET), (int64_t)d);
+		CU_ASSERT_EQUAL(rope_write(r, p, K), K);
+		memmove(want + d, want, K);
+		CU_ASSERT_EQUAL(rope_pread(r, got, N + 1, 0), N);
+		CU_ASSERT(memcmp(got, want, N) == 0);
+		/* ...and backward. */
+		CU_ASSERT_EQUAL(rope_pullup(r, (int64_t)d, K, &p), 0);
+		CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_SET), 0);
+		CU_ASSERT_EQUAL(rope_write(r, p, K), K);
+		memmove(want, want + d, K);
+		CU_ASSERT_EQUAL(rope_pread(r, got, N + 1, 0), N);
+		CU_ASSERT(memcmp(got, want, N) == 0);
+		T_CHECK(r);
+		rope_free(r);
+	}
+	/* An overwrite that extends the stream: the bytes that go past the
+	 * end come from the range being overwritten. */
+	r = t_rope_from("abcdef");
+	CU_ASSERT_EQUAL(rope_pullup(r, 0, 6, &p), 0);
+	CU_ASSERT_EQUAL(rope_seek(r, 3, SEEK_SET), 3);
+	CU_ASSERT_EQUAL(rope_write(r, p, 6), 6);
+	T_EQUALS_STR(r, "abcabcdef");
+	T_CHECK(r);
+	rope_free(r);
+	free(want);
+	free(got);
+}
+
 static void
 test_parse_pullup_errors_and_zeros(void)
 {
@@ -431,6 +485,7 @@ static const struct t_test tests[] = {
 	{ "find_oom_for_big_needle", test_parse_find_oom_for_big_needle },
 	{ "pullup_copies_only_across_segments", test_parse_pullup_copies_only_across_segments },
 	{ "pullup_errors_and_zeros", test_parse_pullup_errors_and_zeros },
+	{ "pullup_pointer_written_back", test_parse_pullup_pointer_written_back },
 	{ "readline_delim", test_parse_readline_delim },
 };
 

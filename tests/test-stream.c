@@ -517,6 +517,37 @@ test_stream_write_overflow_rejected(void)
 	rope_free(r);
 }
 
+/* The tail's free room must never take the stream past INT64_MAX: the
+ * append fast path checks only the room. */
+static void
+test_stream_write_overflow_rejected_in_tail_room(void)
+{
+	struct rope *r = rope_new();
+	char big[200] = { 0 };
+
+	CU_ASSERT_EQUAL(rope_seek(r, INT64_MAX - 10, SEEK_SET), INT64_MAX - 10);
+	CU_ASSERT_EQUAL(rope_write(r, "a", 1), 1);
+	CU_ASSERT_EQUAL(rope_write(r, big, sizeof(big)), -EOVERFLOW);
+	CU_ASSERT_EQUAL(rope_append(r, big, sizeof(big)), -EOVERFLOW);
+	CU_ASSERT_EQUAL(rope_size(r), (size_t)INT64_MAX - 9);
+	CU_ASSERT_EQUAL(rope_tell(r), INT64_MAX - 9);
+	T_CHECK(r);
+	/* Up to the limit exactly, then not one byte more. */
+	CU_ASSERT_EQUAL(rope_write(r, big, 9), 9);
+	CU_ASSERT_EQUAL(rope_tell(r), INT64_MAX);
+	CU_ASSERT_EQUAL(rope_write(r, "b", 1), -EOVERFLOW);
+	CU_ASSERT_EQUAL(rope_append(r, "b", 1), -EOVERFLOW);
+	CU_ASSERT_EQUAL(rope_size(r), (size_t)INT64_MAX);
+	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_END), INT64_MAX);
+	T_CHECK(r);
+	/* A drain makes room again. */
+	CU_ASSERT_EQUAL(rope_drain(r, 5), 5);
+	CU_ASSERT_EQUAL(rope_append(r, "cd", 2), 2);
+	CU_ASSERT_EQUAL(rope_size(r), (size_t)INT64_MAX - 3);
+	T_CHECK(r);
+	rope_free(r);
+}
+
 static void
 test_stream_write_overwrites_in_place(void)
 {
@@ -588,6 +619,7 @@ static const struct t_test tests[] = {
 	{ "write_extends_past_end", test_stream_write_extends_past_end },
 	{ "write_gap_zero_fills", test_stream_write_gap_zero_fills },
 	{ "write_overflow_rejected", test_stream_write_overflow_rejected },
+	{ "write_overflow_rejected_in_tail_room", test_stream_write_overflow_rejected_in_tail_room },
 	{ "write_overwrites_in_place", test_stream_write_overwrites_in_place },
 	{ "writev_is_one_write", test_stream_writev_is_one_write },
 	{ "writev_overflow_rejected", test_stream_writev_overflow_rejected },
