@@ -205,10 +205,14 @@ ROPEIO_EXPORT int rope_uring_job_free(struct rope_uring_job *j);
  *
  * Where io_uring cannot be used (setup fails with -EPERM, -ENOSYS,
  * -EOPNOTSUPP, ... under seccomp, kernel.io_uring_disabled or an old
- * kernel; or WRITEV/SENDMSG are missing), the same calls run on pwritev(2)
- * and sendmsg(2) with MSG_NOSIGNAL inside rope_uring_run(). Setting the
- * environment variable ROPEIO_NO_URING=1 forces that fallback, for tests
- * and for sandboxes that kill a process on io_uring syscalls.
+ * kernel; or WRITEV/SENDMSG are missing), the same calls run on plain
+ * syscalls inside rope_uring_run(), in a non-blocking readiness loop: files
+ * with pwritev(2), sockets with sendmsg(2) (MSG_NOSIGNAL | MSG_DONTWAIT)
+ * resumed when poll(2) says they can take more, receives with readv(2) when
+ * poll says there is data. No socket waits for another, whether they are
+ * blocking or not. Setting the environment variable ROPEIO_NO_URING=1
+ * forces that fallback, for tests and for sandboxes that kill a process on
+ * io_uring syscalls.
  */
 struct rope_uring;
 
@@ -278,9 +282,10 @@ ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
 
 /**
  * Submit what is queued, reap completions and run the callbacks of
- * finished requests, until at least @p wait_nr callbacks have run or
- * nothing is pending. With @p wait_nr 0 it does not block (the fallback
- * always completes the requests it starts).
+ * finished requests, until at least @p wait_nr callbacks have run, or
+ * nothing is pending, or nothing can progress until the caller acts (every
+ * receiving rope refuses bytes). With @p wait_nr 0 it never blocks, in
+ * either mode.
  *
  * @return the number of callbacks run, -EINVAL (NULL), -EBUSY (called from
  *         a callback), or an error of io_uring_submit() other than -EINTR
@@ -311,14 +316,20 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * is gone; the data stays in @p r.
  *
  * While @p r refuses bytes (a getbuffer() export, or no memory), received
- * buffers wait, in order, and the socket stops being read when they run
- * out: nothing is dropped. Closing @p r drops what has not been appended
- * yet and ends the receive with -EBADF.
+ * bytes wait for it, in order, in buffers taken out of the shared ring (so
+ * other sockets keep receiving); once 1 MiB of buffers waits, this socket
+ * alone stops being read until @p r has taken them: nothing is dropped.
+ * Closing @p r (rope_close()) drops what has not been appended yet and
+ * ends the receive with -EBADF at the next rope_uring_run(), in both modes.
+ *
+ * To close @p fd, see rope_uring_cancel(): the engine keeps the socket open
+ * while it receives from it.
  *
  * Lifetime: @p r must outlive the receive (its final callback).
  *
- * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope), -EBUSY
- *         (@p fd is being received already), -ENOMEM.
+ * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope, or
+ *         @p fd not open), -EBUSY (@p fd's socket is being received
+ *         already), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
@@ -331,6 +342,39 @@ ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
+
+/**
+ * End every request to @p fd and its receive: each one's callback runs
+ * (from a later rope_uring_run()) with -ECANCELED, after the bytes already
+ * received are appended. Requests not started end at once; on io_uring,
+ * what the kernel is working on is cancelled (IORING_OP_ASYNC_CANCEL, every
+ * request on @p fd) and this call waits until the kernel has let go of it:
+ * a send the kernel reports as already running is waited for. Zero-copy
+ * sends may still wait for their notification, which comes when the socket
+ * lets go of the bytes (at the latest when it is closed).
+ *
+ * The engine holds its own reference to the open file of every socket it
+ * receives from (the kernel's request does; the fallback reads from a
+ * dup), so close(2) alone neither ends a receive nor makes the peer see
+ * the end of the stream. To close a socket the engine uses:
+ *
+ *     rope_uring_cancel(u, fd);   // every request on fd ends
+ *     close(fd);                  // now really closed: the peer sees EOF
+ *     rope_uring_run(u, 0);       // the -ECANCELED callbacks run
+ *
+ * A descriptor number closed without this and reused for a new socket is
+ * told apart by its file: rope_uring_recv() on it starts a new receive and
+ * ends the old one with -EBADF.
+ *
+ * May be called from a callback.
+ *
+ * @return 0, -EINVAL (NULL, negative @p fd), -ENOENT (nothing on @p fd),
+ *         or an error of io_uring_submit() (-EAGAIN, -EBUSY, -ENOMEM: the
+ *         requests are marked cancelled, but the kernel may still hold
+ *         @p fd; call again before closing it).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_cancel(struct rope_uring *u, int fd);
 
 /** @return requests queued or in flight whose callback has not run. */
 ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);

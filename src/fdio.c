@@ -22,6 +22,7 @@
 enum out_mode {
 	OUT_PROBE,   /* not known yet: try sendmsg, fall back to writev */
 	OUT_SEND,    /* a socket: sendmsg(MSG_NOSIGNAL), never SIGPIPE */
+	OUT_NOWAIT,  /* a socket, never blocking: MSG_DONTWAIT too */
 	OUT_WRITEV,  /* a pipe, tty or file at its current offset */
 	OUT_PWRITE,  /* a file at an explicit offset */
 };
@@ -40,16 +41,18 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 		return rope__sys->writev(fd, iov, cnt);
 	case OUT_PROBE:
 	case OUT_SEND:
+	case OUT_NOWAIT:
 		break;
 	}
 	mh.msg_iov = (struct iovec *)iov;
 	mh.msg_iovlen = (size_t)cnt;
-	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL);
+	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL |
+			       (*mode == OUT_NOWAIT ? MSG_DONTWAIT : 0));
 	if (w < 0 && errno == ENOTSOCK && *mode == OUT_PROBE) {
 		*mode = OUT_WRITEV;
 		return rope__sys->writev(fd, iov, cnt);
 	}
-	if (w >= 0)
+	if (w >= 0 && *mode == OUT_PROBE)
 		*mode = OUT_SEND;
 	return w;
 }
@@ -109,6 +112,14 @@ rope_snap_write_fd(const struct rope_snap *s, size_t off, size_t len, int fd)
 	len = (size_t)MIN((uint64_t)len, s->size - off);
 	return segs_write(s->segs, s->nseg, s->base + off, len, fd, OUT_PROBE,
 			  0);
+}
+
+ssize_t
+rope__snap_send_nowait(const struct rope_snap *s, size_t off, size_t len,
+		       int fd)
+{
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd,
+			  OUT_NOWAIT, 0);
 }
 
 ROPEIO_EXPORT ssize_t

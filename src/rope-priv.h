@@ -260,6 +260,14 @@ void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
 size_t rope__tail_next(const struct rope *r);
 
 /*
+ * fdio.c: send [@off, @off + @len) of @s (in range) to the stream socket
+ * @fd without ever blocking (MSG_DONTWAIT): the bytes sent, or -EAGAIN
+ * when the socket's buffer is full, or another -errno.
+ */
+ssize_t rope__snap_send_nowait(const struct rope_snap *s, size_t off,
+			       size_t len, int fd);
+
+/*
  * Append the first @n bytes of an owned chunk nobody else references, as
  * they are, consuming the caller's reference on success (receive buffers
  * become rope chunks this way). Fails like rope_append(), leaving the

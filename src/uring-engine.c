@@ -140,8 +140,9 @@ rope_uring_pwrite(struct rope_uring *u, int fd, struct rope_snap *s,
 }
 
 /* Move @q (at *@link in the queue) to the done list. */
-static void
-finish(struct rope_uring *u, struct req **link, struct req *q, ssize_t res)
+void
+rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
+		 ssize_t res)
 {
 	*link = q->next;
 	if (u->queue_tail == &q->next)
@@ -162,7 +163,7 @@ req_free(struct req *q)
 
 /* Run the callbacks of finished requests; returns how many ran. */
 static unsigned
-run_callbacks(struct rope_uring *u)
+req_callbacks(struct rope_uring *u)
 {
 	unsigned n = 0;
 
@@ -194,50 +195,17 @@ run_callbacks(struct rope_uring *u)
 	return n;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The fallback: plain syscalls                                             */
-/* ------------------------------------------------------------------------ */
-
-static ssize_t
-plain_run(const struct req *q)
+/* Every callback that is due, requests' then receives'. A callback may
+ * have released a rope that refused received bytes: try those again. */
+unsigned
+rope__engine_callbacks(struct rope_uring *u)
 {
-	size_t done = 0;
+	unsigned n = req_callbacks(u);
 
-	while (done < q->len) {
-		ssize_t w;
-
-		if (q->file_off >= 0)
-			w = rope_snap_pwrite(q->snap, q->off + done,
-					     q->len - done, q->fd,
-					     q->file_off + (int64_t)done);
-		else
-			w = rope_snap_write_fd(q->snap, q->off + done,
-					       q->len - done, q->fd);
-		if (w == -EAGAIN) {
-			/* A non-blocking socket: wait until it drains. */
-			struct pollfd p = { .fd = q->fd, .events = POLLOUT };
-
-			rope__sys->poll(&p, 1, -1);
-			continue;
-		}
-		if (w < 0)
-			return w;
-		if (w == 0)
-			return -EIO;
-		done += (size_t)w;
-	}
-	return (ssize_t)done;
-}
-
-static unsigned
-run_fallback(struct rope_uring *u)
-{
-	while (u->queue) {
-		struct req *q = u->queue;
-
-		finish(u, &u->queue, q, plain_run(q));
-	}
-	return run_callbacks(u);
+	n += rope__recv_callbacks(u);
+	if (n)
+		rope__recv_plain_retry(u);
+	return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -245,8 +213,8 @@ run_fallback(struct rope_uring *u)
 /* ------------------------------------------------------------------------ */
 
 /* Is an earlier request to the same socket still unfinished? */
-static bool
-socket_busy(const struct rope_uring *u, const struct req *q)
+bool
+rope__req_socket_busy(const struct rope_uring *u, const struct req *q)
 {
 	for (const struct req *p = u->queue; p != q; p = p->next)
 		if (p->fd == q->fd && p->file_off < 0)
@@ -270,7 +238,7 @@ prep_all(struct rope_uring *u, unsigned *starved)
 		int ret = 0;
 
 		if (!q->job) {
-			if (q->file_off < 0 && socket_busy(u, q)) {
+			if (q->file_off < 0 && rope__req_socket_busy(u, q)) {
 				link = &q->next;
 				continue;
 			}
@@ -282,11 +250,11 @@ prep_all(struct rope_uring *u, unsigned *starved)
 			ret = rope_uring_job_prep(q->job, &u->ring);
 		if (ret < 0 && (!q->job || rope_uring_job_free(q->job) == 0)) {
 			q->job = NULL;
-			finish(u, link, q, ret);
+			rope__req_finish(u, link, q, ret);
 			continue;
 		}
 		if (q->job && rope_uring_job_done(q->job)) {
-			finish(u, link, q, rope_uring_job_result(q->job));
+			rope__req_finish(u, link, q, rope_uring_job_result(q->job));
 			continue;
 		}
 		if (rope_uring_job_inflight(q->job))
@@ -359,22 +327,30 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	if (u->running)
 		return -EBUSY;
 	u->running = true;
+	/* The caller may have released a rope that refused bytes. */
+	rope__recv_plain_retry(u);
+	if (u->fallback) {
+		ret = rope__fallback_run(u, wait_nr, &called);
+		u->running = false;
+		return ret < 0 ? ret : (int)called;
+	}
 	for (;;) {
-		unsigned busy = 0, starved = 0, polled, progress;
+		unsigned busy, starved = 0, progress;
+		int polled;
 		bool more;
 
-		if (u->fallback)
-			called += run_fallback(u);
-		else
-			busy = prep_all(u, &starved) +
-			       rope__recv_prep(u, &starved);
-		called += run_callbacks(u) + rope__recv_callbacks(u);
+		busy = prep_all(u, &starved) + rope__recv_prep(u, &starved);
+		called += rope__engine_callbacks(u);
 		more = called < wait_nr;
-		/* Plain receivers may block in poll() only when nothing is
-		 * in flight on the ring. */
-		polled = rope__recv_fallback(u, more && !busy && !starved,
-					     &progress);
-		called += rope__recv_callbacks(u);
+		/* Plain receivers (no provided buffer rings) may block in
+		 * poll() only when nothing is in flight on the ring. */
+		polled = rope__plain_recv_round(u, more && !busy && !starved,
+						&progress);
+		if (polled < 0) {
+			ret = polled;
+			break;
+		}
+		called += rope__engine_callbacks(u);
 		more = called < wait_nr;
 		if (starved) {
 			/*
@@ -426,8 +402,8 @@ cancel_all(struct rope_uring *u)
 		/* No CQE can come now: the job may be freed. */
 		if (q->job)
 			rope__uring_job_abandon(q->job);
-		finish(u, &u->queue, q, -ECANCELED);
-		run_callbacks(u);  /* which may queue more: ended too */
+		rope__req_finish(u, &u->queue, q, -ECANCELED);
+		req_callbacks(u);  /* which may queue more: ended too */
 	}
 }
 
@@ -461,5 +437,81 @@ rope_uring_free(struct rope_uring *u)
 		io_uring_queue_exit(&u->ring);
 	}
 	cancel_all(u);
+	rope__pollset_exit(&u->ps);
 	rope__free(u, sizeof(*u));
+}
+
+/* Is anything of the kernel's still working on @fd: a request's SQE whose
+ * result has not come, or the receive @rc's multishot? Zero-copy
+ * notifications do not count: they come when the socket lets go of the
+ * bytes. */
+static bool
+fd_in_kernel(const struct rope_uring *u, int fd, const struct recv *rc)
+{
+	for (const struct req *q = u->queue; q; q = q->next)
+		if (q->fd == fd && q->job && rope__uring_job_busy(q->job))
+			return true;
+	return rc && rope__recv_in_kernel(rc);
+}
+
+/*
+ * Ask the kernel to cancel every request on @fd, and reap until none is
+ * left in its hands (their CQEs are accounted; callbacks wait for the next
+ * run). A request the kernel cannot cancel (-EALREADY: it is running) is
+ * waited for.
+ */
+static int
+cancel_in_kernel(struct rope_uring *u, int fd, const struct recv *rc)
+{
+	struct io_uring_sqe *sqe = NULL;
+	unsigned tries = 0;
+	int ret;
+
+	while (!(sqe = rope__uring->get_sqe(&u->ring))) {
+		if (++tries > STARVED_ROUNDS_MAX)
+			return -EAGAIN;
+		ret = submit(u, false, false);
+		if (ret < 0)
+			return ret;
+		reap(u);
+	}
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, 0);  /* a CQE nobody waits for */
+	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring)) {
+		ret = submit(u, fd_in_kernel(u, fd, rc), false);
+		if (ret < 0)
+			return ret;
+		reap(u);
+	}
+	return 0;
+}
+
+ROPEIO_EXPORT int
+rope_uring_cancel(struct rope_uring *u, int fd)
+{
+	struct req **link, *q;
+	struct recv *rc;
+	bool found;
+
+	if (!u || fd < 0)
+		return -EINVAL;
+	rc = rope__recv_cancel_fd(u, fd);
+	found = rc != NULL;
+	for (link = &u->queue; (q = *link);) {
+		if (q->fd != fd) {
+			link = &q->next;
+			continue;
+		}
+		found = true;
+		if (!q->job) {
+			/* Not started: nothing of it is in the kernel. */
+			rope__req_finish(u, link, q, -ECANCELED);
+			continue;
+		}
+		rope__uring_job_cancel(q->job);
+		link = &q->next;
+	}
+	if (!found)
+		return -ENOENT;
+	return u->fallback ? 0 : cancel_in_kernel(u, fd, rc);
 }

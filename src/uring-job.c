@@ -295,6 +295,23 @@ rope_uring_job_inflight(const struct rope_uring_job *j)
 }
 
 void
+rope__uring_job_cancel(struct rope_uring_job *j)
+{
+	if (!j->error)
+		j->error = -ECANCELED;
+}
+
+unsigned
+rope__uring_job_busy(const struct rope_uring_job *j)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < JOB_SLOTS; i++)
+		n += j->slots[i].busy;
+	return n;
+}
+
+void
 rope__uring_job_abandon(struct rope_uring_job *j)
 {
 	j->inflight = 0;  /* all rope_uring_job_free() asks */

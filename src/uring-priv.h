@@ -21,6 +21,8 @@
 #define URING_TAG_RECV 2u
 #define URING_TAG_CANCEL 0u
 
+struct recv;  /* uring-recv.c */
+
 struct req {
 	struct req *next;
 	struct rope_uring_job *job;  /* ring mode, once started */
@@ -32,6 +34,15 @@ struct req {
 	rope_uring_cb cb;
 	void *arg;
 	ssize_t result;
+	size_t done;                 /* fallback: bytes sent so far */
+	bool blocked;                /* fallback: waits for POLLOUT */
+};
+
+/* A growable poll(2) set; who[i] says what fds[i] is for. */
+struct rope__pollset {
+	struct pollfd *fds;
+	void **who;
+	unsigned n, cap;
 };
 
 struct rope_uring {
@@ -46,6 +57,7 @@ struct rope_uring {
 	struct req **done_tail;
 	unsigned pending;
 	struct rope_uring_stats stats;
+	struct rope__pollset ps;     /* the fallback's, remade every round */
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
@@ -92,13 +104,49 @@ int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
  * come), so that rope_uring_job_free() frees it. */
 void rope__uring_job_abandon(struct rope_uring_job *j);
 
+/* uring-job.c: end the job with -ECANCELED: it prepares nothing more and
+ * is done once its SQEs in flight have completed. */
+void rope__uring_job_cancel(struct rope_uring_job *j);
+/* uring-job.c: its SQEs whose result CQE has not come (notifications of
+ * zero-copy sends, which wait for the socket, left out). */
+unsigned rope__uring_job_busy(const struct rope_uring_job *j);
+
+/* uring-engine.c, for the fallback's loop. */
+void rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
+		      ssize_t res);
+bool rope__req_socket_busy(const struct rope_uring *u, const struct req *q);
+unsigned rope__engine_callbacks(struct rope_uring *u);
+
+/* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which
+ * no fd waits for another. */
+int rope__pollset_add(struct rope__pollset *ps, int fd, short events,
+		      void *who);
+void rope__pollset_exit(struct rope__pollset *ps);
+int rope__fallback_run(struct rope_uring *u, unsigned wait_nr,
+		       unsigned *called);
+int rope__plain_recv_round(struct rope_uring *u, bool wait,
+			   unsigned *progress);
+
 /* uring-recv.c, called by the engine's loop. */
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
 unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
 unsigned rope__recv_callbacks(struct rope_uring *u);
-unsigned rope__recv_fallback(struct rope_uring *u, bool wait,
-			     unsigned *progress);
+/* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
+ * of their dup at once. NULL when @fd has none. */
+struct recv *rope__recv_cancel_fd(struct rope_uring *u, int fd);
+/* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
+ * Valid until the next rope__recv_callbacks(), which may free it. */
+bool rope__recv_in_kernel(const struct recv *rc);
 void rope__recv_stop_all(struct rope_uring *u);
+/* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
+ * entry per receive that can take bytes (ending those stopped, or whose
+ * rope was closed), then read from those poll found ready among entries
+ * @from on. A rope that refuses is not polled again until
+ * rope__recv_plain_retry(), which the engine calls after callbacks ran. */
+int rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps);
+unsigned rope__recv_plain_ready(struct rope_uring *u,
+				const struct rope__pollset *ps, unsigned from);
+void rope__recv_plain_retry(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 void rope__recv_exit(struct rope_uring *u);
 

@@ -8,18 +8,32 @@
  * do not pin 64 KiB each.
  *
  * Each buffer id is either in the ring, or holding received bytes that wait
- * in their socket's FIFO until the rope accepts them (a rope that is
- * exported refuses with -EBUSY: the bytes wait, in order, and the ring runs
- * dry, which stops the socket: back-pressure, not loss), or empty and due
- * for a refill. The kernel may never see one id twice, so nothing is added
- * back that is still out (the research for this project saw data
- * overwritten exactly that way).
+ * in their socket's FIFO until the rope accepts them, or empty and due for
+ * a refill. The kernel may never see one id twice, so nothing is added back
+ * that is still out (the research for this project saw data overwritten
+ * exactly that way).
+ *
+ * The buffers are shared by every receiving socket, so one rope that
+ * refuses bytes (exported: -EBUSY; or out of memory) must not hold them: its
+ * waiting buffers leave the ring for good (their chunks move to the
+ * receiver's own held list, and fresh chunks take their ids), and once it
+ * holds RECV_HOLD_MAX bytes its multishot recv is cancelled, so that only
+ * that socket stops being read (back-pressure, not loss) until the rope has
+ * taken everything.
+ *
+ * The engine holds its own reference to each receiving socket's open file
+ * (the ring's request does; plain reads use a dup), so close(fd) alone
+ * neither ends a receive nor lets it read another file that reuses the
+ * number: rope_uring_cancel() first, then close.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "uring-priv.h"
 
@@ -30,6 +44,9 @@
 #define RECV_ADOPT_MIN (RECV_BUFSZ / 4)
 /* Bytes one fallback read may take. */
 #define RECV_PLAIN_MAX (256u * 1024)
+/* Buffer memory a refusing rope may hold before its socket stops being
+ * read (counted in whole buffers, whatever their fill). */
+#define RECV_HOLD_MAX (16u * RECV_BUFSZ)
 
 struct rbuf {
 	struct rope_chunk *chunk;  /* NULL when a refill found no memory */
@@ -37,20 +54,38 @@ struct rbuf {
 	bool in_ring;
 };
 
+/* A buffer taken out of the ring for a rope that refused it. */
+struct held {
+	struct rope_chunk *chunk;
+	uint32_t len;
+};
+
 struct recv {
 	struct recv *next;
-	int fd;
+	int fd;              /* the caller's descriptor */
+	int own_fd;          /* plain reads: our dup of it; else -1 */
+	dev_t dev;           /* the open file, so that a reused number */
+	ino_t ino;           /* is told apart */
 	struct rope *r;
 	rope_uring_cb cb;
 	void *arg;
 	bool armed;          /* a multishot recv is in flight */
-	bool stopping;       /* rope_uring_recv_stop() was called */
-	bool cancel_sent;    /* ... and its cancellation was submitted */
-	bool cancel_inflight; /* whose CQE has not arrived */
+	bool stopping;       /* stopped, cancelled, or the rope was closed */
+	bool paused;         /* too much held: not read until it is taken */
+	bool refused;        /* plain reads: the rope refused; not polled
+				until a callback has run */
+	bool cancel_sent;    /* the multishot's cancellation was submitted */
+	bool cancel_inflight; /* ... and its CQE has not arrived */
 	bool ended;          /* no more data will come */
+	int stop_res;        /* the final result of a stop */
 	int end;             /* 0 at end of stream, else -errno */
 	uint64_t delivered;  /* bytes appended since the last callback */
-	unsigned head, n;    /* the FIFO of buffer ids awaiting delivery */
+	/* Bytes waiting for the rope, in order: first the held buffers, then
+	 * the FIFO of buffer ids still in the engine's pool. */
+	struct held *held;
+	unsigned held_head, held_n, held_cap;
+	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
+	unsigned head, n;
 	uint16_t fifo[RECV_NBUF];
 };
 
@@ -146,26 +181,58 @@ rope__recv_exit(struct rope_uring *u)
 /* Starting and stopping                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* The receive still reading from descriptor number @fd, if any. */
 static struct recv *
 recv_find(struct rope_uring *u, int fd)
 {
 	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		if (rc->fd == fd)
+		if (rc->fd == fd && !rc->stopping && !rc->ended)
 			return rc;
 	return NULL;
+}
+
+static void
+end(struct recv *rc, int res)
+{
+	if (!rc->ended) {
+		rc->ended = true;
+		rc->end = res;
+	}
+}
+
+static void
+stop(struct recv *rc, int res)
+{
+	if (!rc->stopping) {
+		rc->stopping = true;
+		rc->stop_res = res;
+	}
+}
+
+static bool
+plain(const struct rope_uring *u)
+{
+	return u->fallback || u->recv_plain;
 }
 
 ROPEIO_EXPORT int
 rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		rope_uring_cb cb, void *arg)
 {
-	struct recv *rc;
+	struct recv *rc, *old;
+	struct stat st;
+	int saved = errno;
 
 	if (!u || !r || fd < 0)
 		return -EINVAL;
 	if (rope_closed(r))
 		return -EBADF;
-	if (recv_find(u, fd))
+	if (fstat(fd, &st) < 0) {
+		errno = saved;
+		return -EBADF;
+	}
+	old = recv_find(u, fd);
+	if (old && old->dev == st.st_dev && old->ino == st.st_ino)
 		return -EBUSY;
 	if (!u->fallback && !u->br) {
 		int ret = buffers_setup(u);
@@ -181,7 +248,24 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
+	rc->own_fd = -1;
+	if (plain(u)) {
+		rc->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->own_fd < 0) {
+			int err = errno;
+
+			errno = saved;
+			rope__free(rc, sizeof(*rc));
+			return -err;
+		}
+	}
+	/* The number was closed and now names another file: the receive
+	 * that had it can never be reached by it again. */
+	if (old)
+		stop(old, -EBADF);
 	rc->fd = fd;
+	rc->dev = st.st_dev;
+	rc->ino = st.st_ino;
 	rc->r = r;
 	rc->cb = cb;
 	rc->arg = arg;
@@ -198,15 +282,42 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
-	rc->stopping = true;
+	stop(rc, -ECANCELED);
 	return 0;
+}
+
+struct recv *
+rope__recv_cancel_fd(struct rope_uring *u, int fd)
+{
+	struct recv *rc = recv_find(u, fd);
+
+	if (!rc)
+		return NULL;
+	stop(rc, -ECANCELED);
+	if (rc->own_fd >= 0) {
+		/* Plain reads: nothing reads it any more, and the caller
+		 * may close the socket for good. */
+		int saved = errno;
+
+		close(rc->own_fd);
+		errno = saved;
+		rc->own_fd = -1;
+		end(rc, -ECANCELED);
+	}
+	return rc;
+}
+
+bool
+rope__recv_in_kernel(const struct recv *rc)
+{
+	return rc->armed || rc->cancel_inflight;
 }
 
 void
 rope__recv_stop_all(struct rope_uring *u)
 {
 	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		rc->stopping = true;
+		stop(rc, -ECANCELED);
 }
 
 
@@ -221,48 +332,146 @@ fifo_pop(struct recv *rc)
 	rc->n--;
 }
 
-static void
-end(struct recv *rc, int res)
+/* Append @len received bytes in @c to the rope: the chunk itself when it
+ * is well filled (*@adopted: the rope has the reference now), else a copy
+ * into the rope's tail room. */
+static int
+give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
+     uint32_t len, bool *adopted)
 {
-	if (!rc->ended) {
-		rc->ended = true;
-		rc->end = res;
+	int ret;
+
+	*adopted = false;
+	if (len >= RECV_ADOPT_MIN) {
+		ret = rope__append_chunk(rc->r, c, len);
+		*adopted = ret == 0;
+	} else {
+		ssize_t w = rope_append(rc->r, c->data, len);
+
+		ret = w < 0 ? (int)w : 0;
+		if (ret == 0)
+			u->stats.recv_copied += len;
 	}
+	if (ret == 0) {
+		u->stats.recv_bytes += len;
+		rc->delivered += len;
+	} else if (ret == -EBADF) {
+		/* The rope was closed: nobody will read these. */
+		stop(rc, -EBADF);
+		end(rc, -EBADF);
+		ret = 0;
+	}
+	return ret;
 }
 
-/* Append waiting buffers to the rope, in order, while it accepts them. */
+/* Take a waiting buffer out of the pool for good: its chunk goes to the
+ * held list and its id gets a fresh chunk at the next refill. */
+static bool
+hold(struct recv *rc, struct rbuf *b)
+{
+	if (rc->held_head + rc->held_n == rc->held_cap) {
+		if (rc->held_head) {
+			memmove(rc->held, rc->held + rc->held_head,
+				rc->held_n * sizeof(*rc->held));
+			rc->held_head = 0;
+		} else {
+			unsigned cap = rc->held_cap ? 2 * rc->held_cap : 8;
+			struct held *h = rope__realloc(
+				rc->held, rc->held_cap * sizeof(*h),
+				cap * sizeof(*h));
+
+			if (!h)
+				return false;
+			rc->held = h;
+			rc->held_cap = cap;
+		}
+	}
+	rc->held[rc->held_head + rc->held_n++] =
+		(struct held){ b->chunk, b->len };
+	rc->held_bytes += RECV_BUFSZ;
+	b->chunk = NULL;
+	b->len = 0;
+	return true;
+}
+
+static void
+held_pop(struct recv *rc)
+{
+	rc->held_head++;
+	rc->held_bytes -= RECV_BUFSZ;
+	if (--rc->held_n == 0)
+		rc->held_head = 0;
+}
+
+/*
+ * Append waiting bytes to the rope, in order, while it accepts them. When
+ * it refuses (-EBUSY, -ENOMEM), the buffers still in the pool are held
+ * instead, so that other sockets keep theirs (if the held list cannot grow,
+ * they stay in the pool: nothing is lost either way).
+ */
 static void
 deliver(struct rope_uring *u, struct recv *rc)
 {
+	bool adopted;
+
+	while (rc->held_n) {
+		struct held *h = &rc->held[rc->held_head];
+
+		if (give(u, rc, h->chunk, h->len, &adopted) < 0)
+			goto refused;
+		if (!adopted)
+			rope__chunk_unref(h->chunk);
+		held_pop(rc);
+	}
 	while (rc->n) {
 		struct rbuf *b = &u->bufs[rc->fifo[rc->head]];
-		int ret;
 
-		if (b->len >= RECV_ADOPT_MIN) {
-			ret = rope__append_chunk(rc->r, b->chunk, b->len);
-			if (ret == 0)
-				b->chunk = NULL;  /* the rope's now */
-		} else {
-			ssize_t w = rope_append(rc->r, b->chunk->data, b->len);
-
-			ret = w < 0 ? (int)w : 0;
-			if (ret == 0)
-				u->stats.recv_copied += b->len;
-		}
-		if (ret == 0)
-			u->stats.recv_bytes += b->len;
-		if (ret == -EBADF) {
-			/* The rope was closed: nobody will read these. */
-			end(rc, ret);
-			ret = 0;
-		} else if (ret < 0) {
-			return;  /* -EBUSY, -ENOMEM: try again next round */
-		} else {
-			rc->delivered += b->len;
-		}
+		if (give(u, rc, b->chunk, b->len, &adopted) < 0)
+			goto refused;
+		if (adopted)
+			b->chunk = NULL;  /* the rope's now */
 		b->len = 0;
 		fifo_pop(rc);
 	}
+	return;
+refused:
+	while (rc->n && hold(rc, &u->bufs[rc->fifo[rc->head]]))
+		fifo_pop(rc);
+}
+
+/* Drop whatever waits: nobody will take it. */
+static void
+drop_waiting(struct rope_uring *u, struct recv *rc)
+{
+	while (rc->held_n) {
+		rope__chunk_unref(rc->held[rc->held_head].chunk);
+		held_pop(rc);
+	}
+	while (rc->n) {
+		u->bufs[rc->fifo[rc->head]].len = 0;
+		fifo_pop(rc);
+	}
+}
+
+static void
+recv_free(struct recv *rc)
+{
+	if (rc->own_fd >= 0) {
+		int saved = errno;
+
+		close(rc->own_fd);
+		errno = saved;
+	}
+	rope__free(rc->held, rc->held_cap * sizeof(*rc->held));
+	rope__free(rc, sizeof(*rc));
+}
+
+/* A receive whose rope was closed ends: nothing will read it. */
+static void
+check_rope(struct recv *rc)
+{
+	if (rope_closed(rc->r))
+		stop(rc, -EBADF);
 }
 
 /* Both return false when the SQ is full: the next round tries again. */
@@ -278,6 +487,7 @@ arm(struct rope_uring *u, struct recv *rc)
 	sqe->buf_group = RECV_BGID;
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
 	rc->armed = true;
+	rc->cancel_sent = false;
 	return true;
 }
 
@@ -303,27 +513,36 @@ unsigned
 rope__recv_prep(struct rope_uring *u, unsigned *starved)
 {
 	unsigned active = 0;
+	bool has_buffer = false;
 
 	if (u->recv_plain || !u->br)
 		return 0;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		deliver(u, rc);
-	refill(u);
 	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
-		bool has_buffer = false;
+		check_rope(rc);
+		deliver(u, rc);
+	}
+	refill(u);
+	/* Arm only with a buffer to fill: otherwise the multishot would end
+	 * at once (-ENOBUFS), again and again. */
+	for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
+		has_buffer = u->bufs[bid].in_ring;
+	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+		bool reading;
 
-		if (rc->stopping && !rc->ended) {
-			if (!rc->armed)
-				end(rc, -ECANCELED);
-			else if (!rc->cancel_sent && !cancel(u, rc))
-				++*starved;
-		}
-		/* Re-arm after the multishot ended (-ENOBUFS, or a full CQ),
-		 * but only with a buffer to fill: otherwise it would end at
-		 * once, again and again. */
-		for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
-			has_buffer = u->bufs[bid].in_ring;
-		if (!rc->armed && !rc->ended && has_buffer && !arm(u, rc))
+		if (rc->held_bytes >= RECV_HOLD_MAX)
+			rc->paused = true;
+		else if (!rc->held_n)
+			rc->paused = false;
+		reading = !rc->stopping && !rc->ended && !rc->paused;
+		if (rc->armed && !reading && !rc->cancel_sent &&
+		    !cancel(u, rc))
+			++*starved;
+		if (rc->stopping && !rc->armed)
+			end(rc, rc->stop_res);
+		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
+		 * pause that is over). */
+		if (reading && !rc->armed && !rc->cancel_inflight &&
+		    has_buffer && !arm(u, rc))
 			++*starved;
 		active += rc->armed || rc->cancel_inflight;
 	}
@@ -359,13 +578,18 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 				(uint16_t)bid;
 		}
 	}
-	/* Out of buffers, or interrupted: re-armed by the next round. */
-	if (cqe->res == 0)
+	/* Out of buffers, or interrupted: re-armed by the next round. A
+	 * cancellation of ours ends it only when it was a stop (a pause
+	 * re-arms later). */
+	if (cqe->res == -ECANCELED && (rc->stopping || rc->paused)) {
+		if (rc->stopping)
+			end(rc, rc->stop_res);
+	} else if (cqe->res == 0) {
 		end(rc, 0);
-	else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
-		 cqe->res != -EINTR && cqe->res != -EAGAIN)
-		end(rc, rc->stopping && cqe->res == -ECANCELED ? -ECANCELED
-							       : cqe->res);
+	} else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
+		   cqe->res != -EINTR && cqe->res != -EAGAIN) {
+		end(rc, cqe->res);
+	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		rc->armed = false;
 	return true;
@@ -387,12 +611,13 @@ rope__recv_callbacks(struct rope_uring *u)
 			called++;
 		}
 		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->armed && !rc->cancel_inflight && !rc->n) {
+		if (rc->ended && !rc->armed && !rc->cancel_inflight &&
+		    !rc->n && !rc->held_n) {
 			*link = rc->next;
 			u->pending--;
 			if (rc->cb)
 				rc->cb(rc->arg, rc->end);
-			rope__free(rc, sizeof(*rc));
+			recv_free(rc);
 			called++;
 			continue;
 		}
@@ -407,10 +632,7 @@ rope__recv_abandon(struct rope_uring *u)
 	/* Bytes no rope would take while the engine goes away: drop them,
 	 * end every receive, and run the final callbacks. */
 	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
-		while (rc->n) {
-			u->bufs[rc->fifo[rc->head]].len = 0;
-			fifo_pop(rc);
-		}
+		drop_waiting(u, rc);
 		rc->armed = false;
 		rc->cancel_inflight = false;  /* never reaped now */
 		end(rc, -ECANCELED);
@@ -422,46 +644,58 @@ rope__recv_abandon(struct rope_uring *u)
 /* Plain reads: the fallback, and kernels without provided buffer rings     */
 /* ------------------------------------------------------------------------ */
 
-unsigned
-rope__recv_fallback(struct rope_uring *u, bool wait, unsigned *progress)
+int
+rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 {
-	struct pollfd p[64];
-	struct recv *who[64];
-	unsigned n = 0;
-
-	*progress = 0;
-	if (!u->fallback && !u->recv_plain)
+	if (!plain(u))
 		return 0;
-	for (struct recv *rc = u->recvs; rc && n < 64; rc = rc->next) {
+	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+		int ret;
+
+		check_rope(rc);
 		if (rc->stopping)
-			end(rc, -ECANCELED);
-		if (rc->ended)
+			end(rc, rc->stop_res);
+		if (rc->ended || rc->refused)
 			continue;
-		p[n] = (struct pollfd){ .fd = rc->fd, .events = POLLIN };
-		who[n++] = rc;
+		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
+		if (ret < 0)
+			return ret;
 	}
-	if (!n || rope__sys->poll(p, n, wait ? -1 : 0) <= 0)
-		return n;
-	for (unsigned i = 0; i < n; i++) {
+	return 0;
+}
+
+unsigned
+rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
+		       unsigned from)
+{
+	unsigned progress = 0;
+
+	for (unsigned i = from; i < ps->n; i++) {
+		struct recv *rc = ps->who[i];
 		ssize_t got;
 
-		if (!p[i].revents)
+		if (!ps->fds[i].revents)
 			continue;
-		got = rope_read_fd(who[i]->r, who[i]->fd, RECV_PLAIN_MAX);
+		got = rope_read_fd(rc->r, rc->own_fd, RECV_PLAIN_MAX);
 		if (got > 0) {
 			/* readv fills the rope's own memory: no copy here,
 			 * but the kernel copies, as for every plain read. */
-			who[i]->delivered += (uint64_t)got;
+			rc->delivered += (uint64_t)got;
 			u->stats.recv_bytes += (uint64_t)got;
-			++*progress;
-		} else if (got == 0) {
-			end(who[i], 0);
-			++*progress;
-		} else if (got != -EAGAIN && got != -EINTR && got != -EBUSY &&
-			   got != -ENOMEM) {
-			end(who[i], (int)got);
-			++*progress;
+			progress++;
+		} else if (got == -EBUSY || got == -ENOMEM) {
+			rc->refused = true;  /* until a callback has run */
+		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
+			end(rc, (int)got);
+			progress++;
 		}
 	}
-	return n;
+	return progress;
+}
+
+void
+rope__recv_plain_retry(struct rope_uring *u)
+{
+	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+		rc->refused = false;
 }

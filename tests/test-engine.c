@@ -15,40 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "ropeio-uring.h"
-
-static bool forced_fallback;
-
-/* Records what a callback saw. */
-struct outcome {
-	int calls;
-	ssize_t result;
-	int order;          /* the value of *counter when it was called */
-	int *counter;
-};
-
-static void
-record(void *arg, ssize_t result)
-{
-	struct outcome *o = arg;
-
-	o->calls++;
-	o->result = result;
-	if (o->counter)
-		o->order = (*o->counter)++;
-}
-
-static struct rope_uring *
-t_engine(void)
-{
-	struct rope_uring *u = NULL;
-
-	CU_ASSERT_EQUAL(rope_uring_new(&u, 16), 0);
-	if (u && forced_fallback)
-		CU_ASSERT(rope_uring_is_fallback(u));
-	return u;
-}
+#include "engine-arms.h"
 
 /* ------------------------------------------------------------------------ */
 
@@ -328,47 +295,13 @@ test_engine_free_completes_pending(void)
 
 /* A writer thread: @len bytes of pattern in pieces of varied sizes, then
  * close (or reset, with SO_LINGER 0). */
-struct source {
-	int fd;
-	size_t len, max_piece;
-	unsigned nap_us;
-	bool reset;
-	uint8_t *data;
-};
-
-static void *
-source_run(void *arg)
-{
-	struct source *src = arg;
-	size_t off = 0, i = 0;
-
-	while (off < src->len) {
-		size_t n = MIN(1 + (i++ * 48271) % src->max_piece,
-			       src->len - off);
-		ssize_t w = write(src->fd, src->data + off, n);
-
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-		if (src->nap_us)
-			usleep(src->nap_us);
-	}
-	if (src->reset) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(src->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(src->fd);
-	return NULL;
-}
-
 static void
 test_engine_recv_several_mib(void)
 {
 	size_t len = (6u << 20) + 777;
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
-	struct source src = { .len = len, .max_piece = 200000 };
+	struct t_source src = { .len = len, .max_piece = 200000 };
 	struct t_received x = { 0 };
 	pthread_t t;
 	int fds[2];
@@ -378,7 +311,7 @@ test_engine_recv_several_mib(void)
 	t_pattern(src.data, len, 99);
 	src.fd = fds[1];
 	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
-	pthread_create(&t, NULL, source_run, &src);
+	pthread_create(&t, NULL, t_source_run, &src);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
 		;
 	pthread_join(t, NULL);
@@ -412,7 +345,7 @@ test_engine_recv_small_messages_share_chunks(void)
 	size_t len = 3000;
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
-	struct source src = { .len = len, .max_piece = 30, .nap_us = 200 };
+	struct t_source src = { .len = len, .max_piece = 30, .nap_us = 200 };
 	struct t_received x = { 0 };
 	struct rope_info info;
 	pthread_t t;
@@ -425,7 +358,7 @@ test_engine_recv_small_messages_share_chunks(void)
 	t_pattern(src.data, len, 5);
 	src.fd = fds[1];
 	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
-	pthread_create(&t, NULL, source_run, &src);
+	pthread_create(&t, NULL, t_source_run, &src);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
 		;
 	pthread_join(t, NULL);
@@ -445,7 +378,7 @@ test_engine_recv_waits_while_exported(void)
 	size_t len = 500000;
 	struct rope_uring *u = t_engine();
 	struct rope *r = t_rope_from("HEAD");
-	struct source src = { .len = len, .max_piece = 70000 };
+	struct t_source src = { .len = len, .max_piece = 70000 };
 	struct t_received x = { 0 };
 	struct iovec iov[4];
 	uint8_t *want;
@@ -458,7 +391,7 @@ test_engine_recv_waits_while_exported(void)
 	src.fd = fds[1];
 	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 4), 1);
 	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
-	pthread_create(&t, NULL, source_run, &src);
+	pthread_create(&t, NULL, t_source_run, &src);
 	/* While exported, the rope refuses: the bytes wait, the rope is
 	 * untouched. */
 	for (int i = 0; i < 20; i++) {
@@ -522,7 +455,7 @@ test_engine_recv_connection_reset(void)
 	size_t len = 100000;
 	struct rope_uring *u = t_engine();
 	struct rope *r = rope_new();
-	struct source src = { .len = len, .max_piece = 5000, .reset = true };
+	struct t_source src = { .len = len, .max_piece = 5000, .reset = true };
 	struct t_received x = { 0 };
 	pthread_t t;
 	int fds[2];
@@ -531,7 +464,7 @@ test_engine_recv_connection_reset(void)
 	src.data = malloc(len);
 	t_pattern(src.data, len, 11);
 	src.fd = fds[1];
-	pthread_create(&t, NULL, source_run, &src);
+	pthread_create(&t, NULL, t_source_run, &src);
 	pthread_join(t, NULL);  /* all sent, then reset */
 	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
 	while (!x.ended && rope_uring_run(u, 1) >= 0)
@@ -603,47 +536,8 @@ static const struct t_test tests[] = {
 	{ "zero_copy_send", test_engine_zero_copy_send },
 };
 
-static int
-use_ring(void)
-{
-	forced_fallback = false;
-	return unsetenv("ROPEIO_NO_URING");
-}
-
-static int
-use_fallback(void)
-{
-	forced_fallback = true;
-	return setenv("ROPEIO_NO_URING", "1", 1);
-}
-
 int
 main(void)
 {
-	struct rope_uring *probe;
-	unsigned failed;
-	bool ring_ok;
-
-	/* The ring arm needs io_uring; the fallback arm runs anywhere. */
-	unsetenv("ROPEIO_NO_URING");
-	if (rope_uring_new(&probe, 8) < 0)
-		return T_EXIT_SETUP;
-	ring_ok = !rope_uring_is_fallback(probe);
-	rope_uring_free(probe);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return T_EXIT_SETUP;
-	for (int arm = ring_ok ? 0 : 1; arm < 2; arm++) {
-		CU_pSuite s = CU_add_suite(arm ? "engine-fallback" : "engine-ring",
-					   arm ? use_fallback : use_ring, NULL);
-
-		for (size_t i = 0; s && i < ARRAY_SIZE(tests); i++)
-			CU_add_test(s, tests[i].name, tests[i].fn);
-	}
-	if (!ring_ok)
-		fprintf(stderr, "no io_uring here: the fallback arm only\n");
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_run_engine_arms(tests, ARRAY_SIZE(tests), 240);
 }

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine without io_uring: plain syscalls in a non-blocking readiness
+ * loop. Nothing in it may wait for one fd while another could progress: a
+ * client that stops reading must not freeze the others, and a connection
+ * that sends and receives at once must not wait for itself.
+ *
+ * Each round:
+ *  1. every request that may start or go on does so without blocking:
+ *     files are written whole (pwritev on a regular file does not wait for
+ *     a peer), sockets get sendmsg(MSG_DONTWAIT) until the kernel's buffer
+ *     is full; a socket request that got EAGAIN waits for POLLOUT;
+ *  2. one poll(2) over every fd that waits: POLLOUT for those sends, POLLIN
+ *     for every receive whose rope can take bytes. It blocks only when the
+ *     caller wants callbacks and the round made no progress;
+ *  3. receives read what poll found; callbacks run after the batch.
+ * A run ends when enough callbacks ran, when nothing is pending, or when
+ * nothing can progress without the caller (every receiving rope refuses).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "uring-priv.h"
+
+int
+rope__pollset_add(struct rope__pollset *ps, int fd, short events, void *who)
+{
+	if (ps->n == ps->cap) {
+		/* One block: the pollfds, then the who pointers (a pollfd
+		 * is 8 bytes, so they stay aligned). */
+		unsigned cap = ps->cap ? 2 * ps->cap : 16;
+		size_t one = sizeof(*ps->fds) + sizeof(*ps->who);
+		struct pollfd *fds = rope__alloc(cap * one);
+
+		if (!fds)
+			return -ENOMEM;
+		if (ps->n) {
+			memcpy(fds, ps->fds, ps->n * sizeof(*fds));
+			memcpy(fds + cap, ps->who, ps->n * sizeof(*ps->who));
+		}
+		rope__free(ps->fds, ps->cap * one);
+		ps->fds = fds;
+		ps->who = (void **)(fds + cap);
+		ps->cap = cap;
+	}
+	ps->fds[ps->n] = (struct pollfd){ .fd = fd, .events = events };
+	ps->who[ps->n++] = who;
+	return 0;
+}
+
+void
+rope__pollset_exit(struct rope__pollset *ps)
+{
+	rope__free(ps->fds, ps->cap * (sizeof(*ps->fds) + sizeof(*ps->who)));
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* A file request, written whole: regular files do not wait for a peer. */
+static ssize_t
+file_write(const struct req *q)
+{
+	ssize_t w = rope_snap_pwrite(q->snap, q->off, q->len, q->fd,
+				     q->file_off);
+
+	if (w >= 0 && (size_t)w < q->len) {
+		/* Short without an error: the file refuses more. */
+		size_t done = (size_t)w;
+
+		do {
+			w = rope_snap_pwrite(q->snap, q->off + done,
+					     q->len - done, q->fd,
+					     q->file_off + (int64_t)done);
+			if (w > 0)
+				done += (size_t)w;
+		} while (w > 0 && done < q->len);
+		if (w < 0)
+			return w;
+		return done == q->len ? (ssize_t)done : -EIO;
+	}
+	return w;
+}
+
+/*
+ * Send what the socket takes now. Returns true when the request is over
+ * (*@res: the bytes sent, or the error), false when it waits for POLLOUT.
+ */
+static bool
+socket_send(struct req *q, ssize_t *res)
+{
+	while (q->done < q->len) {
+		ssize_t w = rope__snap_send_nowait(q->snap, q->off + q->done,
+						   q->len - q->done, q->fd);
+
+		if (w == -EAGAIN) {
+			q->blocked = true;
+			return false;
+		}
+		if (w <= 0) {
+			*res = w < 0 ? w : -EIO;
+			return true;
+		}
+		q->done += (size_t)w;
+	}
+	*res = (ssize_t)q->done;
+	return true;
+}
+
+/* Step 1: start or continue every request that may go now. Returns how
+ * many moved bytes or ended. */
+static unsigned
+requests_step(struct rope_uring *u)
+{
+	struct req **link = &u->queue, *q;
+	unsigned progress = 0;
+
+	while ((q = *link)) {
+		size_t before = q->done;
+		ssize_t res;
+
+		if (q->file_off >= 0) {
+			rope__req_finish(u, link, q, file_write(q));
+			progress++;
+			continue;
+		}
+		if (q->blocked || rope__req_socket_busy(u, q)) {
+			link = &q->next;
+			continue;
+		}
+		if (socket_send(q, &res)) {
+			rope__req_finish(u, link, q, res);
+			progress++;
+			continue;
+		}
+		progress += q->done != before;
+		link = &q->next;
+	}
+	return progress;
+}
+
+/* Step 2's set: POLLOUT for blocked sends, then POLLIN for receives.
+ * Returns where the receives' entries start, or -ENOMEM. */
+static int
+pollset_make(struct rope_uring *u)
+{
+	struct rope__pollset *ps = &u->ps;
+	int ret = 0;
+
+	ps->n = 0;
+	for (struct req *q = u->queue; q && ret == 0; q = q->next)
+		if (q->blocked)
+			ret = rope__pollset_add(ps, q->fd, POLLOUT, q);
+	if (ret == 0) {
+		unsigned sends = ps->n;
+
+		ret = rope__recv_plain_add(u, ps);
+		if (ret == 0)
+			ret = (int)sends;
+	}
+	return ret;
+}
+
+/* poll(2), retried on EINTR; returns the ready count or -errno. */
+static int
+poll_set(struct rope__pollset *ps, int timeout)
+{
+	int saved = errno, n;
+
+	do {
+		n = rope__sys->poll(ps->fds, ps->n, timeout);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	errno = saved;
+	return n;
+}
+
+int
+rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
+{
+	bool block = false;
+
+	for (;;) {
+		unsigned progress = requests_step(u), ran;
+		int sends, ready;
+
+		sends = pollset_make(u);
+		if (sends < 0)
+			return sends;
+		ran = rope__engine_callbacks(u);
+		*called += ran;
+		if (*called >= wait_nr || !u->pending)
+			block = false;
+		if (u->ps.n) {
+			ready = poll_set(&u->ps, block ? -1 : 0);
+			if (ready < 0)
+				return ready;
+			for (unsigned i = 0; i < (unsigned)sends; i++)
+				if (u->ps.fds[i].revents) {
+					((struct req *)u->ps.who[i])->blocked =
+						false;
+					progress++;
+				}
+			progress += rope__recv_plain_ready(u, &u->ps,
+							   (unsigned)sends);
+			ran = rope__engine_callbacks(u);
+			*called += ran;
+		}
+		if (*called >= wait_nr || !u->pending)
+			return 0;
+		/* Nothing moved and nothing can be waited for: every rope
+		 * that receives refuses bytes. The caller must act. */
+		if (!progress && !u->ps.n)
+			return 0;
+		block = !progress;
+	}
+}
+
+int
+rope__plain_recv_round(struct rope_uring *u, bool wait, unsigned *progress)
+{
+	int ready;
+
+	*progress = 0;
+	u->ps.n = 0;
+	ready = rope__recv_plain_add(u, &u->ps);
+	if (ready < 0 || !u->ps.n)
+		return ready;
+	ready = poll_set(&u->ps, wait ? -1 : 0);
+	if (ready > 0)
+		*progress = rope__recv_plain_ready(u, &u->ps, 0);
+	return ready < 0 ? ready : (int)u->ps.n;
+}

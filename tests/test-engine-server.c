@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine as a server lives in it, in both arms (io_uring and the
+ * fallback): a rope that refuses bytes beside others that do not, a peer
+ * that stops reading, a connection that sends and receives at once, many
+ * receivers, and the ways a receive ends (its rope closed, the socket
+ * cancelled and closed, a descriptor number reused). Each case once made
+ * the engine wait forever or lose track; a hang here ends in SIGALRM.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine-arms.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run the engine without blocking until *@flag is set or @seconds pass;
+ * every call must return. */
+static void
+run_until(struct rope_uring *u, const bool *flag, double seconds)
+{
+	double end = now() + seconds;
+
+	while (!*flag && now() < end) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+}
+
+struct bytes_at_least {
+	const struct t_received *x;
+	uint64_t n;
+	bool done;
+};
+
+/* Like run_until, for a receive that has taken at least @w->n bytes. */
+static void
+run_until_received(struct rope_uring *u, struct bytes_at_least *w,
+		   double seconds)
+{
+	double end = now() + seconds;
+
+	while (w->x->bytes < w->n && now() < end) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+	w->done = w->x->bytes >= w->n;
+}
+
+/* Is @fd's peer closed (a read sees the end of the stream) within 2 s? */
+static bool
+sees_eof(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, 2000) == 1 && read(fd, &c, 1) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One receiving rope is exported while its peer sends 32 MB: the other
+ * socket's 7 bytes must still arrive, and the refusing socket must stop
+ * being read rather than hold unbounded memory.
+ */
+static void
+test_engine_server_refusing_rope_stalls_no_other(void)
+{
+	size_t len = 32u << 20, before = t_mem_now();
+	struct rope_uring *u = t_engine();
+	struct rope *a = t_rope_from("A"), *b = rope_new();
+	struct t_source src = { .len = len, .max_piece = 100000 };
+	struct t_received xa = { 0 }, xb = { 0 };
+	struct bytes_at_least wb = { &xb, 7, false };
+	struct iovec iov[2];
+	uint8_t *want;
+	pthread_t t;
+	int fa[2], fb[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fa), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fb), 0);
+	src.data = malloc(len);
+	t_pattern(src.data, len, 17);
+	src.fd = fa[1];
+	CU_ASSERT_EQUAL(rope_getbuffer(a, iov, 2), 1);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fa[0], a, t_on_recv, &xa), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fb[0], b, t_on_recv, &xb), 0);
+	pthread_create(&t, NULL, t_source_run, &src);
+	/* Let A's bytes pile up, then B's peer speaks. */
+	for (int i = 0; i < 200; i++) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+	CU_ASSERT_EQUAL(write(fb[1], "7 bytes", 7), 7);
+	run_until_received(u, &wb, 10);
+	CU_ASSERT(wb.done);
+	T_EQUALS_STR(b, "7 bytes");
+	T_EQUALS_STR(a, "A");
+	CU_ASSERT_EQUAL(xa.bytes, 0);
+	/* A's socket stopped being read: what the engine holds for it is
+	 * bounded (1 MiB held, plus what the ring's 64 buffers of 64 KiB
+	 * took before the cancellation, plus the ring itself; the socket's
+	 * buffer stays with the kernel), well below the 32 MB sent. */
+	CU_ASSERT(t_mem_now() - before < (12u << 20));
+	printf("  [held while exported: %zu KiB]\n",
+	       (t_mem_now() - before) >> 10);
+	CU_ASSERT_EQUAL(rope_releasebuffer(a), 0);
+	while (!xa.ended && rope_uring_run(u, 1) >= 0)
+		;
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(xa.end, 0);
+	CU_ASSERT_EQUAL(xa.bytes, len);
+	want = malloc(len + 1);
+	want[0] = 'A';
+	memcpy(want + 1, src.data, len);
+	CU_ASSERT(t_equals(a, want, len + 1));
+	T_CHECK(a);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fb[0]), 0);
+	rope_uring_free(u);
+	CU_ASSERT_EQUAL(xb.end, -ECANCELED);
+	rope_free(a);
+	rope_free(b);
+	free(want);
+	free(src.data);
+	close(fa[0]);
+	close(fb[0]);
+	close(fb[1]);
+}
+
+/*
+ * A client that stops reading: a send of 8 MB to it cannot finish, and
+ * rope_uring_run(u, 0) must neither block on it nor hold up another
+ * client's send. Cancelling the stuck one ends it with -ECANCELED.
+ */
+static void
+test_engine_server_peer_that_stops_reading(void)
+{
+	size_t big = 8u << 20;
+	uint8_t *data = malloc(big), got[1000];
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct outcome stuck = { 0 }, other = { 0 };
+	struct rope_snap *s;
+	bool other_done = false;
+	int fx[2], fy[2];
+
+	t_pattern(data, big, 3);
+	CU_ASSERT_EQUAL(rope_write(r, data, big), (ssize_t)big);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fx), 0);
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fy), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fx[0], s, 0, SIZE_MAX, 0, record,
+					&stuck), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fy[0], s, 0, sizeof(got), 0,
+					record, &other), 0);
+	for (double end = now() + 10; !other_done && now() < end;) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		other_done = other.calls == 1;
+	}
+	CU_ASSERT(other_done);
+	CU_ASSERT_EQUAL(other.result, (ssize_t)sizeof(got));
+	CU_ASSERT_EQUAL(read(fy[1], got, sizeof(got)), (ssize_t)sizeof(got));
+	CU_ASSERT(memcmp(got, data, sizeof(got)) == 0);
+	CU_ASSERT_EQUAL(stuck.calls, 0);
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 1);
+	/* The stuck send is cancelled; then the socket may be closed. */
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fx[0]), 0);
+	close(fx[0]);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 1);
+	CU_ASSERT_EQUAL(stuck.calls, 1);
+	CU_ASSERT_EQUAL(stuck.result, -ECANCELED);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fx[0]), -ENOENT);
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_snap_unref(s);
+	rope_free(r);
+	free(data);
+	close(fx[1]);
+	close(fy[0]);
+	close(fy[1]);
+}
+
+struct echo_peer {
+	int fd;
+	size_t len;
+	const uint8_t *out;
+	uint8_t *in;
+	size_t got;
+};
+
+/* Writes everything first, and only then reads: a peer that a blocking
+ * sender on the other side would deadlock with. */
+static void *
+echo_peer_run(void *arg)
+{
+	struct echo_peer *p = arg;
+	size_t off = 0;
+
+	while (off < p->len) {
+		ssize_t w = write(p->fd, p->out + off, p->len - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	while (p->got < p->len) {
+		ssize_t n = read(p->fd, p->in + p->got, p->len - p->got);
+
+		if (n <= 0)
+			break;
+		p->got += (size_t)n;
+	}
+	return NULL;
+}
+
+/* One connection sends 8 MB while 8 MB come in on it. */
+static void
+test_engine_server_send_and_receive_on_one_socket(void)
+{
+	size_t len = 8u << 20;
+	struct rope_uring *u = t_engine();
+	struct rope *out = rope_new(), *in = rope_new();
+	struct echo_peer peer = { .len = len };
+	struct t_received x = { 0 };
+	struct outcome sent = { 0 };
+	struct rope_snap *s;
+	uint8_t *mine = malloc(len), *theirs = malloc(len);
+	pthread_t t;
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	t_pattern(mine, len, 1);
+	t_pattern(theirs, len, 2);
+	peer.fd = fds[1];
+	peer.out = theirs;
+	peer.in = malloc(len);
+	CU_ASSERT_EQUAL(rope_write(out, mine, len), (ssize_t)len);
+	CU_ASSERT_EQUAL(rope_snapshot(out, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record,
+					&sent), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], in, t_on_recv, &x), 0);
+	pthread_create(&t, NULL, echo_peer_run, &peer);
+	while ((sent.calls == 0 || x.bytes < len) &&
+	       rope_uring_run(u, 1) >= 0)
+		;
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(sent.result, (ssize_t)len);
+	CU_ASSERT_EQUAL(peer.got, len);
+	CU_ASSERT(memcmp(peer.in, mine, len) == 0);
+	CU_ASSERT_EQUAL(x.bytes, len);
+	CU_ASSERT(t_equals(in, theirs, len));
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	rope_uring_free(u);
+	rope_snap_unref(s);
+	rope_free(out);
+	rope_free(in);
+	free(mine);
+	free(theirs);
+	free(peer.in);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* No cap on receivers: 100 open connections (a keep-alive server's),
+ * each with a few bytes to give, the oldest included. */
+static void
+test_engine_server_hundred_receivers(void)
+{
+	enum { N = 100 };
+	struct rope_uring *u = t_engine();
+	struct rope *r[N];
+	struct t_received x[N];
+	int fds[N][2], ended = 0, heard = 0;
+
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
+						 fds[i]), 0);
+		r[i] = rope_new();
+		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
+						&x[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "client %d", i);
+
+		CU_ASSERT_EQUAL(write(fds[i][1], msg, (size_t)n), n);
+	}
+	for (double end = now() + 10; heard < N && now() < end;) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		heard = 0;
+		for (int i = 0; i < N; i++)
+			heard += x[i].bytes > 0;
+	}
+	CU_ASSERT_EQUAL(heard, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i][1]);
+	for (double end = now() + 10; ended < N && now() < end;) {
+		CU_ASSERT(rope_uring_run(u, 1) >= 0);
+		ended = 0;
+		for (int i = 0; i < N; i++)
+			ended += x[i].ended;
+	}
+	CU_ASSERT_EQUAL(ended, N);
+	for (int i = 0; i < N; i++) {
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "client %d", i);
+
+		CU_ASSERT_EQUAL(x[i].end, 0);
+		CU_ASSERT(t_equals(r[i], msg, (size_t)n));
+	}
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	for (int i = 0; i < N; i++) {
+		rope_free(r[i]);
+		close(fds[i][0]);
+	}
+}
+
+/* rope_close() on a rope being received into ends the receive (-EBADF)
+ * at once, with the peer still connected and silent. */
+static void
+test_engine_server_closed_rope_ends_its_receive(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct t_received x = { 0 };
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);
+	CU_ASSERT_EQUAL(rope_close(r), 0);
+	run_until(u, &x.ended, 5);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, -EBADF);
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	/* The engine let go of the socket: closing it ends the stream. */
+	close(fds[0]);
+	CU_ASSERT(sees_eof(fds[1]));
+	rope_uring_free(u);
+	rope_free(r);
+	close(fds[1]);
+}
+
+/* The close sequence: cancel, then close; the peer sees the end of the
+ * stream at once, and the receive's callback says -ECANCELED. */
+static void
+test_engine_server_cancel_then_close(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct t_received x = { 0 };
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_cancel(NULL, fds[0]), -EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), -ENOENT);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "hello", 5), 5);
+	while (x.bytes < 5 && rope_uring_run(u, 1) >= 0)
+		;
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	close(fds[0]);
+	CU_ASSERT(sees_eof(fds[1]));
+	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 1);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	T_EQUALS_STR(r, "hello");
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_free(r);
+	close(fds[1]);
+}
+
+/*
+ * A descriptor closed without a cancel, its number reused by a new
+ * connection: rope_uring_recv() on it starts a new receive (not -EBUSY),
+ * the old one ends with -EBADF and lets go of its socket.
+ */
+static void
+test_engine_server_reused_descriptor_number(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *old_r = rope_new(), *new_r = rope_new();
+	struct t_received xo = { 0 }, xn = { 0 };
+	int p[2], q[2], num;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, q), 0);
+	num = p[0];
+	CU_ASSERT_EQUAL(rope_uring_recv(u, num, old_r, t_on_recv, &xo), 0);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);
+	/* The same number, another socket. */
+	CU_ASSERT_EQUAL(dup2(q[0], num), num);
+	close(q[0]);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, num, new_r, t_on_recv, &xn), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, num, new_r, t_on_recv, &xn),
+			-EBUSY);
+	run_until(u, &xo.ended, 5);
+	CU_ASSERT_EQUAL(xo.end, -EBADF);
+	CU_ASSERT(sees_eof(p[1]));
+	CU_ASSERT_EQUAL(write(q[1], "new", 3), 3);
+	close(q[1]);
+	while (!xn.ended && rope_uring_run(u, 1) >= 0)
+		;
+	CU_ASSERT_EQUAL(xn.end, 0);
+	T_EQUALS_STR(new_r, "new");
+	CU_ASSERT_EQUAL(rope_size(old_r), 0);
+	rope_uring_free(u);
+	rope_free(old_r);
+	rope_free(new_r);
+	close(num);
+	close(p[1]);
+}
+
+static const struct t_test tests[] = {
+	{ "cancel_then_close", test_engine_server_cancel_then_close },
+	{ "closed_rope_ends_its_receive",
+	  test_engine_server_closed_rope_ends_its_receive },
+	{ "hundred_receivers", test_engine_server_hundred_receivers },
+	{ "peer_that_stops_reading",
+	  test_engine_server_peer_that_stops_reading },
+	{ "refusing_rope_stalls_no_other",
+	  test_engine_server_refusing_rope_stalls_no_other },
+	{ "reused_descriptor_number",
+	  test_engine_server_reused_descriptor_number },
+	{ "send_and_receive_on_one_socket",
+	  test_engine_server_send_and_receive_on_one_socket },
+};
+
+int
+main(void)
+{
+	return t_run_engine_arms(tests, ARRAY_SIZE(tests), 240);
+}
