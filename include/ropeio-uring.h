@@ -229,7 +229,8 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
  *
  * @return 0, with *@p out set, whether io_uring or the fallback is used
  *         (see rope_uring_is_fallback()); -EINVAL (NULL, @p entries 0),
- *         -ENOMEM.
+ *         -ENOMEM, -EMFILE or -ENFILE (no descriptor for the wake-up
+ *         eventfd of rope_uring_wake()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
@@ -375,6 +376,41 @@ ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
  * @since 0.2
  */
 ROPEIO_EXPORT int rope_uring_cancel(struct rope_uring *u, int fd);
+
+/**
+ * A descriptor for your own event loop (epoll, poll, libuv, ...): it
+ * becomes readable when rope_uring_run(@p u, 0) has something to do. Wait
+ * on it for readability, then call rope_uring_run(@p u, 0), which never
+ * blocks. Also call rope_uring_run() after any call that adds work (a send,
+ * a write, a receive, a cancellation) and after releasing a rope that
+ * refused received bytes: those do not make the descriptor readable.
+ *
+ * On io_uring it is an eventfd the kernel signals for every completion;
+ * in the fallback it is an epoll instance holding the sockets the engine
+ * waits on, as of the last run. Either way only poll it: do not read,
+ * write or close it. It lives as long as the engine. (On io_uring the
+ * kernel delivers completions as task work, which may interrupt any wait
+ * of the thread with EINTR, yours included: retry it, as loops do.)
+ *
+ * @return the descriptor (the same one on every call), -EINVAL (NULL), or
+ *         the error that creating it gave (-EMFILE, -ENFILE, -ENOMEM).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_fd(struct rope_uring *u);
+
+/**
+ * End the wait of a rope_uring_run() on @p u: the run returns soon, with
+ * the callbacks it has run so far (maybe 0), instead of waiting for more.
+ * A wake-up that comes while no run waits ends the next run's wait.
+ *
+ * Any thread may call it, and so may a signal handler: it makes one
+ * write(2) to an eventfd, and keeps errno as it was. It is the one call of
+ * this header that may be made concurrently with the others.
+ *
+ * @return 0, -EINVAL (NULL).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_wake(struct rope_uring *u);
 
 /** @return requests queued or in flight whose callback has not run. */
 ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);

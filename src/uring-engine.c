@@ -59,6 +59,7 @@ ROPEIO_EXPORT int
 rope_uring_new(struct rope_uring **out, unsigned entries)
 {
 	struct rope_uring *u;
+	int ret;
 
 	if (!out || !entries)
 		return -EINVAL;
@@ -68,6 +69,11 @@ rope_uring_new(struct rope_uring **out, unsigned entries)
 	memset(u, 0, sizeof(*u));
 	u->queue_tail = &u->queue;
 	u->done_tail = &u->done;
+	ret = rope__notify_init(u);
+	if (ret < 0) {
+		rope__free(u, sizeof(*u));
+		return ret;
+	}
 	u->fallback = !ring_setup(u, entries);
 	*out = u;
 	return 0;
@@ -309,6 +315,8 @@ reap(struct rope_uring *u)
 
 		if ((d & URING_TAG_MASK) == URING_TAG_JOB)
 			rope_uring_job_complete(rope_uring_cqe_job(cqe), cqe);
+		else if ((d & URING_TAG_MASK) == URING_TAG_WAKE)
+			rope__wake_reap(u, cqe);
 		else
 			rope__recv_reap(u, cqe);  /* ignores the rest */
 		seen++;
@@ -320,6 +328,7 @@ ROPEIO_EXPORT int
 rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 {
 	unsigned called = 0, dry = 0;
+	bool woken = false;
 	int ret = 0;
 
 	if (!u)
@@ -334,14 +343,19 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		u->running = false;
 		return ret < 0 ? ret : (int)called;
 	}
+	rope__notify_clear(u);
 	for (;;) {
 		unsigned busy, starved = 0, progress;
 		int polled;
 		bool more;
 
+		rope__wake_arm(u);
 		busy = prep_all(u, &starved) + rope__recv_prep(u, &starved);
 		called += rope__engine_callbacks(u);
-		more = called < wait_nr;
+		/* rope_uring_wake(): no more waiting in this run. */
+		if (u->woken && rope__wake_taken(u))
+			woken = true;
+		more = called < wait_nr && !woken;
 		/* Plain receivers (no provided buffer rings) may block in
 		 * poll() only when nothing is in flight on the ring. */
 		polled = rope__plain_recv_round(u, more && !busy && !starved,
@@ -351,7 +365,9 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 			break;
 		}
 		called += rope__engine_callbacks(u);
-		more = called < wait_nr;
+		if (u->woken && rope__wake_taken(u))
+			woken = true;
+		more = called < wait_nr && !woken;
 		if (starved) {
 			/*
 			 * Work found the SQ full. Waiting now could wait for
@@ -438,6 +454,7 @@ rope_uring_free(struct rope_uring *u)
 	}
 	cancel_all(u);
 	rope__pollset_exit(&u->ps);
+	rope__notify_exit(u);
 	rope__free(u, sizeof(*u));
 }
 

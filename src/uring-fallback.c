@@ -138,10 +138,13 @@ requests_step(struct rope_uring *u)
 	return progress;
 }
 
-/* Step 2's set: POLLOUT for blocked sends, then POLLIN for receives.
- * Returns where the receives' entries start, or -ENOMEM. */
+/*
+ * Step 2's set: POLLOUT for blocked sends, then POLLIN for receives, then
+ * the wake-up eventfd. Returns 0 with *@recv_from and *@wake_at telling
+ * where the receives' entries and the wake-up's are, or -ENOMEM.
+ */
 static int
-pollset_make(struct rope_uring *u)
+pollset_make(struct rope_uring *u, unsigned *recv_from, unsigned *wake_at)
 {
 	struct rope__pollset *ps = &u->ps;
 	int ret = 0;
@@ -150,13 +153,12 @@ pollset_make(struct rope_uring *u)
 	for (struct req *q = u->queue; q && ret == 0; q = q->next)
 		if (q->blocked)
 			ret = rope__pollset_add(ps, q->fd, POLLOUT, q);
-	if (ret == 0) {
-		unsigned sends = ps->n;
-
+	*recv_from = ps->n;
+	if (ret == 0)
 		ret = rope__recv_plain_add(u, ps);
-		if (ret == 0)
-			ret = (int)sends;
-	}
+	*wake_at = ps->n;
+	if (ret == 0)
+		ret = rope__pollset_add(ps, u->wake_fd, POLLIN, NULL);
 	return ret;
 }
 
@@ -176,42 +178,59 @@ poll_set(struct rope__pollset *ps, int timeout)
 }
 
 int
+rope__fallback_mirror(struct rope_uring *u)
+{
+	unsigned recv_from, wake_at;
+	int ret;
+
+	if (u->notify_fd < 0)
+		return 0;
+	ret = pollset_make(u, &recv_from, &wake_at);
+	return ret < 0 ? ret : rope__notify_mirror(u, &u->ps);
+}
+
+/*
+ * Rounds of steps 1 to 3 until the caller's callbacks have run, nothing is
+ * pending, nothing can move without the caller, or rope_uring_wake() was
+ * called. The wake-up alone is never waited for.
+ */
+int
 rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 {
 	bool block = false;
 
 	for (;;) {
-		unsigned progress = requests_step(u), ran;
-		int sends, ready;
+		unsigned progress = requests_step(u), recv_from, wake_at;
+		bool woken = false;
+		int ret = pollset_make(u, &recv_from, &wake_at);
 
-		sends = pollset_make(u);
-		if (sends < 0)
-			return sends;
-		ran = rope__engine_callbacks(u);
-		*called += ran;
-		if (*called >= wait_nr || !u->pending)
+		if (ret < 0)
+			return ret;
+		*called += rope__engine_callbacks(u);
+		if (*called >= wait_nr || !u->pending || !wake_at)
 			block = false;
-		if (u->ps.n) {
-			ready = poll_set(&u->ps, block ? -1 : 0);
-			if (ready < 0)
-				return ready;
-			for (unsigned i = 0; i < (unsigned)sends; i++)
+		ret = poll_set(&u->ps, block ? -1 : 0);
+		if (ret < 0)
+			return ret;
+		if (ret > 0) {
+			for (unsigned i = 0; i < recv_from; i++)
 				if (u->ps.fds[i].revents) {
 					((struct req *)u->ps.who[i])->blocked =
 						false;
 					progress++;
 				}
-			progress += rope__recv_plain_ready(u, &u->ps,
-							   (unsigned)sends);
-			ran = rope__engine_callbacks(u);
-			*called += ran;
+			progress += rope__recv_plain_ready(u, &u->ps, recv_from,
+							   wake_at);
+			woken = u->ps.fds[wake_at].revents &&
+				rope__wake_taken(u);
+			*called += rope__engine_callbacks(u);
 		}
-		if (*called >= wait_nr || !u->pending)
-			return 0;
+		if (*called >= wait_nr || !u->pending || woken)
+			return rope__fallback_mirror(u);
 		/* Nothing moved and nothing can be waited for: every rope
 		 * that receives refuses bytes. The caller must act. */
-		if (!progress && !u->ps.n)
-			return 0;
+		if (!progress && !wake_at)
+			return rope__fallback_mirror(u);
 		block = !progress;
 	}
 }
@@ -219,15 +238,23 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 int
 rope__plain_recv_round(struct rope_uring *u, bool wait, unsigned *progress)
 {
+	unsigned n;
 	int ready;
 
 	*progress = 0;
 	u->ps.n = 0;
 	ready = rope__recv_plain_add(u, &u->ps);
-	if (ready < 0 || !u->ps.n)
+	n = u->ps.n;
+	if (ready < 0 || !n)
 		return ready;
-	ready = poll_set(&u->ps, wait ? -1 : 0);
-	if (ready > 0)
-		*progress = rope__recv_plain_ready(u, &u->ps, 0);
-	return ready < 0 ? ready : (int)u->ps.n;
+	/* A wait here must end on rope_uring_wake() too. */
+	ready = rope__pollset_add(&u->ps, u->wake_fd, POLLIN, NULL);
+	if (ready == 0)
+		ready = poll_set(&u->ps, wait ? -1 : 0);
+	if (ready > 0) {
+		*progress = rope__recv_plain_ready(u, &u->ps, 0, n);
+		if (u->ps.fds[n].revents && rope__wake_taken(u))
+			u->woken = true;
+	}
+	return ready < 0 ? ready : (int)n;
 }

@@ -8,7 +8,9 @@
  *
  * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
  * pointer + 1, see uring-job.c), receives' 10 (a struct recv pointer + 2),
- * and cancellations of a receive 00 (the struct recv pointer itself).
+ * cancellations of a receive 00 (the struct recv pointer itself), the
+ * wake-up poll 11 (the engine + 3), and cancellations by fd 0 (no CQE
+ * anybody waits for).
  */
 
 #include <liburing.h>
@@ -20,6 +22,7 @@
 #define URING_TAG_JOB 1u
 #define URING_TAG_RECV 2u
 #define URING_TAG_CANCEL 0u
+#define URING_TAG_WAKE 3u            /* the engine's wake-up poll */
 
 struct recv;  /* uring-recv.c */
 
@@ -58,6 +61,14 @@ struct rope_uring {
 	unsigned pending;
 	struct rope_uring_stats stats;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
+
+	/* uring-notify.c: rope_uring_fd() and rope_uring_wake(). */
+	int notify_fd;               /* -1 until rope_uring_fd() */
+	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
+	bool wake_armed;             /* ring: its multishot poll is armed */
+	bool woken;                  /* ring: its CQE came */
+	struct pollfd *mirror;       /* fallback: what notify_fd holds */
+	unsigned mirror_n, mirror_cap;
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
@@ -127,6 +138,21 @@ int rope__fallback_run(struct rope_uring *u, unsigned wait_nr,
 int rope__plain_recv_round(struct rope_uring *u, bool wait,
 			   unsigned *progress);
 
+/* uring-notify.c. wake_taken() says whether rope_uring_wake() was called
+ * since the last time (and clears it); notify_clear() resets the ring's
+ * notification eventfd at the start of a run; mirror() makes the
+ * fallback's epoll fd hold @ps. */
+int rope__notify_init(struct rope_uring *u);
+void rope__notify_exit(struct rope_uring *u);
+bool rope__wake_taken(struct rope_uring *u);
+void rope__notify_clear(struct rope_uring *u);
+void rope__wake_arm(struct rope_uring *u);
+void rope__wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
+int rope__notify_mirror(struct rope_uring *u,
+			const struct rope__pollset *ps);
+/* uring-fallback.c: mirror the set the next fallback run waits on. */
+int rope__fallback_mirror(struct rope_uring *u);
+
 /* uring-recv.c, called by the engine's loop. */
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
 unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
@@ -145,7 +171,8 @@ void rope__recv_stop_all(struct rope_uring *u);
  * rope__recv_plain_retry(), which the engine calls after callbacks ran. */
 int rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps);
 unsigned rope__recv_plain_ready(struct rope_uring *u,
-				const struct rope__pollset *ps, unsigned from);
+				const struct rope__pollset *ps, unsigned from,
+				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 void rope__recv_exit(struct rope_uring *u);

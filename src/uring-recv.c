@@ -666,11 +666,11 @@ rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 
 unsigned
 rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
-		       unsigned from)
+		       unsigned from, unsigned to)
 {
 	unsigned progress = 0;
 
-	for (unsigned i = from; i < ps->n; i++) {
+	for (unsigned i = from; i < to; i++) {
 		struct recv *rc = ps->who[i];
 		ssize_t got;
 

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -429,10 +431,145 @@ test_engine_server_reused_descriptor_number(void)
 	close(p[1]);
 }
 
+struct waker {
+	struct rope_uring *u;
+	pthread_t target;       /* signal it instead when by_signal */
+	bool by_signal;
+};
+
+static struct rope_uring *wake_me;
+
+static void
+on_sigusr1(int sig)
+{
+	(void)sig;
+	rope_uring_wake(wake_me);
+}
+
+static void *
+waker_run(void *arg)
+{
+	struct waker *w = arg;
+
+	usleep(100 * 1000);
+	if (w->by_signal)
+		pthread_kill(w->target, SIGUSR1);
+	else
+		rope_uring_wake(w->u);
+	return NULL;
+}
+
+/* A run waiting for a callback that will not come (an idle receive) ends
+ * when another thread, or a signal handler, calls rope_uring_wake(). */
+static void
+test_engine_server_wake_ends_a_waiting_run(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct t_received x = { 0 };
+	struct sigaction sa = { .sa_handler = on_sigusr1 }, old;
+	struct waker w = { .u = u, .target = pthread_self() };
+	pthread_t t;
+	int fds[2];
+
+	CU_ASSERT_EQUAL(rope_uring_wake(NULL), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	pthread_create(&t, NULL, waker_run, &w);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 0);
+	pthread_join(t, NULL);
+	/* From a signal handler, which interrupts the wait itself. */
+	wake_me = u;
+	sigaction(SIGUSR1, &sa, &old);
+	w.by_signal = true;
+	pthread_create(&t, NULL, waker_run, &w);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 0);
+	pthread_join(t, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	/* Waking does not end anything: the receive still takes bytes. */
+	CU_ASSERT_EQUAL(write(fds[1], "still", 5), 5);
+	while (x.bytes < 5 && rope_uring_run(u, 1) >= 0)
+		;
+	T_EQUALS_STR(r, "still");
+	CU_ASSERT_FALSE(x.ended);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	rope_uring_free(u);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	rope_free(r);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* epoll_wait for one event, as an event loop calls it: io_uring's task
+ * work can interrupt any wait of the thread (EINTR), and loops retry. */
+static int
+epoll_wait_retried(int ep, int ms)
+{
+	struct epoll_event got;
+	int n;
+
+	do {
+		n = epoll_wait(ep, &got, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* The engine inside an epoll loop: its fd turns readable when there is
+ * work, and is quiet when there is none. */
+static void
+test_engine_server_fd_in_an_epoll_loop(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *in = rope_new(), *out = t_rope_from("pong");
+	struct t_received x = { 0 };
+	struct outcome sent = { 0 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct rope_snap *s;
+	int fds[2], ep = epoll_create1(0), fd = rope_uring_fd(u);
+	char buf[8];
+
+	CU_ASSERT(fd >= 0);
+	CU_ASSERT_EQUAL(rope_uring_fd(u), fd);
+	CU_ASSERT_EQUAL(rope_uring_fd(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], in, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);
+	CU_ASSERT_EQUAL(epoll_wait_retried(ep, 100), 0);  /* quiet */
+	CU_ASSERT_EQUAL(write(fds[1], "ping", 4), 4);
+	for (int i = 0; i < 10 && x.bytes < 4; i++) {
+		CU_ASSERT_EQUAL(epoll_wait_retried(ep, 2000), 1);
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	T_EQUALS_STR(in, "ping");
+	CU_ASSERT_EQUAL(epoll_wait_retried(ep, 100), 0);  /* quiet again */
+	/* A send's completion wakes the loop too. */
+	CU_ASSERT_EQUAL(rope_snapshot(out, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record,
+					&sent), 0);
+	rope_snap_unref(s);
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int i = 0; i < 10 && !sent.calls; i++) {
+		CU_ASSERT_EQUAL(epoll_wait_retried(ep, 2000), 1);
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	CU_ASSERT_EQUAL(sent.result, 4);
+	CU_ASSERT_EQUAL(read(fds[1], buf, sizeof(buf)), 4);
+	CU_ASSERT(memcmp(buf, "pong", 4) == 0);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	rope_uring_free(u);
+	rope_free(in);
+	rope_free(out);
+	close(ep);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static const struct t_test tests[] = {
 	{ "cancel_then_close", test_engine_server_cancel_then_close },
 	{ "closed_rope_ends_its_receive",
 	  test_engine_server_closed_rope_ends_its_receive },
+	{ "fd_in_an_epoll_loop", test_engine_server_fd_in_an_epoll_loop },
 	{ "hundred_receivers", test_engine_server_hundred_receivers },
 	{ "peer_that_stops_reading",
 	  test_engine_server_peer_that_stops_reading },
@@ -442,6 +579,7 @@ static const struct t_test tests[] = {
 	  test_engine_server_reused_descriptor_number },
 	{ "send_and_receive_on_one_socket",
 	  test_engine_server_send_and_receive_on_one_socket },
+	{ "wake_ends_a_waiting_run", test_engine_server_wake_ends_a_waiting_run },
 };
 
 int
