@@ -345,6 +345,42 @@ ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
 
 /**
+ * Stop reading @p fd for now, keeping its receive: a rope that has enough
+ * to chew on makes the peer wait (TCP flow control) instead of growing.
+ * Bytes already received are still appended; the socket is read again
+ * after rope_uring_recv_resume(). Takes effect at the next
+ * rope_uring_run(). On io_uring this cancels the multishot recv and arms a
+ * new one on resume.
+ *
+ * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_recv_pause(struct rope_uring *u, int fd);
+
+/**
+ * Read @p fd again after rope_uring_recv_pause(), from the next
+ * rope_uring_run().
+ * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
+
+/**
+ * A high-water mark: while the receiving rope holds @p max bytes or more,
+ * @p fd is not read (as if paused); once it holds fewer (you drained or
+ * truncated it), reading goes on. 0 removes the limit (the default). The
+ * engine looks at the rope's size when it runs, so the rope may pass
+ * @p max by what arrives before it notices: one read in the fallback (at
+ * most 256 KiB), on io_uring what the shared buffers held (at most 4 MiB).
+ * Call rope_uring_run() after draining.
+ *
+ * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_recv_limit(struct rope_uring *u, int fd,
+					size_t max);
+
+/**
  * End every request to @p fd and its receive: each one's callback runs
  * (from a later rope_uring_run()) with -ECANCELED, after the bytes already
  * received are appended. Requests not started end at once; on io_uring,

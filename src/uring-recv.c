@@ -71,7 +71,9 @@ struct recv {
 	void *arg;
 	bool armed;          /* a multishot recv is in flight */
 	bool stopping;       /* stopped, cancelled, or the rope was closed */
-	bool paused;         /* too much held: not read until it is taken */
+	bool held_full;      /* too much held: not read until it is taken */
+	bool user_paused;    /* rope_uring_recv_pause() */
+	size_t limit;        /* rope_uring_recv_limit(); 0: none */
 	bool refused;        /* plain reads: the rope refused; not polled
 				until a callback has run */
 	bool cancel_sent;    /* the multishot's cancellation was submitted */
@@ -307,6 +309,40 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	return rc;
 }
 
+static int
+set_pause(struct rope_uring *u, int fd, bool pause)
+{
+	struct recv *rc = u ? recv_find(u, fd) : NULL;
+
+	if (!rc)
+		return u ? -ENOENT : -EINVAL;
+	rc->user_paused = pause;
+	return 0;
+}
+
+ROPEIO_EXPORT int
+rope_uring_recv_pause(struct rope_uring *u, int fd)
+{
+	return set_pause(u, fd, true);
+}
+
+ROPEIO_EXPORT int
+rope_uring_recv_resume(struct rope_uring *u, int fd)
+{
+	return set_pause(u, fd, false);
+}
+
+ROPEIO_EXPORT int
+rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
+{
+	struct recv *rc = u ? recv_find(u, fd) : NULL;
+
+	if (!rc)
+		return u ? -ENOENT : -EINVAL;
+	rc->limit = max;
+	return 0;
+}
+
 bool
 rope__recv_in_kernel(const struct recv *rc)
 {
@@ -466,6 +502,16 @@ recv_free(struct recv *rc)
 	rope__free(rc, sizeof(*rc));
 }
 
+/* Should the socket be read now? Not once stopped or ended, not while
+ * the rope has too much waiting for it, while the caller paused it, or
+ * while the rope holds its limit. */
+static bool
+reads(const struct recv *rc)
+{
+	return !rc->stopping && !rc->ended && !rc->held_full &&
+	       !rc->user_paused && (!rc->limit || rope_size(rc->r) < rc->limit);
+}
+
 /* A receive whose rope was closed ends: nothing will read it. */
 static void
 check_rope(struct recv *rc)
@@ -530,10 +576,10 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 		bool reading;
 
 		if (rc->held_bytes >= RECV_HOLD_MAX)
-			rc->paused = true;
+			rc->held_full = true;
 		else if (!rc->held_n)
-			rc->paused = false;
-		reading = !rc->stopping && !rc->ended && !rc->paused;
+			rc->held_full = false;
+		reading = reads(rc);
 		if (rc->armed && !reading && !rc->cancel_sent &&
 		    !cancel(u, rc))
 			++*starved;
@@ -580,8 +626,8 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	}
 	/* Out of buffers, or interrupted: re-armed by the next round. A
 	 * cancellation of ours ends it only when it was a stop (a pause
-	 * re-arms later). */
-	if (cqe->res == -ECANCELED && (rc->stopping || rc->paused)) {
+	 * re-arms later). A cancellation by fd comes with stopping set. */
+	if (cqe->res == -ECANCELED && (rc->stopping || rc->cancel_sent)) {
 		if (rc->stopping)
 			end(rc, rc->stop_res);
 	} else if (cqe->res == 0) {
@@ -655,7 +701,7 @@ rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 		check_rope(rc);
 		if (rc->stopping)
 			end(rc, rc->stop_res);
-		if (rc->ended || rc->refused)
+		if (!reads(rc) || rc->refused)
 			continue;
 		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
 		if (ret < 0)
