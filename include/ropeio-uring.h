@@ -237,7 +237,9 @@ ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
 
 /**
  * Stop every receive, run every pending request to completion (callbacks
- * included), then free the engine. Bytes received for a rope that still
+ * included), then free the engine. A send to a peer that never reads
+ * never completes: cancel it first (rope_uring_cancel()) or set a send
+ * timeout (rope_uring_set_send_timeout()), or this waits for it. Bytes received for a rope that still
  * refuses them (exported) are dropped, and that receive ends with
  * -ECANCELED. A kernel that refuses submission (-EAGAIN, -EBUSY, -ENOMEM)
  * is asked again, 1 ms apart, for about 100 ms; requests it never took end
@@ -343,6 +345,22 @@ ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
+
+/**
+ * A deadline for every socket send of @p u: a send not finished @p ms
+ * milliseconds after it started (it starts when no earlier send to the
+ * same socket is unfinished) ends with -ETIMEDOUT, and what it had not
+ * sent stays unsent (on io_uring its SQEs are cancelled). The socket's
+ * stream is then cut short: close the connection. 0 (the default) lets
+ * sends take as long as they take. It applies to sends already queued as
+ * well, and makes rope_uring_free() give up on a peer that never reads.
+ * File writes have no deadline.
+ *
+ * @return 0, -EINVAL (NULL).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_set_send_timeout(struct rope_uring *u,
+					      unsigned ms);
 
 /**
  * Stop reading @p fd for now, keeping its receive: a rope that has enough

@@ -228,6 +228,50 @@ rope__req_socket_busy(const struct rope_uring *u, const struct req *q)
 	return false;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+rope__req_expired(const struct rope_uring *u, struct req *q)
+{
+	uint64_t now;
+
+	if (!u->send_timeout_ms || q->file_off >= 0)
+		return false;
+	now = now_ms();
+	if (!q->since_ms) {
+		q->since_ms = now;  /* it starts now */
+		return false;
+	}
+	return now - q->since_ms >= u->send_timeout_ms;
+}
+
+int
+rope__timeout_tick(const struct rope_uring *u)
+{
+	if (!u->send_timeout_ms)
+		return -1;
+	for (const struct req *q = u->queue; q; q = q->next)
+		if (q->file_off < 0)
+			return (int)MIN(MAX(u->send_timeout_ms / 4, 1u), 250u);
+	return -1;
+}
+
+ROPEIO_EXPORT int
+rope_uring_set_send_timeout(struct rope_uring *u, unsigned ms)
+{
+	if (!u)
+		return -EINVAL;
+	u->send_timeout_ms = ms;
+	return 0;
+}
+
 /*
  * Start what may start and let every started job fill SQEs. A job that
  * cannot get memory for its request ends with -ENOMEM. Returns the number
@@ -263,6 +307,9 @@ prep_all(struct rope_uring *u, unsigned *starved)
 			rope__req_finish(u, link, q, rope_uring_job_result(q->job));
 			continue;
 		}
+		if (!q->timed_out && rope__req_expired(u, q))
+			q->timed_out = rope__uring_job_stop(q->job, &u->ring,
+							    -ETIMEDOUT) == 0;
 		if (rope_uring_job_inflight(q->job))
 			running++;
 		else
@@ -273,8 +320,8 @@ prep_all(struct rope_uring *u, unsigned *starved)
 }
 
 /*
- * Submit, and wait for a CQE when @wait. With plain receivers to poll as
- * well (@bounded), the wait lasts 10 ms at most.
+ * Submit, and wait for a CQE when @wait, for at most @wait_ms when it is
+ * not negative (plain receivers to poll as well, send timeouts to check).
  *
  * -EINTR is retried. -EBUSY and -EAGAIN may mean the kernel wants its
  * completions reaped first (a CQ that overflowed, on older kernels): with
@@ -284,14 +331,17 @@ prep_all(struct rope_uring *u, unsigned *starved)
  * rope_uring_run(): its SQEs stay in the SQ until a submission takes them.
  */
 static int
-submit(struct rope_uring *u, bool wait, bool bounded)
+submit(struct rope_uring *u, bool wait, int wait_ms)
 {
-	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	struct __kernel_timespec ts = {
+		.tv_sec = wait_ms / 1000,
+		.tv_nsec = (long long)(wait_ms % 1000) * 1000 * 1000,
+	};
 	int ret;
 
 	do {
 		ret = rope__uring->submit(&u->ring, wait ? 1 : 0,
-					  wait && bounded ? &ts : NULL);
+					  wait && wait_ms >= 0 ? &ts : NULL);
 	} while (ret == -EINTR);
 	if (ret == -EBUSY || ret == -EAGAIN) {
 		if (!io_uring_cq_ready(&u->ring) &&
@@ -346,7 +396,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	rope__notify_clear(u);
 	for (;;) {
 		unsigned busy, starved = 0, progress;
-		int polled;
+		int polled, wait_ms;
 		bool more;
 
 		rope__wake_arm(u);
@@ -383,7 +433,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 				ret = -EAGAIN;
 				break;
 			}
-			ret = submit(u, false, false);
+			ret = submit(u, false, -1);
 			if (ret < 0)
 				break;
 			reap(u);
@@ -397,7 +447,10 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 				continue;
 			break;
 		}
-		ret = submit(u, more, polled > 0);
+		wait_ms = rope__timeout_tick(u);
+		if (polled > 0 && (wait_ms < 0 || wait_ms > 10))
+			wait_ms = 10;
+		ret = submit(u, more, wait_ms);
 		if (ret < 0)
 			break;
 		if (!io_uring_cq_ready(&u->ring) && !more && !polled)
@@ -487,7 +540,7 @@ cancel_in_kernel(struct rope_uring *u, int fd, const struct recv *rc)
 	while (!(sqe = rope__uring->get_sqe(&u->ring))) {
 		if (++tries > STARVED_ROUNDS_MAX)
 			return -EAGAIN;
-		ret = submit(u, false, false);
+		ret = submit(u, false, -1);
 		if (ret < 0)
 			return ret;
 		reap(u);
@@ -495,7 +548,7 @@ cancel_in_kernel(struct rope_uring *u, int fd, const struct recv *rc)
 	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
 	io_uring_sqe_set_data64(sqe, 0);  /* a CQE nobody waits for */
 	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring)) {
-		ret = submit(u, fd_in_kernel(u, fd, rc), false);
+		ret = submit(u, fd_in_kernel(u, fd, rc), -1);
 		if (ret < 0)
 			return ret;
 		reap(u);

@@ -123,7 +123,16 @@ requests_step(struct rope_uring *u)
 			progress++;
 			continue;
 		}
-		if (q->blocked || rope__req_socket_busy(u, q)) {
+		if (rope__req_socket_busy(u, q)) {
+			link = &q->next;
+			continue;
+		}
+		if (rope__req_expired(u, q)) {
+			rope__req_finish(u, link, q, -ETIMEDOUT);
+			progress++;
+			continue;
+		}
+		if (q->blocked) {
 			link = &q->next;
 			continue;
 		}
@@ -209,7 +218,8 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		*called += rope__engine_callbacks(u);
 		if (*called >= wait_nr || !u->pending || !wake_at)
 			block = false;
-		ret = poll_set(&u->ps, block ? -1 : 0);
+		/* A wait ends in time to look at the send timeouts. */
+		ret = poll_set(&u->ps, block ? rope__timeout_tick(u) : 0);
 		if (ret < 0)
 			return ret;
 		if (ret > 0) {

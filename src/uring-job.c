@@ -301,6 +301,28 @@ rope__uring_job_cancel(struct rope_uring_job *j)
 		j->error = -ECANCELED;
 }
 
+int
+rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring, int err)
+{
+	if (!j->error)
+		j->error = err;
+	for (int i = 0; i < JOB_SLOTS; i++) {
+		struct slot *s = &j->slots[i];
+		struct io_uring_sqe *sqe;
+
+		if (!s->busy)
+			continue;
+		sqe = rope__uring->get_sqe(ring);
+		if (!sqe)
+			return -EAGAIN;
+		/* Links after a cancelled SQE are cancelled by the kernel;
+		 * asking for them too only gets -ENOENT or -EALREADY. */
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s | 1, 0);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
+	return 0;
+}
+
 unsigned
 rope__uring_job_busy(const struct rope_uring_job *j)
 {

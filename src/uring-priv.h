@@ -39,6 +39,8 @@ struct req {
 	ssize_t result;
 	size_t done;                 /* fallback: bytes sent so far */
 	bool blocked;                /* fallback: waits for POLLOUT */
+	uint64_t since_ms;           /* sockets: when it started; 0: not yet */
+	bool timed_out;              /* ring: its job was stopped */
 };
 
 /* A growable poll(2) set; who[i] says what fds[i] is for. */
@@ -61,6 +63,7 @@ struct rope_uring {
 	unsigned pending;
 	struct rope_uring_stats stats;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
+	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
 
 	/* uring-notify.c: rope_uring_fd() and rope_uring_wake(). */
 	int notify_fd;               /* -1 until rope_uring_fd() */
@@ -118,6 +121,10 @@ void rope__uring_job_abandon(struct rope_uring_job *j);
 /* uring-job.c: end the job with -ECANCELED: it prepares nothing more and
  * is done once its SQEs in flight have completed. */
 void rope__uring_job_cancel(struct rope_uring_job *j);
+/* uring-job.c: end the job with @err and ask the kernel to cancel its SQEs
+ * in flight (-EAGAIN: the SQ was full; call again). */
+int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
+			 int err);
 /* uring-job.c: its SQEs whose result CQE has not come (notifications of
  * zero-copy sends, which wait for the socket, left out). */
 unsigned rope__uring_job_busy(const struct rope_uring_job *j);
@@ -126,6 +133,12 @@ unsigned rope__uring_job_busy(const struct rope_uring_job *j);
 void rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
 		      ssize_t res);
 bool rope__req_socket_busy(const struct rope_uring *u, const struct req *q);
+/* Has socket request @q, started now or before, run for longer than the
+ * engine's send timeout? */
+bool rope__req_expired(const struct rope_uring *u, struct req *q);
+/* How long a wait may last before a send timeout must be looked at, in
+ * ms; -1: no limit. */
+int rope__timeout_tick(const struct rope_uring *u);
 unsigned rope__engine_callbacks(struct rope_uring *u);
 
 /* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which

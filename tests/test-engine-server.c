@@ -656,6 +656,62 @@ test_engine_server_recv_limit(void)
 	close(fds[0]);
 }
 
+/* A deadline per send: a peer that never reads gets -ETIMEDOUT, a send
+ * behind it on the same socket too, one to a reader is unaffected, and
+ * rope_uring_free() gives up on such a peer instead of waiting forever. */
+static void
+test_engine_server_send_timeout(void)
+{
+	size_t big = 8u << 20;
+	uint8_t *data = malloc(big), got[100];
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct outcome stuck = { 0 }, behind = { 0 }, fine = { 0 },
+		       at_free = { 0 };
+	struct rope_snap *s;
+	int fx[2], fy[2];
+	double t0;
+
+	t_pattern(data, big, 9);
+	CU_ASSERT_EQUAL(rope_write(r, data, big), (ssize_t)big);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fx), 0);
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fy), 0);
+	CU_ASSERT_EQUAL(rope_uring_set_send_timeout(NULL, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_set_send_timeout(u, 200), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fx[0], s, 0, SIZE_MAX, 0, record,
+					&stuck), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fx[0], s, 0, 10, 0, record,
+					&behind), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fy[0], s, 0, sizeof(got), 0,
+					record, &fine), 0);
+	t0 = now();
+	while ((!stuck.calls || !behind.calls || !fine.calls) &&
+	       rope_uring_run(u, 1) >= 0)
+		;
+	CU_ASSERT_EQUAL(fine.result, (ssize_t)sizeof(got));
+	CU_ASSERT_EQUAL(stuck.result, -ETIMEDOUT);
+	/* The one behind it started after it, and had no reader either:
+	 * its own deadline, or its bytes went (10 fit in the buffer). */
+	CU_ASSERT(behind.result == -ETIMEDOUT || behind.result == 10);
+	CU_ASSERT(now() - t0 >= 0.2 && now() - t0 < 10);
+	CU_ASSERT_EQUAL(read(fy[1], got, sizeof(got)), (ssize_t)sizeof(got));
+	CU_ASSERT(memcmp(got, data, sizeof(got)) == 0);
+	/* Freeing with a send stuck on a peer that never reads. */
+	CU_ASSERT_EQUAL(rope_uring_send(u, fy[0], s, 0, SIZE_MAX, 0, record,
+					&at_free), 0);
+	rope_uring_free(u);
+	CU_ASSERT_EQUAL(at_free.calls, 1);
+	CU_ASSERT_EQUAL(at_free.result, -ETIMEDOUT);
+	rope_snap_unref(s);
+	rope_free(r);
+	free(data);
+	close(fx[0]);
+	close(fx[1]);
+	close(fy[0]);
+	close(fy[1]);
+}
+
 static const struct t_test tests[] = {
 	{ "cancel_then_close", test_engine_server_cancel_then_close },
 	{ "closed_rope_ends_its_receive",
@@ -672,6 +728,7 @@ static const struct t_test tests[] = {
 	  test_engine_server_reused_descriptor_number },
 	{ "send_and_receive_on_one_socket",
 	  test_engine_server_send_and_receive_on_one_socket },
+	{ "send_timeout", test_engine_server_send_timeout },
 	{ "wake_ends_a_waiting_run", test_engine_server_wake_ends_a_waiting_run },
 };
 
