@@ -124,6 +124,7 @@ queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
 	*u->queue_tail = q;
 	u->queue_tail = &q->next;
 	u->pending++;
+	u->changes++;
 	return 0;
 }
 
@@ -395,9 +396,9 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	}
 	rope__notify_clear(u);
 	for (;;) {
-		unsigned busy, starved = 0, progress;
+		unsigned busy, starved = 0, progress, changes = u->changes;
 		int polled, wait_ms;
-		bool more;
+		bool more, fresh;
 
 		rope__wake_arm(u);
 		busy = prep_all(u, &starved) + rope__recv_prep(u, &starved);
@@ -418,6 +419,9 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		if (u->woken && rope__wake_taken(u))
 			woken = true;
 		more = called < wait_nr && !woken;
+		/* A callback queued work (or stopped some): take it up in
+		 * this run, not at the next one nobody may make. */
+		fresh = u->changes != changes;
 		if (starved) {
 			/*
 			 * Work found the SQ full. Waiting now could wait for
@@ -443,7 +447,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		if (!busy) {
 			/* A round without progress (a rope that stays
 			 * exported) ends the run rather than spinning. */
-			if (polled && more && progress)
+			if (fresh || (polled && more && progress))
 				continue;
 			break;
 		}
@@ -453,7 +457,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		ret = submit(u, more, wait_ms);
 		if (ret < 0)
 			break;
-		if (!io_uring_cq_ready(&u->ring) && !more && !polled)
+		if (!io_uring_cq_ready(&u->ring) && !more && !polled && !fresh)
 			break;
 		reap(u);
 	}
@@ -567,6 +571,7 @@ rope_uring_cancel(struct rope_uring *u, int fd)
 		return -EINVAL;
 	rc = rope__recv_cancel_fd(u, fd);
 	found = rc != NULL;
+	u->changes++;
 	for (link = &u->queue; (q = *link);) {
 		if (q->fd != fd) {
 			link = &q->next;

@@ -209,6 +209,7 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 	bool block = false;
 
 	for (;;) {
+		unsigned changes = u->changes;
 		unsigned progress = requests_step(u), recv_from, wake_at;
 		bool woken = false;
 		int ret = pollset_make(u, &recv_from, &wake_at);
@@ -235,6 +236,10 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 				rope__wake_taken(u);
 			*called += rope__engine_callbacks(u);
 		}
+		/* A callback queued work: start it in this run, not at the
+		 * next one nobody may make. */
+		if (u->changes != changes && !woken)
+			continue;
 		if (*called >= wait_nr || !u->pending || woken)
 			return rope__fallback_mirror(u);
 		/* Nothing moved and nothing can be waited for: every rope

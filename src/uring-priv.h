@@ -61,6 +61,8 @@ struct rope_uring {
 	struct req *done;            /* finished, callback not yet run */
 	struct req **done_tail;
 	unsigned pending;
+	unsigned changes;            /* calls that gave the loop work: a
+					callback's are taken up in its run */
 	struct rope_uring_stats stats;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */

@@ -274,6 +274,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	rc->next = u->recvs;
 	u->recvs = rc;
 	u->pending++;
+	u->changes++;
 	return 0;
 }
 
@@ -285,6 +286,7 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	stop(rc, -ECANCELED);
+	u->changes++;
 	return 0;
 }
 
@@ -317,6 +319,7 @@ set_pause(struct rope_uring *u, int fd, bool pause)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->user_paused = pause;
+	u->changes++;
 	return 0;
 }
 
@@ -340,6 +343,7 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->limit = max;
+	u->changes++;
 	return 0;
 }
 

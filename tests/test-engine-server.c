@@ -73,6 +73,20 @@ sees_eof(int fd)
 	return poll(&p, 1, 2000) == 1 && read(fd, &c, 1) == 0;
 }
 
+/* epoll_wait for one event, as an event loop calls it: io_uring's task
+ * work can interrupt any wait of the thread (EINTR), and loops retry. */
+static int
+epoll_wait_retried(int ep, int ms)
+{
+	struct epoll_event got;
+	int n;
+
+	do {
+		n = epoll_wait(ep, &got, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
 /* ------------------------------------------------------------------------ */
 
 /*
@@ -500,20 +514,6 @@ test_engine_server_wake_ends_a_waiting_run(void)
 	close(fds[1]);
 }
 
-/* epoll_wait for one event, as an event loop calls it: io_uring's task
- * work can interrupt any wait of the thread (EINTR), and loops retry. */
-static int
-epoll_wait_retried(int ep, int ms)
-{
-	struct epoll_event got;
-	int n;
-
-	do {
-		n = epoll_wait(ep, &got, 1, ms);
-	} while (n < 0 && errno == EINTR);
-	return n;
-}
-
 /* The engine inside an epoll loop: its fd turns readable when there is
  * work, and is quiet when there is none. */
 static void
@@ -656,6 +656,69 @@ test_engine_server_recv_limit(void)
 	close(fds[0]);
 }
 
+struct echo {
+	struct rope_uring *u;
+	int fd;
+	struct rope *in;
+	struct outcome sent;
+	bool heard;
+};
+
+/* The receive's callback answers at once, as a server's does. */
+static void
+echo_on_data(void *arg, ssize_t n)
+{
+	struct echo *e = arg;
+	struct rope_snap *s;
+
+	if (n <= 0)
+		return;
+	e->heard = true;
+	CU_ASSERT_EQUAL(rope_snapshot(e->in, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(e->u, e->fd, s, 0, SIZE_MAX, 0,
+					record, &e->sent), 0);
+	rope_snap_unref(s);
+	rope_drain(e->in, (size_t)n);
+}
+
+/* Work a callback queues starts in the run that called it: a loop that
+ * runs the engine only when its fd turns readable must not stall. */
+static void
+test_engine_server_callback_work_starts_in_the_same_run(void)
+{
+	struct rope_uring *u = t_engine();
+	struct echo e = { .u = u, .in = rope_new() };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct pollfd p = { .events = POLLIN };
+	int fds[2], ep = epoll_create1(0);
+	char buf[8];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	e.fd = fds[0];
+	p.fd = fds[1];
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, rope_uring_fd(u), &ev),
+			0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], e.in, echo_on_data, &e),
+			0);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "ping", 4), 4);
+	for (int i = 0; i < 10 && !e.heard; i++) {
+		CU_ASSERT_EQUAL(epoll_wait_retried(ep, 2000), 1);
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	CU_ASSERT(e.heard);
+	/* No more runs: the answer must be on its way already. */
+	CU_ASSERT_EQUAL(poll(&p, 1, 2000), 1);
+	CU_ASSERT_EQUAL(read(fds[1], buf, sizeof(buf)), 4);
+	CU_ASSERT(memcmp(buf, "ping", 4) == 0);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	rope_uring_free(u);
+	rope_free(e.in);
+	close(ep);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* A deadline per send: a peer that never reads gets -ETIMEDOUT, a send
  * behind it on the same socket too, one to a reader is unaffected, and
  * rope_uring_free() gives up on such a peer instead of waiting forever. */
@@ -713,6 +776,8 @@ test_engine_server_send_timeout(void)
 }
 
 static const struct t_test tests[] = {
+	{ "callback_work_starts_in_the_same_run",
+	  test_engine_server_callback_work_starts_in_the_same_run },
 	{ "cancel_then_close", test_engine_server_cancel_then_close },
 	{ "closed_rope_ends_its_receive",
 	  test_engine_server_closed_rope_ends_its_receive },
