@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""CPython's io.BytesIO in the benchmark tour (tools/bench.c runs this).
+"""CPython's io.BytesIO in the benchmark tour (tools/bench/ runs this).
 
 The tour passes one JSON argument with the sizes and repetitions, and the
 paths of the data it generated (the source bytes that appends are cut from,
@@ -51,7 +51,7 @@ def out(kind, name, *values):
 
 
 def pieces(src, piece):
-    """The pieces the C peers append, in order, cut as tools/bench.c cuts
+    """The pieces the C peers append, in order, cut as tools/bench/ cuts
     them: consecutive slices of src, starting over when the next would not
     fit. Slicing happens here, before any timing."""
     k = len(src) // piece

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The targets of DESIGN.md section 5, each met or not from the medians of
+ * this run, and the Targets block that ends the tables.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct target targets[32];
+int ntargets;
+
+static struct target *
+target_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct target *
+target_new(const char *fmt, ...)
+{
+	struct target *t = &targets[ntargets++];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->what, sizeof(t->what), fmt, ap);
+	va_end(ap);
+	t->status = NOT_MEASURED;
+	snprintf(t->measured, sizeof(t->measured), "not measured");
+	return t;
+}
+
+/* A ratio target: met when @r is at most (or at least) @bound. @what
+ * says what the ratio is. */
+static void
+target_ratio(struct target *t, double r, double bound, bool at_most,
+	     const char *what)
+{
+	if (isnan(r))
+		return;
+	snprintf(t->measured, sizeof(t->measured), "%.3g = %s", r, what);
+	t->status = (at_most ? r <= bound : r >= bound) ? MET : NOT_MET;
+}
+
+/* Add context to a target's measurement: @pre, @v, @post. */
+static void
+target_note(struct target *t, const char *pre, double v, const char *post)
+{
+	size_t n = strlen(t->measured);
+
+	if (t->status != NOT_MEASURED && !isnan(v))
+		snprintf(t->measured + n, sizeof(t->measured) - n,
+			 "%s%.3g%s", pre, v, post);
+}
+
+static double
+ratio(const struct fig *a, const struct fig *b)
+{
+	return a && b ? a->med / b->med : NAN;
+}
+
+static void
+targets_appends(void)
+{
+	static const char *const ids[] = { "append11_50k", "append11_10m" };
+	static const char *const what[] = { "50,000", "10 million" };
+	const struct fig *r;
+	struct target *t;
+
+	if (!scen_find(ids[0]))
+		return;         /* not run (--only) */
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		r = fig_get(ids[i], "ropeio");
+		t = target_new("11-byte appends (%s): within 1.5x of appending "
+			       "into a preallocated array", what[i]);
+		target_ratio(t, ratio(r, fig_get(ids[i], "limit")), 1.5, true,
+			     "ropeio's time / the limit's");
+		target_note(t, " (", ratio(r, fig_get(ids[i], "ref")),
+			    " over the same memcpy into a fresh malloc)");
+		target_ratio(target_new("11-byte appends (%s): at least 3x "
+					"faster than evbuffer_add", what[i]),
+			     ratio(fig_get(ids[i], "evbuffer"), r), 3, false,
+			     "evbuffer_add's time / ropeio's");
+	}
+	r = fig_get("append64k", "ropeio");
+	t = target_new("64 KiB appends: at least 0.8x of memcpy bandwidth");
+	target_ratio(t, ratio(fig_get("append64k", "limit"), r), 0.8, false,
+		     "memcpy's time (preallocated) / ropeio's");
+	target_note(t, " (", ratio(fig_get("append64k", "ref"), r),
+		    " with memcpy into a fresh malloc)");
+}
+
+static void
+targets_getvalue(void)
+{
+	const struct scen *s = scen_find("getvalue_first");
+	const struct fig *first = fig_get("getvalue_first", "ropeio");
+	const struct fig *again = fig_get("getvalue_again", "ropeio");
+	struct target *t;
+	double mib = s ? s->bytes / MiB : 0;
+
+	if (!s)
+		return;
+
+	target_ratio(target_new("getvalue of %.0f MiB, first call: no more "
+				"than one memcpy (<= 1.10x malloc+memcpy; 10%% "
+				"for noise)", mib),
+		     ratio(first, fig_get("getvalue_first", "limit")), 1.10,
+		     true, "ropeio's time / one malloc+memcpy's");
+	target_ratio(target_new("getvalue of %.0f MiB, repeated call: O(1) "
+				"(<= 0.1%% of the first call)", mib),
+		     ratio(again, first), 0.001, true,
+		     "the second call's time / the first's");
+	t = target_new("getvalue of %.0f MiB: extra peak memory no more than "
+		       "one chunk (1 MiB, the largest that appends make), "
+		       "resident", mib);
+	if (first && s) {
+		double rss = median(first->rss, first->n);
+		double peak = median(first->peak, first->n);
+
+		snprintf(t->measured, sizeof(t->measured), "RSS +%.1f MiB, "
+			 "heap +%.1f MiB (%.3fx the data)", rss / MiB,
+			 peak / MiB, peak / s->bytes);
+		t->status = rss <= MiB + 64 * KiB ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_held(void)
+{
+	static const struct {
+		const char *id, *what;
+		double write;
+	} ops[] = {
+		{ "held_append_1", "append 1 B", 1 },
+		{ "held_append_1mib", "append 1 MiB", MiB },
+		{ "held_overwrite_1", "overwrite 1 B", 1 },
+	};
+
+	if (!scen_find(ops[0].id))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		const struct fig *f = fig_get(ops[i].id, "ropeio");
+		struct target *t = target_new("value held, %s: memory grows by "
+					      "the write (<= write + 64 KiB)",
+					      ops[i].what);
+		double kept, peak;
+
+		if (!f)
+			continue;
+		kept = median(f->own_kept, f->n);
+		peak = median(f->own_peak, f->n);
+		snprintf(t->measured, sizeof(t->measured), "kept %+.0f B, "
+			 "peak %+.0f B (rope_mem_stats)", kept, peak);
+		t->status = fmax(kept, peak) <= ops[i].write + 64 * KiB
+			    ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_loop(void)
+{
+	static const char *const kinds[] = { "dropped", "held" };
+
+	if (!scen_find("loop_dropped_small"))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		target_ratio(target_new("parser loop (append, then getvalue), "
+					"values %s: O(total bytes) (cost per "
+					"byte at 4x the appends <= 2x, the "
+					"midpoint of 1x and 4x)", kinds[i]),
+			     loop_growth(kinds[i], 0), 2, true,
+			     "ropeio's time per byte at 4x the appends / "
+			     "at 1x");
+}
+
+static void
+targets_exports(void)
+{
+	static const char *const ids[] = { "getbuffer", "snapshot" };
+
+	if (!scen_find(ids[0]))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		const struct fig *f = fig_get(ids[i], "ropeio");
+		const struct scen *s = scen_find(ids[i]);
+		struct target *t;
+		double total;
+
+		t = target_new("%s of %.0f MiB: zero bytes copied (ropeio "
+			       "allocates < 1%% of the data during the call)",
+			       ids[i], s ? s->bytes / MiB : 0);
+		if (!f || !s)
+			continue;
+		total = median(f->own_total, f->n);
+		snprintf(t->measured, sizeof(t->measured), "%.0f B allocated "
+			 "(rope_mem_stats) for %zu segments; %.0f ns per "
+			 "segment", total,
+			 export_segments,
+			 f->med * 1e9 / (double)export_segments);
+		t->status = total < s->bytes / 100 ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_io(void)
+{
+	static const char *const ids[] = { "io_file", "io_tcp" };
+	static const char *const ways[] = { "ropeio io_uring",
+					    "ropeio fallback" };
+
+	if (!scen_find(ids[0]))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		for (size_t w = 0; w < ARRAY_SIZE(ways); w++) {
+			const struct fig *f = fig_get_label(ids[i], "ropeio",
+							    ways[w]);
+
+			target_ratio(target_new("%s to a %s: at least 0.95x "
+						"of one write() of the flat "
+						"bytes", ways[w],
+						i ? "loopback TCP socket"
+						  : "file"),
+				     ratio(fig_get(ids[i], "limit"), f), 0.95,
+				     false, "write()'s time / ropeio's");
+		}
+	}
+}
+
+static void
+targets_memory(void)
+{
+	const struct fig *e = fig_get("mem_empty", "ropeio");
+	const struct fig *s = fig_get("mem_segment", "ropeio");
+	struct target *t;
+
+	if (!scen_find("mem_empty"))
+		return;
+	t = target_new("an empty rope allocates nothing beyond its struct");
+	if (e) {
+		snprintf(t->measured, sizeof(t->measured),
+			 "%.0f allocation(s) of %.0f B (rope_mem_stats); "
+			 "the struct: %zu B", empty_own_allocs,
+			 empty_own_bytes, empty_info.overhead);
+		t->status = empty_own_allocs == 1 &&
+			    empty_own_bytes == (double)empty_info.overhead
+			    ? MET : NOT_MET;
+	}
+	t = target_new("per-segment overhead: small, and reported");
+	if (s) {
+		snprintf(t->measured, sizeof(t->measured), "%zu B per segment "
+			 "entry (rope_get_info); %.1f B per piece appended by "
+			 "reference (rope_mem_stats)", seg_info.segment_bytes,
+			 median(s->own_kept, s->n));
+		t->status = REPORTED;
+	}
+}
+
+void
+targets_compute(void)
+{
+	targets_appends();
+	targets_getvalue();
+	targets_held();
+	targets_loop();
+	targets_exports();
+	targets_io();
+	targets_memory();
+}
+
+const char *
+status_name(int status)
+{
+	static const char *const names[] = {
+		[NOT_MET] = "NOT MET",
+		[MET] = "met",
+		[NOT_MEASURED] = "not measured",
+		[REPORTED] = "reported",
+	};
+
+	return names[status];
+}
+
+void
+print_targets(void)
+{
+	int met = 0, not_met = 0;
+
+	printf("Targets (DESIGN.md section 5), from the medians above\n\n");
+	for (int i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+
+		printf("   %-12s %s\n   %-12s %s\n", status_name(t->status),
+		       t->what, "", t->measured);
+		met += t->status == MET;
+		not_met += t->status == NOT_MET;
+	}
+	printf("\n   %d met, %d not met, %d not measured or only reported\n\n",
+	       met, not_met, ntargets - met - not_met);
+}
