@@ -217,8 +217,12 @@ double run_start;
 
 /*
  * Run every way @reps times, repetitions outermost so that a slow moment
- * of the machine hits every peer alike. The first @warmup repetitions are
- * not counted; the first one's time is kept as the "first run".
+ * of the machine hits every peer alike. The order of the ways rotates by
+ * one every repetition: what a way leaves behind (a heap grown, the page
+ * cache filled, a socket's buffers) falls on a different way each time, so
+ * that the medians do not depend on which way runs after which. The first
+ * @warmup repetitions are not counted; the first one's time is kept as the
+ * "first run".
  */
 void
 measure_n(struct scen **s, int ns, const struct way *w, int nw,
@@ -236,8 +240,9 @@ measure_n(struct scen **s, int ns, const struct way *w, int nw,
 		}
 	}
 	for (int rep = 0; rep < warmup + reps; rep++) {
-		for (int i = 0; i < nw; i++) {
+		for (int j = 0; j < nw; j++) {
 			struct probe p[MAX_TOGETHER] = { { 0 } };
+			int i = (j + rep) % nw;
 
 			if (!w[i].run)
 				continue;

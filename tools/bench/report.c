@@ -347,7 +347,9 @@ print_intro(const char *mode)
 	printf("How to read it. Times: median, min-max of the runs. x best: "
 	       "the median over\nthe best peer's median (the limit is not a "
 	       "peer); x limit: over the limit's\nmedian; lower is better. "
-	       "MB/s: 10^6 bytes per second at the median.\n");
+	       "MB/s: 10^6 bytes per second at the median.\nThe ways of a "
+	       "table run one repetition after another, in an order that\n"
+	       "rotates every repetition.\n");
 	printf("Memory, with the method of each column: heap kept / heap peak "
 	       "/ allocated:\nbytes from malloc (every block's "
 	       "malloc_usable_size, counted by the bench's\nmalloc wrapper, "
