@@ -73,6 +73,9 @@
 #ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 /* The source that network-sized appends are cut from: larger than the
  * caches' faster levels, so no peer appends from L1. */
@@ -200,7 +203,7 @@ void probe_scale(struct probe *p, double n);
 /* ------------------------------------------------------------------------ */
 
 #define MAX_REPS 48
-#define MAX_FIGS 10
+#define MAX_FIGS 20
 #define MAX_SCENS 32
 
 /* The columns a scenario's table shows besides the times. */
@@ -222,6 +225,7 @@ struct fig {
 				    is neither a peer nor the limit */
 	const char *label;       /* what was called */
 	const char *skip;        /* why it was not measured */
+	const char *mode;        /* "cold", "warm", or "" (memory only) */
 	bool tracemalloc;        /* CPython: memory from tracemalloc */
 	int n;
 	double t[MAX_REPS];
@@ -242,8 +246,10 @@ struct scen {
 	unsigned cols;
 	int nfig;
 	struct fig fig[MAX_FIGS];
-	double best;             /* the best peer's median */
-	double limit;            /* the limit's median, or NAN */
+	/* The best peer's median and the limit's (NAN when none), warm
+	 * [0] and cold [1]. A cold row without a cold limit is compared
+	 * with the warm one. */
+	double best[2], limit[2];
 };
 
 extern struct scen scens[MAX_SCENS];
@@ -259,11 +265,13 @@ void fig_add(struct fig *f, const struct probe *p);
 double median(const double *v, int n);
 /* Medians, ranges, and the ratios to the best peer and to the limit. */
 void scen_finish(struct scen *s);
-/* The figure of @peer in scenario @id (its best variant), or NULL. */
-const struct fig *fig_get(const char *id, const char *peer);
-/* The figure of @peer whose label starts with @label, or NULL. */
+/* The figure of @peer in scenario @id and @mode (its best variant), or
+ * NULL. */
+const struct fig *fig_get(const char *id, const char *peer,
+			  const char *mode);
+/* The figure of @peer and @mode whose label starts with @label, or NULL. */
 const struct fig *fig_get_label(const char *id, const char *peer,
-				const char *label);
+				const char *label, const char *mode);
 
 /*
  * One peer's way of doing a scenario: one repetition. It fills one probe
@@ -279,10 +287,27 @@ struct way {
 
 #define MAX_TOGETHER 2
 
+/*
+ * The two modes of every table. Warm: the same work repeated in this
+ * process, the first repetition not counted. Cold: the first use in a
+ * fresh process, a child forked for each repetition, freed heap returned
+ * to the kernel (malloc_trim) when it starts and again at probe_start().
+ * bench_cold is true inside such a child; a way that holds per-process
+ * state (an io_uring engine) makes its own there, and a way that is warm
+ * by design (memcpy into an array touched before) skips with WARM_ONLY.
+ */
+extern bool bench_cold;
+
+#define WARM_ONLY "warm only: the array is allocated and touched before"
+
+/* Run each way @reps times warm (after @warmup uncounted repetitions, at
+ * least one) and cold_reps(@reps) times cold, unless @cold is false (a
+ * table of bytes, the same in both modes). */
 void measure_n(struct scen **s, int ns, const struct way *w, int nw,
-	       const void *arg, int reps, int warmup);
+	       const void *arg, int reps, int warmup, bool cold);
 void measure(struct scen *s, const struct way *w, int nw, const void *arg,
 	     int reps, int warmup);
+int cold_reps(int reps);
 
 /* ------------------------------------------------------------------------ */
 /* The scenarios' arguments, shared by the peers                            */
@@ -574,13 +599,15 @@ void print_loop_growth(void);
 /* targets.c */
 enum { NOT_MET, MET, NOT_MEASURED, REPORTED };
 
+#define MAX_TARGETS 48
+
 struct target {
-	char what[160];
-	char measured[160];
+	char what[200];
+	char measured[200];
 	int status;
 };
 
-extern struct target targets[32];
+extern struct target targets[MAX_TARGETS];
 extern int ntargets;
 
 void targets_compute(void);

@@ -39,7 +39,7 @@ static bool
 chart_has(const char *peer)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(chart_scens); i++)
-		if (fig_get(chart_scens[i].id, peer))
+		if (fig_get(chart_scens[i].id, peer, "warm"))
 			return true;
 	return false;
 }
@@ -54,15 +54,16 @@ chart_data(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(chart_scens); i++) {
 		const struct scen *s = scen_find(chart_scens[i].id);
 
-		if (!s || isnan(s->best))
+		if (!s || isnan(s->best[0]))
 			continue;
 		rows++;
 		fprintf(f, "\"%s\"", chart_scens[i].name);
 		for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++) {
-			const struct fig *g = fig_get(s->id, chart_peers[p]);
+			const struct fig *g = fig_get(s->id, chart_peers[p],
+						     "warm");
 
 			if (g && !isnan(g->med))
-				fprintf(f, " %.6g", g->med / s->best);
+				fprintf(f, " %.6g", g->med / s->best[0]);
 			else
 				fputs(" ?", f);
 		}
@@ -77,7 +78,7 @@ chart_script(FILE *f, const char *dat, const char *png, const char *mode)
 	fprintf(f, "set terminal pngcairo size 1400,720 font 'sans,11'\n"
 		"set output '%s'\n"
 		"set title \"ropeio benchmark tour (%s), %s: each peer's "
-		"median time over the best peer's (its best variant)\\n%s, "
+		"warm median time over the best peer's (its best variant)\\n%s, "
 		"%ld CPUs\"\n"
 		"set datafile missing '?'\n"
 		"set style data histograms\n"

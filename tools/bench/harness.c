@@ -4,10 +4,14 @@
  * the data every peer appends, figures and scenarios with their
  * statistics, and measure(), which runs the peers' ways side by side.
  */
+#include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -98,6 +102,7 @@ fig_new(struct scen *s, const char *peer, const char *label)
 	memset(f, 0, sizeof(*f));
 	f->peer = peer;
 	f->label = label;
+	f->mode = "warm";
 	f->first = NAN;
 	return f;
 }
@@ -156,30 +161,33 @@ range(const double *v, int n, double *lo, double *hi)
 void
 scen_finish(struct scen *s)
 {
-	s->best = s->limit = NAN;
+	s->best[0] = s->best[1] = s->limit[0] = s->limit[1] = NAN;
 	for (int i = 0; i < s->nfig; i++) {
 		struct fig *f = &s->fig[i];
+		int m = !strcmp(f->mode, "cold");
 
 		f->med = median(f->t, f->n);
 		range(f->t, f->n, &f->min, &f->max);
 		if (!f->n || isnan(f->med))
 			continue;
 		if (!strcmp(f->peer, "limit"))
-			s->limit = f->med;
+			s->limit[m] = f->med;
 		else if (strcmp(f->peer, "ref") &&
-			 (isnan(s->best) || f->med < s->best))
-			s->best = f->med;
+			 (isnan(s->best[m]) || f->med < s->best[m]))
+			s->best[m] = f->med;
 	}
 	for (int i = 0; i < s->nfig; i++) {
 		struct fig *f = &s->fig[i];
+		int m = !strcmp(f->mode, "cold");
 
-		f->vs_best = f->med / s->best;
-		f->vs_limit = f->med / s->limit;
+		f->vs_best = f->med / s->best[m];
+		f->vs_limit = f->med / (isnan(s->limit[m]) ? s->limit[0]
+							   : s->limit[m]);
 	}
 }
 
 const struct fig *
-fig_get(const char *id, const char *peer)
+fig_get(const char *id, const char *peer, const char *mode)
 {
 	const struct scen *s = scen_find(id);
 	const struct fig *best = NULL;
@@ -187,23 +195,24 @@ fig_get(const char *id, const char *peer)
 	for (int i = 0; s && i < s->nfig; i++) {
 		const struct fig *f = &s->fig[i];
 
-		if (!strcmp(f->peer, peer) && f->n &&
-		    (!best || f->med < best->med))
+		if (!strcmp(f->peer, peer) && !strcmp(f->mode, mode) &&
+		    f->n && (!best || f->med < best->med))
 			best = f;
 	}
 	return best;
 }
 
 const struct fig *
-fig_get_label(const char *id, const char *peer, const char *label)
+fig_get_label(const char *id, const char *peer, const char *label,
+	      const char *mode)
 {
 	const struct scen *s = scen_find(id);
 
 	for (int i = 0; s && i < s->nfig; i++) {
 		const struct fig *f = &s->fig[i];
 
-		if (!strcmp(f->peer, peer) && f->n &&
-		    !strncmp(f->label, label, strlen(label)))
+		if (!strcmp(f->peer, peer) && !strcmp(f->mode, mode) &&
+		    f->n && !strncmp(f->label, label, strlen(label)))
 			return f;
 	}
 	return NULL;
@@ -215,47 +224,120 @@ fig_get_label(const char *id, const char *peer, const char *label)
 
 double run_start;
 
+bool bench_cold;
+
+int
+cold_reps(int reps)
+{
+	return reps < 9 ? MIN(reps, 3) : reps / 3;
+}
+
+static void
+io_all(int fd, void *buf, size_t len, bool out)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
+
+		if (n <= 0)
+			die("a cold run's pipe: %s", n ? strerror(errno) : "EOF");
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* One repetition of @w in a child of its own: the cold mode. */
+static void
+run_cold(const struct way *w, struct probe *p, const void *arg)
+{
+	size_t len = sizeof(*p) * MAX_TOGETHER;
+	int fds[2], status;
+	pid_t pid;
+
+	fflush(NULL);
+	if (pipe(fds) < 0 || (pid = fork()) < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(fds[0]);
+		bench_cold = true;
+		malloc_trim(0);
+		w->run(p, arg);
+		io_all(fds[1], p, len, true);
+		_exit(0);
+	}
+	close(fds[1]);
+	io_all(fds[0], p, len, false);
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		die("a cold run of %s failed", w->label);
+}
+
+static void
+fig_take(struct fig *f, const struct probe *p, bool first)
+{
+	if (f->skip)
+		return;
+	if (p->skip)
+		f->skip = p->skip;
+	else if (first)
+		f->first = p->t;
+	else
+		fig_add(f, p);
+}
+
 /*
  * Run every way @reps times, repetitions outermost so that a slow moment
  * of the machine hits every peer alike. The order of the ways rotates by
  * one every repetition: what a way leaves behind (a heap grown, the page
  * cache filled, a socket's buffers) falls on a different way each time, so
  * that the medians do not depend on which way runs after which. The first
- * @warmup repetitions are not counted; the first one's time is kept as the
- * "first run".
+ * @warmup repetitions (at least one) are not counted; the first one's time
+ * is kept as the "first run". Then the cold repetitions, each in a child.
+ * Each way's warm row comes first, its cold row after it.
  */
 void
 measure_n(struct scen **s, int ns, const struct way *w, int nw,
-	  const void *arg, int reps, int warmup)
+	  const void *arg, int reps, int warmup, bool cold)
 {
-	struct fig *f[MAX_FIGS][MAX_TOGETHER];
+	struct fig *f[MAX_FIGS][MAX_TOGETHER][2] = { { { NULL } } };
+	int ncold = cold ? cold_reps(reps) : 0;
 	double t0 = now();
 
-	if (ns > MAX_TOGETHER || nw > MAX_FIGS)
+	if (ns > MAX_TOGETHER || nw > MAX_FIGS / 2)
 		die("measure_n: %d scenarios, %d ways", ns, nw);
+	warmup = MAX(warmup, 1);
 	for (int i = 0; i < nw; i++) {
 		for (int k = 0; k < ns; k++) {
-			f[i][k] = fig_new(s[k], w[i].peer, w[i].label);
-			f[i][k]->skip = w[i].run ? NULL : w[i].skip;
+			for (int m = 0; m < (ncold ? 2 : 1); m++) {
+				struct fig *g = fig_new(s[k], w[i].peer,
+							w[i].label);
+
+				g->mode = !cold ? "" : m ? "cold" : "warm";
+				g->skip = w[i].run ? NULL : w[i].skip;
+				f[i][k][m] = g;
+			}
 		}
 	}
-	for (int rep = 0; rep < warmup + reps; rep++) {
+	for (int rep = 0; rep < warmup + reps + ncold; rep++) {
+		bool is_cold = rep >= warmup + reps;
+
 		for (int j = 0; j < nw; j++) {
 			struct probe p[MAX_TOGETHER] = { { 0 } };
 			int i = (j + rep) % nw;
 
-			if (!w[i].run)
+			if (!w[i].run || (is_cold && f[i][0][1]->skip))
 				continue;
-			w[i].run(p, arg);
+			if (is_cold)
+				run_cold(&w[i], p, arg);
+			else
+				w[i].run(p, arg);
 			for (int k = 0; k < ns; k++) {
-				if (f[i][k]->skip)
+				if (!is_cold && rep < warmup && rep)
 					continue;
-				if (p[k].skip)
-					f[i][k]->skip = p[k].skip;
-				else if (rep == 0 && warmup)
-					f[i][k]->first = p[k].t;
-				else if (rep >= warmup)
-					fig_add(f[i][k], &p[k]);
+				fig_take(f[i][k][is_cold], &p[k],
+					 !is_cold && rep == 0);
 			}
 		}
 	}
@@ -268,7 +350,7 @@ void
 measure(struct scen *s, const struct way *w, int nw, const void *arg,
 	int reps, int warmup)
 {
-	measure_n(&s, 1, w, nw, arg, reps, warmup);
+	measure_n(&s, 1, w, nw, arg, reps, warmup, true);
 }
 
 /* ------------------------------------------------------------------------ */

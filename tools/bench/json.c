@@ -51,6 +51,8 @@ json_fig(FILE *f, const struct fig *g)
 	json_str(f, g->peer);
 	fputs(", \"label\": ", f);
 	json_str(f, g->label);
+	fputs(", \"mode\": ", f);
+	json_str(f, g->mode);
 	if (g->skip || !g->n) {
 		fputs(", \"skipped\": ", f);
 		json_str(f, g->skip ? g->skip : "not measured");
@@ -103,9 +105,13 @@ json_scen(FILE *f, const struct scen *s)
 	fputs(", \"bytes\": ", f);
 	json_num(f, s->bytes);
 	fputs(", \"best_peer_median\": ", f);
-	json_num(f, s->best);
+	json_num(f, s->best[0]);
+	fputs(", \"best_peer_median_cold\": ", f);
+	json_num(f, s->best[1]);
 	fputs(", \"limit_median\": ", f);
-	json_num(f, s->limit);
+	json_num(f, s->limit[0]);
+	fputs(", \"limit_median_cold\": ", f);
+	json_num(f, s->limit[1]);
 	fputs(",\n      \"figures\": [\n", f);
 	for (int i = 0; i < s->nfig; i++) {
 		json_fig(f, &s->fig[i]);

@@ -242,16 +242,19 @@ rss_reset_peak(void)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Start measuring. Freed heap memory goes back to the kernel first, so that
- * every peer starts from the same state whatever ran before it, and the
- * resident peak is reset; neither is inside the timed window.
+ * Start measuring. In the cold mode, freed heap memory goes back to the
+ * kernel first, so that the operation pays for the pages it touches as in
+ * a fresh process; in the warm mode the heap stays as the repetitions
+ * before left it. The resident peak is reset. Neither is inside the timed
+ * window.
  */
 void
 probe_start(struct probe *p)
 {
 	double hwm;
 
-	malloc_trim(0);
+	if (bench_cold)
+		malloc_trim(0);
 	rss_reset_peak();
 	rss_read(&p->rss0, &hwm);
 	rope_mem_stats(&p->o0);

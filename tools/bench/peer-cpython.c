@@ -121,8 +121,11 @@ py_add(struct scen *s, const char *id, const char *label)
 		return;
 	}
 	f->tracemalloc = true;
-	/* A memory-only figure is one repetition without a time. */
-	for (int i = 0; i < (p->n ? p->n : 1); i++) {
+	if (p->n > 1)
+		f->first = p->t[0];
+	/* A memory-only figure is one repetition without a time; of several,
+	 * the first is not counted (warm). */
+	for (int i = p->n > 1; i < (p->n ? p->n : 1); i++) {
 		struct probe pr = {
 			.t = p->n ? p->t[i] : NAN,
 			.kept = p->has_mem ? p->kept : NAN,
@@ -181,6 +184,7 @@ void
 python_config(char *out, size_t n, const struct config *c,
 	      const struct shared_files *sf, const struct http *h)
 {
+	/* One repetition more than the tables count: the first is warm-up. */
 	snprintf(out, n,
 		 "{\"source\": \"%s\", \"stream\": \"%s\", \"splits\": \"%s\", "
 		 "\"append11\": [[\"append11_50k\", 50000, %d], "
@@ -196,12 +200,14 @@ python_config(char *out, size_t n, const struct config *c,
 		 "\"messages\": %zu, \"export_count\": %zu, "
 		 "\"export_reps\": %d, \"empty_count\": %d, "
 		 "\"only\": \"%s\"}",
-		 sf->source, sf->stream, sf->splits, c->reps_50k, c->reps_10m,
-		 c->net / 1448, c->reps, c->net / (64 * KiB), c->reps,
-		 BUILD_PIECE, c->getvalue / BUILD_PIECE, c->held / BUILD_PIECE,
-		 c->reps, LOOP_PIECE, c->loop_dropped[0], c->reps_loop,
-		 c->loop_dropped[1], c->reps_loop, c->loop_held[0],
-		 c->reps_held, c->loop_held[1], c->reps_held, h->messages,
-		 c->exports / BUILD_PIECE, c->reps_export, EMPTIES,
+		 sf->source, sf->stream, sf->splits, 1 + c->reps_50k,
+		 1 + c->reps_10m, c->net / 1448, 1 + c->reps,
+		 c->net / (64 * KiB), 1 + c->reps, BUILD_PIECE,
+		 c->getvalue / BUILD_PIECE, c->held / BUILD_PIECE, 1 + c->reps,
+		 LOOP_PIECE, c->loop_dropped[0], 1 + c->reps_loop,
+		 c->loop_dropped[1], 1 + c->reps_loop, c->loop_held[0],
+		 1 + c->reps_held, c->loop_held[1], 1 + c->reps_held,
+		 h->messages, c->exports / BUILD_PIECE, 1 + c->reps_export,
+		 EMPTIES,
 		 c->only ? c->only : "");
 }

@@ -48,6 +48,10 @@ append_limit(struct probe *p, const void *arg)
 	const struct feed *f = arg;
 	size_t n;
 
+	if (bench_cold) {
+		p->skip = WARM_ONLY;
+		return;
+	}
 	probe_start(p);
 	n = limit_fill(limit_buf, f);
 	probe_stop(p);
@@ -95,8 +99,8 @@ loop_limit(struct probe *p, const void *arg)
 	uint64_t acc = 0;
 	size_t off = 0, len = 0;
 
-	if (a->hold) {
-		p->skip = "no limit for held values";
+	if (a->hold || bench_cold) {
+		p->skip = a->hold ? "no limit for held values" : WARM_ONLY;
 		return;
 	}
 	probe_start(p);

@@ -318,23 +318,35 @@ io_engine(struct probe *p, const struct io_arg *a, struct rope_uring *u)
 	target_close(&t, a);
 }
 
-void
-io_uring(struct probe *p, const void *arg)
+/* The engine of the process: in a cold child a new one, as a fresh
+ * process would make (made and freed outside the timed window). */
+static void
+io_with(struct probe *p, const struct io_arg *a, bool fallback)
 {
-	const struct io_arg *a = arg;
+	struct rope_uring *u = fallback ? a->fallback : a->uring;
 
-	if (!a->uring) {
+	if (bench_cold)
+		u = engine_new(fallback);
+	if (!u) {
 		p->skip = "io_uring is unavailable here (the engine fell "
 			  "back to plain syscalls)";
 		return;
 	}
-	io_engine(p, a, a->uring);
+	io_engine(p, a, u);
+	if (bench_cold)
+		rope_uring_free(u);
+}
+
+void
+io_uring(struct probe *p, const void *arg)
+{
+	io_with(p, arg, false);
 }
 
 void
 io_fallback(struct probe *p, const void *arg)
 {
-	io_engine(p, arg, ((const struct io_arg *)arg)->fallback);
+	io_with(p, arg, true);
 }
 
 struct rope_uring *

@@ -149,7 +149,7 @@ fig_mem(const struct fig *f, unsigned col)
 static void
 print_head(const struct scen *s)
 {
-	printf("   %-34s", "");
+	printf("   %-34s %-4s", "", "");
 	if (!(s->cols & COL_NOTIME))
 		printf(" %9s %17s %6s %7s", "median", "min-max", "x best",
 		       "x limit");
@@ -168,7 +168,7 @@ print_fig(const struct scen *s, const struct fig *f)
 {
 	char a[32], b[32], c[32], d[32];
 
-	printf("   %-34s", f->label);
+	printf("   %-34s %-4s", f->label, f->mode);
 	if (f->skip || !f->n) {
 		printf(" skipped: %s\n", f->skip ? f->skip : "not measured");
 		return;
@@ -262,8 +262,8 @@ print_loop_growth(void)
 
 		fmt_ratio(a, sizeof(a), loop_growth("dropped", i));
 		fmt_ratio(b, sizeof(b), loop_growth("held", i));
-		printf("   %-34s %9s %9s\n", peer_name(d[0]->fig[i].peer), a,
-		       b);
+		printf("   %-29s %-4s %9s %9s\n",
+		       peer_name(d[0]->fig[i].peer), d[0]->fig[i].mode, a, b);
 	}
 	printf("\n");
 }
@@ -347,19 +347,27 @@ print_intro(const char *mode)
 	printf("How to read it. Times: median, min-max of the runs. x best: "
 	       "the median over\nthe best peer's median (the limit is not a "
 	       "peer); x limit: over the limit's\nmedian; lower is better. "
-	       "MB/s: 10^6 bytes per second at the median.\nThe ways of a "
-	       "table run one repetition after another, in an order that\n"
-	       "rotates every repetition.\n");
+	       "MB/s: 10^6 bytes per second at the median. x best and x "
+	       "limit compare\nrows of the same mode (a cold row without a "
+	       "cold limit: the warm limit).\nThe ways of a table run one "
+	       "repetition after another, in an order that\nrotates every "
+	       "repetition.\n");
+	printf("Two modes. warm: the same work repeated in one process, the "
+	       "first repetition\nnot counted, the heap as the repetitions "
+	       "before left it. cold: the first use\nin a fresh process (a "
+	       "child forked for each repetition), freed heap returned\nto "
+	       "the kernel (malloc_trim) before it, so it pays the page "
+	       "faults of the\nmemory it touches. The limit's preallocated "
+	       "array is warm only. CPython runs\nall its repetitions in "
+	       "one process: its rows are warm.\n");
 	printf("Memory, with the method of each column: heap kept / heap peak "
 	       "/ allocated:\nbytes from malloc (every block's "
 	       "malloc_usable_size, counted by the bench's\nmalloc wrapper, "
 	       "the same for every C peer and ropeio), after the operation /\n"
 	       "at its peak / allocated during it; values marked * are "
 	       "CPython's, from\ntracemalloc. RSS peak: resident memory "
-	       "(VmHWM, reset by /proc/self/clear_refs)\nabove the start.\n"
-	       "Every run, C or Python, starts with freed heap returned to "
-	       "the kernel\n(malloc_trim): each peer pays the page faults of "
-	       "the memory it touches.\n\n");
+	       "(VmHWM, reset by /proc/self/clear_refs)\nabove the start."
+	       "\n\n");
 	if (!HEAP_COUNTED)
 		printf("This build uses AddressSanitizer: heap columns are "
 		       "not measured.\n\n");

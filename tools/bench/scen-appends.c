@@ -34,6 +34,6 @@ scen_appends(const char *id, const struct feed *f, int reps, int warmup,
 		  "held by the result. The limit copies into an array "
 		  "allocated and touched before; the row in parentheses is "
 		  "not a peer: the same copies into an array malloc'd just "
-		  "before, so with the page faults that every peer pays for "
-		  "fresh memory.";
+		  "before; cold, with the page faults that every peer pays "
+		  "for fresh memory.";
 }

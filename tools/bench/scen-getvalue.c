@@ -35,7 +35,7 @@ scen_getvalue(size_t bytes, int reps)
 	s[1] = scen_new("getvalue_again", cols, (double)bytes,
 			"getvalue of %zu MiB: a second call, the first value "
 			"still held (%d runs)", bytes / MiB, reps);
-	measure_n(s, 2, gv_ways, ARRAY_SIZE(gv_ways), &f, reps, 0);
+	measure_n(s, 2, gv_ways, ARRAY_SIZE(gv_ways), &f, reps, 0, true);
 	py_add(s[0], "getvalue_first", "CPython BytesIO.getvalue");
 	py_add(s[1], "getvalue_again", "CPython BytesIO.getvalue");
 	s[0]->note = "peak: heap above the start during the call (the extra "

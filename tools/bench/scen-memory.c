@@ -32,12 +32,14 @@ scen_memory(void)
 
 	s = scen_new("mem_empty", COL_NOTIME | COL_KEPT | COL_ALLOCS, 0,
 		     "memory per empty buffer (mean of %d)", EMPTIES);
-	measure(s, empty_ways, ARRAY_SIZE(empty_ways), NULL, 1, 0);
+	measure_n(&s, 1, empty_ways, ARRAY_SIZE(empty_ways), NULL, 1, 0,
+		  false);
 	py_add(s, "mem_empty", "CPython BytesIO()");
 	s = scen_new("mem_segment", COL_NOTIME | COL_KEPT | COL_ALLOCS, 0,
 		     "memory per piece appended by reference (16-byte pieces, "
 		     "mean of %d)", PIECES);
-	measure(s, segment_ways, ARRAY_SIZE(segment_ways), NULL, 1, 0);
+	measure_n(&s, 1, segment_ways, ARRAY_SIZE(segment_ways), NULL, 1,
+		  0, false);
 	rope_self_report();
 	s->note = "GByteArray, the realloc buffer and CPython cannot append "
 		  "by reference.";
