@@ -181,12 +181,12 @@ struct heap_now {
 
 struct probe {
 	const char *skip;        /* set by a peer that cannot do this */
-	double t0, rss0;
+	double t0, rss0, pss0;
 	struct heap_now h0;
 	struct rope_mem_stats o0;
 	/* Results. Bytes; "own" is ropeio's rope_mem_stats(). */
 	double t;
-	double kept, peak, total, allocs, rss_peak;
+	double kept, peak, total, allocs, rss_peak, rss_kept, pss_kept;
 	double own_kept, own_peak, own_total;
 };
 
@@ -216,6 +216,8 @@ enum {
 	COL_MBS = 1 << 5,        /* throughput */
 	COL_FIRST = 1 << 6,      /* throughput of the untimed first run */
 	COL_NOTIME = 1 << 7,     /* memory only: no time columns */
+	COL_RSS_KEPT = 1 << 8,   /* resident after it (with COL_RSS) */
+	COL_PSS_KEPT = 1 << 9,   /* proportional set after it (with COL_RSS) */
 };
 
 /* One row of a table: one way of one peer, over the repetitions. */
@@ -231,6 +233,7 @@ struct fig {
 	double t[MAX_REPS];
 	double kept[MAX_REPS], peak[MAX_REPS], total[MAX_REPS];
 	double allocs[MAX_REPS], rss[MAX_REPS];
+	double rss_kept[MAX_REPS], pss_kept[MAX_REPS];
 	double own_kept[MAX_REPS], own_peak[MAX_REPS], own_total[MAX_REPS];
 	double first;            /* the warm-up run, seconds */
 	/* Derived by scen_finish(). */

@@ -74,7 +74,7 @@ scen_new(const char *id, unsigned cols, double bytes, const char *fmt, ...)
 	s = &scens[nscens++];
 	memset(s, 0, sizeof(*s));
 	s->id = id;
-	s->cols = cols;
+	s->cols = cols | (cols & COL_RSS ? COL_RSS_KEPT | COL_PSS_KEPT : 0);
 	s->bytes = bytes;
 	va_start(ap, fmt);
 	vsnprintf(s->title, sizeof(s->title), fmt, ap);
@@ -120,6 +120,8 @@ fig_add(struct fig *f, const struct probe *p)
 	f->total[i] = p->total;
 	f->allocs[i] = p->allocs;
 	f->rss[i] = p->rss_peak;
+	f->rss_kept[i] = p->rss_kept;
+	f->pss_kept[i] = p->pss_kept;
 	f->own_kept[i] = p->own_kept;
 	f->own_peak[i] = p->own_peak;
 	f->own_total[i] = p->own_total;

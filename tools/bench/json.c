@@ -84,6 +84,10 @@ json_fig(FILE *f, const struct fig *g)
 	json_array(f, g->allocs, g->n);
 	fputs(", \"rss_peak\": ", f);
 	json_array(f, g->rss, g->n);
+	fputs(", \"rss_kept\": ", f);
+	json_array(f, g->rss_kept, g->n);
+	fputs(", \"pss_kept\": ", f);
+	json_array(f, g->pss_kept, g->n);
 	if (!strcmp(g->peer, "ropeio")) {
 		fputs(",\n         \"rope_mem_stats_kept\": ", f);
 		json_array(f, g->own_kept, g->n);
@@ -146,7 +150,8 @@ json_machine(FILE *f, const char *mode)
 	fprintf(f, ", \"io_uring\": %s},\n", machine.uring ? "true" : "false");
 	fputs("  \"memory_methods\": {\"heap\": \"malloc_usable_size of every "
 	      "block, counted by the bench's malloc wrapper\", \"cpython\": "
-	      "\"tracemalloc\", \"rss\": \"VmHWM above VmRSS at the start, "
+	      "\"tracemalloc\", \"pss\": \"Pss of /proc/self/smaps_rollup "
+	      "after, minus before\", \"rss\": \"VmHWM above VmRSS at the start, "
 	      "after clear_refs 5\"},\n", f);
 }
 

@@ -223,6 +223,31 @@ rss_read(double *rss, double *hwm)
 		*hwm = strtod(p + 6, NULL) * 1024;
 }
 
+/*
+ * The proportional set size in bytes (Pss in /proc/self/smaps_rollup,
+ * Linux 4.14 and later): each resident page divided by the number of
+ * processes that map it, so memory shared with a parent after fork(), or
+ * between processes mapping one file, is counted once in all. Read without
+ * stdio, like rss_read(). NAN where the kernel has no smaps_rollup.
+ */
+static double
+pss_read(void)
+{
+	char buf[2048], *p;
+	ssize_t n;
+	int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NAN;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NAN;
+	buf[n] = 0;
+	p = strstr(buf, "\nPss:");
+	return p ? strtod(p + 5, NULL) * 1024 : NAN;
+}
+
 bool rss_resets = true;
 
 /* Reset VmHWM to the current RSS (Linux 4.0 and later). */
@@ -257,6 +282,7 @@ probe_start(struct probe *p)
 		malloc_trim(0);
 	rss_reset_peak();
 	rss_read(&p->rss0, &hwm);
+	p->pss0 = pss_read();
 	rope_mem_stats(&p->o0);
 	heap_reset_peak();
 	heap_read(&p->h0);
@@ -274,6 +300,8 @@ probe_stop(struct probe *p)
 	heap_read(&h);
 	rope_mem_stats(&o);
 	rss_read(&rss, &hwm);
+	p->pss_kept = pss_read() - p->pss0;
+	p->rss_kept = rss - p->rss0;
 	p->t = t1 - p->t0;
 	p->kept = HEAP_COUNTED ? (double)h.now - (double)p->h0.now : NAN;
 	p->peak = HEAP_COUNTED ? (double)h.peak - (double)p->h0.now : NAN;
@@ -294,6 +322,8 @@ probe_scale(struct probe *p, double n)
 	p->total /= n;
 	p->allocs /= n;
 	p->rss_peak /= n;
+	p->rss_kept /= n;
+	p->pss_kept /= n;
 	p->own_kept /= n;
 	p->own_peak /= n;
 	p->own_total /= n;

@@ -124,6 +124,8 @@ static const struct {
 	{ COL_KEPT, "heap kept" },
 	{ COL_PEAK, "heap peak" },
 	{ COL_RSS, "RSS peak" },
+	{ COL_RSS_KEPT, "RSS kept" },
+	{ COL_PSS_KEPT, "PSS kept" },
 	{ COL_TOTAL, "allocated" },
 	{ COL_ALLOCS, "allocs" },
 };
@@ -138,6 +140,10 @@ fig_mem(const struct fig *f, unsigned col)
 		return median(f->peak, f->n);
 	case COL_RSS:
 		return median(f->rss, f->n);
+	case COL_RSS_KEPT:
+		return median(f->rss_kept, f->n);
+	case COL_PSS_KEPT:
+		return median(f->pss_kept, f->n);
 	case COL_TOTAL:
 		return f->tracemalloc ? median(f->peak, f->n)
 				      : median(f->total, f->n);
@@ -366,8 +372,11 @@ print_intro(const char *mode)
 	       "the same for every C peer and ropeio), after the operation /\n"
 	       "at its peak / allocated during it; values marked * are "
 	       "CPython's, from\ntracemalloc. RSS peak: resident memory "
-	       "(VmHWM, reset by /proc/self/clear_refs)\nabove the start."
-	       "\n\n");
+	       "(VmHWM, reset by /proc/self/clear_refs)\nabove the start. "
+	       "RSS kept / PSS kept: resident memory after the operation "
+	       "above\nthe start, as VmRSS and as Pss (smaps_rollup: pages "
+	       "shared with other\nprocesses, such as a cold run's parent, "
+	       "divided among them).\n\n");
 	if (!HEAP_COUNTED)
 		printf("This build uses AddressSanitizer: heap columns are "
 		       "not measured.\n\n");
