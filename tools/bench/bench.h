@@ -182,11 +182,14 @@ struct heap_now {
 struct probe {
 	const char *skip;        /* set by a peer that cannot do this */
 	double t0, rss0, pss0;
+	long minflt0;
 	struct heap_now h0;
 	struct rope_mem_stats o0;
 	/* Results. Bytes; "own" is ropeio's rope_mem_stats(). */
 	double t;
 	double kept, peak, total, allocs, rss_peak, rss_kept, pss_kept;
+	double faults;           /* minor page faults (getrusage), never
+				    scaled by probe_scale() */
 	double own_kept, own_peak, own_total;
 };
 
@@ -218,6 +221,10 @@ enum {
 	COL_NOTIME = 1 << 7,     /* memory only: no time columns */
 	COL_RSS_KEPT = 1 << 8,   /* resident after it (with COL_RSS) */
 	COL_PSS_KEPT = 1 << 9,   /* proportional set after it (with COL_RSS) */
+	COL_TAKEN = 1 << 10,     /* bytes taken from the system: ropeio's
+				    rope_mem_stats() total, the heap counter's
+				    for the others */
+	COL_FAULTS = 1 << 11,    /* minor page faults during it */
 };
 
 /* One row of a table: one way of one peer, over the repetitions. */
@@ -233,7 +240,7 @@ struct fig {
 	double t[MAX_REPS];
 	double kept[MAX_REPS], peak[MAX_REPS], total[MAX_REPS];
 	double allocs[MAX_REPS], rss[MAX_REPS];
-	double rss_kept[MAX_REPS], pss_kept[MAX_REPS];
+	double rss_kept[MAX_REPS], pss_kept[MAX_REPS], faults[MAX_REPS];
 	double own_kept[MAX_REPS], own_peak[MAX_REPS], own_total[MAX_REPS];
 	double first;            /* the warm-up run, seconds */
 	/* Derived by scen_finish(). */
@@ -246,6 +253,7 @@ struct scen {
 	char title[160];
 	const char *note;
 	double bytes;            /* the data each run works on (MB/s) */
+	double count;            /* the messages of a queue run, or 0 */
 	unsigned cols;
 	int nfig;
 	struct fig fig[MAX_FIGS];
@@ -418,6 +426,25 @@ void target_open(struct io_target *t, const struct io_arg *a);
 void target_wait(struct io_target *t, const struct io_arg *a);
 void target_close(struct io_target *t, const struct io_arg *a);
 
+/* scen-queue.c: append a message, drain it, repeat. scen-proxy.c: the same
+ * with a send in between, over an AF_UNIX socketpair. The first @warmup
+ * messages are not measured (steady state); the probe covers @f->count. */
+struct queue_arg {
+	const struct feed *f;
+	size_t warmup;
+};
+
+/* Check the last message, still in the buffer, against the source. */
+void queue_check(const struct queue_arg *a, size_t off, const uint8_t *got,
+		 const char *who);
+/* The sending end of a socketpair whose reader thread reads @bytes. */
+void proxy_open(struct io_target *t, size_t bytes);
+/* Wait for the reader to have read everything, then close both ends. */
+void proxy_close(struct io_target *t, size_t bytes);
+/* write(2) until all of @p is written, or die. */
+void write_all(int fd, const void *p, size_t n);
+void *reader_run(void *arg);
+
 /* scen-memory.c: memory per empty buffer and per segment. */
 #define EMPTIES 1000
 #define PIECES 10000
@@ -441,6 +468,8 @@ void http_rope_cursor(struct probe *p, const void *arg);
 void getbuffer_rope(struct probe *p, const void *arg);
 void snapshot_rope(struct probe *p, const void *arg);
 void empty_rope(struct probe *p, const void *arg);
+void queue_rope(struct probe *p, const void *arg);
+void proxy_rope(struct probe *p, const void *arg);
 void segment_rope(struct probe *p, const void *arg);
 #ifdef HAVE_URING
 void io_uring(struct probe *p, const void *arg);
@@ -465,6 +494,8 @@ void http_rbuf(struct probe *p, const void *arg);
 void getbuffer_rbuf(struct probe *p, const void *arg);
 void snapshot_rbuf(struct probe *p, const void *arg);
 void empty_rbuf(struct probe *p, const void *arg);
+void queue_rbuf(struct probe *p, const void *arg);
+void proxy_rbuf(struct probe *p, const void *arg);
 
 /* peer-limit.c */
 extern uint8_t *limit_buf;
@@ -476,6 +507,8 @@ void gv_limit(struct probe *p, const void *arg);
 void loop_limit(struct probe *p, const void *arg);
 void http_limit(struct probe *p, const void *arg);
 void io_write(struct probe *p, const void *arg);
+void queue_limit(struct probe *p, const void *arg);
+void proxy_limit(struct probe *p, const void *arg);
 
 /* peer-evbuffer.c */
 #ifdef HAVE_LIBEVENT
@@ -491,6 +524,8 @@ void snapshot_evb(struct probe *p, const void *arg);
 void io_evb(struct probe *p, const void *arg);
 void empty_evb(struct probe *p, const void *arg);
 void segment_evb(struct probe *p, const void *arg);
+void queue_evb(struct probe *p, const void *arg);
+void proxy_evb(struct probe *p, const void *arg);
 #endif
 
 /* peer-glib.c */
@@ -504,6 +539,8 @@ void http_gba(struct probe *p, const void *arg);
 void getbuffer_gba(struct probe *p, const void *arg);
 void snapshot_gba(struct probe *p, const void *arg);
 void empty_gba(struct probe *p, const void *arg);
+void queue_gba(struct probe *p, const void *arg);
+void proxy_gba(struct probe *p, const void *arg);
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -514,6 +551,9 @@ struct config {
 	const char *mode;
 	int reps;                /* the large scenarios */
 	int reps_50k, reps_10m, reps_export, reps_io, reps_loop, reps_held;
+	int reps_queue;
+	/* Messages in the queue, 40 B, 1,448 B, 16 KiB; in the proxy loop. */
+	size_t queue[3], proxy;
 	size_t net, getvalue, held, http, exports, io;
 	/* Appends in the parser loop, {small, large}: the held variant is
 	 * smaller because contiguous peers copy O(appends x size) there. */
@@ -573,6 +613,8 @@ void scen_loop(const size_t dropped[2], const size_t held[2],
 void scen_http(const struct http *h, int reps);
 void scen_exports(size_t bytes, int reps);
 void scen_io(size_t bytes, int reps);
+void scen_queue(const size_t counts[3], int reps);
+void scen_proxy(size_t count, int reps);
 
 /* ------------------------------------------------------------------------ */
 /* The report                                                               */

@@ -22,6 +22,8 @@ static const struct {
 	{ "http", "HTTP parser" },
 	{ "io_file", "write, file" },
 	{ "io_tcp", "write, TCP" },
+	{ "queue40", "queue, 40 B" },
+	{ "proxy16k", "proxy, 16 KiB" },
 };
 
 static const char *const chart_peers[] = {
@@ -78,7 +80,8 @@ chart_script(FILE *f, const char *dat, const char *png, const char *mode)
 	fprintf(f, "set terminal pngcairo size 1400,720 font 'sans,11'\n"
 		"set output '%s'\n"
 		"set title \"ropeio benchmark tour (%s), %s: each peer's "
-		"warm median time over the best peer's (its best variant)\\n%s, "
+		"warm median time over the best peer's (its best "
+		"variant)\\n%s, "
 		"%ld CPUs\"\n"
 		"set datafile missing '?'\n"
 		"set style data histograms\n"

@@ -122,6 +122,7 @@ fig_add(struct fig *f, const struct probe *p)
 	f->rss[i] = p->rss_peak;
 	f->rss_kept[i] = p->rss_kept;
 	f->pss_kept[i] = p->pss_kept;
+	f->faults[i] = p->faults;
 	f->own_kept[i] = p->own_kept;
 	f->own_peak[i] = p->own_peak;
 	f->own_total[i] = p->own_total;
@@ -243,7 +244,8 @@ io_all(int fd, void *buf, size_t len, bool out)
 		ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
 
 		if (n <= 0)
-			die("a cold run's pipe: %s", n ? strerror(errno) : "EOF");
+			die("a cold run's pipe: %s",
+			    n ? strerror(errno) : "EOF");
 		p += n;
 		len -= (size_t)n;
 	}

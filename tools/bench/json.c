@@ -88,6 +88,8 @@ json_fig(FILE *f, const struct fig *g)
 	json_array(f, g->rss_kept, g->n);
 	fputs(", \"pss_kept\": ", f);
 	json_array(f, g->pss_kept, g->n);
+	fputs(", \"minor_faults\": ", f);
+	json_array(f, g->faults, g->n);
 	if (!strcmp(g->peer, "ropeio")) {
 		fputs(",\n         \"rope_mem_stats_kept\": ", f);
 		json_array(f, g->own_kept, g->n);
@@ -151,7 +153,8 @@ json_machine(FILE *f, const char *mode)
 	fputs("  \"memory_methods\": {\"heap\": \"malloc_usable_size of every "
 	      "block, counted by the bench's malloc wrapper\", \"cpython\": "
 	      "\"tracemalloc\", \"pss\": \"Pss of /proc/self/smaps_rollup "
-	      "after, minus before\", \"rss\": \"VmHWM above VmRSS at the start, "
+	      "after, minus before\", \"rss\": \"VmHWM above VmRSS at the "
+	      "start, "
 	      "after clear_refs 5\"},\n", f);
 }
 

@@ -19,7 +19,8 @@
 
 #include "bench.h"
 
-static const char GROUPS[] = "memory,appends,getvalue,held,loop,http,exports,io";
+static const char GROUPS[] = "memory,appends,getvalue,held,loop,http,exports,"
+			     "io,queue,proxy";
 
 static bool
 wanted(const struct config *c, const char *group)
@@ -37,7 +38,8 @@ wanted(const struct config *c, const char *group)
 static const struct config quick = {
 	.mode = "quick", .reps = 5,
 	.reps_50k = 21, .reps_10m = 5, .reps_export = 11, .reps_io = 9,
-	.reps_loop = 11, .reps_held = 5,
+	.reps_loop = 11, .reps_held = 5, .reps_queue = 5,
+	.queue = { 200000, 50000, 10000 }, .proxy = 5000,
 	.net = 128 * MiB, .getvalue = 128 * MiB, .held = 50 * MiB,
 	.http = 8 * MiB, .exports = 128 * MiB, .io = 128 * MiB,
 	.loop_dropped = { 1000, 4000 }, .loop_held = { 250, 1000 },
@@ -46,7 +48,8 @@ static const struct config quick = {
 static const struct config full = {
 	.mode = "full", .reps = 7,
 	.reps_50k = 31, .reps_10m = 9, .reps_export = 11, .reps_io = 7,
-	.reps_loop = 11, .reps_held = 5,
+	.reps_loop = 11, .reps_held = 5, .reps_queue = 7,
+	.queue = { 1000000, 200000, 50000 }, .proxy = 20000,
 	.net = GiB, .getvalue = GiB, .held = 50 * MiB,
 	.http = 64 * MiB, .exports = GiB, .io = GiB,
 	.loop_dropped = { 2000, 8000 }, .loop_held = { 500, 2000 },
@@ -104,6 +107,10 @@ run_all(const struct config *c, const struct http *h)
 		scen_exports(c->exports, c->reps_export);
 	if (wanted(c, "io"))
 		scen_io(c->io, c->reps_io);
+	if (wanted(c, "queue"))
+		scen_queue(c->queue, c->reps_queue);
+	if (wanted(c, "proxy"))
+		scen_proxy(c->proxy, c->reps_queue);
 }
 
 int

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -248,6 +249,15 @@ pss_read(void)
 	return p ? strtod(p + 5, NULL) * 1024 : NAN;
 }
 
+/* Minor page faults of the process so far (all its threads). */
+static long
+minflt(void)
+{
+	struct rusage u;
+
+	return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_minflt : 0;
+}
+
 bool rss_resets = true;
 
 /* Reset VmHWM to the current RSS (Linux 4.0 and later). */
@@ -283,6 +293,7 @@ probe_start(struct probe *p)
 	rss_reset_peak();
 	rss_read(&p->rss0, &hwm);
 	p->pss0 = pss_read();
+	p->minflt0 = minflt();
 	rope_mem_stats(&p->o0);
 	heap_reset_peak();
 	heap_read(&p->h0);
@@ -294,6 +305,7 @@ void
 probe_stop(struct probe *p)
 {
 	double t1 = now(), rss, hwm;
+	long flt = minflt();
 	struct heap_now h;
 	struct rope_mem_stats o;
 
@@ -302,6 +314,7 @@ probe_stop(struct probe *p)
 	rss_read(&rss, &hwm);
 	p->pss_kept = pss_read() - p->pss0;
 	p->rss_kept = rss - p->rss0;
+	p->faults = (double)(flt - p->minflt0);
 	p->t = t1 - p->t0;
 	p->kept = HEAP_COUNTED ? (double)h.now - (double)p->h0.now : NAN;
 	p->peak = HEAP_COUNTED ? (double)h.peak - (double)p->h0.now : NAN;

@@ -131,7 +131,7 @@ py_add(struct scen *s, const char *id, const char *label)
 			.kept = p->has_mem ? p->kept : NAN,
 			.peak = p->has_mem ? p->peak : NAN,
 			.total = NAN, .allocs = NAN, .rss_peak = NAN,
-			.rss_kept = NAN, .pss_kept = NAN,
+			.rss_kept = NAN, .pss_kept = NAN, .faults = NAN,
 			.own_kept = NAN, .own_peak = NAN, .own_total = NAN,
 		};
 		fig_add(f, &pr);

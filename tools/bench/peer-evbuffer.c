@@ -277,3 +277,61 @@ segment_evb(struct probe *p, const void *arg UNUSED)
 	evbuffer_free(b);
 	probe_scale(p, PIECES);
 }
+
+void
+queue_evb(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct evbuffer *b = evbuffer_new();
+	uint8_t last[16];
+	size_t off = 0, prev = 0;
+
+	if (!b)
+		die("evbuffer_new");
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		if (evbuffer_add(b, f->src + off, f->piece) < 0)
+			die("evbuffer_add");
+		if (i + 1 == a->warmup + f->count &&
+		    evbuffer_copyout(b, last, MIN(f->piece, 16)) < 0)
+			die("evbuffer_copyout");
+		if (evbuffer_drain(b, f->piece) < 0)
+			die("evbuffer_drain");
+		prev = off;
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	queue_check(a, prev, last, "evbuffer");
+	evbuffer_free(b);
+	probe_scale(p, (double)f->count);
+}
+
+void
+proxy_evb(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct evbuffer *b = evbuffer_new();
+	struct io_target t;
+	size_t off = 0;
+
+	if (!b)
+		die("evbuffer_new");
+	proxy_open(&t, f->piece * (a->warmup + f->count));
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		if (evbuffer_add(b, f->src + off, f->piece) < 0)
+			die("evbuffer_add");
+		while (evbuffer_get_length(b))
+			if (evbuffer_write(b, t.fd) <= 0)
+				die("evbuffer_write: %s", strerror(errno));
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	proxy_close(&t, f->piece * (a->warmup + f->count));
+	evbuffer_free(b);
+	probe_scale(p, (double)f->count);
+}

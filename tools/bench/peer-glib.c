@@ -183,3 +183,52 @@ empty_gba(struct probe *p, const void *arg UNUSED)
 	free(a);
 	probe_scale(p, EMPTIES);
 }
+
+void
+queue_gba(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	GByteArray *b = g_byte_array_new();
+	uint8_t last[16];
+	size_t off = 0, prev = 0;
+
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		g_byte_array_append(b, f->src + off, (guint)f->piece);
+		if (i + 1 == a->warmup + f->count)
+			memcpy(last, b->data, MIN(f->piece, 16));
+		g_byte_array_remove_range(b, 0, (guint)f->piece);
+		prev = off;
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	queue_check(a, prev, last, "GByteArray");
+	g_byte_array_free(b, TRUE);
+	probe_scale(p, (double)f->count);
+}
+
+void
+proxy_gba(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	GByteArray *b = g_byte_array_new();
+	struct io_target t;
+	size_t off = 0;
+
+	proxy_open(&t, f->piece * (a->warmup + f->count));
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		g_byte_array_append(b, f->src + off, (guint)f->piece);
+		write_all(t.fd, b->data, b->len);
+		g_byte_array_remove_range(b, 0, b->len);
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	proxy_close(&t, f->piece * (a->warmup + f->count));
+	g_byte_array_free(b, TRUE);
+	probe_scale(p, (double)f->count);
+}

@@ -152,3 +152,51 @@ io_write(struct probe *p, const void *arg)
 	probe_stop(p);
 	target_close(&t, a);
 }
+
+/* A queue whose array was allocated and touched before: copy in, and
+ * "drain" by starting over. */
+void
+queue_limit(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	size_t off = 0, prev = 0;
+
+	if (bench_cold) {
+		p->skip = WARM_ONLY;
+		return;
+	}
+	limit_prepare(f->piece);
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		memcpy(limit_buf, f->src + off, f->piece);
+		escape(limit_buf);
+		prev = off;
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	queue_check(a, prev, limit_buf, "limit");
+	probe_scale(p, (double)f->count);
+}
+
+/* No buffer at all: each message written from where it already is. */
+void
+proxy_limit(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct io_target t;
+	size_t off = 0;
+
+	proxy_open(&t, f->piece * (a->warmup + f->count));
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		write_all(t.fd, f->src + off, f->piece);
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	proxy_close(&t, f->piece * (a->warmup + f->count));
+	probe_scale(p, (double)f->count);
+}

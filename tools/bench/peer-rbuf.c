@@ -213,3 +213,52 @@ empty_rbuf(struct probe *p, const void *arg UNUSED)
 	free(b);
 	probe_scale(p, EMPTIES);
 }
+
+void
+queue_rbuf(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct rbuf b = { 0 };
+	uint8_t last[16];
+	size_t off = 0, prev = 0;
+
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		rbuf_append(&b, f->src + off, f->piece);
+		if (i + 1 == a->warmup + f->count)
+			memcpy(last, b.data, MIN(f->piece, 16));
+		rbuf_consume(&b, f->piece);
+		prev = off;
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	queue_check(a, prev, last, "realloc buffer");
+	rbuf_free(&b);
+	probe_scale(p, (double)f->count);
+}
+
+void
+proxy_rbuf(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct rbuf b = { 0 };
+	struct io_target t;
+	size_t off = 0;
+
+	proxy_open(&t, f->piece * (a->warmup + f->count));
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		rbuf_append(&b, f->src + off, f->piece);
+		write_all(t.fd, b.data, b.len);
+		rbuf_consume(&b, b.len);
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	proxy_close(&t, f->piece * (a->warmup + f->count));
+	rbuf_free(&b);
+	probe_scale(p, (double)f->count);
+}

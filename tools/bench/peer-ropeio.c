@@ -426,3 +426,61 @@ rope_self_report(void)
 	rope_free(r);
 }
 
+
+void
+queue_rope(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct rope *r = rope_new();
+	uint8_t last[16];
+	size_t off = 0, prev = 0;
+
+	if (!r)
+		die("rope_new");
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		if (rope_append(r, f->src + off, f->piece) < 0)
+			die("rope_append");
+		if (i + 1 == a->warmup + f->count &&
+		    rope_pread(r, last, MIN(f->piece, 16), 0) < 0)
+			die("rope_pread");
+		if (rope_drain(r, f->piece) != (int64_t)f->piece)
+			die("rope_drain");
+		prev = off;
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	queue_check(a, prev, last, "ropeio");
+	rope_free(r);
+	probe_scale(p, (double)f->count);
+}
+
+void
+proxy_rope(struct probe *p, const void *arg)
+{
+	const struct queue_arg *a = arg;
+	const struct feed *f = a->f;
+	struct rope *r = rope_new();
+	struct io_target t;
+	size_t off = 0;
+
+	if (!r)
+		die("rope_new");
+	proxy_open(&t, f->piece * (a->warmup + f->count));
+	for (size_t i = 0; i < a->warmup + f->count; i++) {
+		if (i == a->warmup)
+			probe_start(p);
+		if (rope_append(r, f->src + off, f->piece) < 0)
+			die("rope_append");
+		while (rope_size(r))
+			if (rope_write_fd(r, t.fd, SIZE_MAX) <= 0)
+				die("rope_write_fd");
+		off = feed_next(f, off);
+	}
+	probe_stop(p);
+	proxy_close(&t, f->piece * (a->warmup + f->count));
+	rope_free(r);
+	probe_scale(p, (double)f->count);
+}

@@ -128,6 +128,8 @@ static const struct {
 	{ COL_PSS_KEPT, "PSS kept" },
 	{ COL_TOTAL, "allocated" },
 	{ COL_ALLOCS, "allocs" },
+	{ COL_TAKEN, "taken/msg" },
+	{ COL_FAULTS, "faults" },
 };
 
 static double
@@ -144,6 +146,11 @@ fig_mem(const struct fig *f, unsigned col)
 		return median(f->rss_kept, f->n);
 	case COL_PSS_KEPT:
 		return median(f->pss_kept, f->n);
+	case COL_TAKEN:
+		return !strcmp(f->peer, "ropeio") ? median(f->own_total, f->n)
+						  : median(f->total, f->n);
+	case COL_FAULTS:
+		return median(f->faults, f->n);
 	case COL_TOTAL:
 		return f->tracemalloc ? median(f->peak, f->n)
 				      : median(f->total, f->n);
@@ -202,6 +209,8 @@ print_fig(const struct scen *s, const struct fig *f)
 			continue;
 		if (col == COL_ALLOCS)
 			snprintf(a, sizeof(a), isnan(v) ? "-" : "%.1f", v);
+		else if (col == COL_FAULTS)
+			snprintf(a, sizeof(a), isnan(v) ? "-" : "%.0f", v);
 		else
 			fmt_bytes(a, sizeof(a), v, f->tracemalloc);
 		printf(" %11s", a);

@@ -12,7 +12,7 @@
 
 #include "bench.h"
 
-static void *
+void *
 reader_run(void *arg)
 {
 	struct reader *r = arg;
