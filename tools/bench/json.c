@@ -176,11 +176,15 @@ json_write(const char *path, const char *mode)
 	fputs("  \"loop_growth\": {", f);
 	for (int i = 0; i < MAX_FIGS; i++) {
 		const struct scen *s = scen_find("loop_dropped_small");
+		char key[64];
 
 		if (!s || i >= s->nfig)
 			break;
+		/* One key per row: the peer and its mode. */
+		snprintf(key, sizeof(key), "%s %s", s->fig[i].peer,
+			 s->fig[i].mode);
 		fprintf(f, "%s\n    ", i ? "," : "");
-		json_str(f, s->fig[i].peer);
+		json_str(f, key);
 		fputs(": {\"dropped\": ", f);
 		json_num(f, loop_growth("dropped", i));
 		fputs(", \"held\": ", f);
