@@ -116,6 +116,8 @@ py_add(struct scen *s, const char *id, const char *label)
 	struct fig *f = fig_new(s, "cpython", label);
 	const struct py_fig *p = py_get(id, false);
 
+	/* One process, so warm; a table of bytes only has no modes. */
+	f->mode = s->cols & COL_NOTIME ? "" : "warm";
 	if (!py.ran || !p || (!p->n && !p->has_mem)) {
 		f->skip = py.ran ? "not measured" : py.why;
 		return;
