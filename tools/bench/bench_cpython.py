@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""CPython's io.BytesIO in the benchmark tour (tools/bench.c runs this).
+"""CPython's io.BytesIO in the benchmark tour (tools/bench/ runs this).
 
 The tour passes one JSON argument with the sizes and repetitions, and the
 paths of the data it generated (the source bytes that appends are cut from,
@@ -16,11 +16,10 @@ Times come from runs without tracing; memory from one more run under
 tracemalloc (kept: allocated after the operation minus before, with its
 result held; peak: tracemalloc's peak during the operation minus before).
 
-Like the C peers, every timed run starts with the freed heap returned to
-the kernel (malloc_trim), so that no peer runs on memory an earlier run
-left warm: each pays the page faults of the memory it touches.
+All repetitions run in this one process, one after another, so the times
+are the tour's warm mode: the tour does not count the first repetition of
+each scenario (it asks for one more than it shows).
 """
-import ctypes
 import gc
 import io
 import json
@@ -31,18 +30,10 @@ import tracemalloc
 NEEDLE = b"\r\n\r\n"
 clock = time.perf_counter
 
-try:
-    _trim = ctypes.CDLL(None).malloc_trim
-except (OSError, AttributeError):
-    _trim = None
-
 
 def settle():
-    """Before a timed run: collect garbage, return free heap to the
-    kernel."""
+    """Before a timed run: collect garbage (the heap stays warm)."""
     gc.collect()
-    if _trim:
-        _trim(0)
 
 
 def out(kind, name, *values):
@@ -51,7 +42,7 @@ def out(kind, name, *values):
 
 
 def pieces(src, piece):
-    """The pieces the C peers append, in order, cut as tools/bench.c cuts
+    """The pieces the C peers append, in order, cut as tools/bench/ cuts
     them: consecutive slices of src, starting over when the next would not
     fit. Slicing happens here, before any timing."""
     k = len(src) // piece
@@ -300,7 +291,6 @@ def main():
     hello = [b"Hello World"]
     mib = src[:1 << 20]
     out("i", "version", sys.version.split()[0])
-    out("i", "malloc_trim", 1 if _trim else 0)
     # The tour's groups (--only), and the scenarios in each.
     groups = {"memory": ["mem"], "appends": ["append11_50k", "append11_10m",
                                               "append1448", "append64k"],

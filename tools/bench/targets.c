@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The targets of DESIGN.md section 5, each met or not from the medians of
+ * this run, and the Targets block that ends the tables.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct target targets[MAX_TARGETS];
+int ntargets;
+
+static struct target *
+target_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct target *
+target_new(const char *fmt, ...)
+{
+	struct target *t;
+	va_list ap;
+
+	if (ntargets == MAX_TARGETS)
+		die("too many targets");
+	t = &targets[ntargets++];
+
+	va_start(ap, fmt);
+	vsnprintf(t->what, sizeof(t->what), fmt, ap);
+	va_end(ap);
+	t->status = NOT_MEASURED;
+	snprintf(t->measured, sizeof(t->measured), "not measured");
+	return t;
+}
+
+/* A ratio target: met when @r is at most (or at least) @bound. @what
+ * says what the ratio is. */
+static void
+target_ratio(struct target *t, double r, double bound, bool at_most,
+	     const char *what)
+{
+	if (isnan(r))
+		return;
+	snprintf(t->measured, sizeof(t->measured), "%.3g = %s", r, what);
+	t->status = (at_most ? r <= bound : r >= bound) ? MET : NOT_MET;
+}
+
+/* Add context to a target's measurement: @pre, @v, @post. */
+static void
+target_note(struct target *t, const char *pre, double v, const char *post)
+{
+	size_t n = strlen(t->measured);
+
+	if (t->status != NOT_MEASURED && !isnan(v))
+		snprintf(t->measured + n, sizeof(t->measured) - n,
+			 "%s%.3g%s", pre, v, post);
+}
+
+static double
+ratio(const struct fig *a, const struct fig *b)
+{
+	return a && b ? a->med / b->med : NAN;
+}
+
+/* The fastest peer other than ropeio in @id and @mode: not the limit, not
+ * a reference row. */
+static const struct fig *
+best_other(const char *id, const char *mode)
+{
+	static const char *const peers[] = { "evbuffer", "gbytearray",
+					     "realloc", "cpython" };
+	const struct fig *best = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(peers); i++) {
+		const struct fig *f = fig_get(id, peers[i], mode);
+
+		if (f && (!best || f->med < best->med))
+			best = f;
+	}
+	return best;
+}
+
+/* Whether transparent huge pages are on ("always" or "madvise"). */
+static bool
+thp_on(char *state, size_t n)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128] = "", *open, *close;
+
+	snprintf(state, n, "unknown");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	open = strchr(line, '[');
+	close = open ? strchr(open, ']') : NULL;
+	if (!open || !close)
+		return false;
+	snprintf(state, n, "%.*s", (int)(close - open - 1), open + 1);
+	return strcmp(state, "never") != 0;
+}
+
+static void
+targets_appends(void)
+{
+	static const char *const ids[] = { "append11_50k", "append11_10m" };
+	static const char *const what[] = { "50,000", "10 million" };
+	const struct fig *r, *o;
+	struct target *t;
+	char thp[32];
+
+	if (!scen_find(ids[0]))
+		return;         /* not run (--only) */
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		r = fig_get(ids[i], "ropeio", "warm");
+		t = target_new("11-byte appends (%s), warm: within 1.5x of "
+			       "appending into a preallocated array", what[i]);
+		target_ratio(t, ratio(r, fig_get(ids[i], "limit", "warm")),
+			     1.5, true, "ropeio's time / the limit's");
+		target_note(t, " (", ratio(r, fig_get(ids[i], "ref", "warm")),
+			    " over the same memcpy into a fresh malloc)");
+		target_ratio(target_new("11-byte appends (%s), warm: at least "
+					"3x faster than evbuffer_add",
+					what[i]),
+			     ratio(fig_get(ids[i], "evbuffer", "warm"), r), 3,
+			     false, "evbuffer_add's time / ropeio's");
+		r = fig_get(ids[i], "ropeio", "cold");
+		o = best_other(ids[i], "cold");
+		t = target_new("11-byte appends (%s), cold: ahead of every "
+			       "peer", what[i]);
+		target_ratio(t, ratio(r, o), 1, true,
+			     "ropeio's time / the best other peer's");
+		if (o && t->status != NOT_MEASURED)
+			snprintf(t->measured + strlen(t->measured),
+				 sizeof(t->measured) - strlen(t->measured),
+				 " (%s)", peer_name(o->peer));
+	}
+	r = fig_get("append64k", "ropeio", "warm");
+	t = target_new("64 KiB appends, warm: at least 0.8x of memcpy "
+		       "bandwidth");
+	target_ratio(t, ratio(fig_get("append64k", "limit", "warm"), r), 0.8,
+		     false, "memcpy's time (preallocated) / ropeio's");
+	target_note(t, " (", ratio(fig_get("append64k", "ref", "warm"), r),
+		    " with memcpy into a fresh malloc)");
+	r = fig_get("append64k", "ropeio", "cold");
+	t = target_new("64 KiB appends, cold: at least 5x faster than the "
+		       "best peer where huge pages are on");
+	target_ratio(t, ratio(best_other("append64k", "cold"), r), 5, false,
+		     "the best other peer's time / ropeio's");
+	if (!thp_on(thp, sizeof(thp)) && t->status != NOT_MEASURED) {
+		snprintf(t->measured + strlen(t->measured),
+			 sizeof(t->measured) - strlen(t->measured),
+			 " (transparent huge pages: %s here)", thp);
+		t->status = REPORTED;
+	}
+}
+
+static void
+targets_getvalue(void)
+{
+	const struct scen *s = scen_find("getvalue_first");
+	const struct fig *first = fig_get("getvalue_first", "ropeio", "cold");
+	const struct fig *again = fig_get("getvalue_again", "ropeio", "warm");
+	struct target *t;
+	double mib = s ? s->bytes / MiB : 0;
+
+	if (!s)
+		return;
+	for (int m = 0; m < 2; m++) {
+		const char *mode = m ? "cold" : "warm";
+
+		target_ratio(target_new("getvalue of %.0f MiB, first call, "
+					"%s: no more than one memcpy (<= 1.10x "
+					"malloc+memcpy; 10%% for noise)", mib,
+					mode),
+			     ratio(fig_get("getvalue_first", "ropeio", mode),
+				   fig_get("getvalue_first", "limit", mode)),
+			     1.10, true,
+			     "ropeio's time / one malloc+memcpy's");
+	}
+	target_ratio(target_new("getvalue of %.0f MiB, repeated call, warm: "
+				"O(1) (<= 0.1%% of the first call)", mib),
+		     ratio(again, fig_get("getvalue_first", "ropeio", "warm")),
+		     0.001, true, "the second call's time / the first's");
+	t = target_new("getvalue of %.0f MiB, cold: extra peak memory no more "
+		       "than one chunk (1 MiB, the largest that appends "
+		       "make), resident", mib);
+	if (first && s) {
+		double rss = median(first->rss, first->n);
+		double peak = median(first->peak, first->n);
+
+		snprintf(t->measured, sizeof(t->measured), "RSS +%.1f MiB, "
+			 "heap +%.1f MiB (%.3fx the data)", rss / MiB,
+			 peak / MiB, peak / s->bytes);
+		t->status = rss <= MiB + 64 * KiB ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_held(void)
+{
+	static const struct {
+		const char *id, *what;
+		double write;
+	} ops[] = {
+		{ "held_append_1", "append 1 B", 1 },
+		{ "held_append_1mib", "append 1 MiB", MiB },
+		{ "held_overwrite_1", "overwrite 1 B", 1 },
+	};
+
+	if (!scen_find(ops[0].id))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		const struct fig *f = fig_get(ops[i].id, "ropeio", "warm");
+		struct target *t = target_new("value held, %s, warm: memory "
+					      "grows by the write (<= write + "
+					      "64 KiB)", ops[i].what);
+		double kept, peak;
+
+		if (!f)
+			continue;
+		kept = median(f->own_kept, f->n);
+		peak = median(f->own_peak, f->n);
+		snprintf(t->measured, sizeof(t->measured), "kept %+.0f B, "
+			 "peak %+.0f B (rope_mem_stats)", kept, peak);
+		t->status = fmax(kept, peak) <= ops[i].write + 64 * KiB
+			    ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_loop(void)
+{
+	static const char *const kinds[] = { "dropped", "held" };
+
+	if (!scen_find("loop_dropped_small"))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		target_ratio(target_new("parser loop (append, then getvalue), "
+					"values %s, warm: O(total bytes) (cost "
+					"per byte at 4x the appends <= 2x, the "
+					"midpoint of 1x and 4x)", kinds[i]),
+			     loop_growth(kinds[i], 0), 2, true,
+			     "ropeio's time per byte at 4x the appends / "
+			     "at 1x");
+}
+
+static void
+targets_exports(void)
+{
+	static const char *const ids[] = { "getbuffer", "snapshot" };
+
+	if (!scen_find(ids[0]))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		const struct fig *f = fig_get(ids[i], "ropeio", "warm");
+		const struct scen *s = scen_find(ids[i]);
+		struct target *t;
+		double total;
+
+		t = target_new("%s of %.0f MiB, warm: zero bytes copied "
+			       "(ropeio allocates < 1%% of the data during "
+			       "the call)", ids[i], s ? s->bytes / MiB : 0);
+		if (!f || !s)
+			continue;
+		total = median(f->own_total, f->n);
+		snprintf(t->measured, sizeof(t->measured), "%.0f B allocated "
+			 "(rope_mem_stats) for %zu segments; %.0f ns per "
+			 "segment", total,
+			 export_segments,
+			 f->med * 1e9 / (double)export_segments);
+		t->status = total < s->bytes / 100 ? MET : NOT_MET;
+	}
+}
+
+static void
+targets_io(void)
+{
+	static const char *const ids[] = { "io_file", "io_tcp" };
+	static const char *const ways[] = { "ropeio io_uring",
+					    "ropeio fallback" };
+
+	if (!scen_find(ids[0]))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		for (size_t w = 0; w < ARRAY_SIZE(ways); w++) {
+			for (int m = 0; m < 2; m++) {
+				const char *mode = m ? "cold" : "warm";
+				const struct fig *f, *l;
+
+				f = fig_get_label(ids[i], "ropeio", ways[w],
+						  mode);
+				l = fig_get(ids[i], "limit", mode);
+				target_ratio(target_new("%s to a %s, %s: at "
+							"least 0.95x of one "
+							"write() of the flat "
+							"bytes", ways[w],
+							i ? "loopback TCP "
+							    "socket" : "file",
+							mode),
+					     ratio(l, f), 0.95, false,
+					     "write()'s time / ropeio's");
+			}
+		}
+	}
+}
+
+static void
+targets_memory(void)
+{
+	const struct fig *e = fig_get("mem_empty", "ropeio", "");
+	const struct fig *s = fig_get("mem_segment", "ropeio", "");
+	struct target *t;
+
+	if (!scen_find("mem_empty"))
+		return;
+	t = target_new("an empty rope allocates nothing beyond its struct "
+		       "(bytes: the same in both modes)");
+	if (e) {
+		snprintf(t->measured, sizeof(t->measured),
+			 "%.0f allocation(s) of %.0f B (rope_mem_stats); "
+			 "the struct: %zu B", empty_own_allocs,
+			 empty_own_bytes, empty_info.overhead);
+		t->status = empty_own_allocs == 1 &&
+			    empty_own_bytes == (double)empty_info.overhead
+			    ? MET : NOT_MET;
+	}
+	t = target_new("per-segment overhead: small, and reported (bytes: "
+		       "the same in both modes)");
+	if (s) {
+		snprintf(t->measured, sizeof(t->measured), "%zu B per segment "
+			 "entry (rope_get_info); %.1f B per piece appended by "
+			 "reference (rope_mem_stats)", seg_info.segment_bytes,
+			 median(s->own_kept, s->n));
+		t->status = REPORTED;
+	}
+}
+
+/*
+ * DESIGN: a queue takes no bytes from the system per message in steady
+ * state. Issue 9 adds, for 40-byte messages, fewer than 100 page faults in
+ * 200,000. The proxy loop is a queue with a send in between.
+ */
+static void
+targets_queue(void)
+{
+	static const struct {
+		const char *id, *what;
+		bool faults;
+	} runs[] = {
+		{ "queue40", "Queue, 40-byte messages", true },
+		{ "queue1448", "Queue, 1,448-byte messages", false },
+		{ "queue16k", "Queue, 16 KiB messages", false },
+		{ "proxy16k", "Proxy loop, 16 KiB messages", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
+		const struct scen *s = scen_find(runs[i].id);
+		const struct fig *f = fig_get(runs[i].id, "ropeio", "warm");
+		struct target *t;
+		double taken, faults;
+
+		if (!s)
+			continue;
+		if (runs[i].faults) {
+			t = target_new("%s, warm: after warm-up, zero bytes "
+				       "taken from the system per message and "
+				       "fewer than 100 page faults in %.0f "
+				       "messages", runs[i].what, s->count);
+		} else {
+			t = target_new("%s, warm: after warm-up, zero bytes "
+				       "taken from the system per message",
+				       runs[i].what);
+		}
+		if (!f)
+			continue;
+		taken = median(f->own_total, f->n);
+		faults = median(f->faults, f->n);
+		snprintf(t->measured, sizeof(t->measured), "%.0f B per message "
+			 "(rope_mem_stats total); %.0f page faults in the run",
+			 taken, faults);
+		t->status = taken == 0 && (!runs[i].faults || faults < 100)
+			    ? MET : NOT_MET;
+	}
+}
+
+void
+targets_compute(void)
+{
+	targets_appends();
+	targets_getvalue();
+	targets_held();
+	targets_loop();
+	targets_exports();
+	targets_io();
+	targets_memory();
+	targets_queue();
+}
+
+const char *
+status_name(int status)
+{
+	static const char *const names[] = {
+		[NOT_MET] = "NOT MET",
+		[MET] = "met",
+		[NOT_MEASURED] = "not measured",
+		[REPORTED] = "reported",
+	};
+
+	return names[status];
+}
+
+void
+print_targets(void)
+{
+	int met = 0, not_met = 0;
+
+	printf("Targets (DESIGN.md section 5), from the medians above\n\n");
+	for (int i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+
+		printf("   %-12s %s\n   %-12s %s\n", status_name(t->status),
+		       t->what, "", t->measured);
+		met += t->status == MET;
+		not_met += t->status == NOT_MET;
+	}
+	printf("\n   %d met, %d not met, %d not measured or only reported\n\n",
+	       met, not_met, ntargets - met - not_met);
+}
