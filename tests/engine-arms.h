@@ -11,6 +11,21 @@
 #include "common.h"
 #include "ropeio-uring.h"
 
+/* Is this a ThreadSanitizer build? (gcc says so with __SANITIZE_THREAD__,
+ * clang with __has_feature.) */
+static inline bool
+t_under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+	return true;
+#endif
+#endif
+	return false;
+}
+
 /* True while the fallback arm runs. */
 extern bool t_fallback_arm;
 

@@ -492,7 +492,14 @@ test_engine_server_wake_ends_a_waiting_run(void)
 	pthread_create(&t, NULL, waker_run, &w);
 	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 0);
 	pthread_join(t, NULL);
-	/* From a signal handler, which interrupts the wait itself. */
+	/* From a signal handler, which interrupts the wait itself. Not under
+	 * ThreadSanitizer, which defers a signal's handler until the thread
+	 * leaves a system call it does not intercept: io_uring_enter(), which
+	 * liburing makes directly. */
+	if (t_under_tsan()) {
+		printf("  [the signal case is left out under TSan]\n");
+		goto received;
+	}
 	wake_me = u;
 	sigaction(SIGUSR1, &sa, &old);
 	w.by_signal = true;
@@ -500,6 +507,7 @@ test_engine_server_wake_ends_a_waiting_run(void)
 	CU_ASSERT_EQUAL(rope_uring_run(u, 1), 0);
 	pthread_join(t, NULL);
 	sigaction(SIGUSR1, &old, NULL);
+received:
 	/* Waking does not end anything: the receive still takes bytes. */
 	CU_ASSERT_EQUAL(write(fds[1], "still", 5), 5);
 	while (x.bytes < 5 && rope_uring_run(u, 1) >= 0)
