@@ -63,12 +63,16 @@
  * header of the file; after any libc header (ropeio.h's, or the caller's)
  * the C library has already fixed what it exposes, and including
  * <signal.h> or <fcntl.h> again brings nothing. So, without defining
- * anything that outlives this header:
+ * anything of ours that outlives this header:
  * - <sys/select.h> declares sigset_t whatever the feature macros, as
  *   POSIX requires of it (glibc and musl both do);
  * - AT_FDCWD, if the C library did not define it, is Linux's value (-100,
  *   <linux/fcntl.h>, which cannot be included beside <fcntl.h>) while
  *   <liburing.h> is read, and undefined after.
+ * As this header now reads a libc header before <liburing.h>, liburing's
+ * _GNU_SOURCE no longer turns on glibc's GNU extensions for the including
+ * file: a file that wants them defines _GNU_SOURCE before its first
+ * #include, as glibc asks.
  */
 #include <sys/select.h>
 #include <fcntl.h>
