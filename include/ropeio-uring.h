@@ -55,7 +55,36 @@
  * Errors are negative errno values, as in liburing; errno is not used.
  */
 
+/*
+ * liburing 2.3's header needs two POSIX names that strict ISO C hides
+ * (gcc -std=c11, CMake's C_EXTENSIONS OFF): the type sigset_t and the macro
+ * AT_FDCWD, used by its inline prep helpers. It defines _XOPEN_SOURCE and
+ * _GNU_SOURCE itself to get them, but that only works when it is the first
+ * header of the file; after any libc header (ropeio.h's, or the caller's)
+ * the C library has already fixed what it exposes, and including
+ * <signal.h> or <fcntl.h> again brings nothing. So, without defining
+ * anything of ours that outlives this header:
+ * - <sys/select.h> declares sigset_t whatever the feature macros, as
+ *   POSIX requires of it (glibc and musl both do);
+ * - AT_FDCWD, if the C library did not define it, is Linux's value (-100,
+ *   <linux/fcntl.h>, which cannot be included beside <fcntl.h>) while
+ *   <liburing.h> is read, and undefined after.
+ * As this header now reads a libc header before <liburing.h>, liburing's
+ * _GNU_SOURCE no longer turns on glibc's GNU extensions for the including
+ * file: a file that wants them defines _GNU_SOURCE before its first
+ * #include, as glibc asks.
+ */
+#include <sys/select.h>
+#include <fcntl.h>
+#ifndef AT_FDCWD
+#define AT_FDCWD -100
+#define ROPEIO_URING_AT_FDCWD_
+#endif
 #include <liburing.h>
+#ifdef ROPEIO_URING_AT_FDCWD_
+#undef AT_FDCWD
+#undef ROPEIO_URING_AT_FDCWD_
+#endif
 
 #include "ropeio.h"
 
