@@ -54,8 +54,14 @@ write_snap(struct rope_snap *s, size_t off, int fd, int drop)
 	if (drop)
 		rope_snap_unref(s);
 	Py_END_ALLOW_THREADS
-	if (n < 0)
-		return rio_raise((int)n);
+	/* Every error here is the descriptor's: -EBADF is a bad fd, not a
+	 * closed stream. */
+	if (n == -ENOMEM)
+		return PyErr_NoMemory();
+	if (n < 0) {
+		errno = (int)-n;
+		return PyErr_SetFromErrno(PyExc_OSError);
+	}
 	return PyLong_FromSsize_t(n);
 }
 
