@@ -247,6 +247,20 @@ class Docs(unittest.TestCase):
             missing = self.public(cls) - stub[cls.__name__]
             self.assertEqual(missing, set(), cls)
 
+    def test_the_readme_example_runs(self):
+        readme = os.path.join(os.path.dirname(__file__), "..", "..",
+                              "README.md")
+        with open(readme) as f:
+            text = f.read()
+        block = text.split("```python\n", 1)[1].split("```", 1)[0]
+        out = io.StringIO()
+        old, sys.stdout = sys.stdout, out
+        try:
+            exec(compile(block, "README.md", "exec"), {})
+        finally:
+            sys.stdout = old
+        self.assertTrue(out.getvalue())
+
 
 if __name__ == "__main__":
     unittest.main(testRunner=unittest.TextTestRunner(stream=sys.stdout,
