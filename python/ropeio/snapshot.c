@@ -21,10 +21,14 @@ struct rio_snapiter {
 	size_t off;
 };
 
-/* The exporter behind one chunk's memoryview: it keeps the snapshot. */
+/*
+ * The exporter behind one chunk's memoryview. It holds its own reference
+ * to the library's snapshot, not to the Python object, so the view stays
+ * valid after Snapshot.release().
+ */
 struct rio_view {
 	PyObject_HEAD
-	struct rio_snap *owner;
+	struct rope_snap *snap;
 	void *base;
 	size_t len;
 };
@@ -39,20 +43,19 @@ snap_check(struct rio_snap *self)
 }
 
 /*
- * Write [off, end) of @s to @fd with the GIL released. With @drop, the
- * reference to @s is dropped there too, so that freeing its chunks (and
+ * Write [off, end) of @s to @fd with the GIL released, and drop the
+ * caller's reference to @s there too, so that freeing its chunks (and
  * releasing adopted objects, which takes the GIL back) happens off the GIL.
  */
 static PyObject *
-write_snap(struct rope_snap *s, size_t off, int fd, int drop)
+write_snap(struct rope_snap *s, size_t off, int fd)
 {
 	ssize_t n = 0;
 
 	Py_BEGIN_ALLOW_THREADS
 	if (off < rope_snap_size(s))
 		n = rope_snap_write_fd(s, off, SIZE_MAX, fd);
-	if (drop)
-		rope_snap_unref(s);
+	rope_snap_unref(s);
 	Py_END_ALLOW_THREADS
 	/* Every error here is the descriptor's: -EBADF is a bad fd, not a
 	 * closed stream. */
@@ -76,7 +79,7 @@ rio_send(struct rio *self, PyObject *arg)
 	ret = rope_snapshot(self->rope, &s);
 	if (ret < 0)
 		return rio_raise(ret);
-	return write_snap(s, 0, fd, 1);
+	return write_snap(s, 0, fd);
 }
 
 PyObject *
@@ -124,8 +127,9 @@ snap_send(struct rio_snap *self, PyObject *const *args, Py_ssize_t nargs)
 	}
 	if (snap_check(self) < 0)
 		return NULL;
-	/* The snapshot object holds its reference across the call. */
-	return write_snap(self->snap, (size_t)off, fd, 0);
+	/* A reference of its own: another thread may release() the object
+	 * while this one writes without the GIL. */
+	return write_snap(rope_snap_ref(self->snap), (size_t)off, fd);
 }
 
 /* Drop the chunks now, with the GIL released. */
@@ -238,7 +242,7 @@ snapiter_next(struct rio_snapiter *it)
 	v = PyObject_New(struct rio_view, &rio_view_type);
 	if (!v)
 		return NULL;
-	v->owner = (struct rio_snap *)Py_NewRef(owner);
+	v->snap = rope_snap_ref(owner->snap);
 	v->base = iov.iov_base;
 	v->len = iov.iov_len;
 	view = PyMemoryView_FromObject((PyObject *)v);
@@ -265,7 +269,7 @@ view_get(struct rio_view *v, Py_buffer *view, int flags)
 static void
 view_dealloc(struct rio_view *v)
 {
-	Py_XDECREF(v->owner);
+	rope_snap_unref(v->snap);
 	PyObject_Free(v);
 }
 

@@ -57,6 +57,19 @@ class Snapshots(unittest.TestCase):
         s.close()
         self.assertRaises(ValueError, s.snapshot)
 
+    def test_views_keep_the_chunks_after_release(self):
+        data = bytes(bytearray(b"v" * 5000))
+        rc = sys.getrefcount(data)
+        s = ropeio.BytesIO(data)
+        snap = s.snapshot()
+        s.close()
+        views = list(snap)
+        snap.release()
+        self.assertEqual(sys.getrefcount(data), rc + 1)
+        self.assertEqual(b"".join(bytes(v) for v in views), data)
+        del views
+        self.assertEqual(sys.getrefcount(data), rc)
+
     def test_empty(self):
         snap = ropeio.BytesIO().snapshot()
         self.assertEqual((len(snap), list(snap), bytes(snap)), (0, [], b""))
