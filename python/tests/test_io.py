@@ -6,6 +6,7 @@ readline_delim(), drain(); and the docstrings and the stub."""
 import ast
 import io
 import os
+import select
 import socket
 import sys
 import tempfile
@@ -174,7 +175,10 @@ class FileDescriptors(unittest.TestCase):
 
         t = threading.Thread(target=sender)
         t.start()
-        time.sleep(0.2)           # the send blocks: nobody reads yet
+        # Bytes arriving mean the send has its snapshot; 8 MiB is more
+        # than the socket buffers hold, so it then blocks until we read.
+        readable, _, _ = select.select([b], [], [], 30)
+        self.assertEqual(readable, [b])
         s.close()
         self.assertEqual(sys.getrefcount(data), rc + 1)
         got = recv_all(b, len(data))
