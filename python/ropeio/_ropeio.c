@@ -199,7 +199,8 @@ PyInit__ropeio(void)
 				"_io._BufferedIOBase is not a type");
 		return NULL;
 	}
-	rio_type.tp_base = (PyTypeObject *)base;	/* keeps the reference */
+	/* The type keeps the reference. */
+	rio_type.tp_base = (PyTypeObject *)base;
 
 	mod = PyModule_Create(&module_def);
 	if (!mod)

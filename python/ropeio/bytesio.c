@@ -197,8 +197,8 @@ readinto_impl(struct rio *self, PyObject *arg, const char *name)
 
 	if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0) {
 		PyErr_Clear();
-		PyErr_Format(PyExc_TypeError, "%s() argument must be read-write "
-			     "bytes-like object, not %.50s", name,
+		PyErr_Format(PyExc_TypeError, "%s() argument must be "
+			     "read-write bytes-like object, not %.50s", name,
 			     arg == Py_None ? "None" : Py_TYPE(arg)->tp_name);
 		return NULL;
 	}
