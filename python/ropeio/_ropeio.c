@@ -14,9 +14,10 @@ static const char exports_msg[] =
 	"Existing exports of data: object cannot be re-sized";
 
 /*
- * Every negative errno the library returns, as the exception io.BytesIO
- * raises in the same situation; the errors of syscalls (send(), write_to())
- * become OSError and its subclasses, as os.write() would raise them.
+ * The one place where the library's negative errno values become Python
+ * exceptions. rio_raise(): every errno a stream call returns, as the
+ * exception io.BytesIO raises in the same situation; other errnos become
+ * OSError and its subclasses, as os.write() would raise them.
  */
 PyObject *
 rio_raise(int err)
@@ -43,6 +44,20 @@ rio_raise(int err)
 		break;
 	}
 	return NULL;
+}
+
+/*
+ * The errors of a call that writes to a descriptor (send(), write_to()):
+ * all of them are the descriptor's, so -EBADF there is a bad fd, not a
+ * closed stream, and -EINVAL a descriptor that refuses the write.
+ */
+PyObject *
+rio_raise_io(int err)
+{
+	if (err == -ENOMEM)
+		return PyErr_NoMemory();
+	errno = -err;
+	return PyErr_SetFromErrno(PyExc_OSError);
 }
 
 int

@@ -44,6 +44,7 @@ extern PyTypeObject rio_view_type;
 
 /* _ropeio.c */
 PyObject *rio_raise(int err);
+PyObject *rio_raise_io(int err);
 int rio_adopt(struct rope *r, PyObject *bytes);
 int rio_check_open(struct rio *self);
 int rio_check_exports(struct rio *self);

@@ -57,14 +57,8 @@ write_snap(struct rope_snap *s, size_t off, int fd)
 		n = rope_snap_write_fd(s, off, SIZE_MAX, fd);
 	rope_snap_unref(s);
 	Py_END_ALLOW_THREADS
-	/* Every error here is the descriptor's: -EBADF is a bad fd, not a
-	 * closed stream. */
-	if (n == -ENOMEM)
-		return PyErr_NoMemory();
-	if (n < 0) {
-		errno = (int)-n;
-		return PyErr_SetFromErrno(PyExc_OSError);
-	}
+	if (n < 0)
+		return rio_raise_io((int)n);
 	return PyLong_FromSsize_t(n);
 }
 
