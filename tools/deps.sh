@@ -7,6 +7,19 @@
 # header test) and the io_uring layer's liburing.
 ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev"
 
+# The Python module and its tests (suite 'python'): the headers,
+# meson-python (for pip install), and CPython's own test package, whose
+# name carries the version of the distribution's python3 (3.11 on Debian
+# 12: libpython3.11-testsuite). meson pulls in python3 itself.
+ropeio_python_deps() {
+	local py=/usr/bin/python3 ver
+
+	[ -x "$py" ] || py=python3
+	ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
+		2>/dev/null) || return 0
+	echo "python3-dev python3-mesonpy libpython$ver-testsuite"
+}
+
 ropeio_missing() {
 	local pkg missing=""
 
