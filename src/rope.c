@@ -19,28 +19,39 @@
 /* The segment array                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Move the live segments to the head of their array. */
+static void
+segs_compact(struct rope *r)
+{
+	if (r->segs != r->seg_mem) {
+		memmove(r->seg_mem, r->segs, r->nseg * sizeof(*r->segs));
+		r->segs = r->seg_mem;
+	}
+}
+
 /*
  * Make room for @extra more segments after the last. Segments drained from
- * the front leave a gap at the head of the array; it is reclaimed here, by
- * moving the live segments down, before the array grows. Neither step
+ * the front leave a gap at the head of the array. The live segments move
+ * down into it only when it is at least half the array: a queue that drains
+ * one segment and appends one would otherwise move the whole array on every
+ * append. Otherwise the array grows geometrically, and the live segments
+ * move down first, so the copy is paid once per doubling. Neither step
  * changes the contents, so a failure leaves the rope as it was.
  */
 int
 rope__segs_reserve(struct rope *r, size_t extra)
 {
 	struct rope_seg *segs;
-	size_t want, cap;
+	size_t want, cap, front = (size_t)(r->segs - r->seg_mem);
 
 	if (extra > SIZE_MAX - r->nseg)
 		return -ENOMEM;
 	want = r->nseg + extra;
-	if ((size_t)(r->segs - r->seg_mem) + want <= r->seg_cap)
+	if (front + want <= r->seg_cap)
 		return 0;
-	if (r->segs != r->seg_mem) {
-		memmove(r->seg_mem, r->segs, r->nseg * sizeof(*segs));
-		r->segs = r->seg_mem;
-		if (want <= r->seg_cap)
-			return 0;
+	if (front && front >= r->seg_cap / 2 && want <= r->seg_cap) {
+		segs_compact(r);
+		return 0;
 	}
 	cap = MAX(r->seg_cap * 2, (size_t)8);
 	while (cap < want)
@@ -51,8 +62,10 @@ rope__segs_reserve(struct rope *r, size_t extra)
 		segs = rope__alloc(cap * sizeof(*segs));
 		if (!segs)
 			return -ENOMEM;
-		memcpy(segs, r->inline_segs, r->nseg * sizeof(*segs));
+		memcpy(segs, r->segs, r->nseg * sizeof(*segs));
 	} else {
+		/* Moving down first changes nothing a failure could see. */
+		segs_compact(r);
 		segs = rope__realloc(r->seg_mem, r->seg_cap * sizeof(*segs),
 				     cap * sizeof(*segs));
 		if (!segs)
