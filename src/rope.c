@@ -438,11 +438,13 @@ src_bounds(const struct src *src, size_t len, const uint8_t **lo,
 	*lo = (const uint8_t *)UINTPTR_MAX;
 	*hi = NULL;
 	for (; len > 0; iov++, off = 0) {
-		const uint8_t *p = (const uint8_t *)iov->iov_base + off;
 		size_t n = MIN(len, iov->iov_len - off);
+		const uint8_t *p;
 
+		/* An empty buffer may have a NULL base: no arithmetic on it. */
 		if (n == 0)
 			continue;
+		p = (const uint8_t *)iov->iov_base + off;
 		*lo = MIN(*lo, p);
 		*hi = MAX(*hi, p + n);
 		len -= n;
