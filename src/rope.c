@@ -113,6 +113,24 @@ claim_set(struct rope *r, struct rope_chunk *c)
 						   r->tail_ptr));
 }
 
+/*
+ * Make the first segment start at coordinate 0 again. Coordinates are
+ * uint64_t: with base at most ROPE_MAX_SIZE and the size too, base + size
+ * cannot wrap around. A drain calls this once base passes ROPE_MAX_SIZE,
+ * which takes that many drained bytes, so its O(segments) is paid for.
+ */
+static void
+segs_rebase(struct rope *r)
+{
+	for (size_t i = 0; i < r->nseg; i++)
+		r->segs[i].start -= r->base;
+	r->base = 0;
+	/* A claim cut short at ROPE_MAX_SIZE is measured again from here
+	 * (rope__check relies on base + size + room for it). */
+	if (r->tail_chunk)
+		claim_set(r, r->tail_chunk);
+}
+
 /* @n bytes just written at tail_ptr become the end of the last segment. */
 static inline void
 tail_advance(struct rope *r, size_t n)
@@ -519,14 +537,14 @@ struct block {
 static bool
 cow_block(const struct rope *r, uint64_t p, size_t ov, struct block *blk)
 {
-	uint64_t a = r->base + p, b = a + ov;
+	uint64_t head = (r->base + p) % ROPE_COW_BLOCK;
+	uint64_t tail = (ROPE_COW_BLOCK - (r->base + p + ov) % ROPE_COW_BLOCK) %
+			ROPE_COW_BLOCK;
 
 	if (ov >= ROPE_COW_BLOCK)
 		return false;
-	a -= a % ROPE_COW_BLOCK;
-	b = b % ROPE_COW_BLOCK ? b + (ROPE_COW_BLOCK - b % ROPE_COW_BLOCK) : b;
-	blk->a = a > r->base ? a - r->base : 0;
-	blk->b = MIN(b - r->base, r->size);
+	blk->a = p - MIN(p, head);
+	blk->b = p + ov + MIN(tail, r->size - p - ov);
 	return true;
 }
 
@@ -840,6 +858,8 @@ rope_drain(struct rope *r, size_t len)
 		r->base += n;
 		r->size -= n;
 		own_forget(r);
+		if (r->base > ROPE_MAX_SIZE)
+			segs_rebase(r);
 	}
 	r->pos = r->pos > n ? r->pos - n : 0;
 	return (int64_t)n;
