@@ -497,6 +497,14 @@ op_drain(struct state *st, struct script *s)
 	size_t n = take_len(s);
 	int64_t want = mutate_err(st), got;
 
+	/* Sometimes all but a few bytes of a stream of any size, so that
+	 * drains add up past INT64_MAX. */
+	if (n % 64 == 63) {
+		uint64_t keep = take(s, 1) % 8;
+
+		n = (size_t)(st->m.size - MIN(keep, st->m.size));
+	}
+
 	got = rope_drain(st->r, n);
 	if (!want) {
 		n = (size_t)MIN((uint64_t)n, st->m.size);
