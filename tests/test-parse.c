@@ -135,16 +135,19 @@ periodic_rope(uint8_t *f, size_t len, size_t maxpiece)
 		size_t want = 1 + (size_t)rnd(maxpiece);  /* MIN evaluates twice */
 		size_t n = MIN(want, len - off);
 
-		if (rnd(20) == 0 && off + n < len) {
-			/* A zero run, then the byte after it. */
+		if (rnd(len / 16) < maxpiece && off + n < len) {
+			/* A zero run, then the byte after it (about 30 of
+			 * them: each costs a fresh tail chunk). */
 			memset(f + off, 0, n);
 			rope_seek(r, (int64_t)(off + n), SEEK_SET);
 			rope_write(r, f + off + n, 1);
 			n++;
-		} else if (rnd(2)) {
-			rope_append_ref(r, f + off, n, NULL, NULL);
-		} else {
+		} else if (rnd(len / 16) < maxpiece) {
+			/* Some copies too (each after a borrowed piece also
+			 * costs a fresh tail chunk). */
 			rope_append(r, f + off, n);
+		} else {
+			rope_append_ref(r, f + off, n, NULL, NULL);
 		}
 		off += n;
 	}
