@@ -123,7 +123,8 @@ rope__check(const struct rope *r)
 
 		for (size_t i = 0; i < r->nseg; i++)
 			n += r->segs[i].chunk == r->own_chunk;
-		if (n == 0 || (r->own_count != n && r->own_count != SIZE_MAX / 2))
+		if (n == 0 ||
+		    (r->own_count != n && r->own_count != SIZE_MAX / 2))
 			FAIL("%zu segments reference the counted chunk, "
 			     "the count says %zu", n, r->own_count);
 	}

@@ -132,7 +132,7 @@ periodic_rope(uint8_t *f, size_t len, size_t maxpiece)
 		if (i % 4096 < 600 && (i / 4096) % 3 == 1)
 			f[i] = i % 2 ? 'b' : 'a';  /* ababab... */
 	while (off < len) {
-		size_t want = 1 + (size_t)rnd(maxpiece);  /* MIN evaluates twice */
+		size_t want = 1 + (size_t)rnd(maxpiece);  /* not inside MIN */
 		size_t n = MIN(want, len - off);
 
 		if (rnd(len / 16) < maxpiece && off + n < len) {
