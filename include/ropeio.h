@@ -25,8 +25,10 @@
  *
  * - Values and snapshots never change. A later write into bytes that one of
  *   them still references replaces only the written range with new memory
- *   (an overwrite of k bytes costs k bytes), and appends go to fresh space.
- *   CPython copies the whole buffer in both cases.
+ *   (an overwrite of k bytes costs k bytes; one of less than 4 KiB costs the
+ *   aligned 4 KiB around it, so that the next ones there are in place), and
+ *   appends go to fresh space. CPython copies the whole buffer in both
+ *   cases.
  *
  * - rope_snapshot() is what I/O sends: an immutable list of chunk references
  *   whose iovecs can be taken in ranges with rope_snap_iov(). The rope stays
@@ -475,13 +477,15 @@ ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
  * starting at or after offset @p from: evbuffer_search(), Cord::Find().
  * Matches may span any number of chunks.
  *
- * Cost: O(bytes searched): memmem(3) inside each segment, plus a window of
- * at most 2 x (@p len - 1) bytes across each segment boundary.
+ * Cost: O(bytes searched + segments), however the stream is cut:
+ * memmem(3) inside each segment of at least 2 x @p len bytes, and a
+ * Knuth-Morris-Pratt matcher over shorter segments and the @p len - 1 bytes
+ * on either side of each boundary.
  *
  * @return the offset of the match, -ENOENT when there is none (an empty
  *         needle matches at @p from if that is within the stream), -EBADF,
  *         -EINVAL (NULL, @p from negative), -ENOMEM (only for a needle of
- *         more than 1 KiB, whose boundary window is allocated).
+ *         more than 1 KiB, whose matcher table is allocated).
  * @since 0.1
  */
 ROPEIO_EXPORT int64_t rope_find(const struct rope *r, const void *needle,

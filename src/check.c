@@ -118,6 +118,16 @@ rope__check(const struct rope *r)
 		     reach < ROPE_MAX_SIZE))
 			FAIL("the claim does not end at the chunk's end");
 	}
+	if (r->own_chunk) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < r->nseg; i++)
+			n += r->segs[i].chunk == r->own_chunk;
+		if (n == 0 ||
+		    (r->own_count != n && r->own_count != SIZE_MAX / 2))
+			FAIL("%zu segments reference the counted chunk, "
+			     "the count says %zu", n, r->own_count);
+	}
 	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_CHUNK_MAX)
 		FAIL("next chunk size %zu out of range", r->next_chunk);
 

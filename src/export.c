@@ -31,7 +31,7 @@ static char shared_run_mark;
 
 /* Returns the number of entries, or SIZE_MAX when @max is too small. */
 static size_t
-export_plan(const struct rope *r, struct iovec *plan, size_t max)
+export_plan(struct rope *r, struct iovec *plan, size_t max)
 {
 	size_t i = 0, n = 0;
 

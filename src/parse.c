@@ -11,7 +11,7 @@
 
 #include "rope-priv.h"
 
-/* Needles up to this long search with a window on the stack. */
+/* Needles up to this long search with a prefix table on the stack. */
 #define FIND_STACK_NEEDLE 1024
 
 static bool
@@ -24,71 +24,168 @@ all_zero(const uint8_t *p, size_t n)
 }
 
 /*
+ * A Knuth-Morris-Pratt matcher over the byte stream, for the bytes near
+ * segment boundaries and inside short segments: each byte is looked at a
+ * bounded number of times on average, however the rope is cut. @q is how
+ * many bytes of the needle the bytes fed so far end with.
+ */
+struct kmp {
+	const uint8_t *nd;
+	size_t nlen;
+	size_t q;
+	size_t *border;  /* border[k]: longest proper border of nd[0..k] */
+	size_t stack[FIND_STACK_NEEDLE];
+};
+
+static int
+kmp_init(struct kmp *k)
+{
+	size_t b = 0;
+
+	if (k->border)
+		return 0;
+	if (k->nlen > FIND_STACK_NEEDLE) {
+		if (k->nlen > SIZE_MAX / sizeof(*k->border))
+			return -ENOMEM;
+		k->border = rope__alloc(k->nlen * sizeof(*k->border));
+		if (!k->border)
+			return -ENOMEM;
+	} else {
+		k->border = k->stack;
+	}
+	k->border[0] = 0;
+	for (size_t i = 1; i < k->nlen; i++) {
+		while (b && k->nd[i] != k->nd[b])
+			b = k->border[b - 1];
+		if (k->nd[i] == k->nd[b])
+			b++;
+		k->border[i] = b;
+	}
+	return 0;
+}
+
+static void
+kmp_exit(struct kmp *k)
+{
+	if (k->border && k->border != k->stack)
+		rope__free(k->border, k->nlen * sizeof(*k->border));
+}
+
+/* Feed @n bytes; on a match, the number of them fed up to its last byte. */
+static size_t
+kmp_feed(struct kmp *k, const uint8_t *p, size_t n)
+{
+	const uint8_t *nd = k->nd;
+	size_t q = k->q;
+
+	for (size_t i = 0; i < n; i++) {
+		while (q && nd[q] != p[i])
+			q = k->border[q - 1];
+		if (nd[q] == p[i] && ++q == k->nlen) {
+			k->q = q;
+			return i + 1;
+		}
+	}
+	k->q = q;
+	return 0;
+}
+
+/* Feed the @n bytes of a segment from @off into it (zero runs are virtual:
+ * the real zero block is fed piece by piece). */
+static size_t
+kmp_feed_seg(struct kmp *k, const struct rope_seg *s, size_t off, size_t n)
+{
+	size_t done = 0, m;
+
+	if (s->chunk->kind != ROPE_CHUNK_ZERO)
+		return kmp_feed(k, s->data + off, n);
+	while (done < n) {
+		size_t piece = MIN(n - done, (size_t)ROPE_ZERO_LEN);
+
+		m = kmp_feed(k, s->data, piece);
+		if (m)
+			return done + m;
+		done += piece;
+	}
+	return 0;
+}
+
+/*
  * The first match of @nd (@nlen > 0 bytes) that starts at or after @from
- * and ends at or before @end. Inside a segment memmem(3) searches; across
- * each boundary a window of the last @nlen - 1 bytes before it and the
- * first @nlen - 1 after it catches the matches that span it. A match that
- * starts before a short segment and ends after it was caught by an earlier
- * segment's window, since it starts within that segment's last @nlen - 1
- * bytes.
+ * and ends at or before @end, in time linear in the bytes and segments
+ * looked at. Short segments go through the matcher byte by byte. In a long
+ * one, the matcher first finishes the matches begun before it (they end
+ * within its first @nlen - 1 bytes), memmem(3) searches its own bytes, and
+ * the matcher restarts on its last @nlen - 1 bytes, which are all a match
+ * crossing its end can start with.
  */
 static int64_t
 find_range(const struct rope *r, const uint8_t *nd, size_t nlen,
 	   uint64_t from, uint64_t end)
 {
-	uint8_t stack[2 * FIND_STACK_NEEDLE], *win = stack;
-	size_t wcap = 2 * (nlen - 1);
+	struct kmp k;  /* not zeroed: its table is large */
 	bool zero_needle = all_zero(nd, nlen);
 	int64_t ret = -ENOENT;
 
+	k.nd = nd;
+	k.nlen = nlen;
+	k.q = 0;
+	k.border = NULL;
 	if (from > end || nlen > end - from)
 		return -ENOENT;
-	if (nlen > FIND_STACK_NEEDLE) {
-		win = rope__alloc(wcap);
-		if (!win)
-			return -ENOMEM;
-	}
 	for (size_t i = rope__find(r, from); i < r->nseg; i++) {
 		const struct rope_seg *s = &r->segs[i];
-		uint64_t s0 = rope__seg_off(r, s), s1 = s0 + s->len;
-		uint64_t lo = MAX(from, s0), hi = MIN(s1, end);
+		uint64_t s0 = rope__seg_off(r, s);
+		uint64_t lo = MAX(from, s0), hi = MIN(s0 + s->len, end);
+		size_t off = (size_t)(lo - s0), len = (size_t)(hi - lo), m;
 
 		if (lo >= end)
 			break;
-		if (hi - lo >= nlen) {
-			if (s->chunk->kind == ROPE_CHUNK_ZERO) {
-				if (zero_needle) {
-					ret = (int64_t)lo;
-					break;
-				}
-			} else {
-				const uint8_t *p = memmem(s->data + (lo - s0),
-							  (size_t)(hi - lo), nd,
-							  nlen);
-				if (p) {
-					ret = (int64_t)(s0 + (uint64_t)(p - s->data));
-					break;
-				}
+		if (len / 2 < nlen) {
+			/* Short: every byte through the matcher. */
+			if (kmp_init(&k) < 0) {
+				ret = -ENOMEM;
+				break;
 			}
+			m = kmp_feed_seg(&k, s, off, len);
+			if (m) {
+				ret = (int64_t)(lo + m - nlen);
+				break;
+			}
+			continue;
 		}
-		if (nlen > 1 && s1 < end) {
-			uint64_t ws = MAX(lo, s1 > nlen - 1 ? s1 - (nlen - 1) : 0);
-			uint64_t we = MIN(end, s1 + nlen - 1);
-			const uint8_t *p;
-			ssize_t n;
-
-			if (we - ws < nlen)
-				continue;
-			n = rope_pread(r, win, (size_t)(we - ws), (int64_t)ws);
-			p = n > 0 ? memmem(win, (size_t)n, nd, nlen) : NULL;
-			if (p) {
-				ret = (int64_t)(ws + (uint64_t)(p - win));
+		if (k.q) {
+			m = kmp_feed_seg(&k, s, off, nlen - 1);
+			if (m) {
+				ret = (int64_t)(lo + m - nlen);
 				break;
 			}
 		}
+		if (s->chunk->kind == ROPE_CHUNK_ZERO) {
+			if (zero_needle) {
+				ret = (int64_t)lo;
+				break;
+			}
+		} else {
+			const uint8_t *p = memmem(s->data + off, len, nd, nlen);
+
+			if (p) {
+				ret = (int64_t)(s0 + (uint64_t)(p - s->data));
+				break;
+			}
+		}
+		if (hi == end)
+			break;
+		k.q = 0;
+		if (nlen == 1)
+			continue;
+		if (kmp_init(&k) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		kmp_feed_seg(&k, s, off + len - (nlen - 1), nlen - 1);
 	}
-	if (win != stack)
-		rope__free(win, wcap);
+	kmp_exit(&k);
 	return ret;
 }
 

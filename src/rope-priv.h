@@ -33,7 +33,10 @@
  *     released); either way no value, snapshot or other rope can see the
  *     bytes written there;
  *  5. a cached value covers exactly the contents (it is dropped by every
- *     change), and exists only while no export is alive.
+ *     change), and exists only while no export is alive;
+ *  6. own_chunk, when set, is referenced by exactly own_count segments
+ *     (or own_count is SIZE_MAX / 2: they overlap), so the count never
+ *     outlives a change of the segments.
  * A closed rope has no segments, size 0, no value, no export.
  */
 
@@ -65,6 +68,11 @@
 
 /* A zero segment is exported in iovecs of at most this many bytes. */
 #define ROPE_ZERO_LEN (1u << 20)
+
+/* An overwrite of fewer shared bytes than this replaces the aligned block
+ * (in segment coordinates) around them, so repeated small overwrites leave
+ * at most a few segments per block and later ones land in place. */
+#define ROPE_COW_BLOCK 4096
 
 /* Segments kept inside struct rope before the array moves to the heap. */
 #define ROPE_INLINE_SEGS 2
@@ -200,6 +208,11 @@ struct rope {
 	size_t tail_room;
 	size_t next_chunk;       /* capacity of the next tail chunk */
 
+	/* How many segments reference own_chunk (or NULL): counted when
+	 * needed, forgotten whenever segments are added or dropped. */
+	const struct rope_chunk *own_chunk;
+	size_t own_count;
+
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
 	unsigned exports;
@@ -244,7 +257,7 @@ void rope__drop_value(struct rope *r);
 void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
 			struct rope_chunk *c, uint8_t *data);
 void rope__claim_recheck(struct rope *r);
-bool rope__seg_private(const struct rope *r, size_t i);
+bool rope__seg_private(struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 
 /*

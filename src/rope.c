@@ -19,28 +19,39 @@
 /* The segment array                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Move the live segments to the head of their array. */
+static void
+segs_compact(struct rope *r)
+{
+	if (r->segs != r->seg_mem) {
+		memmove(r->seg_mem, r->segs, r->nseg * sizeof(*r->segs));
+		r->segs = r->seg_mem;
+	}
+}
+
 /*
  * Make room for @extra more segments after the last. Segments drained from
- * the front leave a gap at the head of the array; it is reclaimed here, by
- * moving the live segments down, before the array grows. Neither step
+ * the front leave a gap at the head of the array. The live segments move
+ * down into it only when it is at least half the array: a queue that drains
+ * one segment and appends one would otherwise move the whole array on every
+ * append. Otherwise the array grows geometrically, and the live segments
+ * move down first, so the copy is paid once per doubling. Neither step
  * changes the contents, so a failure leaves the rope as it was.
  */
 int
 rope__segs_reserve(struct rope *r, size_t extra)
 {
 	struct rope_seg *segs;
-	size_t want, cap;
+	size_t want, cap, front = (size_t)(r->segs - r->seg_mem);
 
 	if (extra > SIZE_MAX - r->nseg)
 		return -ENOMEM;
 	want = r->nseg + extra;
-	if ((size_t)(r->segs - r->seg_mem) + want <= r->seg_cap)
+	if (front + want <= r->seg_cap)
 		return 0;
-	if (r->segs != r->seg_mem) {
-		memmove(r->seg_mem, r->segs, r->nseg * sizeof(*segs));
-		r->segs = r->seg_mem;
-		if (want <= r->seg_cap)
-			return 0;
+	if (front && front >= r->seg_cap / 2 && want <= r->seg_cap) {
+		segs_compact(r);
+		return 0;
 	}
 	cap = MAX(r->seg_cap * 2, (size_t)8);
 	while (cap < want)
@@ -51,8 +62,10 @@ rope__segs_reserve(struct rope *r, size_t extra)
 		segs = rope__alloc(cap * sizeof(*segs));
 		if (!segs)
 			return -ENOMEM;
-		memcpy(segs, r->inline_segs, r->nseg * sizeof(*segs));
+		memcpy(segs, r->segs, r->nseg * sizeof(*segs));
 	} else {
+		/* Moving down first changes nothing a failure could see. */
+		segs_compact(r);
 		segs = rope__realloc(r->seg_mem, r->seg_cap * sizeof(*segs),
 				     cap * sizeof(*segs));
 		if (!segs)
@@ -100,6 +113,24 @@ claim_set(struct rope *r, struct rope_chunk *c)
 						   r->tail_ptr));
 }
 
+/*
+ * Make the first segment start at coordinate 0 again. Coordinates are
+ * uint64_t: with base at most ROPE_MAX_SIZE and the size too, base + size
+ * cannot wrap around. A drain calls this once base passes ROPE_MAX_SIZE,
+ * which takes that many drained bytes, so its O(segments) is paid for.
+ */
+static void
+segs_rebase(struct rope *r)
+{
+	for (size_t i = 0; i < r->nseg; i++)
+		r->segs[i].start -= r->base;
+	r->base = 0;
+	/* A claim cut short at ROPE_MAX_SIZE is measured again from here
+	 * (rope__check relies on base + size + room for it). */
+	if (r->tail_chunk)
+		claim_set(r, r->tail_chunk);
+}
+
 /* @n bytes just written at tail_ptr become the end of the last segment. */
 static inline void
 tail_advance(struct rope *r, size_t n)
@@ -110,17 +141,26 @@ tail_advance(struct rope *r, size_t n)
 	r->tail_room -= n;
 }
 
+/* Segments were added or dropped: the count of own references is stale. */
+static inline void
+own_forget(struct rope *r)
+{
+	r->own_chunk = NULL;
+}
+
 /*
  * After segments were cut or replaced, keep the claim only if the last
  * segment still ends exactly where the claimed free space begins. Any other
  * case gives the claim up: bytes between the segment's new end and the old
- * claim may be referenced by a value or a snapshot.
+ * claim may be referenced by a value or a snapshot. Every change of the
+ * segments passes here (or forgets the own count itself).
  */
 void
 rope__claim_recheck(struct rope *r)
 {
 	struct rope_seg *s = last_seg(r);
 
+	own_forget(r);
 	if (r->tail_chunk &&
 	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr))
 		claim_drop(r);
@@ -180,6 +220,7 @@ segs_release(struct rope *r)
 	r->base = 0;
 	r->size = 0;
 	claim_drop(r);
+	own_forget(r);
 }
 
 /*
@@ -291,43 +332,56 @@ seg_exclusive(const struct rope *r, const struct rope_seg *s, size_t *mine,
 }
 
 /*
- * Other segments of this rope, near segs[i], in the same chunk. An overwrite
- * of shared bytes splits a segment into two remainders two places apart;
- * once the sharer is gone, both references are ours. Overlapping segments
- * would see each other's writes, so one makes the chunk count as shared.
+ * How many segments of this rope reference @c. An overwrite of shared bytes
+ * splits a segment into remainders around the new bytes, and once the
+ * sharer is gone all those references are ours. The count is kept until
+ * the segments change, so overwrites that follow cost no scan. Segments of
+ * one chunk whose bytes overlap, or lie out of order, would see each
+ * other's writes: they make the chunk count as shared.
  */
 static size_t
-own_refs_nearby(const struct rope *r, size_t i)
+own_refs(struct rope *r, const struct rope_chunk *c)
 {
-	const struct rope_seg *s = &r->segs[i];
-	size_t j, n = 0;
+	const uint8_t *end = NULL;
+	size_t n = 0;
 
-	for (j = i > 2 ? i - 2 : 0; j <= i + 2 && j < r->nseg; j++) {
+	if (r->own_chunk == c)
+		return r->own_count;
+	for (size_t j = 0; j < r->nseg; j++) {
 		const struct rope_seg *o = &r->segs[j];
 
-		if (j == i || o->chunk != s->chunk)
+		if (o->chunk != c)
 			continue;
-		if (o->data < s->data + s->len && s->data < o->data + o->len)
-			return SIZE_MAX / 2;
+		if (end && o->data < end) {
+			n = SIZE_MAX / 2;
+			break;
+		}
+		end = o->data + o->len;
 		n++;
 	}
+	r->own_chunk = c;
+	r->own_count = n;
 	return n;
 }
 
 /*
  * May segs[i] be written in place? Yes when its chunk is our own heap memory
  * and every reference to it is ours: this segment, the cached value when
- * only the rope holds it, and other segments of this rope nearby.
+ * only the rope holds it, and other segments of this rope. The value's
+ * count is read before the chunk's, as in seg_exclusive().
  */
 bool
-rope__seg_private(const struct rope *r, size_t i)
+rope__seg_private(struct rope *r, size_t i)
 {
+	const struct rope_chunk *c = r->segs[i].chunk;
 	size_t mine, refs;
 
 	if (seg_exclusive(r, &r->segs[i], &mine, &refs))
 		return true;
-	return r->segs[i].chunk->kind == ROPE_CHUNK_OWNED &&
-	       refs <= mine + 4 && refs == mine + own_refs_nearby(r, i);
+	if (c->kind != ROPE_CHUNK_OWNED)
+		return false;
+	mine = value_only_ours(r, c) + own_refs(r, c);
+	return rope__chunk_refs(c) == mine;
 }
 
 /*
@@ -338,7 +392,7 @@ rope__seg_private(const struct rope *r, size_t i)
  * already changed. A fresh chunk reads the whole source first.
  */
 static bool
-range_in_place(const struct rope *r, uint64_t a, uint64_t b,
+range_in_place(struct rope *r, uint64_t a, uint64_t b,
 	       const uint8_t *lo, const uint8_t *hi)
 {
 	for (size_t i = rope__find(r, a);
@@ -402,11 +456,13 @@ src_bounds(const struct src *src, size_t len, const uint8_t **lo,
 	*lo = (const uint8_t *)UINTPTR_MAX;
 	*hi = NULL;
 	for (; len > 0; iov++, off = 0) {
-		const uint8_t *p = (const uint8_t *)iov->iov_base + off;
 		size_t n = MIN(len, iov->iov_len - off);
+		const uint8_t *p;
 
+		/* An empty buffer may have a NULL base: no arithmetic on it. */
 		if (n == 0)
 			continue;
+		p = (const uint8_t *)iov->iov_base + off;
 		*lo = MIN(*lo, p);
 		*hi = MAX(*hi, p + n);
 		len -= n;
@@ -465,6 +521,47 @@ write_in_place(struct rope *r, uint64_t a, uint64_t b, struct src *src)
 	}
 }
 
+/* A stream range [a, b) an overwrite of shared bytes replaces. */
+struct block {
+	uint64_t a, b;
+};
+
+/*
+ * Widen a small overwrite of shared bytes, [p, p + ov), to the aligned
+ * ROPE_COW_BLOCK around it, within the stream. Alignment is in segment
+ * coordinates, which drains do not move, so later overwrites of the same
+ * block find it private and write in place, and a rope cut by many
+ * overwrites keeps a few segments per block. Returns false for an
+ * overwrite big enough to cost its own bytes only.
+ */
+static bool
+cow_block(const struct rope *r, uint64_t p, size_t ov, struct block *blk)
+{
+	uint64_t head = (r->base + p) % ROPE_COW_BLOCK;
+	uint64_t tail = (ROPE_COW_BLOCK - (r->base + p + ov) % ROPE_COW_BLOCK) %
+			ROPE_COW_BLOCK;
+
+	if (ov >= ROPE_COW_BLOCK)
+		return false;
+	blk->a = p - MIN(p, head);
+	blk->b = p + ov + MIN(tail, r->size - p - ov);
+	return true;
+}
+
+/* The block's new bytes: the rope's around the overwrite, @src's in it.
+ * The source is read last and whole, so it may lie in the rope itself. */
+static void
+cow_block_fill(const struct rope *r, const struct block *blk,
+	       struct rope_chunk *fresh, uint64_t p, size_t ov, struct src *src)
+{
+	size_t head = (size_t)(p - blk->a);
+
+	rope_pread(r, fresh->data, head, (int64_t)blk->a);
+	rope_pread(r, fresh->data + head + ov, (size_t)(blk->b - p - ov),
+		   (int64_t)(p + ov));
+	src_copy(src, fresh->data + head, ov);
+}
+
 /*
  * Write @n bytes from @src at stream offset @p (the caller checked that the
  * rope is open, not exported, n > 0 and p + n <= ROPE_MAX_SIZE).
@@ -486,6 +583,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	size_t room = 0, fresh_len;
 	struct rope_chunk *fresh = NULL;
 	const uint8_t *lo, *hi;
+	struct block blk = { 0, 0 };
 	bool in_place = true;
 
 	/* Plan and allocate. */
@@ -497,6 +595,8 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 		if (gap == 0)
 			room = MIN(room_available(r), ext);
 		fresh_len = ext - room;
+	} else if (!ext && cow_block(r, p, ov, &blk)) {
+		fresh_len = (size_t)(blk.b - blk.a);
 	} else {
 		fresh_len = ov + ext;
 	}
@@ -520,6 +620,11 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 
 	/* Commit: nothing below can fail. */
 	rope__drop_value(r);
+	if (!in_place && blk.b > blk.a) {
+		cow_block_fill(r, &blk, fresh, p, ov, src);
+		rope__segs_replace(r, blk.a, blk.b, fresh, fresh->data);
+		return 0;
+	}
 	if (!in_place) {
 		src_copy(src, fresh->data, fresh_len);
 		if (ext) {
@@ -752,6 +857,9 @@ rope_drain(struct rope *r, size_t len)
 		r->nseg -= i;
 		r->base += n;
 		r->size -= n;
+		own_forget(r);
+		if (r->base > ROPE_MAX_SIZE)
+			segs_rebase(r);
 	}
 	r->pos = r->pos > n ? r->pos - n : 0;
 	return (int64_t)n;

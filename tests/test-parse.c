@@ -115,6 +115,122 @@ test_parse_find_matches_memmem(void)
 	CU_ASSERT(found > runs / 3);
 }
 
+/*
+ * A text of long runs of one letter (the worst case for a matcher that
+ * restarts at every boundary) cut at random, with gaps of zeros; needles
+ * with long periodic prefixes: a...ab, (ab)...abc, zeros then one byte.
+ */
+static struct rope *
+periodic_rope(uint8_t *f, size_t len, size_t maxpiece)
+{
+	struct rope *r = rope_new();
+	size_t off = 0;
+
+	for (size_t i = 0; i < len; i++)
+		f[i] = rnd(300) ? (i % 2 && rnd(2) ? 'b' : 'a') : 'c';
+	for (size_t i = 0; i < len; i++)
+		if (i % 4096 < 600 && (i / 4096) % 3 == 1)
+			f[i] = i % 2 ? 'b' : 'a';  /* ababab... */
+	while (off < len) {
+		size_t want = 1 + (size_t)rnd(maxpiece);  /* not inside MIN */
+		size_t n = MIN(want, len - off);
+
+		if (rnd(len / 16) < maxpiece && off + n < len) {
+			/* A zero run, then the byte after it (about 30 of
+			 * them: each costs a fresh tail chunk). */
+			memset(f + off, 0, n);
+			rope_seek(r, (int64_t)(off + n), SEEK_SET);
+			rope_write(r, f + off + n, 1);
+			n++;
+		} else if (rnd(len / 16) < maxpiece) {
+			/* Some copies too (each after a borrowed piece also
+			 * costs a fresh tail chunk). */
+			rope_append(r, f + off, n);
+		} else {
+			rope_append_ref(r, f + off, n, NULL, NULL);
+		}
+		off += n;
+	}
+	return r;
+}
+
+static void
+test_parse_find_periodic_needles_any_cut(void)
+{
+	static const size_t pieces[] = { 1, 3, 16, 700, 5000 };
+	const size_t len = 60000;
+	uint8_t *f = malloc(len), nd[3000];
+	int mismatches = 0, found = 0, runs = 0;
+
+	for (size_t round = 0; round < 2 * ARRAY_SIZE(pieces); round++) {
+		size_t maxpiece = pieces[round % ARRAY_SIZE(pieces)];
+		struct rope *r = periodic_rope(f, len, maxpiece);
+
+		CU_ASSERT(t_equals(r, f, len));
+		for (int k = 0; k < 300; k++) {
+			size_t nlen = 1 + (size_t)rnd(k % 3 ? 40 : 2500);
+			size_t from = (size_t)rnd(len);
+			int64_t want, got;
+
+			switch (k % 5) {
+			case 0:    /* a...ab */
+				memset(nd, 'a', nlen);
+				nd[nlen - 1] = 'b';
+				break;
+			case 1:    /* abab...abc, or ...aba */
+				for (size_t i = 0; i < nlen; i++)
+					nd[i] = i % 2 ? 'b' : 'a';
+				nd[nlen - 1] = k % 2 ? 'c' : nd[nlen - 1];
+				break;
+			case 2:    /* zeros, then a letter */
+				memset(nd, 0, nlen);
+				nd[nlen - 1] = k % 4 ? 'a' : 0;
+				break;
+			default: { /* from the text: it occurs */
+				size_t at = (size_t)rnd(len);
+
+				nlen = MIN(nlen, len - at);
+				memcpy(nd, f + at, nlen);
+				from = k % 2 ? (size_t)rnd(at + 1) : from;
+				break;
+			}
+			}
+			want = flat_find(f, len, nd, nlen, from);
+			got = rope_find(r, nd, nlen, (int64_t)from);
+			mismatches += want != got;
+			found += want >= 0;
+			runs++;
+		}
+		T_CHECK(r);
+		rope_free(r);
+	}
+	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT(found > runs / 3);
+	free(f);
+}
+
+static void
+test_parse_find_state_across_long_segments(void)
+{
+	struct rope *r = rope_new();
+
+	/* "aaa" | "xya" "zzzz" "aab" | "b": the matcher state after the
+	 * second piece must come from its own end, not from its head: "a"
+	 * there and "aab" at its end are not "aaab". The third piece ends a
+	 * match begun in the second. */
+	rope_append_ref(r, "aaa", 3, NULL, NULL);
+	rope_append_ref(r, "xyazzzzaab", 10, NULL, NULL);
+	rope_append_ref(r, "b", 1, NULL, NULL);
+	CU_ASSERT_EQUAL(rope_find(r, "aaab", 4, 0), -ENOENT);
+	CU_ASSERT_EQUAL(rope_find(r, "aabb", 4, 0), 10);
+	CU_ASSERT_EQUAL(rope_find(r, "aaax", 4, 0), 0);
+	CU_ASSERT_EQUAL(rope_find(r, "ax", 2, 0), 2);
+	CU_ASSERT_EQUAL(rope_find(r, "bb", 2, 0), 12);
+	CU_ASSERT_EQUAL(rope_find(r, "bb", 2, 13), -ENOENT);
+	T_CHECK(r);
+	rope_free(r);
+}
+
 static void
 test_parse_find_basics(void)
 {
@@ -483,6 +599,8 @@ static const struct t_test tests[] = {
 	{ "find_in_long_zero_runs", test_parse_find_in_long_zero_runs },
 	{ "find_matches_memmem", test_parse_find_matches_memmem },
 	{ "find_oom_for_big_needle", test_parse_find_oom_for_big_needle },
+	{ "find_periodic_needles_any_cut", test_parse_find_periodic_needles_any_cut },
+	{ "find_state_across_long_segments", test_parse_find_state_across_long_segments },
 	{ "pullup_copies_only_across_segments", test_parse_pullup_copies_only_across_segments },
 	{ "pullup_errors_and_zeros", test_parse_pullup_errors_and_zeros },
 	{ "pullup_pointer_written_back", test_parse_pullup_pointer_written_back },

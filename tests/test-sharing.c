@@ -219,15 +219,16 @@ test_sharing_split_chunk_is_private_again(void)
 	struct rope_snap *s;
 	struct rope_mem_stats before, after;
 	struct iovec iov[8];
-	uint8_t data[100];
+	static uint8_t data[3 * ROPE_COW_BLOCK];
 
-	/* A snapshot makes an overwrite split the chunk; once the snapshot
-	 * is gone, both remainders are this rope's alone, and further
-	 * overwrites there must be in place again. */
+	/* A snapshot makes an overwrite split the chunk (around the block
+	 * that holds it); once the snapshot is gone, both remainders are
+	 * this rope's alone, and further overwrites there must be in place
+	 * again. */
 	t_pattern(data, sizeof(data), 0);
 	rope_write(r, data, sizeof(data));
 	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
-	rope_seek(r, 10, SEEK_SET);
+	rope_seek(r, ROPE_COW_BLOCK + 10, SEEK_SET);
 	CU_ASSERT_EQUAL(rope_write(r, "0123456789", 10), 10);
 	rope_snap_unref(s);
 	rope_seek(r, 50, SEEK_SET);
@@ -237,7 +238,7 @@ test_sharing_split_chunk_is_private_again(void)
 	rope_mem_stats(&after);
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
 	rope_releasebuffer(r);
-	memcpy(data + 10, "0123456789", 10);
+	memcpy(data + ROPE_COW_BLOCK + 10, "0123456789", 10);
 	memcpy(data + 50, "in place", 8);
 	CU_ASSERT(t_equals(r, data, sizeof(data)));
 	T_CHECK(r);

@@ -517,6 +517,33 @@ test_stream_write_overflow_rejected(void)
 	rope_free(r);
 }
 
+/* Drains of nearly INT64_MAX bytes, twice: the segments' coordinates
+ * (stream offset + drained bytes) must not wrap around 2^64. */
+static void
+test_stream_drains_past_int64_max_keep_bytes(void)
+{
+	struct rope *r = rope_new();
+	char buf[4] = { 0 };
+
+	for (int round = 0; round < 3; round++) {
+		CU_ASSERT_EQUAL(rope_seek(r, INT64_MAX - 3, SEEK_SET),
+				INT64_MAX - 3);
+		CU_ASSERT_EQUAL(rope_write(r, "ef", 2), 2);
+		T_CHECK(r);
+		CU_ASSERT_EQUAL(rope_pread(r, buf, 3, INT64_MAX - 4), 3);
+		CU_ASSERT_EQUAL(memcmp(buf, "\0ef", 3), 0);
+		CU_ASSERT_EQUAL(rope_find(r, "ef", 2, 5), INT64_MAX - 3);
+		CU_ASSERT_EQUAL(rope_drain(r, INT64_MAX - 5), INT64_MAX - 5);
+		CU_ASSERT_EQUAL(rope_size(r), 4);
+		T_CHECK(r);
+		CU_ASSERT_EQUAL(rope_pread(r, buf, 4, 0), 4);
+		CU_ASSERT_EQUAL(memcmp(buf, "\0\0ef", 4), 0);
+		CU_ASSERT_EQUAL(rope_append(r, "g", 1), 1);
+		T_CHECK(r);
+	}
+	rope_free(r);
+}
+
 /* The tail's free room must never take the stream past INT64_MAX: the
  * append fast path checks only the room. */
 static void
@@ -604,6 +631,7 @@ static const struct t_test tests[] = {
 	{ "bad_arguments_einval", test_stream_bad_arguments_einval },
 	{ "close_blocks_everything", test_stream_close_blocks_everything },
 	{ "close_frees_contents", test_stream_close_frees_contents },
+	{ "drains_past_int64_max_keep_bytes", test_stream_drains_past_int64_max_keep_bytes },
 	{ "empty_rope_allocates_only_its_struct", test_stream_empty_rope_allocates_only_its_struct },
 	{ "new_from_copies", test_stream_new_from_copies },
 	{ "pread_does_not_move", test_stream_pread_does_not_move },

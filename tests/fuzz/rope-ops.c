@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The differential fuzz target. The input is a script of operations; each
- * runs on a rope and on a flat model of BytesIO (one array, a size, a
- * position), and after every step the two must agree on the result, the
- * position, the size and every byte, rope__check() must pass, and every
- * value, snapshot and borrowed buffer held on the side must be unchanged.
- * Any disagreement aborts, so libFuzzer keeps the input.
+ * runs on a rope and on a model of BytesIO (sparse bytes, a size, a
+ * position: model.h), and after every step the two must agree on the
+ * result, the position, the size and the bytes the step touched (with a
+ * margin), and rope__check() must pass. At the end of the script every
+ * byte is compared, and so is every value, snapshot and borrowed buffer
+ * held on the side (each also when it is dropped). Any disagreement
+ * aborts, so libFuzzer keeps the input.
+ *
+ * The model is sparse, so scripts reach far: seeks near INT64_MAX, writes
+ * and appends there (and the -EOVERFLOW past it), gaps of exabytes. Only
+ * the real bytes are bounded, by DENSE_MAX.
  *
  * Two operations move bytes through a pipe, rope_write_fd() and
  * rope_read_fd(), under a fault the script picks (fault.h): none, a short
@@ -14,7 +20,7 @@
  *
  * Each operation is one byte (its number, modulo the count) followed by the
  * bytes of its arguments; data to write is generated from a seed byte, so
- * a short input drives long writes. Streams are kept under a few MiB.
+ * a short input drives long writes.
  *
  * Built two ways: with -Dfuzz=true as a libFuzzer binary, and always as
  * part of test-fuzz-replay, which runs the seed corpus and every saved
@@ -28,10 +34,17 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "model.h"
 #include "rope-priv.h"
 #include "ropeio.h"
 
-#define MAX_SIZE (3u << 20)
+/* Real bytes in the model; operations that would pass it are skipped. */
+#define DENSE_MAX (3u << 20)
+/* Operations that make the whole stream real (getvalue, getbuffer) only
+ * run on streams up to this size. */
+#define FLAT_MAX (4u << 20)
+/* Bytes compared around what a step touched. */
+#define MARGIN (2 * ROPE_COW_BLOCK)
 #define MAX_HELD 4
 
 /* ------------------------------------------------------------------------ */
@@ -71,12 +84,40 @@ take_len(struct script *s)
 	return take(s, 3) % 300000;
 }
 
+/*
+ * Data to write: byte i of seed s is a newline where (i + s) % 41 == 0,
+ * else a letter, 'a' + (7 s + i) % 23. Both periods together repeat every
+ * 943 bytes, so every seed's bytes are a window of one pattern, copied
+ * rather than computed byte by byte (which the fuzzer's instrumentation
+ * makes slow).
+ */
+#define GEN_PERIOD (41 * 23)
+#define GEN_MAX 300000
+
 static void
 gen(uint8_t *b, size_t n, unsigned seed)
 {
-	for (size_t i = 0; i < n; i++)
-		b[i] = (i + seed) % 41 == 0 ? '\n'
-					    : (uint8_t)('a' + (seed * 7 + i) % 23);
+	static uint8_t pattern[GEN_PERIOD + GEN_MAX];
+	static bool ready;
+	size_t j = 0;
+
+	if (!ready) {
+		for (size_t k = 0; k < sizeof(pattern); k++)
+			pattern[k] = k % 41 == 0 ? '\n'
+						 : (uint8_t)('a' + k % 23);
+		ready = true;
+	}
+	/* The window whose first byte is byte 0 of this seed. */
+	while (j % 41 != seed % 41 || j % 23 != (7 * seed) % 23)
+		j++;
+	while (n > 0) {
+		size_t k = MIN(n, (size_t)GEN_MAX);
+
+		memcpy(b, pattern + j, k);
+		b += k;
+		n -= k;
+		j = (j + k) % GEN_PERIOD;
+	}
 }
 
 #define CHECK(cond)                                                     \
@@ -94,8 +135,9 @@ gen(uint8_t *b, size_t n, unsigned seed)
 
 struct held {
 	void *obj;           /* struct rope_bytes or struct rope_snap */
-	uint8_t *copy;
+	uint8_t *copy;       /* a value's bytes */
 	size_t len;
+	struct model snap;   /* a snapshot's bytes */
 };
 
 struct ext {
@@ -107,9 +149,9 @@ struct ext {
 
 struct state {
 	struct rope *r;
-	uint8_t *m;          /* the model's bytes */
-	size_t size, cap;
+	struct model m;
 	uint64_t pos;
+	uint64_t lo, hi;     /* what the step touched, to compare */
 	bool closed;
 	unsigned exports;
 	struct iovec exp[64]; /* the live export's iovecs */
@@ -120,28 +162,30 @@ struct state {
 	int pipe[2];         /* non-blocking, empty between operations */
 };
 
+/* The step touched [lo, lo + n): compare it after the step. */
 static void
-model_reserve(struct state *st, size_t n)
+touched(struct state *st, uint64_t lo, uint64_t n)
 {
-	if (n > st->cap) {
-		st->cap = n + n / 2 + 64;
-		st->m = realloc(st->m, st->cap);
-		CHECK(st->m);
-	}
+	st->lo = MIN(st->lo, lo);
+	st->hi = MAX(st->hi, lo + n);
 }
 
-/* BytesIO's write at @p: zero-fill a gap, overwrite, extend. */
 static void
 model_put(struct state *st, uint64_t p, const uint8_t *d, size_t n)
 {
-	if (!n)
-		return;
-	model_reserve(st, p + n);
-	if (p > st->size)
-		memset(st->m + st->size, 0, p - st->size);
-	memcpy(st->m + p, d, n);
-	if (p + n > st->size)
-		st->size = p + n;
+	m_put(&st->m, p, d, n);
+	touched(st, p, n);
+}
+
+/* The model's bytes [at, at + n), in a malloc'd buffer. */
+static uint8_t *
+model_bytes(const struct state *st, uint64_t at, size_t n)
+{
+	uint8_t *b = malloc(n + 1);
+
+	CHECK(b);
+	m_read(&st->m, at, b, n);
+	return b;
 }
 
 static void
@@ -156,44 +200,64 @@ release_ext(void *data, size_t len, void *arg)
 }
 
 static void
-check_all(struct state *st)
+check_held(const struct held *v, const struct held *s)
 {
-	uint8_t *back;
+	if (v && v->obj)
+		CHECK(rope_bytes_size(v->obj) == v->len &&
+		      !memcmp(rope_bytes_data(v->obj), v->copy, v->len));
+	if (s && s->obj) {
+		const struct rope_snap *sn = s->obj;
+
+		CHECK(sn->size == s->snap.size);
+		CHECK(m_equals_segs(&s->snap, sn->segs, sn->nseg, sn->base));
+	}
+}
+
+/*
+ * After every step: the invariants, the size and position, and the bytes
+ * the step touched with a margin either side (blocks copied around an
+ * overwrite included), capped so a step costs what it did, not the
+ * stream.
+ */
+static void
+check_step(struct state *st)
+{
+	uint64_t size = st->m.size, lo, hi;
+	uint8_t *back, *want;
 
 	CHECK(rope__check(st->r) == 0);
 	CHECK(rope_closed(st->r) == st->closed);
 	if (!st->closed) {
-		CHECK(rope_size(st->r) == st->size);
+		CHECK(rope_size(st->r) == size);
 		CHECK(rope_tell(st->r) == (int64_t)st->pos);
-		back = malloc(st->size + 1);
-		CHECK(rope_pread(st->r, back, st->size, 0) == (ssize_t)st->size);
-		CHECK(memcmp(back, st->m, st->size) == 0);
+	}
+	if (!st->closed && st->lo < st->hi && st->lo < size) {
+		lo = st->lo > MARGIN ? st->lo - MARGIN : 0;
+		hi = MIN(MIN(st->hi, lo + (1u << 20)) + MARGIN, size);
+		back = malloc((size_t)(hi - lo) + 1);
+		want = model_bytes(st, lo, (size_t)(hi - lo));
+		CHECK(rope_pread(st->r, back, (size_t)(hi - lo), (int64_t)lo) ==
+		      (ssize_t)(hi - lo));
+		CHECK(memcmp(back, want, (size_t)(hi - lo)) == 0);
 		free(back);
+		free(want);
 	}
-	for (int i = 0; i < MAX_HELD; i++) {
-		struct held *v = &st->values[i], *s = &st->snaps[i];
+	st->lo = UINT64_MAX;
+	st->hi = 0;
+}
 
-		if (v->obj)
-			CHECK(rope_bytes_size(v->obj) == v->len &&
-			      !memcmp(rope_bytes_data(v->obj), v->copy, v->len));
-		if (s->obj) {
-			struct iovec iov[32];
-			size_t off = 0;
-
-			CHECK(rope_snap_size(s->obj) == s->len);
-			while (off < s->len) {
-				int n = rope_snap_iov(s->obj, off, SIZE_MAX, iov, 32);
-
-				CHECK(n > 0);
-				for (int k = 0; k < n; k++) {
-					CHECK(!memcmp(iov[k].iov_base,
-						      s->copy + off,
-						      iov[k].iov_len));
-					off += iov[k].iov_len;
-				}
-			}
-		}
+/* At the end of a script: every byte, and everything held on the side. */
+static void
+check_all(struct state *st)
+{
+	CHECK(rope__check(st->r) == 0);
+	if (!st->closed) {
+		CHECK(rope_size(st->r) == st->m.size);
+		CHECK(m_equals_segs(&st->m, st->r->segs, st->r->nseg,
+				    st->r->base));
 	}
+	for (int i = 0; i < MAX_HELD; i++)
+		check_held(&st->values[i], &st->snaps[i]);
 	for (unsigned i = 0; i < st->nexts; i++)
 		if (!st->exts[i]->releases)
 			CHECK(!memcmp(st->exts[i]->mem, st->exts[i]->copy,
@@ -203,11 +267,13 @@ check_all(struct state *st)
 static void
 drop(struct held *h, bool snap)
 {
+	check_held(snap ? NULL : h, snap ? h : NULL);
 	if (snap)
 		rope_snap_unref(h->obj);
 	else
 		rope_bytes_unref(h->obj);
 	free(h->copy);
+	m_exit(&h->snap);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -216,6 +282,19 @@ static int
 mutate_err(const struct state *st)
 {
 	return st->closed ? -EBADF : st->exports ? -EBUSY : 0;
+}
+
+/* What a write of @n bytes at @p gets before it is tried: 0, or an error. */
+static ssize_t
+write_err(const struct state *st, uint64_t p, size_t n)
+{
+	int err = mutate_err(st);
+
+	if (err)
+		return err;
+	if (n && n > ROPE_MAX_SIZE - p)
+		return -EOVERFLOW;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -228,12 +307,11 @@ op_write(struct state *st, struct script *s, bool append)
 	size_t n = take_len(s);
 	unsigned seed = take(s, 1);
 	uint8_t *d = malloc(n + 1);
-	uint64_t at = append ? st->size : st->pos;
-	ssize_t want, got;
+	uint64_t at = append ? st->m.size : st->pos;
+	ssize_t want = write_err(st, at, n), got;
 
 	gen(d, n, seed);
-	want = mutate_err(st);
-	if (!want && at + n > MAX_SIZE) {
+	if (!want && st->m.dense + n > DENSE_MAX) {
 		free(d);
 		return;
 	}
@@ -266,8 +344,8 @@ op_writev(struct state *st, struct script *s)
 		iov[i].iov_len = n;
 		total += n;
 	}
-	want = mutate_err(st);
-	if (want || st->pos + total <= MAX_SIZE) {
+	want = write_err(st, st->pos, total);
+	if (want || st->m.dense + total <= DENSE_MAX) {
 		got = rope_writev(st->r, iov, cnt);
 		if (!want) {
 			want = (ssize_t)total;
@@ -289,7 +367,8 @@ op_append_ref(struct state *st, struct script *s)
 	struct ext *e;
 	int want, got;
 
-	if (st->nexts == 256 || st->size + n > MAX_SIZE)
+	want = (int)write_err(st, st->m.size, n);
+	if (st->nexts == 256 || (!want && st->m.dense + n > DENSE_MAX))
 		return;
 	e = calloc(1, sizeof(*e));
 	e->mem = malloc(n + 1);
@@ -298,11 +377,10 @@ op_append_ref(struct state *st, struct script *s)
 	gen(e->mem, n, take(s, 1));
 	memcpy(e->copy, e->mem, n);
 	st->exts[st->nexts++] = e;
-	want = mutate_err(st);
 	got = rope_append_ref(st->r, e->mem, n, release_ext, e);
 	CHECK(got == want);
 	if (!want)
-		model_put(st, st->size, e->mem, n);
+		model_put(st, st->m.size, e->mem, n);
 	else
 		e->releases = 1;  /* refused: the memory stays ours */
 	CHECK(n || want || e->releases == 1);
@@ -312,7 +390,7 @@ static void
 op_read(struct state *st, struct script *s, int kind)
 {
 	size_t n = take_len(s);
-	uint8_t *b = malloc(n + 1);
+	uint8_t *b = malloc(n + 1), *m;
 	uint64_t at = st->pos;
 	ssize_t want, got;
 
@@ -323,33 +401,59 @@ op_read(struct state *st, struct script *s, int kind)
 	else
 		got = rope_readline_delim(st->r, b, n, "\na", 2);
 	if (st->closed) {
-		want = -EBADF;
-	} else {
-		size_t avail = at < st->size ? st->size - at : 0, lim = MIN(n, avail);
+		CHECK(got == -EBADF);
+		free(b);
+		return;
+	}
+	{
+		uint64_t avail = at < st->m.size ? st->m.size - at : 0;
+		size_t lim = (size_t)MIN((uint64_t)n, avail);
 
+		m = model_bytes(st, at, lim);
 		want = (ssize_t)lim;
 		if (kind && lim) {
 			const uint8_t *hit = kind == 1
-				? memchr(st->m + at, '\n', lim)
-				: memmem(st->m + at, lim, "\na", 2);
+				? memchr(m, '\n', lim)
+				: memmem(m, lim, "\na", 2);
 
 			if (hit)
-				want = hit - (st->m + at) + (kind == 1 ? 1 : 2);
+				want = hit - m + (kind == 1 ? 1 : 2);
 		}
 		st->pos += (uint64_t)want;
 	}
 	CHECK(got == want);
 	if (got > 0)
-		CHECK(!memcmp(b, st->m + at, (size_t)got));
+		CHECK(!memcmp(b, m, (size_t)got));
+	free(m);
 	free(b);
+}
+
+/*
+ * An offset: mostly small, sometimes far (shifted up to 2^62), sometimes
+ * within a few bytes of INT64_MAX, where the stream's limit lies.
+ */
+static int64_t
+take_offset(struct script *s, unsigned how)
+{
+	int64_t off = (int64_t)(int32_t)take(s, 4);
+
+	switch (how % 4) {
+	case 2:
+		return INT64_MAX - (int64_t)(take(s, 2) % 300);
+	case 3:
+		return (int64_t)((uint64_t)(uint32_t)off << (take(s, 1) % 31)) *
+		       (off < 0 ? -1 : 1);
+	default:
+		return off % (int64_t)(DENSE_MAX / 2);
+	}
 }
 
 static void
 op_seek(struct state *st, struct script *s)
 {
-	unsigned whence = take(s, 1) % 4;
-	int64_t off = (int64_t)(int32_t)take(s, 4) % (int64_t)(MAX_SIZE / 2);
-	int64_t want, got, base;
+	unsigned k = take(s, 1), whence = k % 4;
+	int64_t off = take_offset(s, k / 4);
+	int64_t want, got, base, to;
 
 	got = rope_seek(st->r, off, (int)whence);
 	if (st->closed)
@@ -359,9 +463,13 @@ op_seek(struct state *st, struct script *s)
 	else {
 		base = whence == SEEK_SET ? 0 : whence == SEEK_CUR
 						 ? (int64_t)st->pos
-						 : (int64_t)st->size;
-		want = base + off < 0 ? 0 : base + off;
-		st->pos = (uint64_t)want;
+						 : (int64_t)st->m.size;
+		if (__builtin_add_overflow(base, off, &to)) {
+			want = -EOVERFLOW;
+		} else {
+			want = to < 0 ? 0 : to;
+			st->pos = (uint64_t)want;
+		}
 	}
 	CHECK(got == want);
 }
@@ -369,14 +477,16 @@ op_seek(struct state *st, struct script *s)
 static void
 op_truncate(struct state *st, struct script *s)
 {
-	int64_t n = (int64_t)(take(s, 3) % (st->size + 2000)) - 2;
+	int64_t n = (int64_t)(take(s, 3) % (st->m.size + 2000)) - 2;
 	int64_t want = mutate_err(st), got;
 
 	got = rope_truncate(st->r, n);
 	if (!want) {
 		want = n < 0 ? -EINVAL : n;
-		if (n >= 0 && (uint64_t)n < st->size)
-			st->size = (size_t)n;
+		if (n >= 0 && (uint64_t)n < st->m.size) {
+			m_truncate(&st->m, (uint64_t)n);
+			touched(st, n > 64 ? (uint64_t)n - 64 : 0, 64);
+		}
 	}
 	CHECK(got == want);
 }
@@ -387,13 +497,21 @@ op_drain(struct state *st, struct script *s)
 	size_t n = take_len(s);
 	int64_t want = mutate_err(st), got;
 
+	/* Sometimes all but a few bytes of a stream of any size, so that
+	 * drains add up past INT64_MAX. */
+	if (n % 64 == 63) {
+		uint64_t keep = take(s, 1) % 8;
+
+		n = (size_t)(st->m.size - MIN(keep, st->m.size));
+	}
+
 	got = rope_drain(st->r, n);
 	if (!want) {
-		n = MIN(n, st->size);
-		memmove(st->m, st->m + n, st->size - n);
-		st->size -= n;
+		n = (size_t)MIN((uint64_t)n, st->m.size);
+		m_drain(&st->m, n);
 		st->pos = st->pos > n ? st->pos - n : 0;
 		want = (int64_t)n;
+		touched(st, 0, 64);
 	}
 	CHECK(got == want);
 }
@@ -403,27 +521,32 @@ op_getvalue(struct state *st, struct script *s, bool keep)
 {
 	struct held *h = &st->values[take(s, 1) % MAX_HELD];
 	struct rope_bytes *b = NULL, *b2 = NULL;
-	int got = rope_getvalue(st->r, &b);
+	uint8_t *m;
+	int got;
 
+	if (!st->closed && st->m.size > FLAT_MAX)
+		return;
+	got = rope_getvalue(st->r, &b);
 	CHECK(got == (st->closed ? -EBADF : 0));
 	if (got)
 		return;
-	CHECK(rope_bytes_size(b) == st->size &&
-	      !memcmp(rope_bytes_data(b), st->m, st->size));
+	m = model_bytes(st, 0, (size_t)st->m.size);
+	CHECK(rope_bytes_size(b) == st->m.size &&
+	      !memcmp(rope_bytes_data(b), m, (size_t)st->m.size));
 	/* The cache: no change, the same value (unless exported). */
 	CHECK(rope_getvalue(st->r, &b2) == 0);
 	CHECK(st->exports || b2 == b);
 	rope_bytes_unref(b2);
 	if (!keep) {
 		rope_bytes_unref(b);
+		free(m);
 		return;
 	}
 	if (h->obj)
 		drop(h, false);
 	h->obj = b;
-	h->len = st->size;
-	h->copy = malloc(st->size + 1);
-	memcpy(h->copy, st->m, st->size);
+	h->len = (size_t)st->m.size;
+	h->copy = m;
 }
 
 static void
@@ -439,9 +562,7 @@ op_snapshot(struct state *st, struct script *s)
 	if (h->obj)
 		drop(h, true);
 	h->obj = sn;
-	h->len = st->size;
-	h->copy = malloc(st->size + 1);
-	memcpy(h->copy, st->m, st->size);
+	m_copy(&h->snap, &st->m);
 }
 
 static void
@@ -451,6 +572,8 @@ op_getbuffer(struct state *st)
 
 	if (st->exports)
 		return;  /* one export at a time keeps the model simple */
+	if (!st->closed && st->m.size > FLAT_MAX)
+		return;  /* it would make every zero real */
 	need = rope_getbuffer(st->r, NULL, 0);
 	if (st->closed) {
 		CHECK(need == -EBADF);
@@ -468,15 +591,15 @@ op_getbuffer(struct state *st)
 static void
 op_export_write(struct state *st, struct script *s)
 {
-	size_t off = 0, at = take(s, 3) % (st->size + 1);
+	uint64_t off = 0, at = take(s, 3) % (st->m.size + 1);
 	uint8_t x = (uint8_t)take(s, 1);
 
-	if (!st->exports || !st->size || at == st->size)
+	if (!st->exports || !st->m.size || at == st->m.size)
 		return;
 	for (int i = 0; i < st->nexp; i++) {
 		if (at < off + st->exp[i].iov_len) {
 			((uint8_t *)st->exp[i].iov_base)[at - off] = x;
-			st->m[at] = x;
+			model_put(st, at, &x, 1);
 			return;
 		}
 		off += st->exp[i].iov_len;
@@ -496,97 +619,99 @@ op_release(struct state *st)
 static void
 op_find(struct state *st, struct script *s)
 {
-	size_t n = 1 + take(s, 1) % 12, from = take(s, 3) % (st->size + 3);
+	uint64_t size = st->m.size;
+	size_t n = 1 + take(s, 1) % 12;
+	uint64_t from = take(s, 3) % (size + 3);
 	uint8_t nd[12];
 	int64_t want, got;
 
 	unsigned how = take(s, 1) % 4;
 
-	if (st->size && how == 0 && !st->closed) {
+	if (size && how == 0 && !st->closed) {
 		/* Aim across a segment boundary, where the search is
 		 * hardest: the needle starts a little before the end of the
 		 * segment holding a random byte. */
 		struct rope_cursor c;
 		const void *p;
-		size_t at = take(s, 3) % st->size;
+		uint64_t at = take(s, 3) % size;
 		size_t back = 1 + take(s, 1) % n;   /* MIN evaluates twice: */
 		size_t early = take(s, 1) % 4;      /* take() outside it */
 		ssize_t seg;
 
 		rope_cursor_init(&c, st->r, (int64_t)at);
 		seg = rope_cursor_peek(&c, &p);
-		at += (size_t)seg;
-		at -= MIN(at, back);
-		n = MIN(n, st->size - at);
-		memcpy(nd, st->m + at, n);
-		from = at - MIN(at, early);
-	} else if (st->size && how != 3) {
-		size_t at = take(s, 3) % st->size;
+		at += (uint64_t)seg;
+		at -= MIN(at, (uint64_t)back);
+		n = (size_t)MIN((uint64_t)n, size - at);
+		m_read(&st->m, at, nd, n);
+		from = at - MIN(at, (uint64_t)early);
+	} else if (size && how != 3) {
+		uint64_t at = take(s, 3) % size;
 
-		n = MIN(n, st->size - at);
-		memcpy(nd, st->m + at, n);
+		n = (size_t)MIN((uint64_t)n, size - at);
+		m_read(&st->m, at, nd, n);
 	} else {
 		gen(nd, n, take(s, 1));
 	}
 	got = rope_find(st->r, nd, n, (int64_t)from);
-	if (st->closed) {
-		want = -EBADF;
-	} else {
-		const uint8_t *hit = from + n <= st->size
-			? memmem(st->m + from, st->size - from, nd, n) : NULL;
-
-		want = hit ? hit - st->m : -ENOENT;
-	}
+	want = st->closed ? -EBADF : m_find(&st->m, nd, n, from);
 	CHECK(got == want);
 }
 
 static void
 op_pullup(struct state *st, struct script *s)
 {
-	size_t off = take(s, 3) % (st->size + 1);
-	size_t n = take(s, 3) % (st->size - off + 1);
+	uint64_t off = take(s, 3) % (st->m.size + 1);
+	size_t n = (size_t)(take(s, 3) % MIN(st->m.size - off + 1,
+					     (uint64_t)(1u << 18)));
 	const void *p = NULL;
 	int got = rope_pullup(st->r, (int64_t)off, n, &p);
+	uint8_t *m;
 
 	if (st->closed) {
 		CHECK(got == -EBADF);
 		return;
 	}
 	CHECK(got == 0 || (st->exports && got == -EBUSY));
-	if (got == 0 && n)
-		CHECK(!memcmp(p, st->m + off, n));
+	if (got == 0 && n) {
+		m = model_bytes(st, off, n);
+		CHECK(!memcmp(p, m, n));
+		free(m);
+	}
+	touched(st, off, n);
 }
 
+/* Compare a cursor's integers with the model's bytes at @off. */
 static void
 op_cursor(struct state *st, struct script *s)
 {
-	size_t off = take(s, 3) % (st->size + 1);
+	uint64_t off = take(s, 3) % (st->m.size + 1);
 	struct rope_cursor c;
+	uint8_t m[12];
 	uint32_t v32;
-	uint64_t v64;
+	uint64_t v64, w = 0;
 	int got = rope_cursor_init(&c, st->r, (int64_t)off);
+	size_t at = 0;
 
 	if (st->closed) {
 		CHECK(got == -EBADF);
 		return;
 	}
 	CHECK(got == 0);
+	m_read(&st->m, off, m, sizeof(m));
 	got = rope_cursor_u32be(&c, &v32);
-	CHECK(got == (off + 4 <= st->size ? 0 : -ENODATA));
+	CHECK(got == (off + 4 <= st->m.size ? 0 : -ENODATA));
 	if (!got) {
-		const uint8_t *m = st->m + off;
-
 		CHECK(v32 == ((uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
 			      (uint32_t)m[2] << 8 | m[3]));
 		off += 4;
+		at = 4;
 	}
 	got = rope_cursor_u64le(&c, &v64);
-	CHECK(got == (off + 8 <= st->size ? 0 : -ENODATA));
+	CHECK(got == (off + 8 <= st->m.size ? 0 : -ENODATA));
 	if (!got) {
-		uint64_t w = 0;
-
 		for (int i = 7; i >= 0; i--)
-			w = w << 8 | st->m[off + (size_t)i];
+			w = w << 8 | m[at + (size_t)i];
 		CHECK(v64 == w);
 	}
 }
@@ -599,7 +724,7 @@ op_close(struct state *st)
 	CHECK(got == (st->exports && !st->closed ? -EBUSY : 0));
 	if (!got) {
 		st->closed = true;
-		st->size = 0;
+		m_exit(&st->m);
 		st->pos = 0;
 	}
 }
@@ -614,16 +739,14 @@ op_reopen(struct state *st, struct script *s)
 	rope_free(st->r);
 	st->closed = false;
 	st->pos = 0;
+	m_exit(&st->m);
 	if (h->obj) {
 		/* Start from a value without copying it. */
 		CHECK(rope_new_from_bytes(&st->r, h->obj) == 0);
-		model_reserve(st, h->len);
-		memcpy(st->m, h->copy, h->len);
-		st->size = h->len;
+		model_put(st, 0, h->copy, h->len);
 	} else {
 		st->r = rope_new();
 		CHECK(st->r);
-		st->size = 0;
 	}
 }
 
@@ -652,8 +775,8 @@ op_write_fd(struct state *st, struct script *s)
 		{ { T_SYS_WRITEV, .count = 2, .err = EINTR } },
 		{ { T_SYS_WRITEV, .count = T_FAULT_ALWAYS, .err = EIO } },
 	};
-	size_t total = st->closed ? 0 : MIN(max, st->size);
-	uint8_t *b = malloc(65536);
+	size_t total = st->closed ? 0 : (size_t)MIN((uint64_t)max, st->m.size);
+	uint8_t *b = malloc(65536), *m;
 	ssize_t want = mutate_err(st), got;
 
 	if (fault)
@@ -677,10 +800,12 @@ op_write_fd(struct state *st, struct script *s)
 	if (got > 0) {
 		size_t n = (size_t)got;
 
-		CHECK(!memcmp(b, st->m, n));
-		memmove(st->m, st->m + n, st->size - n);
-		st->size -= n;
+		m = model_bytes(st, 0, n);
+		CHECK(!memcmp(b, m, n));
+		free(m);
+		m_drain(&st->m, n);
 		st->pos = st->pos > n ? st->pos - n : 0;
+		touched(st, 0, 64);
 	}
 	free(b);
 }
@@ -700,11 +825,14 @@ op_read_fd(struct state *st, struct script *s)
 	uint8_t *d = malloc(n + 1), *rest = malloc(65536);
 	ssize_t want = mutate_err(st), got;
 
-	if (st->size + n > MAX_SIZE) {
+	if (st->m.dense + n > DENSE_MAX) {
 		free(d);
 		free(rest);
 		return;
 	}
+	/* It takes no more than the stream can still grow by. */
+	if (!st->closed)
+		max = (size_t)MIN((uint64_t)max, ROPE_MAX_SIZE - st->m.size);
 	gen(d, n, take(s, 1));
 	CHECK(write(st->pipe[1], d, n) == (ssize_t)n);
 	if (fault)
@@ -727,7 +855,7 @@ op_read_fd(struct state *st, struct script *s)
 	}
 	CHECK(got == want);
 	if (got > 0)
-		model_put(st, st->size, d, (size_t)got);
+		model_put(st, st->m.size, d, (size_t)got);
 	/* What was not taken is still in the pipe, in order. */
 	CHECK(pipe_empty(st, rest, 65536) == n - (size_t)MAX(got, 0));
 	CHECK(!memcmp(rest, d + MAX(got, 0), n - (size_t)MAX(got, 0)));
@@ -750,8 +878,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.r = rope_new();
 	CHECK(st.r);
 	CHECK(pipe2(st.pipe, O_NONBLOCK | O_CLOEXEC) == 0);
-	/* Never NULL, so comparing zero bytes of it is defined. */
-	model_reserve(&st, 64);
+	m_init(&st.m);
+	st.lo = UINT64_MAX;
 	while (s.left) {
 		switch (take(&s, 1) % 24) {
 		case 0: case 1: op_write(&st, &s, false); break;
@@ -778,8 +906,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 22: op_write_fd(&st, &s); break;
 		case 23: op_read_fd(&st, &s); break;
 		}
-		check_all(&st);
+		check_step(&st);
 	}
+	check_all(&st);
 	/* Everything goes back: the rope, the values, the snapshots; every
 	 * borrowed buffer is released exactly once, and no byte leaks. */
 	if (st.exports)
@@ -797,7 +926,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(st.exts[i]->copy);
 		free(st.exts[i]);
 	}
-	free(st.m);
+	m_exit(&st.m);
 	close(st.pipe[0]);
 	close(st.pipe[1]);
 	rope_mem_stats(&after);
