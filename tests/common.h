@@ -53,6 +53,9 @@ void t_pattern(uint8_t *buf, size_t len, uint64_t off);
 /* An unlinked temporary file, or -1. */
 int t_tmpfile(void);
 
+/* Seconds on the monotonic clock. */
+double t_now(void);
+
 /* True when the file holds @len bytes equal to @want at offset @at. */
 bool t_file_is(int fd, int64_t at, const void *want, size_t len);
 

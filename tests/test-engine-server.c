@@ -21,23 +21,14 @@
 
 #include "engine-arms.h"
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Run the engine without blocking until *@flag is set or @seconds pass;
  * every call must return. */
 static void
 run_until(struct rope_uring *u, const bool *flag, double seconds)
 {
-	double end = now() + seconds;
+	double end = t_now() + seconds;
 
-	while (!*flag && now() < end) {
+	while (!*flag && t_now() < end) {
 		CU_ASSERT(rope_uring_run(u, 0) >= 0);
 		usleep(500);
 	}
@@ -54,9 +45,9 @@ static void
 run_until_received(struct rope_uring *u, struct bytes_at_least *w,
 		   double seconds)
 {
-	double end = now() + seconds;
+	double end = t_now() + seconds;
 
-	while (w->x->bytes < w->n && now() < end) {
+	while (w->x->bytes < w->n && t_now() < end) {
 		CU_ASSERT(rope_uring_run(u, 0) >= 0);
 		usleep(500);
 	}
@@ -184,7 +175,7 @@ test_engine_server_peer_that_stops_reading(void)
 					&stuck), 0);
 	CU_ASSERT_EQUAL(rope_uring_send(u, fy[0], s, 0, sizeof(got), 0,
 					record, &other), 0);
-	for (double end = now() + 10; !other_done && now() < end;) {
+	for (double end = t_now() + 10; !other_done && t_now() < end;) {
 		CU_ASSERT(rope_uring_run(u, 0) >= 0);
 		other_done = other.calls == 1;
 	}
@@ -317,7 +308,7 @@ test_engine_server_hundred_receivers(void)
 
 		CU_ASSERT_EQUAL(write(fds[i][1], msg, (size_t)n), n);
 	}
-	for (double end = now() + 10; heard < N && now() < end;) {
+	for (double end = t_now() + 10; heard < N && t_now() < end;) {
 		CU_ASSERT(rope_uring_run(u, 0) >= 0);
 		heard = 0;
 		for (int i = 0; i < N; i++)
@@ -326,7 +317,7 @@ test_engine_server_hundred_receivers(void)
 	CU_ASSERT_EQUAL(heard, N);
 	for (int i = 0; i < N; i++)
 		close(fds[i][1]);
-	for (double end = now() + 10; ended < N && now() < end;) {
+	for (double end = t_now() + 10; ended < N && t_now() < end;) {
 		CU_ASSERT(rope_uring_run(u, 1) >= 0);
 		ended = 0;
 		for (int i = 0; i < N; i++)
@@ -756,7 +747,7 @@ test_engine_server_send_timeout(void)
 					&behind), 0);
 	CU_ASSERT_EQUAL(rope_uring_send(u, fy[0], s, 0, sizeof(got), 0,
 					record, &fine), 0);
-	t0 = now();
+	t0 = t_now();
 	while ((!stuck.calls || !behind.calls || !fine.calls) &&
 	       rope_uring_run(u, 1) >= 0)
 		;
@@ -765,7 +756,7 @@ test_engine_server_send_timeout(void)
 	/* The one behind it started after it, and had no reader either:
 	 * its own deadline, or its bytes went (10 fit in the buffer). */
 	CU_ASSERT(behind.result == -ETIMEDOUT || behind.result == 10);
-	CU_ASSERT(now() - t0 >= 0.2 && now() - t0 < 10);
+	CU_ASSERT(t_now() - t0 >= 0.2 && t_now() - t0 < 10);
 	CU_ASSERT_EQUAL(read(fy[1], got, sizeof(got)), (ssize_t)sizeof(got));
 	CU_ASSERT(memcmp(got, data, sizeof(got)) == 0);
 	/* Freeing with a send stuck on a peer that never reads. */

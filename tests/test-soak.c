@@ -30,15 +30,6 @@
  * floor of work, not of speed: speed belongs in the benchmark tour. */
 #define SOAK_MIN_BURSTS 10
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A growing byte string: what the receiver and the file must hold. */
 struct bytes {
 	uint8_t *p;
@@ -138,8 +129,8 @@ soak(bool faulty)
 		faults_on();
 	rv.fd = fds[1];
 	pthread_create(&t, NULL, receive_all, &rv);
-	end = now() + seconds;
-	for (; now() < end || bursts < SOAK_MIN_BURSTS; bursts++) {
+	end = t_now() + seconds;
+	for (; t_now() < end || bursts < SOAK_MIN_BURSTS; bursts++) {
 		/* A burst of changes... */
 		for (int k = 0; k < 2000; k++, ops++) {
 			uint64_t x;
