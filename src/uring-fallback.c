@@ -212,11 +212,14 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		unsigned changes = u->changes;
 		unsigned progress = requests_step(u), recv_from, wake_at;
 		bool woken = false;
-		int ret = pollset_make(u, &recv_from, &wake_at);
+		int ret;
 
+		/* Callbacks before the poll set is made: one may cancel a
+		 * receive, which frees it, and the set points at receives. */
+		*called += rope__engine_callbacks(u);
+		ret = pollset_make(u, &recv_from, &wake_at);
 		if (ret < 0)
 			return ret;
-		*called += rope__engine_callbacks(u);
 		if (*called >= wait_nr || !u->pending || !wake_at)
 			block = false;
 		/* A wait ends in time to look at the send timeouts. */

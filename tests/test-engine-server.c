@@ -718,6 +718,72 @@ test_engine_server_callback_work_starts_in_the_same_run(void)
 	close(fds[1]);
 }
 
+struct closer {
+	struct rope_uring *u;
+	int fd;
+	int calls;
+	ssize_t result;
+};
+
+/* A send's callback that closes its connection, as servers do. */
+static void
+close_on_sent(void *arg, ssize_t result)
+{
+	struct closer *c = arg;
+
+	c->calls++;
+	c->result = result;
+	CU_ASSERT_EQUAL(rope_uring_cancel(c->u, c->fd), 0);
+}
+
+/* rope_uring_cancel() from a callback, with a receive on the same socket
+ * in the poll set of the very run that calls it. */
+static void
+test_engine_server_cancel_from_a_callback(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *in = rope_new(), *out = t_rope_from("bye");
+	struct t_received x = { 0 };
+	struct rope_snap *s;
+	struct closer c = { .u = u };
+	char buf[8];
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	c.fd = fds[0];
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], in, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_snapshot(out, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0,
+					close_on_sent, &c), 0);
+	rope_snap_unref(s);
+	/* Bytes to read in the same run, so the receive is polled. */
+	CU_ASSERT_EQUAL(write(fds[1], "hi", 2), 2);
+	for (int i = 0; i < 100 && !x.ended; i++)
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(c.result, 3);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	CU_ASSERT_EQUAL(read(fds[1], buf, sizeof(buf)), 3);
+	close(fds[0]);
+	/* The socket is closed for good. (In the fallback "hi" may still be
+	 * unread in it, and closing a Unix socket with unread bytes resets
+	 * the peer instead of ending its stream.) */
+	{
+		struct pollfd p = { .fd = fds[1], .events = POLLIN };
+		ssize_t n = -1;
+
+		CU_ASSERT_EQUAL(poll(&p, 1, 2000), 1);
+		n = read(fds[1], buf, 1);
+		CU_ASSERT(n == 0 || (n < 0 && errno == ECONNRESET));
+	}
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_free(in);
+	rope_free(out);
+	close(fds[1]);
+}
+
 /* A deadline per send: a peer that never reads gets -ETIMEDOUT, a send
  * behind it on the same socket too, one to a reader is unaffected, and
  * rope_uring_free() gives up on such a peer instead of waiting forever. */
@@ -777,6 +843,7 @@ test_engine_server_send_timeout(void)
 static const struct t_test tests[] = {
 	{ "callback_work_starts_in_the_same_run",
 	  test_engine_server_callback_work_starts_in_the_same_run },
+	{ "cancel_from_a_callback", test_engine_server_cancel_from_a_callback },
 	{ "cancel_then_close", test_engine_server_cancel_then_close },
 	{ "closed_rope_ends_its_receive",
 	  test_engine_server_closed_rope_ends_its_receive },
