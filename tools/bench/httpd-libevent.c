@@ -292,6 +292,12 @@ main(int argc, char **argv)
 		perror("listen");
 		return 1;
 	}
+	/* The signals are caught before the port is printed: whoever
+	 * started us may stop us as soon as it has read it. */
+	sint = evsignal_new(base, SIGINT, on_signal, base);
+	sterm = evsignal_new(base, SIGTERM, on_signal, base);
+	evsignal_add(sint, NULL);
+	evsignal_add(sterm, NULL);
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
 	if (!strcmp(port, "0")) {
 		printf("%u\n", ntohs(ss.ss_family == AF_INET6 ?
@@ -299,10 +305,6 @@ main(int argc, char **argv)
 			((struct sockaddr_in *)&ss)->sin_port));
 		fflush(stdout);
 	}
-	sint = evsignal_new(base, SIGINT, on_signal, base);
-	sterm = evsignal_new(base, SIGTERM, on_signal, base);
-	evsignal_add(sint, NULL);
-	evsignal_add(sterm, NULL);
 	event_base_dispatch(base);
 
 	evconnlistener_free(l);

@@ -8,8 +8,11 @@
  * status 0: under ASan a leak fails it). Each suite starts its own server,
  * on io_uring and forced onto the fallback (ROPEIO_NO_URING=1).
  *
- * Usage: test-http-server SERVER [CURL]. Every socket read has a 5 s
- * timeout and the whole run an alarm, so a server that hangs fails.
+ * Usage: test-http-server SERVER [CURL [NAME]]. With NAME, one suite of
+ * that name runs SERVER as it is: the tour's libevent twin passes the
+ * same cases, which keeps its responses the example's byte for byte.
+ * Every socket read has a 5 s timeout and the whole run an alarm, so a
+ * server that hangs fails.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -416,15 +419,20 @@ main(int argc, char **argv)
 		{ "http-server (fallback)", init_fallback,
 		  test_large_body_fallback },
 	};
+	size_t narms = sizeof(arms) / sizeof(arms[0]);
 	struct rlimit rl;
 	unsigned failed;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SERVER [CURL]\n", argv[0]);
+		fprintf(stderr, "usage: %s SERVER [CURL [NAME]]\n", argv[0]);
 		return 2;
 	}
 	server_path = argv[1];
 	curl_path = argc > 2 && argv[2][0] ? argv[2] : NULL;
+	if (argc > 3) {
+		arms[0].name = argv[3];
+		narms = 1;
+	}
 	/* 200 connections and their server ends. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024) {
 		rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
@@ -434,7 +442,7 @@ main(int argc, char **argv)
 	alarm(120);             /* a hang anywhere ends in SIGALRM */
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	for (size_t i = 0; i < sizeof(arms) / sizeof(arms[0]); i++) {
+	for (size_t i = 0; i < narms; i++) {
 		CU_pSuite s = CU_add_suite(arms[i].name, arms[i].init,
 					   clean_exit);
 
