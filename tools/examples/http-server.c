@@ -56,7 +56,6 @@ struct conn {
 	size_t skip;            /* body bytes still to drain */
 	unsigned refs;          /* callbacks still to come: receive + sends */
 	unsigned sends;         /* sends in flight */
-	bool receiving;         /* the receive's final callback has not run */
 	bool paused;            /* reading stopped while MAX_SENDS are out */
 	bool closing;           /* close once every send has completed */
 	bool close_wanted;      /* a callback asked for conn_close() */
@@ -337,7 +336,7 @@ on_sent(void *arg, ssize_t result)
 	if (result < 0) {
 		conn_close_later(c);
 	} else if (c->closing && !c->sends) {
-		conn_close_later(c);          /* Connection: close, answered */
+		conn_close_later(c);    /* Connection: close, answered */
 	} else if (c->paused && c->sends < MAX_SENDS / 2 && !c->closed &&
 		   !c->close_wanted) {
 		rope_uring_recv_resume(u, c->fd);
@@ -358,7 +357,6 @@ on_recv(void *arg, ssize_t result)
 			serve(c);
 		return;
 	}
-	c->receiving = false;
 	if (result == 0 && c->sends)
 		c->closing = true;      /* answer what was asked, then close */
 	else
@@ -407,7 +405,6 @@ accept_all(int lfd)
 		}
 		c->fd = fd;
 		c->refs = 1;            /* the receive's final callback */
-		c->receiving = true;
 		c->next = conns;
 		if (conns)
 			conns->prev = c;
