@@ -231,7 +231,7 @@ handle_head(struct conn *c, char *h, size_t *body_bytes, bool *keep)
 			    end[strspn(end, " \t")])
 				return false;
 		} else if (!strcasecmp(line, "Transfer-Encoding")) {
-			return false;   /* chunked bodies: not in this example */
+			return false;   /* chunked bodies: not here */
 		} else if (!strcasecmp(line, "Connection")) {
 			close_hdr |= has_token(value, "close");
 			keep_hdr |= has_token(value, "keep-alive");

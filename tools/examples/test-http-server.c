@@ -292,7 +292,8 @@ test_leave_mid_request(void)
 	close(fd);
 	fd = t_connect();
 	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT(t_send(fd, "POST / HTTP/1.1\r\nContent-Length: 99\r\n\r\nab"));
+	CU_ASSERT(t_send(fd, "POST / HTTP/1.1\r\n"
+			 "Content-Length: 99\r\n\r\nab"));
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
 	/* Many requests, then gone without reading the answers. */
