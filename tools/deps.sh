@@ -4,8 +4,10 @@
 # elsewhere it says what to install and stops.
 
 # Debian packages: the build, the tests (CUnit, a C++ compiler for the
-# header test) and the io_uring layer's liburing.
-ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev"
+# header test, curl for the HTTP example's test) and the io_uring layer's
+# liburing.
+ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev
+curl"
 
 # The Python module and its tests (suite 'python'): the headers,
 # meson-python (for pip install), and CPython's own test package, whose
@@ -53,11 +55,12 @@ ropeio_install() {
 		{ echo "ropeio: apt-get install$missing failed" >&2; exit 1; }
 }
 
-# The benchmark tour's peers (libevent, GLib) and its chart (gnuplot). Each
-# is optional: the tour compiles out a peer that is missing and says it
-# skipped it, and prints no chart without gnuplot. gnuplot-nox is gnuplot
-# without X11 or Qt; any gnuplot already installed will do.
-ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox"
+# The benchmark tour's peers (libevent, GLib), its chart (gnuplot) and the
+# HTTP servers' load generator (wrk). Each is optional: the tour compiles
+# out a peer that is missing and says it skipped it, prints no chart
+# without gnuplot and skips the servers' table without wrk. gnuplot-nox is
+# gnuplot without X11 or Qt; any gnuplot already installed will do.
+ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox wrk"
 
 ropeio_install_optional() {
 	local missing="" pkg sudo=""

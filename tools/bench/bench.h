@@ -552,6 +552,7 @@ struct config {
 	int reps;                /* the large scenarios */
 	int reps_50k, reps_10m, reps_export, reps_io, reps_loop, reps_held;
 	int reps_queue;
+	int reps_httpd, httpd_seconds;  /* wrk runs and their length */
 	/* Messages in the queue, 40 B, 1,448 B, 16 KiB; in the proxy loop. */
 	size_t queue[3], proxy;
 	size_t net, getvalue, held, http, exports, io;
@@ -615,6 +616,14 @@ void scen_exports(size_t bytes, int reps);
 void scen_io(size_t bytes, int reps);
 void scen_queue(const size_t counts[3], int reps);
 void scen_proxy(size_t count, int reps);
+/* scen-httpd.c: the HTTP servers under wrk; its own table. */
+#define HTTPD_SERVERS 3          /* io_uring, fallback, libevent */
+#define HTTPD_CONNS 2            /* 50 and 500 connections */
+void scen_httpd(int reps, int seconds);
+void print_httpd(int num);
+/* The medians of @server at connection count index @conns, or false. */
+bool httpd_result(int server, int conns, double *rps, double *p50,
+		  double *p99);
 
 /* ------------------------------------------------------------------------ */
 /* The report                                                               */

@@ -20,7 +20,7 @@
 #include "bench.h"
 
 static const char GROUPS[] = "memory,appends,getvalue,held,loop,http,exports,"
-			     "io,queue,proxy";
+			     "io,queue,proxy,httpd";
 
 static bool
 wanted(const struct config *c, const char *group)
@@ -39,6 +39,7 @@ static const struct config quick = {
 	.mode = "quick", .reps = 5,
 	.reps_50k = 21, .reps_10m = 5, .reps_export = 11, .reps_io = 9,
 	.reps_loop = 11, .reps_held = 5, .reps_queue = 5,
+	.reps_httpd = 1, .httpd_seconds = 3,
 	.queue = { 200000, 50000, 10000 }, .proxy = 5000,
 	.net = 128 * MiB, .getvalue = 128 * MiB, .held = 50 * MiB,
 	.http = 8 * MiB, .exports = 128 * MiB, .io = 128 * MiB,
@@ -49,6 +50,7 @@ static const struct config full = {
 	.mode = "full", .reps = 7,
 	.reps_50k = 31, .reps_10m = 9, .reps_export = 11, .reps_io = 7,
 	.reps_loop = 11, .reps_held = 5, .reps_queue = 7,
+	.reps_httpd = 3, .httpd_seconds = 5,
 	.queue = { 1000000, 200000, 50000 }, .proxy = 20000,
 	.net = GiB, .getvalue = GiB, .held = 50 * MiB,
 	.http = 64 * MiB, .exports = GiB, .io = GiB,
@@ -111,6 +113,8 @@ run_all(const struct config *c, const struct http *h)
 		scen_queue(c->queue, c->reps_queue);
 	if (wanted(c, "proxy"))
 		scen_proxy(c->proxy, c->reps_queue);
+	if (wanted(c, "httpd"))
+		scen_httpd(c->reps_httpd, c->httpd_seconds);
 }
 
 int
@@ -179,6 +183,8 @@ main(int argc, char **argv)
 		if (!strcmp(scens[i].id, "loop_held_large"))
 			print_loop_growth();
 	}
+	if (wanted(c, "httpd"))
+		print_httpd(nscens + 1);
 	print_targets();
 
 	json_write(json, c->mode);

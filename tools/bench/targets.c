@@ -384,6 +384,41 @@ targets_queue(void)
 	}
 }
 
+/*
+ * Issue 9: the HTTP example server at least 1.2x libevent's requests/s at
+ * 50 and 500 connections, with glibc's default settings, and a p99 no
+ * worse; the engine's two modes each measured.
+ */
+static void
+targets_httpd(void)
+{
+	static const char *const modes[] = { "io_uring", "fallback" };
+	static const int conns[HTTPD_CONNS] = { 50, 500 };
+
+	for (int c = 0; c < HTTPD_CONNS; c++) {
+		double lr, l50, l99;
+		bool lib = httpd_result(2, c, &lr, &l50, &l99);
+
+		for (int m = 0; m < 2; m++) {
+			double r, p50, p99;
+			struct target *t;
+
+			t = target_new("HTTP server, %d connections, engine "
+				       "on %s: at least 1.2x libevent's "
+				       "requests/s, p99 no worse", conns[c],
+				       modes[m]);
+			if (!lib || !httpd_result(m, c, &r, &p50, &p99))
+				continue;
+			snprintf(t->measured, sizeof(t->measured),
+				 "%.2fx of libevent's requests/s (%.0f vs "
+				 "%.0f); p99 %.2f ms vs %.2f ms", r / lr, r,
+				 lr, p99 * 1e3, l99 * 1e3);
+			t->status = r >= 1.2 * lr && p99 <= l99 ? MET :
+				    NOT_MET;
+		}
+	}
+}
+
 void
 targets_compute(void)
 {
@@ -395,6 +430,7 @@ targets_compute(void)
 	targets_io();
 	targets_memory();
 	targets_queue();
+	targets_httpd();
 }
 
 const char *
