@@ -7,6 +7,10 @@
 # header test) and the io_uring layer's liburing.
 ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev"
 
+# The reference manual (doc/): Doxygen, for the build that makes it and
+# runs its test (tools/test's plain build; the sanitizer builds skip it).
+ROPEIO_DOCS_DEPS="doxygen"
+
 ropeio_missing() {
 	local pkg missing=""
 
