@@ -53,9 +53,22 @@ def main(argv):
     man3 = os.path.join(outdir, "man3")
     os.makedirs(man3)
     for page in sorted(os.listdir(os.path.join(work, "man3"))):
-        if KEEP.match(page):
-            shutil.move(os.path.join(work, "man3", page),
-                        os.path.join(man3, page))
+        if not KEEP.match(page):
+            continue
+        with open(os.path.join(work, "man3", page)) as f:
+            text = f.read()
+        # Doxygen writes a backslash as \\, which troff reads twice inside
+        # the quoted arguments of its summary lines (.RI "...'\\n'..."):
+        # '\n' then prints as '0'. \(rs is a backslash in either place.
+        text = text.replace("\\\\", "\\(rs")
+        # A struct's page says nothing of the calls that use it, which are
+        # documented on its header's page; and rope_mem_stats.3 is the
+        # struct's page, not the function's. Point at the header's page.
+        inc = re.search(r"#include <(ropeio(\\-uring)?)\\&\.h>", text)
+        if inc and not page.startswith("ropeio"):
+            text += '.SH "SEE ALSO"\n\\fB%s\\&.h\\fP(3)\n' % inc.group(1)
+        with open(os.path.join(man3, page), "w") as f:
+            f.write(text)
     shutil.rmtree(work)
     return 0
 

@@ -581,7 +581,7 @@ ROPEIO_EXPORT int64_t rope_find(const struct rope *r, const void *needle,
 /**
  * rope_readline() with a delimiter of your choice: copy from the position
  * up to and including the first occurrence of the @p dlen bytes at
- * @p delim ("\\n", "\\r\\n", "\\r\\n\\r\\n", any string), or to the end, but no
+ * @p delim ("\n", "\r\n", "\r\n\r\n", any string), or to the end, but no
  * more than @p len bytes; advance past what was copied. The search stops at
  * @p len bytes, so a long line costs only what is copied.
  *
