@@ -58,16 +58,24 @@ static void change(struct rope *r, int round)
 	rope_append(r, rec, sizeof(rec));	/* fresh bytes at the end */
 }
 
-/* The snapshot's bytes, copied out for the comparison. */
+/*
+ * The snapshot's bytes, copied out for the comparison: rope_snap_iov()
+ * with no array counts the iovecs, then fills an array that large.
+ */
 static void *copy_of(struct rope_snap *s)
 {
-	struct iovec iov[64];
+	int n = rope_snap_iov(s, 0, SIZE_MAX, NULL, 0);
+	struct iovec *iov = calloc(n > 0 ? n : 1, sizeof(*iov));
 	char *buf = malloc(rope_snap_size(s) + 1), *p = buf;
-	int n = rope_snap_iov(s, 0, SIZE_MAX, iov, 64);
 
-	for (int i = 0; buf && i < n; i++)
+	if (!iov || !buf || rope_snap_iov(s, 0, SIZE_MAX, iov, n) != n) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
 		p = (char *)memcpy(p, iov[i].iov_base, iov[i].iov_len) +
 		    iov[i].iov_len;
+	free(iov);
 	return buf;
 }
 
@@ -94,7 +102,10 @@ static void with_writev(struct rope *r, int file, int sock, int peer)
 	char *want, *got;
 	size_t len;
 
-	rope_snapshot(r, &s);
+	if (rope_snapshot(r, &s) < 0) {
+		failed = 1;
+		return;
+	}
 	want = copy_of(s);
 	len = rope_snap_size(s);
 	change(r, 1);				/* the snapshot stays as it was */
@@ -148,7 +159,8 @@ static void with_uring(struct rope *r, int file, int sock, int peer)
 	 * own reference, so the program drops its own at once.
 	 */
 	for (int i = 0; i < ROUNDS; i++) {
-		rope_snapshot(r, &s[i]);
+		if (rope_snapshot(r, &s[i]) < 0)
+			exit(1);
 		want[i] = copy_of(s[i]);
 		rope_uring_pwrite(u, file, s[i], 0, SIZE_MAX, total, done,
 				  &res[2 * i]);
