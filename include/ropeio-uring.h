@@ -105,6 +105,11 @@ enum {
  * Create a job sending [@p off, @p off + @p len) of @p s (clipped to its
  * end; SIZE_MAX means to the end) to @p fd.
  *
+ * @param out  receives the new job; untouched on failure
+ * @param s    the snapshot to send
+ * @param off  the range's first byte
+ * @param len  the range's length
+ * @param fd   the file or socket
  * @param file_off  where in the file the range goes, for a regular file or
  *                  block device; -1 for a stream socket
  * @param flags     0 or ROPE_URING_ZC
@@ -134,6 +139,8 @@ ROPEIO_EXPORT int rope_uring_job_new(struct rope_uring_job **out,
  * waiting for a CQE, check rope_uring_job_inflight(): with nothing in
  * flight there is nothing to wait for.
  *
+ * @param j     the job
+ * @param ring  the ring whose SQEs it fills
  * @return the number of SQEs filled, -EINVAL (NULL), -ENOMEM.
  * @since 0.1
  */
@@ -141,6 +148,8 @@ ROPEIO_EXPORT int rope_uring_job_prep(struct rope_uring_job *j,
 				      struct io_uring *ring);
 
 /**
+ * The job a CQE belongs to.
+ * @param cqe  a CQE of the ring
  * @return the job that filled the SQE this CQE completes, or NULL when the
  *         CQE is not ropeio's (its user_data is even, or zero).
  * @since 0.1
@@ -153,6 +162,8 @@ rope_uring_cqe_job(const struct io_uring_cqe *cqe);
  * attributes to the job, zero-copy notifications included, then mark the
  * CQE seen as usual.
  *
+ * @param j    the job
+ * @param cqe  a CQE that rope_uring_cqe_job() attributed to @p j
  * @return 1 when the job has finished (see rope_uring_job_result()), 0 when
  *         it goes on: call rope_uring_job_prep() again, since a short
  *         write or the end of a chain may have left work to submit;
@@ -163,6 +174,8 @@ ROPEIO_EXPORT int rope_uring_job_complete(struct rope_uring_job *j,
 					  const struct io_uring_cqe *cqe);
 
 /**
+ * How many CQEs a job still waits for.
+ * @param j  the job, or NULL
  * @return the CQEs the job still expects (its SQEs in flight, zero-copy
  *         notifications included): 0 when nothing of it is in flight, so
  *         a job not done with 0 here waits for rope_uring_job_prep(),
@@ -173,6 +186,8 @@ ROPEIO_EXPORT unsigned
 rope_uring_job_inflight(const struct rope_uring_job *j);
 
 /**
+ * Whether a job has finished.
+ * @param j  the job
  * @return true once every SQE of the job has completed (notifications
  *         included) and nothing is left to send, or an error stopped it.
  * @since 0.1
@@ -180,6 +195,8 @@ rope_uring_job_inflight(const struct rope_uring_job *j);
 ROPEIO_EXPORT bool rope_uring_job_done(const struct rope_uring_job *j);
 
 /**
+ * A job's result.
+ * @param j  the job
  * @return the number of bytes sent when the job is done, or the first
  *         error that stopped it (-EPIPE, -ECONNRESET, -ENOSPC, ...), or
  *         -EINPROGRESS while it runs.
@@ -188,6 +205,8 @@ ROPEIO_EXPORT bool rope_uring_job_done(const struct rope_uring_job *j);
 ROPEIO_EXPORT ssize_t rope_uring_job_result(const struct rope_uring_job *j);
 
 /**
+ * How far a job has got.
+ * @param j  the job
  * @return the bytes confirmed written so far (for a socket, from the
  *         start of the range without a gap), whether the job failed or not.
  * @since 0.1
@@ -205,6 +224,8 @@ struct rope_uring_zc_stats {
 
 /**
  * Fill @p out with the job's zero-copy figures.
+ * @param j    the job
+ * @param out  receives the figures
  * @return 0, -EINVAL (NULL).
  * @since 0.1
  */
@@ -215,6 +236,7 @@ ROPEIO_EXPORT int rope_uring_job_zc_stats(const struct rope_uring_job *j,
  * Free a job and drop its snapshot reference. rope_uring_job_free(NULL)
  * does nothing.
  *
+ * @param j  the job, or NULL
  * @return 0, or -EBUSY (nothing freed) while any of its SQEs is still in
  *         flight: the kernel may still read its iovecs and bytes.
  * @since 0.1
@@ -247,6 +269,7 @@ struct rope_uring;
 
 /**
  * Called once per request, from rope_uring_run() (or rope_uring_free()).
+ * @param arg  the argument given with the request
  * @param result  bytes written, or the negative errno that stopped the
  *                request (-EPIPE, -ECONNRESET, -ENOSPC, ...)
  */
@@ -256,6 +279,8 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
  * Create an engine with an SQ of @p entries (rounded up by the kernel; the
  * CQ is 4 times larger, for zero-copy notifications).
  *
+ * @param out      receives the engine
+ * @param entries  the SQ's size, at least 1
  * @return 0, with *@p out set, whether io_uring or the fallback is used
  *         (see rope_uring_is_fallback()); -EINVAL (NULL, @p entries 0),
  *         -ENOMEM, -EMFILE or -ENFILE (no descriptor for the wake-up
@@ -274,19 +299,31 @@ ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
  * is asked again, 1 ms apart, for about 100 ms; requests it never took end
  * with -ECANCELED. Nothing is leaked either way. rope_uring_free(NULL)
  * does nothing. Must not be called from a callback.
+ * @param u  the engine, or NULL
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_uring_free(struct rope_uring *u);
 
-/** @return true when the engine runs on plain syscalls. @since 0.1 */
+/**
+ * Whether the engine runs without io_uring.
+ * @param u  the engine
+ * @return true when the engine runs on plain syscalls. @since 0.1
+ */
 ROPEIO_EXPORT bool rope_uring_is_fallback(const struct rope_uring *u);
 
 /**
  * Queue a send of [@p off, @p off + @p len) of @p s to the stream socket
  * @p fd. It starts when no earlier request to @p fd is in flight.
  *
+ * @param u    the engine
+ * @param fd   the stream socket
+ * @param s    the snapshot to send
+ * @param off  the range's first byte
+ * @param len  the range's length; SIZE_MAX for "to the end"
  * @param flags  0 or ROPE_URING_ZC (ignored by the fallback, and where the
  *               kernel lacks SENDMSG_ZC)
+ * @param cb   called once when the send ends
+ * @param arg  passed to @p cb as is
  *
  * Lifetime: the request holds its own reference to @p s until its callback
  * has run. On failure @p cb is never called.
@@ -303,6 +340,14 @@ ROPEIO_EXPORT int rope_uring_send(struct rope_uring *u, int fd,
  * Queue a write of [@p off, @p off + @p len) of @p s to the file @p fd at
  * @p file_off. File writes run concurrently, each at its own offset.
  *
+ * @param u         the engine
+ * @param fd        the file
+ * @param s         the snapshot to write
+ * @param off       the range's first byte
+ * @param len       the range's length; SIZE_MAX for "to the end"
+ * @param file_off  where in the file the range goes
+ * @param cb        called once when the write ends
+ * @param arg       passed to @p cb as is
  * @return 0, -EINVAL, -EOVERFLOW, -ENOMEM; on failure @p cb is never
  *         called.
  * @since 0.1
@@ -319,6 +364,8 @@ ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
  * receiving rope refuses bytes). With @p wait_nr 0 it never blocks, in
  * either mode.
  *
+ * @param u        the engine
+ * @param wait_nr  how many callbacks to wait for; 0 never blocks
  * @return the number of callbacks run, -EINVAL (NULL), -EBUSY (called from
  *         a callback), or an error of io_uring_submit() other than -EINTR
  *         (which is retried): -EBUSY, -EAGAIN or -ENOMEM when the kernel
@@ -359,6 +406,11 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  *
  * Lifetime: @p r must outlive the receive (its final callback).
  *
+ * @param u    the engine
+ * @param fd   the stream socket
+ * @param r    the rope the bytes are appended to
+ * @param cb   called as bytes arrive, and once at the end
+ * @param arg  passed to @p cb as is
  * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope, or
  *         @p fd not open), -EBUSY (@p fd's socket is being received
  *         already), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
@@ -370,6 +422,8 @@ ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 /**
  * Stop receiving from @p fd: its final callback (-ECANCELED) runs from a
  * later rope_uring_run(), after any bytes already received are appended.
+ * @param u   the engine
+ * @param fd  the socket
  * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
  * @since 0.1
  */
@@ -385,6 +439,8 @@ ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
  * well, and makes rope_uring_free() give up on a peer that never reads.
  * File writes have no deadline.
  *
+ * @param u   the engine
+ * @param ms  the deadline in milliseconds; 0 for none
  * @return 0, -EINVAL (NULL).
  * @since 0.2
  */
@@ -399,6 +455,8 @@ ROPEIO_EXPORT int rope_uring_set_send_timeout(struct rope_uring *u,
  * rope_uring_run(). On io_uring this cancels the multishot recv and arms a
  * new one on resume.
  *
+ * @param u   the engine
+ * @param fd  the socket
  * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
  * @since 0.2
  */
@@ -407,6 +465,8 @@ ROPEIO_EXPORT int rope_uring_recv_pause(struct rope_uring *u, int fd);
 /**
  * Read @p fd again after rope_uring_recv_pause(), from the next
  * rope_uring_run().
+ * @param u   the engine
+ * @param fd  the socket
  * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
  * @since 0.2
  */
@@ -421,6 +481,9 @@ ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
  * most 256 KiB), on io_uring what the shared buffers held (at most 4 MiB).
  * Call rope_uring_run() after draining.
  *
+ * @param u    the engine
+ * @param fd   the socket
+ * @param max  the high-water mark in bytes; 0 for none
  * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
  * @since 0.2
  */
@@ -452,6 +515,8 @@ ROPEIO_EXPORT int rope_uring_recv_limit(struct rope_uring *u, int fd,
  *
  * May be called from a callback.
  *
+ * @param u   the engine
+ * @param fd  the descriptor
  * @return 0, -EINVAL (NULL, negative @p fd), -ENOENT (nothing on @p fd),
  *         or an error of io_uring_submit() (-EAGAIN, -EBUSY, -ENOMEM: the
  *         requests are marked cancelled, but the kernel may still hold
@@ -475,6 +540,7 @@ ROPEIO_EXPORT int rope_uring_cancel(struct rope_uring *u, int fd);
  * kernel delivers completions as task work, which may interrupt any wait
  * of the thread with EINTR, yours included: retry it, as loops do.)
  *
+ * @param u  the engine
  * @return the descriptor (the same one on every call), -EINVAL (NULL), or
  *         the error that creating it gave (-EMFILE, -ENFILE, -ENOMEM).
  * @since 0.2
@@ -490,12 +556,17 @@ ROPEIO_EXPORT int rope_uring_fd(struct rope_uring *u);
  * write(2) to an eventfd, and keeps errno as it was. It is the one call of
  * this header that may be made concurrently with the others.
  *
+ * @param u  the engine
  * @return 0, -EINVAL (NULL).
  * @since 0.2
  */
 ROPEIO_EXPORT int rope_uring_wake(struct rope_uring *u);
 
-/** @return requests queued or in flight whose callback has not run. */
+/**
+ * How many requests have not called back yet.
+ * @param u  the engine
+ * @return requests queued or in flight whose callback has not run.
+ */
 ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);
 
 /** What an engine has done, for tuning and benchmarks. */
@@ -512,6 +583,8 @@ struct rope_uring_stats {
 
 /**
  * Fill @p out with the engine's figures.
+ * @param u    the engine
+ * @param out  receives the figures
  * @return 0, -EINVAL (NULL).
  * @since 0.1
  */

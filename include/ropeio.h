@@ -74,6 +74,13 @@ extern "C" {
 #define ROPEIO_VERSION_MINOR 1
 #define ROPEIO_VERSION_PATCH 0
 
+/** @def ROPEIO_VERSION_MAJOR
+ * The major version of this header: a new one may break the API. */
+/** @def ROPEIO_VERSION_MINOR
+ * The minor version of this header: a new one adds to the API. */
+/** @def ROPEIO_VERSION_PATCH
+ * The patch version of this header: fixes only. */
+
 /** The stream. Opaque; create with rope_new(), destroy with rope_free(). */
 struct rope;
 
@@ -116,6 +123,8 @@ ROPEIO_EXPORT struct rope *rope_new(void);
  * Lifetime: @p data is copied and is not referenced after return.
  *
  * @param out   receives the new rope; untouched on failure
+ * @param data  the bytes to copy; may be NULL when @p len is 0
+ * @param len   how many bytes
  * @return 0, -EINVAL if @p out is NULL or @p data is NULL with @p len > 0,
  *         -EOVERFLOW if @p len exceeds INT64_MAX, -ENOMEM.
  * @since 0.1
@@ -131,6 +140,8 @@ ROPEIO_EXPORT int rope_new_from(struct rope **out, const void *data,
  * caller keeps its reference and may release it at any time. The value never
  * changes: writes into the rope replace the written range with new memory.
  *
+ * @param out  receives the new rope; untouched on failure
+ * @param b    the value the rope starts with
  * @return 0, -EINVAL if @p out or @p b is NULL, -ENOMEM.
  * @since 0.1
  */
@@ -142,6 +153,7 @@ ROPEIO_EXPORT int rope_new_from_bytes(struct rope **out, struct rope_bytes *b);
  *
  * The caller must release a getbuffer() export before freeing: its iovecs
  * point into memory that this call may free.
+ * @param r  the rope, or NULL
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_free(struct rope *r);
@@ -151,6 +163,7 @@ ROPEIO_EXPORT void rope_free(struct rope *r);
  * rope_closed(), rope_close(), rope_size() and rope_free() fails with -EBADF.
  * Closing a closed rope does nothing and returns 0.
  *
+ * @param r  the rope
  * @return 0, -EINVAL if @p r is NULL, -EBUSY while a getbuffer() export is
  *         alive (the rope stays open).
  * @since 0.1
@@ -158,12 +171,16 @@ ROPEIO_EXPORT void rope_free(struct rope *r);
 ROPEIO_EXPORT int rope_close(struct rope *r);
 
 /**
+ * Whether the rope is closed.
+ * @param r  the rope, or NULL
  * @return true once rope_close() has succeeded (and for NULL).
  * @since 0.1
  */
 ROPEIO_EXPORT bool rope_closed(const struct rope *r);
 
 /**
+ * The stream's size.
+ * @param r  the rope, or NULL
  * @return the number of bytes in the stream; 0 for a closed rope or NULL.
  * The position may be larger (see rope_seek()).
  * @since 0.1
@@ -193,6 +210,9 @@ ROPEIO_EXPORT size_t rope_size(const struct rope *r);
  * memmove(), however the ranges overlap (such an overwrite goes into new
  * memory rather than in place).
  *
+ * @param r    the rope
+ * @param buf  the bytes to write
+ * @param len  how many bytes
  * @return @p len, -EBADF, -EBUSY, -EINVAL (NULL with @p len > 0),
  *         -EOVERFLOW (the end would pass INT64_MAX), -ENOMEM.
  * @since 0.1
@@ -203,6 +223,9 @@ ROPEIO_EXPORT ssize_t rope_write(struct rope *r, const void *buf, size_t len);
  * Write the @p iovcnt buffers of @p iov at the position as one write:
  * BytesIO.writelines(). All of them are written or none.
  *
+ * @param r       the rope
+ * @param iov     the buffers, in order
+ * @param iovcnt  how many buffers (0 to IOV_MAX)
  * @return the total length, -EBADF, -EBUSY, -EINVAL (@p iovcnt negative or
  *         past IOV_MAX, a NULL base with a nonzero length), -EOVERFLOW,
  *         -ENOMEM.
@@ -216,6 +239,9 @@ ROPEIO_EXPORT ssize_t rope_writev(struct rope *r, const struct iovec *iov,
  * leave the position where it is: evbuffer_add(). Useful for queues where
  * one side appends and the other reads.
  *
+ * @param r    the rope
+ * @param buf  the bytes to append
+ * @param len  how many bytes
  * @return @p len, -EBADF, -EBUSY, -EINVAL, -EOVERFLOW, -ENOMEM.
  * @since 0.1
  */
@@ -233,7 +259,11 @@ ROPEIO_EXPORT ssize_t rope_append(struct rope *r, const void *buf, size_t len);
  * getbuffer() export copies). On failure @p release is never called and the
  * caller still owns the memory.
  *
+ * @param r     the rope
+ * @param data  the caller's memory, referenced in place
+ * @param len   how many bytes of it
  * @param release  may be NULL for memory that outlives every use (static data)
+ * @param arg      passed to @p release as is
  * @return 0, -EBADF, -EBUSY, -EINVAL (NULL @p data with @p len > 0),
  *         -EOVERFLOW, -ENOMEM.
  * @since 0.1
@@ -250,6 +280,8 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  *
  * To truncate at the position, pass rope_tell(r).
  *
+ * @param r     the rope
+ * @param size  the new size, at least 0
  * @return @p size, -EBADF, -EBUSY, -EINVAL (@p size negative).
  * @since 0.1
  */
@@ -265,6 +297,8 @@ ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
  * rope_read() and rope_drain(), or with rope_write_fd(), which drains what
  * it wrote.
  *
+ * @param r    the rope
+ * @param len  how many bytes to remove from the front
  * @return the number of bytes removed, -EBADF, -EBUSY, -EINVAL (NULL).
  * @since 0.1
  */
@@ -279,6 +313,9 @@ ROPEIO_EXPORT int64_t rope_drain(struct rope *r, size_t len);
  * BytesIO.read(n) and readinto(b). At or past the end it returns 0 and the
  * position does not move.
  *
+ * @param r    the rope
+ * @param buf  where the bytes go
+ * @param len  the most bytes to copy
  * @return the number of bytes copied (at most SSIZE_MAX), -EBADF, -EINVAL
  *         (NULL @p buf with @p len > 0).
  * @since 0.1
@@ -286,10 +323,13 @@ ROPEIO_EXPORT int64_t rope_drain(struct rope *r, size_t len);
 ROPEIO_EXPORT ssize_t rope_read(struct rope *r, void *buf, size_t len);
 
 /**
- * Copy bytes from the position up to and including the next '\n', or to the
+ * Copy bytes from the position up to and including the next '\\n', or to the
  * end, but no more than @p len: BytesIO.readline(len). Advances past what it
- * copied. Whether the line was complete is whether the last byte is '\n'.
+ * copied. Whether the line was complete is whether the last byte is '\\n'.
  *
+ * @param r    the rope
+ * @param buf  where the line goes
+ * @param len  the most bytes to copy
  * @return the number of bytes copied, -EBADF, -EINVAL.
  * @since 0.1
  */
@@ -299,6 +339,10 @@ ROPEIO_EXPORT ssize_t rope_readline(struct rope *r, void *buf, size_t len);
  * Copy up to @p len bytes starting at offset @p off into @p buf, without
  * moving the position (pread(2) on the stream).
  *
+ * @param r    the rope
+ * @param buf  where the bytes go
+ * @param len  the most bytes to copy
+ * @param off  the offset in the stream to read from
  * @return the number of bytes copied (0 at or past the end), -EBADF,
  *         -EINVAL (@p off negative, NULL @p buf with @p len > 0).
  * @since 0.1
@@ -313,6 +357,9 @@ ROPEIO_EXPORT ssize_t rope_pread(const struct rope *r, void *buf, size_t len,
  * the position and SEEK_END to the size, and a negative result clamps to 0.
  * The position may go past the end; nothing changes until a write.
  *
+ * @param r       the rope
+ * @param off     the offset, relative to @p whence
+ * @param whence  SEEK_SET, SEEK_CUR or SEEK_END
  * @return the new position, -EBADF, -EINVAL (bad @p whence, negative SEEK_SET
  *         offset), -EOVERFLOW (the result would pass INT64_MAX).
  * @since 0.1
@@ -320,6 +367,8 @@ ROPEIO_EXPORT ssize_t rope_pread(const struct rope *r, void *buf, size_t len,
 ROPEIO_EXPORT int64_t rope_seek(struct rope *r, int64_t off, int whence);
 
 /**
+ * The position: BytesIO.tell().
+ * @param r  the rope
  * @return the position (it may exceed the size), -EBADF, -EINVAL (NULL).
  * @since 0.1
  */
@@ -344,6 +393,8 @@ ROPEIO_EXPORT int64_t rope_tell(const struct rope *r);
  * rope_bytes_unref(). The value stays valid and unchanged after any later
  * operation on the rope, including rope_free().
  *
+ * @param r    the rope
+ * @param out  receives a reference to the value
  * @return 0, -EBADF, -EINVAL (NULL), -ENOMEM.
  * @since 0.1
  */
@@ -351,6 +402,9 @@ ROPEIO_EXPORT int rope_getvalue(struct rope *r, struct rope_bytes **out);
 
 /**
  * Make a value holding a copy of @p len bytes at @p data.
+ * @param out   receives the new value
+ * @param data  the bytes to copy; may be NULL when @p len is 0
+ * @param len   how many bytes
  * @return 0, -EINVAL, -ENOMEM.
  * @since 0.1
  */
@@ -358,21 +412,33 @@ ROPEIO_EXPORT int rope_bytes_new(struct rope_bytes **out, const void *data,
 				 size_t len);
 
 /**
+ * The value's bytes.
+ * @param b  the value
  * @return the first byte of the value. Valid while a reference is held; for
  *         an empty value, a valid pointer to no bytes.
  * @since 0.1
  */
 ROPEIO_EXPORT const void *rope_bytes_data(const struct rope_bytes *b);
 
-/** @return the value's length in bytes. @since 0.1 */
+/**
+ * The value's length.
+ * @param b  the value
+ * @return the value's length in bytes. @since 0.1
+ */
 ROPEIO_EXPORT size_t rope_bytes_size(const struct rope_bytes *b);
 
-/** Take another reference. @return @p b. @since 0.1 */
+/**
+ * Take another reference.
+ * @param b  the value
+ * @return @p b.
+ * @since 0.1
+ */
 ROPEIO_EXPORT struct rope_bytes *rope_bytes_ref(struct rope_bytes *b);
 
 /**
  * Drop a reference; the last one frees the value (any thread may drop it).
  * rope_bytes_unref(NULL) does nothing.
+ * @param b  the value, or NULL
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_bytes_unref(struct rope_bytes *b);
@@ -400,6 +466,9 @@ ROPEIO_EXPORT void rope_bytes_unref(struct rope_bytes *b);
  * On failure nothing is exported, and the array's contents are unspecified
  * (it is used as scratch while planning).
  *
+ * @param r       the rope
+ * @param iov     the array that receives the iovecs, or NULL to count them
+ * @param iovcnt  the array's length
  * @return the number of iovecs (0 for an empty rope, which is still
  *         exported), -EBADF, -EINVAL (@p iovcnt negative), -ENOBUFS (@p iovcnt
  *         is smaller than needed), -EOVERFLOW (counting: more than INT_MAX
@@ -411,6 +480,7 @@ ROPEIO_EXPORT int rope_getbuffer(struct rope *r, struct iovec *iov,
 
 /**
  * End one export made by rope_getbuffer().
+ * @param r  the rope
  * @return 0, -EINVAL (NULL, or no export alive).
  * @since 0.1
  */
@@ -430,22 +500,34 @@ ROPEIO_EXPORT int rope_releasebuffer(struct rope *r);
  *
  * Lifetime: *@p out holds a reference; drop it with rope_snap_unref().
  *
+ * @param r    the rope
+ * @param out  receives a reference to the snapshot
  * @return 0, -EBADF, -EINVAL (NULL), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_snapshot(struct rope *r, struct rope_snap **out);
 
-/** Take another reference. @return @p s. @since 0.1 */
+/**
+ * Take another reference.
+ * @param s  the snapshot
+ * @return @p s.
+ * @since 0.1
+ */
 ROPEIO_EXPORT struct rope_snap *rope_snap_ref(struct rope_snap *s);
 
 /**
  * Drop a reference; the last one frees the snapshot and drops its chunk
  * references (any thread may do it). rope_snap_unref(NULL) does nothing.
+ * @param s  the snapshot, or NULL
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_snap_unref(struct rope_snap *s);
 
-/** @return the snapshot's length in bytes. @since 0.1 */
+/**
+ * The snapshot's length.
+ * @param s  the snapshot
+ * @return the snapshot's length in bytes. @since 0.1
+ */
 ROPEIO_EXPORT size_t rope_snap_size(const struct rope_snap *s);
 
 /**
@@ -461,6 +543,11 @@ ROPEIO_EXPORT size_t rope_snap_size(const struct rope_snap *s);
  * Lifetime: the iovecs point into the snapshot and stay valid while the
  * caller holds a reference to it. The bytes must not be written through them.
  *
+ * @param s       the snapshot
+ * @param off     the first byte of the range
+ * @param len     the range's length; SIZE_MAX for "to the end"
+ * @param iov     the array that receives the iovecs, or NULL to count them
+ * @param iovcnt  the array's length
  * @return the number of iovecs, -EINVAL (NULL @p s, @p off past the end,
  *         @p iovcnt negative), -EOVERFLOW (the count passes INT_MAX).
  * @since 0.1
@@ -482,6 +569,10 @@ ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
  * Knuth-Morris-Pratt matcher over shorter segments and the @p len - 1 bytes
  * on either side of each boundary.
  *
+ * @param r       the rope
+ * @param needle  the bytes to look for
+ * @param len     the needle's length
+ * @param from    the offset the search starts at
  * @return the offset of the match, -ENOENT when there is none (an empty
  *         needle matches at @p from if that is within the stream), -EBADF,
  *         -EINVAL (NULL, @p from negative), -ENOMEM (only for a needle of
@@ -498,6 +589,11 @@ ROPEIO_EXPORT int64_t rope_find(const struct rope *r, const void *needle,
  * more than @p len bytes; advance past what was copied. The search stops at
  * @p len bytes, so a long line costs only what is copied.
  *
+ * @param r      the rope
+ * @param buf    where the line goes
+ * @param len    the most bytes to copy
+ * @param delim  the delimiter
+ * @param dlen   the delimiter's length (at least 1)
  * @return the number of bytes copied (the line is complete when it ends
  *         with the delimiter), -EBADF, -EINVAL (NULL, empty delimiter),
  *         -ENOMEM (a delimiter longer than 1 KiB).
@@ -520,6 +616,10 @@ ROPEIO_EXPORT ssize_t rope_readline_delim(struct rope *r, void *buf,
  * other pullups of ranges that do not overlap it are fine). Do not write
  * through it.
  *
+ * @param r    the rope
+ * @param off  the range's first byte
+ * @param len  the range's length
+ * @param out  receives a pointer to the contiguous bytes
  * @return 0, -EBADF, -EBUSY (exported, and a copy is needed), -EINVAL
  *         (NULL, @p off negative, the range past the end), -ENOMEM.
  * @since 0.1
@@ -544,10 +644,21 @@ struct rope_cursor {
 	uint64_t off;
 	size_t seg;
 };
+/** @var rope_cursor::rope
+ * Private: the rope the cursor reads, or NULL for a snapshot's cursor. */
+/** @var rope_cursor::snap
+ * Private: the snapshot the cursor reads, or NULL for a rope's cursor. */
+/** @var rope_cursor::off
+ * Private: the offset of the next byte to read. */
+/** @var rope_cursor::seg
+ * Private: a hint, the segment that held the last byte read. */
 
 /**
  * Place @p c at offset @p off of @p r (the rope is borrowed: it must
  * outlive the cursor's use).
+ * @param c    the cursor to place
+ * @param r    the rope it reads
+ * @param off  the offset it starts at
  * @return 0, -EBADF (closed), -EINVAL (NULL, @p off negative or past the
  *         end).
  * @since 0.1
@@ -558,20 +669,34 @@ ROPEIO_EXPORT int rope_cursor_init(struct rope_cursor *c, const struct rope *r,
 /**
  * Place @p c at offset @p off of snapshot @p s (borrowed; hold a reference
  * while the cursor is used).
+ * @param c    the cursor to place
+ * @param s    the snapshot it reads
+ * @param off  the offset it starts at
  * @return 0, -EINVAL.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_init_snap(struct rope_cursor *c,
 					const struct rope_snap *s, int64_t off);
 
-/** @return the cursor's offset in the stream. @since 0.1 */
+/**
+ * The cursor's offset.
+ * @param c  the cursor
+ * @return the cursor's offset in the stream. @since 0.1
+ */
 ROPEIO_EXPORT int64_t rope_cursor_tell(const struct rope_cursor *c);
 
-/** @return the bytes from the cursor to the end. @since 0.1 */
+/**
+ * How many bytes the cursor has left to read.
+ * @param c  the cursor
+ * @return the bytes from the cursor to the end. @since 0.1
+ */
 ROPEIO_EXPORT size_t rope_cursor_remaining(const struct rope_cursor *c);
 
 /**
  * Copy up to @p len bytes at the cursor into @p buf and advance.
+ * @param c    the cursor
+ * @param buf  where the bytes go
+ * @param len  the most bytes to copy
  * @return the number of bytes copied (fewer at the end), -EINVAL.
  * @since 0.1
  */
@@ -580,6 +705,8 @@ ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
 
 /**
  * Advance by @p len bytes.
+ * @param c    the cursor
+ * @param len  how many bytes to step over
  * @return 0, -ENODATA (fewer than @p len bytes remain; the cursor does not
  *         move), -EINVAL.
  * @since 0.1
@@ -589,6 +716,8 @@ ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
 /**
  * Point *@p out at the contiguous bytes at the cursor, within one segment,
  * without copying or advancing: a zero-copy view for a parser's fast path.
+ * @param c    the cursor
+ * @param out  receives a pointer to the bytes at the cursor
  * @return how many bytes *@p out covers (0 at the end), -EINVAL.
  * Lifetime: as rope_pullup().
  * @since 0.1
@@ -597,18 +726,81 @@ ROPEIO_EXPORT ssize_t rope_cursor_peek(const struct rope_cursor *c,
 				       const void **out);
 
 /**
- * Read an unsigned integer of 1, 2, 4 or 8 bytes at the cursor, big endian
- * (network order: the _be calls) or little endian (_le), and advance.
+ * Read one byte at the cursor and advance. Wider unsigned integers of 2, 4
+ * or 8 bytes come from rope_cursor_u16be() ... rope_cursor_u64le(), big
+ * endian (network order: the _be calls) or little endian (_le).
+ * @param c  the cursor
+ * @param v  receives the byte; untouched on failure
  * @return 0, -ENODATA (not enough bytes left; nothing read, the cursor
  *         does not move), -EINVAL.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
+
+/**
+ * Read a 16-bit unsigned integer (2 bytes) at the cursor, big endian (network order), and
+ * advance by 2.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
+
+/**
+ * Read a 16-bit unsigned integer (2 bytes) at the cursor, little endian, and
+ * advance by 2.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
+
+/**
+ * Read a 32-bit unsigned integer (4 bytes) at the cursor, big endian (network order), and
+ * advance by 4.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
+
+/**
+ * Read a 32-bit unsigned integer (4 bytes) at the cursor, little endian, and
+ * advance by 4.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
+
+/**
+ * Read a 64-bit unsigned integer (8 bytes) at the cursor, big endian (network order), and
+ * advance by 8.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
+
+/**
+ * Read a 64-bit unsigned integer (8 bytes) at the cursor, little endian, and
+ * advance by 8.
+ * @param c  the cursor
+ * @param v  receives the integer; untouched on failure
+ * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
+ *         -EINVAL (NULL).
+ * @since 0.1
+ */
 ROPEIO_EXPORT int rope_cursor_u64le(struct rope_cursor *c, uint64_t *v);
 
 /* ------------------------------------------------------------------------ */
@@ -627,6 +819,9 @@ ROPEIO_EXPORT int rope_cursor_u64le(struct rope_cursor *c, uint64_t *v);
  * Like read(2) it may return fewer bytes than asked, and 0 at end of file.
  * On any error the rope is unchanged.
  *
+ * @param r    the rope
+ * @param fd   the descriptor to read from
+ * @param max  the most bytes to read
  * @return the bytes appended, 0 at end of file, -EBADF (closed rope),
  *         -EBUSY (exported), -EINVAL (NULL, negative @p fd), -ENOMEM, or the
  *         negated errno of readv(2) (-EAGAIN, -EINTR, -ECONNRESET, ...).
@@ -645,6 +840,9 @@ ROPEIO_EXPORT ssize_t rope_read_fd(struct rope *r, int fd, size_t max);
  * at most IOV_MAX iovecs; short writes are continued until the descriptor
  * refuses, EINTR is retried.
  *
+ * @param r    the rope
+ * @param fd   the descriptor to write to
+ * @param max  the most bytes to write
  * @return the bytes written and drained. When an error stops it after some
  *         progress, that progress is returned and the error comes on the
  *         next call, as with write(2). Otherwise -EBADF, -EBUSY, -EINVAL,
@@ -660,6 +858,10 @@ ROPEIO_EXPORT ssize_t rope_write_fd(struct rope *r, int fd, size_t max);
  * looping over short writes. The snapshot is not changed; to continue after
  * a short result, call again with @p off advanced by it.
  *
+ * @param s    the snapshot
+ * @param off  the range's first byte
+ * @param len  the range's length; SIZE_MAX for "to the end"
+ * @param fd   the descriptor to write to
  * @return the bytes written (see rope_write_fd() for partial progress),
  *         -EINVAL (NULL, @p off past the end, negative @p fd), or the
  *         negated errno of the syscall.
@@ -674,6 +876,11 @@ ROPEIO_EXPORT ssize_t rope_snap_write_fd(const struct rope_snap *s, size_t off,
  * iovecs, looping over short writes. The file offset of @p fd is not used
  * or moved, so several of these may run on one file at once.
  *
+ * @param s         the snapshot
+ * @param off       the range's first byte
+ * @param len       the range's length; SIZE_MAX for "to the end"
+ * @param fd        the file to write to
+ * @param file_off  where in the file the range goes
  * @return the bytes written (see rope_write_fd() for partial progress),
  *         -EINVAL (as rope_snap_write_fd(), or @p file_off negative),
  *         -EOVERFLOW (the end would pass INT64_MAX), or the negated errno of
@@ -699,6 +906,7 @@ struct rope_mem_stats {
 /**
  * Fill @p out with the process-wide allocation figures. Memory handed in by
  * rope_append_ref() is the caller's and is not counted.
+ * @param out  receives the figures
  * @since 0.1
  */
 ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
@@ -717,6 +925,8 @@ struct rope_info {
 
 /**
  * Describe @p r's layout.
+ * @param r    the rope
+ * @param out  receives the figures
  * @return 0, -EINVAL (NULL), -EBADF.
  * @since 0.1
  */

@@ -22,6 +22,10 @@ ropeio_python_deps() {
 	echo "python3-dev python3-mesonpy libpython$ver-testsuite"
 }
 
+# The reference manual (doc/): Doxygen, for the build that makes it and
+# runs its test (tools/test's plain build; the sanitizer builds skip it).
+ROPEIO_DOCS_DEPS="doxygen"
+
 ropeio_missing() {
 	local pkg missing=""
 
