@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define ROPEIO_VERSION_MAJOR 0
-#define ROPEIO_VERSION_MINOR 1
+#define ROPEIO_VERSION_MINOR 2
 #define ROPEIO_VERSION_PATCH 0
 
 /** @def ROPEIO_VERSION_MAJOR
