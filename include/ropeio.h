@@ -244,7 +244,8 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  *
  * The position never moves, even when it is now past the end, and a size
  * past the end does not extend the stream (it returns @p size all the same,
- * as CPython does). Truncating never allocates.
+ * as CPython does). Truncating never allocates. Truncating to 0 empties
+ * the rope as a full rope_drain() does.
  *
  * To truncate at the position, pass rope_tell(r).
  *
@@ -262,6 +263,13 @@ ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
  * A queue appends with rope_append() or rope_read_fd(), and consumes with
  * rope_read() and rope_drain(), or with rope_write_fd(), which drains what
  * it wrote.
+ *
+ * A drain that empties the rope keeps its last chunk (up to 64 KiB, when
+ * nothing else references it) as a spare for the next append, and the
+ * following chunks are sized after the bytes that passed through since the
+ * rope was last empty: a queue of messages of similar size allocates
+ * nothing once it has run a little. rope_close() and rope_free() free the
+ * spare; rope_get_info() counts it in the overhead.
  *
  * @return the number of bytes removed, -EBADF, -EBUSY, -EINVAL (NULL).
  * @since 0.1
@@ -707,7 +715,9 @@ struct rope_info {
 	size_t size;           /**< bytes in the stream */
 	size_t segments;       /**< segments in use */
 	size_t segment_bytes;  /**< bytes one segment costs in the rope */
-	size_t overhead;       /**< the struct and its segment array, in bytes */
+	size_t overhead;       /**< the struct, its segment array and the
+				    spare chunk an emptied rope keeps for
+				    its next append, in bytes */
 	size_t tail_room;      /**< free bytes left in the tail chunk */
 };
 

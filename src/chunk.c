@@ -99,3 +99,9 @@ rope__chunk_unref(struct rope_chunk *c)
 	    atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
 		chunk_destroy(c);
 }
+
+size_t
+rope__chunk_footprint(const struct rope_chunk *c)
+{
+	return OWNED_HDR + c->cap;
+}

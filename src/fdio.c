@@ -186,13 +186,16 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 		size_t cap = MIN(want, MAX(rope__tail_next(r),
 					   (size_t)READ_CHUNK_MIN));
 
-		fresh = rope__chunk_new(cap);
+		/* The spare serves when it holds the whole read: a queue
+		 * read and drained over and over reuses one chunk. */
+		fresh = rope__tail_fresh(r, cap, cap);
 		if (!fresh)
 			return -ENOMEM;
 		if (rope__segs_reserve(r, 1) < 0) {
-			rope__chunk_unref(fresh);
+			rope__tail_discard(r, fresh);
 			return -ENOMEM;
 		}
+		cap = MIN(fresh->cap, want);  /* a larger spare: no more */
 		iov[cnt].iov_base = fresh->data;
 		iov[cnt++].iov_len = cap;
 	}
@@ -204,7 +207,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	errno = saved;
 	if (got <= 0) {
 		if (fresh)
-			rope__chunk_unref(fresh);
+			rope__tail_discard(r, fresh);
 		return got;
 	}
 	if (room)
@@ -212,6 +215,6 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	if ((size_t)got > room)
 		rope__tail_push(r, fresh, (size_t)got - room);
 	else if (fresh)
-		rope__chunk_unref(fresh);
+		rope__tail_discard(r, fresh);
 	return got;
 }

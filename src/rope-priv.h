@@ -33,8 +33,20 @@
  *     released); either way no value, snapshot or other rope can see the
  *     bytes written there;
  *  5. a cached value covers exactly the contents (it is dropped by every
- *     change), and exists only while no export is alive.
- * A closed rope has no segments, size 0, no value, no export.
+ *     change), and exists only while no export is alive;
+ *  6. the spare is NULL or an owned chunk of at most ROPE_SPARE_MAX bytes
+ *     that the rope alone references (one reference, held by `spare`): no
+ *     segment, value or snapshot covers any of its bytes, so all of them
+ *     are free. It is the tail chunk a drain or truncate emptied the rope
+ *     of, kept so that the next append need not allocate; a fresh tail
+ *     chunk is taken from it when it holds what must be written. It is not
+ *     the tail claim (which needs a last segment) and may coexist with one;
+ *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_CHUNK_MAX]. It doubles
+ *     with every fresh tail chunk and, when the rope empties, restarts from
+ *     the bytes that passed through since it was last empty (rounded up to
+ *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
+ *     keeps small chunks however long it runs.
+ * A closed rope has no segments, size 0, no value, no export, no spare.
  */
 
 #include <stdatomic.h>
@@ -62,6 +74,13 @@
 /* Tail chunks start at this capacity and double up to ROPE_CHUNK_MAX. */
 #define ROPE_CHUNK_FIRST 256
 #define ROPE_CHUNK_MAX (1u << 20)
+
+/*
+ * The largest spare chunk a rope keeps once emptied (invariant 6). It holds
+ * a fresh read of rope_read_fd (64 KiB). An idle rope costs at most this
+ * much besides its struct, and only the pages it wrote are resident.
+ */
+#define ROPE_SPARE_MAX (64u * 1024)
 
 /* A zero segment is exported in iovecs of at most this many bytes. */
 #define ROPE_ZERO_LEN (1u << 20)
@@ -143,6 +162,9 @@ struct rope_chunk *rope__chunk_new_external(const void *data, size_t len,
 void rope__chunk_ref(struct rope_chunk *c);
 void rope__chunk_unref(struct rope_chunk *c);
 
+/* Bytes an owned chunk takes from the allocator, header included. */
+size_t rope__chunk_footprint(const struct rope_chunk *c);
+
 /*
  * How many references a chunk has right now. Other threads may lower it at
  * any moment (releasing a value or snapshot), but can raise it only through
@@ -199,6 +221,7 @@ struct rope {
 	uint8_t *tail_ptr;
 	size_t tail_room;
 	size_t next_chunk;       /* capacity of the next tail chunk */
+	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
@@ -258,6 +281,16 @@ size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
 void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
 size_t rope__tail_next(const struct rope *r);
+
+/*
+ * A chunk to become the new tail, for at least @need bytes: the spare when
+ * it holds @need, else a new chunk of @cap (>= @need) bytes, or NULL. The
+ * spare stays the spare until rope__tail_push() takes it; a caller that
+ * fails before then hands the chunk to rope__tail_discard(), which frees it
+ * unless it is the spare.
+ */
+struct rope_chunk *rope__tail_fresh(struct rope *r, size_t need, size_t cap);
+void rope__tail_discard(struct rope *r, struct rope_chunk *c);
 
 /*
  * Append the first @n bytes of an owned chunk nobody else references, as

@@ -82,6 +82,17 @@ state_inline_full_shared(struct state *st)
 	rope_append_ref(st->r, big, 3000, NULL, NULL);
 }
 
+/* Emptied by a drain, so it keeps a spare chunk, then given borrowed
+ * bytes: an append may take the spare, and must give it back on failure. */
+static void
+state_spare(struct state *st)
+{
+	st->r = rope_new();
+	rope_write(st->r, big, 5000);
+	rope_drain(st->r, 5000);
+	rope_append_ref(st->r, big + 100, 5000, NULL, NULL);
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct state *);
@@ -91,6 +102,7 @@ static const struct {
 	{ "gap", state_gap },
 	{ "inline full, shared", state_inline_full_shared },
 	{ "snapshot held", state_snapshot_held },
+	{ "spare", state_spare },
 	{ "value held", state_value_held },
 };
 

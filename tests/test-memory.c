@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory that ropeio keeps for reuse: the spare chunk of an emptied rope
+ * and the chunk sizes that follow the traffic. Allocations are counted with
+ * rope_mem_stats(), so a loop that allocates once too often fails here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define WARMUP 1000
+#define MESSAGES 1000000
+
+static const char msg40[] = "0123456789012345678901234567890123456789";
+
+/* Allocations and bytes taken from the system since @a. */
+static uint64_t
+t_allocs_since(const struct rope_mem_stats *a, uint64_t *bytes)
+{
+	struct rope_mem_stats b;
+
+	rope_mem_stats(&b);
+	*bytes = b.total - a->total;
+	return b.allocs - a->allocs;
+}
+
+static void
+test_memory_queue_drain_allocates_nothing(void)
+{
+	struct rope *r = rope_new();
+	struct rope_mem_stats a;
+	uint64_t bytes;
+	char out[40];
+	int bad = 0;
+
+	for (int i = 0; i < WARMUP; i++) {
+		rope_write(r, msg40, 40);
+		rope_drain(r, 40);
+	}
+	rope_mem_stats(&a);
+	for (int i = 0; i < MESSAGES; i++) {
+		bad += rope_write(r, msg40, 40) != 40;
+		if (i % 4096 == 0) {
+			bad += rope_pread(r, out, 40, 0) != 40 ||
+			       memcmp(out, msg40, 40) != 0;
+			bad += rope__check(r) != 0;
+		}
+		bad += rope_drain(r, 40) != 40;
+	}
+	CU_ASSERT_EQUAL(t_allocs_since(&a, &bytes), 0);
+	CU_ASSERT_EQUAL(bytes, 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(rope_size(r), 0);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static void
+test_memory_queue_truncate_allocates_nothing(void)
+{
+	struct rope *r = rope_new();
+	struct rope_mem_stats a;
+	uint64_t bytes;
+	int bad = 0;
+
+	for (int i = 0; i < WARMUP; i++) {
+		rope_append(r, msg40, 40);
+		rope_truncate(r, 0);
+	}
+	rope_mem_stats(&a);
+	for (int i = 0; i < MESSAGES; i++) {
+		bad += rope_append(r, msg40, 40) != 40;
+		if (i % 4096 == 0)
+			bad += !t_equals(r, msg40, 40) || rope__check(r) != 0;
+		bad += rope_truncate(r, 0) != 0;
+	}
+	CU_ASSERT_EQUAL(t_allocs_since(&a, &bytes), 0);
+	CU_ASSERT_EQUAL(bytes, 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static void
+test_memory_queue_read_fd_allocates_nothing(void)
+{
+	struct rope *r = rope_new();
+	struct rope_mem_stats a;
+	uint64_t bytes;
+	int p[2], bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	for (int i = 0; i < 100000; i++) {
+		if (i == WARMUP)
+			rope_mem_stats(&a);
+		bad += write(p[1], msg40, 40) != 40;
+		bad += rope_read_fd(r, p[0], 1 << 20) != 40;
+		if (i % 4096 == 0)
+			bad += !t_equals(r, msg40, 40) || rope__check(r) != 0;
+		bad += rope_drain(r, 40) != 40;
+	}
+	CU_ASSERT_EQUAL(t_allocs_since(&a, &bytes), 0);
+	CU_ASSERT_EQUAL(bytes, 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	close(p[0]);
+	close(p[1]);
+	rope_free(r);
+}
+
+/* Messages written in pieces grow past their first chunk: the rope learns
+ * their size and settles on one chunk that holds a whole message. */
+static void
+test_memory_queue_of_pieces_settles(void)
+{
+	struct rope *r = rope_new();
+	struct rope_mem_stats a;
+	uint64_t bytes;
+
+	for (int i = 0; i < 20000; i++) {
+		if (i == WARMUP)
+			rope_mem_stats(&a);
+		for (int k = 0; k < 36; k++)  /* 1,440 bytes */
+			rope_write(r, msg40, 40);
+		rope_drain(r, 1440);
+	}
+	CU_ASSERT_EQUAL(t_allocs_since(&a, &bytes), 0);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+/* A long stream does not make every later message pay for its chunks. */
+static void
+test_memory_chunk_size_follows_traffic(void)
+{
+	static uint8_t kib[1024];
+	struct rope *r = rope_new();
+	struct rope_info info;
+
+	for (int i = 0; i < 8192; i++)
+		rope_write(r, kib, sizeof(kib));
+	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_drain(r, 8u << 20), 8 << 20);
+	CU_ASSERT_EQUAL(rope_write(r, msg40, 40), 40);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT(info.tail_room + 40 <= ROPE_SPARE_MAX);
+	CU_ASSERT(info.overhead <= sizeof(struct rope) + ROPE_SPARE_MAX + 64);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static void
+test_memory_spare_counted_and_freed_by_close(void)
+{
+	size_t before = t_mem_now();
+	struct rope *r = rope_new();
+	struct rope_info info;
+
+	CU_ASSERT_EQUAL(t_mem_now() - before, sizeof(struct rope));
+	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(info.overhead, sizeof(struct rope));
+	rope_write(r, msg40, 40);
+	rope_drain(r, 40);
+	/* Empty, but keeping its tail chunk as the spare. */
+	CU_ASSERT(t_mem_now() - before > sizeof(struct rope));
+	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(info.overhead, t_mem_now() - before);
+	CU_ASSERT_EQUAL(info.size, 0);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_close(r), 0);
+	CU_ASSERT_EQUAL(t_mem_now() - before, sizeof(struct rope));
+	T_CHECK(r);
+	rope_free(r);
+	CU_ASSERT_EQUAL(t_mem_now(), before);
+
+	/* rope_free of a rope holding a spare frees it too. */
+	r = rope_new();
+	rope_write(r, msg40, 40);
+	CU_ASSERT_EQUAL(rope_truncate(r, 0), 0);
+	CU_ASSERT(t_mem_now() - before > sizeof(struct rope));
+	rope_free(r);
+	CU_ASSERT_EQUAL(t_mem_now(), before);
+}
+
+/* Bytes a value or snapshot still sees never become the spare. */
+static void
+test_memory_spare_never_shared(void)
+{
+	struct rope *r = rope_new();
+	struct rope_bytes *v;
+	struct rope_snap *s;
+	struct iovec iov[2];
+	int n;
+
+	rope_write(r, "hello", 5);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	rope_drain(r, 5);
+	rope_write(r, "XXXXXXXX", 8);
+	CU_ASSERT_EQUAL(memcmp(rope_bytes_data(v), "hello", 5), 0);
+	rope_bytes_unref(v);
+
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_truncate(r, 0), 0);
+	rope_append(r, "YYYYYYYY", 8);
+	n = rope_snap_iov(s, 0, 8, iov, 2);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(n == 1 && iov[0].iov_len == 8 &&
+		  memcmp(iov[0].iov_base, "XXXXXXXX", 8) == 0);
+	rope_snap_unref(s);
+	T_EQUALS_STR(r, "YYYYYYYY");
+	T_CHECK(r);
+	rope_free(r);
+}
+
+/* The spare is used only when it holds the write; the spare too small for
+ * a larger write gives way to that write's chunk, never kept beside it. */
+static void
+test_memory_spare_too_small_gives_way(void)
+{
+	static uint8_t big[20000];
+	size_t before = t_mem_now();
+	struct rope *r = rope_new();
+	struct rope_info info;
+
+	t_pattern(big, sizeof(big), 0);
+	rope_write(r, msg40, 40);
+	rope_drain(r, 40);
+	rope_write(r, big, sizeof(big));
+	CU_ASSERT(t_equals(r, big, sizeof(big)));
+	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(info.overhead, sizeof(struct rope));
+	CU_ASSERT(t_mem_now() - before <
+		  sizeof(struct rope) + sizeof(big) + 64 + info.tail_room);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static const struct t_test tests[] = {
+	{ "chunk_size_follows_traffic", test_memory_chunk_size_follows_traffic },
+	{ "queue_drain_allocates_nothing",
+	  test_memory_queue_drain_allocates_nothing },
+	{ "queue_of_pieces_settles", test_memory_queue_of_pieces_settles },
+	{ "queue_read_fd_allocates_nothing",
+	  test_memory_queue_read_fd_allocates_nothing },
+	{ "queue_truncate_allocates_nothing",
+	  test_memory_queue_truncate_allocates_nothing },
+	{ "spare_counted_and_freed_by_close",
+	  test_memory_spare_counted_and_freed_by_close },
+	{ "spare_never_shared", test_memory_spare_never_shared },
+	{ "spare_too_small_gives_way", test_memory_spare_too_small_gives_way },
+};
+
+int
+main(void)
+{
+	return t_run("memory", tests, ARRAY_SIZE(tests));
+}
