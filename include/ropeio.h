@@ -691,24 +691,85 @@ ROPEIO_EXPORT ssize_t rope_snap_pwrite(const struct rope_snap *s, size_t off,
 /* Memory accounting                                                        */
 /* ------------------------------------------------------------------------ */
 
-/** Process-wide figures for memory allocated by ropeio. */
+/**
+ * Process-wide figures for memory allocated by ropeio.
+ *
+ * Bytes in use and bytes taken from the system differ by what the chunk
+ * cache holds: the memory ropeio has from the system now is
+ * `allocated + cached`. The fields after `frees` came with version 0.2.
+ */
 struct rope_mem_stats {
-	size_t allocated;   /**< bytes allocated now (headers included) */
-	size_t peak;        /**< the most allocated at once since the last reset */
-	uint64_t total;     /**< bytes ever allocated: what a loop really cost */
-	uint64_t allocs;    /**< allocations made since the process started */
-	uint64_t frees;     /**< allocations freed since the process started */
+	size_t allocated;   /**< bytes in use now (headers included); the
+				 chunk cache's are not */
+	size_t peak;        /**< the most in use at once since the last reset */
+	uint64_t total;     /**< bytes ever taken from the system: what a loop
+				 really cost (a chunk the cache gives back
+				 takes nothing) */
+	uint64_t allocs;    /**< allocations taken from the system since the
+				 process started (cache hits are not) */
+	uint64_t frees;     /**< allocations given back to the system since the
+				 process started (those the cache keeps are
+				 not) */
+	size_t cached;      /**< bytes the chunk cache holds now, free for the
+				 next chunks (@since 0.2) */
+	size_t cache_limit; /**< the most the chunk cache may hold, see
+				 rope_cache_set_limit() (@since 0.2) */
+	uint64_t cache_hits; /**< chunks the cache served since the process
+				  started (@since 0.2) */
 };
 
 /**
  * Fill @p out with the process-wide allocation figures. Memory handed in by
  * rope_append_ref() is the caller's and is not counted.
- * @since 0.1
+ * @since 0.1 (the cache's fields since 0.2)
  */
 ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
 
 /** Set the peak to the amount allocated now. @since 0.1 */
 ROPEIO_EXPORT void rope_mem_reset_peak(void);
+
+/*
+ * The chunk cache. A chunk of bytes that ropeio owns, released by whichever
+ * thread drops its last reference, goes to a process-wide cache when its
+ * capacity is one of the common ones (the powers of two from 256 bytes to
+ * 1 MiB that tail chunks take) and the cache has room; the next chunk of
+ * that size comes from the cache instead of malloc. Memory that stays
+ * ropeio's stays touched: a queue, a proxy loop or a server that builds and
+ * drops ropes takes nothing new from the system once warm.
+ *
+ * The cache holds at most a byte limit: 4 MiB by default, or what the
+ * environment variable ROPEIO_CACHE_BYTES says when the cache is first used
+ * (a byte count, with an optional K, M or G suffix for powers of 1024;
+ * 0 turns the cache off; it is read once), or what rope_cache_set_limit()
+ * sets. Every call is thread-safe.
+ *
+ * fork(): the child gets a copy of the cache, as it gets a copy of every
+ * heap page: the pages stay shared copy-on-write until one side writes them
+ * and count in the RSS of both. The cache's locks are held across fork(),
+ * so the child may use ropeio at once (an async-signal-safe context aside,
+ * as with malloc). A child that will not use ropeio's cached memory can
+ * give it back with rope_cache_trim().
+ */
+
+/**
+ * Set the most bytes the chunk cache may hold, and trim it to that at once.
+ * 0 turns the cache off (and empties it). The limit bounds the cache alone:
+ * chunks in use are not counted against it.
+ *
+ * @return the previous limit.
+ * @since 0.2
+ */
+ROPEIO_EXPORT size_t rope_cache_set_limit(size_t bytes);
+
+/**
+ * Give every chunk the cache holds back to the system (free(3)); the limit
+ * stays as it is, and the cache fills again as chunks are released. For a
+ * process that goes idle, or a child after fork().
+ *
+ * @return the bytes given back.
+ * @since 0.2
+ */
+ROPEIO_EXPORT size_t rope_cache_trim(void);
 
 /** What one rope costs, for tuning and for the benchmarks. */
 struct rope_info {

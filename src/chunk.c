@@ -22,8 +22,7 @@ struct rope_chunk rope__zero_chunk = {
 	.data = zero_block,
 };
 
-/* Header rounded so the bytes that follow are 16-byte aligned. */
-#define OWNED_HDR ((sizeof(struct rope_chunk) + 15) & ~(size_t)15)
+#define OWNED_HDR ROPE_CHUNK_HDR
 
 struct rope_chunk *
 rope__chunk_new(size_t cap)
@@ -32,7 +31,7 @@ rope__chunk_new(size_t cap)
 
 	if (cap > SIZE_MAX - OWNED_HDR)
 		return NULL;
-	c = rope__alloc(OWNED_HDR + cap);
+	c = rope__chunk_mem(OWNED_HDR + cap);
 	if (!c)
 		return NULL;
 	atomic_init(&c->refs, 1);
@@ -76,7 +75,7 @@ chunk_destroy(struct rope_chunk *c)
 	struct rope_chunk_external *e;
 
 	if (c->kind == ROPE_CHUNK_OWNED) {
-		rope__free(c, OWNED_HDR + c->cap);
+		rope__chunk_mem_free(c, OWNED_HDR + c->cap);
 		return;
 	}
 	e = (struct rope_chunk_external *)c;

@@ -97,12 +97,45 @@ void *rope__realloc(void *p, size_t old_size, size_t new_size);
 void rope__free(void *p, size_t size);
 
 /*
+ * Owned chunks' memory (header and bytes, @size in all): from the chunk
+ * cache when it holds a block of that size, else from malloc; released to
+ * the cache when it has room, else to free. Counted as above; the failure
+ * hook below fails a cache hit like a malloc.
+ */
+void *rope__chunk_mem(size_t size);
+void rope__chunk_mem_free(void *p, size_t size);
+
+/* A block the cache lets go of goes back to the system (cache.c's trim). */
+void rope__chunk_mem_return(void *p, size_t size);
+
+/*
  * Test hook: make the allocation @nth from now fail (0 = the next one);
  * a negative @nth turns failures off. Returns the number of allocations
  * attempted since the last call, so a sweep can tell when an operation
  * stopped allocating.
  */
 long rope__alloc_fail_at(long nth);
+
+/* ------------------------------------------------------------------------ */
+/* cache.c: released chunks kept for reuse                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Invariants of the cache: every block in it has the size of an owned chunk
+ * of a power-of-two capacity from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX (its
+ * class) and lies in that class's list; no chunk, segment, value or snapshot
+ * points into it; the bytes it holds (plus blocks being put in) never pass
+ * the limit, which is ROPE_CACHE_DEFAULT until the environment variable
+ * ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise. Its blocks
+ * are counted neither in `allocated` nor as freed.
+ */
+#define ROPE_CACHE_DEFAULT (4u << 20)
+
+/* A cached block of exactly @size bytes, or NULL. */
+void *rope__cache_take(size_t size);
+/* Keep @p (@size bytes) if its size is cached and the limit allows. */
+bool rope__cache_give(void *p, size_t size);
+void rope__cache_stats(size_t *bytes, size_t *limit, uint64_t *hits);
 
 /* ------------------------------------------------------------------------ */
 /* sys.c: the I/O seam                                                      */
@@ -147,6 +180,9 @@ struct rope_chunk {
 	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
 	uint8_t *data;
 };
+
+/* An owned chunk's header, rounded so the bytes after it are 16-aligned. */
+#define ROPE_CHUNK_HDR ((sizeof(struct rope_chunk) + 15) & ~(size_t)15)
 
 struct rope_chunk_external {
 	struct rope_chunk base;
