@@ -649,6 +649,14 @@ ROPEIO_EXPORT ssize_t rope_read_fd(struct rope *r, int fd, size_t max);
  * at most IOV_MAX iovecs; short writes are continued until the descriptor
  * refuses, EINTR is retried.
  *
+ * The rope remembers which of the two @p fd took, so later calls with the
+ * same descriptor try no sendmsg(2) on a pipe or file. Should the number
+ * be closed and reused, a socket's number now a pipe or file costs one
+ * refused sendmsg(2); so that a pipe's or file's number now a socket is
+ * never written with writev(2), the rope forgets what it knew whenever the
+ * caller empties it (rope_drain() or rope_truncate() to 0, even of an
+ * empty rope), as a rope passed on to a new connection should be.
+ *
  * @return the bytes written and drained. When an error stops it after some
  *         progress, that progress is returned and the error comes on the
  *         next call, as with write(2). Otherwise -EBADF, -EBUSY, -EINVAL,

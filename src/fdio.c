@@ -19,6 +19,7 @@
  * stream of socket reads does not become a stream of tiny chunks. */
 #define READ_CHUNK_MIN (64u * 1024)
 
+/* The values of struct rope's out_mode (0 is OUT_PROBE). */
 enum out_mode {
 	OUT_PROBE,   /* not known yet: try sendmsg, fall back to writev */
 	OUT_SEND,    /* a socket: sendmsg(MSG_NOSIGNAL), never SIGPIPE */
@@ -45,7 +46,9 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 	mh.msg_iov = (struct iovec *)iov;
 	mh.msg_iovlen = (size_t)cnt;
 	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL);
-	if (w < 0 && errno == ENOTSOCK && *mode == OUT_PROBE) {
+	if (w < 0 && errno == ENOTSOCK) {
+		/* Not a socket (any more: a remembered number may have been
+		 * closed and reused for a pipe or a file). */
 		*mode = OUT_WRITEV;
 		return rope__sys->writev(fd, iov, cnt);
 	}
@@ -62,7 +65,7 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
  */
 static ssize_t
 segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
-	   int fd, enum out_mode mode, int64_t file_off)
+	   int fd, enum out_mode *mode, int64_t file_off)
 {
 	struct iovec iov[IOV_MAX];
 	size_t done = 0;
@@ -72,7 +75,7 @@ segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
 	while (done < len) {
 		size_t cnt = rope__segs_iov(segs, n, pos + done, len - done,
 					    iov, IOV_MAX);
-		ssize_t w = out_once(fd, &mode, iov, (int)cnt,
+		ssize_t w = out_once(fd, mode, iov, (int)cnt,
 				     file_off + (int64_t)done);
 
 		if (w < 0) {
@@ -103,12 +106,14 @@ ROPEIO_EXPORT ssize_t
 rope_snap_write_fd(const struct rope_snap *s, size_t off, size_t len, int fd)
 {
 	int ret = check_snap_range(s, off, fd);
+	enum out_mode mode = OUT_PROBE;
 
 	if (ret < 0)
 		return ret;
 	len = (size_t)MIN((uint64_t)len, s->size - off);
-	return segs_write(s->segs, s->nseg, s->base + off, len, fd, OUT_PROBE,
-			  0);
+	/* A snapshot is shared and const: what the fd is can be learned
+	 * only for this call (once, not once per window). */
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, &mode, 0);
 }
 
 ROPEIO_EXPORT ssize_t
@@ -116,6 +121,7 @@ rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
 		 int64_t file_off)
 {
 	int ret = check_snap_range(s, off, fd);
+	enum out_mode mode = OUT_PWRITE;
 
 	if (ret < 0)
 		return ret;
@@ -124,8 +130,8 @@ rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
 	len = (size_t)MIN((uint64_t)len, s->size - off);
 	if ((uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
 		return -EOVERFLOW;
-	return segs_write(s->segs, s->nseg, s->base + off, len, fd,
-			  OUT_PWRITE, file_off);
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, &mode,
+			  file_off);
 }
 
 /* What rope_read_fd and rope_write_fd refuse before touching the fd. */
@@ -139,19 +145,38 @@ check_rope_fd(const struct rope *r, int fd)
 	return r->exports ? -EBUSY : 0;
 }
 
+/*
+ * What rope_write_fd() calls first. A rope remembers what the descriptor it
+ * wrote to last is, by number (invariant 8), because a failed sendmsg costs
+ * a third to half of a small writev, and a per-call fstat(2) costs more
+ * than the sendmsg it would save (research in the commit that added this).
+ * A number can be closed and reused: a socket memory that meets a pipe or a
+ * file falls back on ENOTSOCK, at the cost of one call; the other way round
+ * (writev on what became a socket) would lose MSG_NOSIGNAL, so that memory
+ * is forgotten whenever the caller empties the rope (rope_drain(),
+ * rope_truncate()), which a rope handed to a new connection goes through.
+ */
 ROPEIO_EXPORT ssize_t
 rope_write_fd(struct rope *r, int fd, size_t max)
 {
+	enum out_mode mode;
 	ssize_t w = check_rope_fd(r, fd);
 
 	if (w < 0)
 		return w;
+	mode = r->out_fd == fd ? (enum out_mode)r->out_mode : OUT_PROBE;
 	/* The segments are used in place: nothing else can change the rope
 	 * while this thread is in the syscall. */
 	w = segs_write(r->segs, r->nseg, r->base,
-		       (size_t)MIN((uint64_t)max, r->size), fd, OUT_PROBE, 0);
+		       (size_t)MIN((uint64_t)max, r->size), fd, &mode, 0);
 	if (w > 0)
 		rope_drain(r, (size_t)w);
+	/* After the drain, which forgets: this drain is ours, not the
+	 * caller's, and the fd is what we just learned. */
+	if (mode != OUT_PROBE) {
+		r->out_fd = fd;
+		r->out_mode = (uint8_t)mode;
+	}
 	return w;
 }
 

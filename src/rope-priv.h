@@ -45,7 +45,11 @@
  *     with every fresh tail chunk and, when the rope empties, restarts from
  *     the bytes that passed through since it was last empty (rounded up to
  *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
- *     keeps small chunks however long it runs.
+ *     keeps small chunks however long it runs;
+ *  8. out_fd is -1 or the descriptor rope_write_fd() last wrote to, and
+ *     out_mode what that call learned it to be (a socket or not, fdio.c).
+ *     A drain or truncate by the caller that empties the rope, and a
+ *     close, forget it (out_fd = -1).
  * A closed rope has no segments, size 0, no value, no export, no spare.
  */
 
@@ -258,6 +262,8 @@ struct rope {
 	size_t tail_room;
 	size_t next_chunk;       /* capacity of the next tail chunk */
 	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
+	int out_fd;              /* invariant 8: fdio.c's memory of an fd */
+	uint8_t out_mode;
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */

@@ -235,6 +235,7 @@ segs_empty(struct rope *r)
 	if (keep)
 		spare_offer(r, keep);
 	r->next_chunk = chunk_after_empty(traffic);
+	r->out_fd = -1;
 }
 
 static void
@@ -251,6 +252,7 @@ segs_release(struct rope *r)
 	r->base = 0;
 	r->size = 0;
 	claim_drop(r);
+	r->out_fd = -1;
 }
 
 /*
@@ -788,6 +790,8 @@ rope_truncate(struct rope *r, int64_t size)
 		else
 			segs_cut(r, (uint64_t)size);
 	}
+	if (size == 0)
+		r->out_fd = -1;  /* even if it was empty: invariant 8 */
 	return size;
 }
 
@@ -802,6 +806,8 @@ rope_drain(struct rope *r, size_t len)
 	if (ret < 0)
 		return ret;
 	n = MIN((uint64_t)len, r->size);
+	if (r->size == n)
+		r->out_fd = -1;  /* empty, even if it was: invariant 8 */
 	if (n == 0)
 		return 0;
 	rope__drop_value(r);
@@ -919,6 +925,7 @@ rope_init(struct rope *r)
 	r->segs = r->seg_mem = r->inline_segs;
 	r->seg_cap = ROPE_INLINE_SEGS;
 	r->next_chunk = ROPE_CHUNK_FIRST;
+	r->out_fd = -1;
 }
 
 ROPEIO_EXPORT struct rope *
