@@ -751,12 +751,21 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  * 0 turns the cache off; it is read once), or what rope_cache_set_limit()
  * sets. Every call is thread-safe.
  *
- * fork(): the child gets a copy of the cache, as it gets a copy of every
- * heap page: the pages stay shared copy-on-write until one side writes them
- * and count in the RSS of both. The cache's locks are held across fork(),
- * so the child may use ropeio at once (an async-signal-safe context aside,
- * as with malloc). A child that will not use ropeio's cached memory can
- * give it back with rope_cache_trim().
+ * Chunks of 128 KiB and more are page chunks: their bytes are whole pages
+ * that ropeio maps itself (mmap(2), private and anonymous), page-aligned,
+ * with the chunk's header apart; from 2 MiB they are 2 MiB-aligned and
+ * advised MADV_HUGEPAGE where transparent huge pages are enabled ("always"
+ * or "madvise" in /sys/kernel/mm/transparent_hugepage/enabled, read once).
+ * Smaller chunks, and so small ropes, stay in malloc's heap. The cache
+ * keeps page chunks' pages of its sizes (128 KiB to 1 MiB) like the rest.
+ *
+ * fork(): the child gets a copy of the cache and of every page chunk, as it
+ * gets a copy of every heap page: the pages stay shared copy-on-write until
+ * one side writes them, and count in the RSS of both (PSS splits them).
+ * The cache's locks are held across fork(), so the child may use ropeio at
+ * once (an async-signal-safe context aside, as with malloc). A child that
+ * will not use ropeio's cached memory can give it back with
+ * rope_cache_trim().
  */
 
 /**

@@ -147,6 +147,39 @@ rope__chunk_mem_return(void *p, size_t size)
 	free(p);
 }
 
+void *
+rope__pages_mem(size_t size)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = rope__cache_take(size);
+	if (p) {
+		in_use_add(size);
+		return p;
+	}
+	p = rope__pages_map(size);
+	if (p)
+		account_add(size);
+	return p;
+}
+
+void
+rope__pages_mem_free(void *p, size_t size)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
+	if (!rope__cache_give(p, size))
+		rope__pages_mem_return(p, size);
+}
+
+void
+rope__pages_mem_return(void *p, size_t size)
+{
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__pages_unmap(p, size);
+}
+
 long
 rope__alloc_fail_at(long nth)
 {

@@ -3,7 +3,9 @@
  * The chunk cache: owned chunks of the common capacities (the powers of two
  * that tail chunks take, ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX) go to a free
  * list of their size class when released, and the next chunk of that class
- * comes from there instead of from malloc. On these machines a fresh page
+ * comes from there instead of from malloc or mmap. Below ROPE_PAGE_MIN a
+ * block is a chunk's one allocation (header and bytes); from there it is a
+ * page chunk's pages alone (its small header goes back to malloc). On these machines a fresh page
  * costs 15 to 36 us, so memory that stays ours and stays touched decides
  * most figures (research/memory.md).
  *
@@ -43,6 +45,10 @@
 #define NCLASS 13  /* ROPE_CHUNK_FIRST << 0 .. ROPE_CHUNK_MAX */
 _Static_assert((ROPE_CHUNK_FIRST << (NCLASS - 1)) == ROPE_CHUNK_MAX,
 	       "one class per power of two");
+_Static_assert(ROPE_PAGE_MIN > ROPE_CHUNK_FIRST &&
+	       ROPE_PAGE_MIN <= ROPE_CHUNK_MAX &&
+	       (ROPE_PAGE_MIN & (ROPE_PAGE_MIN - 1)) == 0,
+	       "page chunks start at a class of their own");
 
 /* A free block starts with the link to the next one. */
 struct free_block {
@@ -64,21 +70,49 @@ static atomic_uint_fast64_t hits;
 static atomic_bool configured;
 static pthread_once_t configure_once = PTHREAD_ONCE_INIT;
 
-/* The class of a block of @size bytes, or -1 when it is not cached. */
+static bool
+pow2(size_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* The capacity of class @k's chunks. */
+static size_t
+class_cap(int k)
+{
+	return (size_t)ROPE_CHUNK_FIRST << k;
+}
+
+/* Class @k holds page chunks' pages (else whole small chunks). */
+static bool
+class_pages(int k)
+{
+	return class_cap(k) >= ROPE_PAGE_MIN;
+}
+
+/* The size of class @k's blocks. */
+static size_t
+class_size(int k)
+{
+	return class_pages(k) ? class_cap(k) : ROPE_CHUNK_HDR + class_cap(k);
+}
+
+/*
+ * The class of a block of @size bytes, or -1 when it is not cached. A small
+ * chunk's block is the header plus a power of two (never a power of two
+ * itself); a page chunk's is a power of two, at least ROPE_PAGE_MIN.
+ */
 static int
 class_of(size_t size)
 {
-	size_t cap;
-	int k;
+	size_t cap = size;
 
-	if (size < ROPE_CHUNK_HDR + ROPE_CHUNK_FIRST ||
-	    size > ROPE_CHUNK_HDR + ROPE_CHUNK_MAX)
+	if (!pow2(size))
+		cap = size - ROPE_CHUNK_HDR;  /* wraps for tiny sizes: no class */
+	if (!pow2(cap) || cap < ROPE_CHUNK_FIRST || cap > ROPE_CHUNK_MAX ||
+	    (cap == size) != (cap >= ROPE_PAGE_MIN))
 		return -1;
-	cap = size - ROPE_CHUNK_HDR;
-	if (cap & (cap - 1))
-		return -1;
-	k = __builtin_ctzl(cap) - __builtin_ctzl(ROPE_CHUNK_FIRST);
-	return k;
+	return __builtin_ctzl(cap) - __builtin_ctzl(ROPE_CHUNK_FIRST);
 }
 
 /*
@@ -215,7 +249,7 @@ trim_to(size_t keep)
 
 	for (int k = NCLASS - 1; k >= 0; k--) {
 		struct size_class *c = &classes[k];
-		size_t size = ROPE_CHUNK_HDR + ((size_t)ROPE_CHUNK_FIRST << k);
+		size_t size = class_size(k);
 
 		while (atomic_load_explicit(&held, memory_order_relaxed) >
 		       keep) {
@@ -226,7 +260,10 @@ trim_to(size_t keep)
 			atomic_fetch_sub_explicit(&held, size,
 						  memory_order_relaxed);
 			UNPOISON(b, size);
-			rope__chunk_mem_return(b, size);
+			if (class_pages(k))
+				rope__pages_mem_return(b, size);
+			else
+				rope__chunk_mem_return(b, size);
 			freed += size;
 		}
 	}

@@ -112,6 +112,30 @@ void rope__chunk_mem_free(void *p, size_t size);
 /* A block the cache lets go of goes back to the system (cache.c's trim). */
 void rope__chunk_mem_return(void *p, size_t size);
 
+/* The same for a page chunk's bytes: @size whole pages (rope__page_round). */
+void *rope__pages_mem(size_t size);
+void rope__pages_mem_free(void *p, size_t size);
+void rope__pages_mem_return(void *p, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* pages.c: ropeio's own pages                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Chunks from this capacity are page chunks; from ROPE_HUGE_MIN they are
+ * 2 MiB-aligned and advised MADV_HUGEPAGE where huge pages are enabled.
+ * Below ROPE_PAGE_MIN (a spare, a read of rope_read_fd, a small rope's
+ * chunks) memory stays malloc's: 100,000 idle ropes map no pages. */
+#define ROPE_PAGE_MIN (128u << 10)
+#define ROPE_HUGE_MIN (2u << 20)
+
+/* @cap rounded up to whole pages; 0 when that overflows. */
+size_t rope__page_round(size_t cap);
+/* Whether transparent huge pages may be advised (read once). */
+bool rope__pages_huge(void);
+/* Map @len bytes (whole pages), or NULL. No accounting, no hook. */
+void *rope__pages_map(size_t len);
+void rope__pages_unmap(void *p, size_t len);
+
 /*
  * Test hook: make the allocation @nth from now fail (0 = the next one);
  * a negative @nth turns failures off. Returns the number of allocations
@@ -135,7 +159,8 @@ long rope__alloc_fail_at(long nth);
  */
 #define ROPE_CACHE_DEFAULT (4u << 20)
 
-/* A cached block of exactly @size bytes, or NULL. */
+/* A cached block of exactly @size bytes, or NULL. The blocks are an owned
+ * chunk's one allocation (header and bytes) or a page chunk's pages. */
 void *rope__cache_take(size_t size);
 /* Keep @p (@size bytes) if its size is cached and the limit allows. */
 bool rope__cache_give(void *p, size_t size);
@@ -177,9 +202,17 @@ enum rope_chunk_kind {
 	ROPE_CHUNK_ZERO,      /* the static zero chunk; never freed */
 };
 
+/*
+ * An owned chunk is either one allocation, header and bytes (pages false),
+ * or, from ROPE_PAGE_MIN bytes, a page chunk (pages true): the header is
+ * allocated apart and data is cap bytes of whole pages from ropeio's own
+ * mmap, page-aligned (2 MiB-aligned from ROPE_HUGE_MIN). Both are written
+ * in place under the same rules; only their memory differs.
+ */
 struct rope_chunk {
 	atomic_size_t refs;
-	enum rope_chunk_kind kind;
+	uint8_t kind;         /* enum rope_chunk_kind */
+	bool pages;           /* an owned chunk's bytes are its own pages */
 	uint32_t flat_id;     /* nonzero: made by the getvalue() with this id */
 	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
 	uint8_t *data;

@@ -238,8 +238,144 @@ test_memory_spare_too_small_gives_way(void)
 	rope_free(r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Page chunks                                                              */
+/* ------------------------------------------------------------------------ */
+
+static uint8_t big[3u << 20];
+
+/* The VmFlags of the mapping holding @p in /proc/self/smaps, or "". */
+static void
+t_vm_flags(const void *p, char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	out[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			size_t n = MIN(strlen(line + 8), outlen - 1);
+
+			memcpy(out, line + 8, n);
+			out[n] = 0;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void
+test_memory_page_chunk_header_apart(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct rope *r = rope_new();
+	struct rope_chunk *c;
+
+	t_pattern(big, 300000, 0);
+	CU_ASSERT_EQUAL(rope_write(r, big, 300000), 300000);
+	CU_ASSERT(t_equals(r, big, 300000));
+	c = r->segs[r->nseg - 1].chunk;
+	CU_ASSERT(c->pages);
+	CU_ASSERT_EQUAL((uintptr_t)c->data % page, 0);
+	CU_ASSERT_EQUAL(c->cap % page, 0);
+	CU_ASSERT(c->cap >= 300000);
+	CU_ASSERT((uint8_t *)c + sizeof(*c) <= c->data ||
+		  (uint8_t *)c >= c->data + c->cap);
+	/* Its room is the rest of its pages, and appends land there. */
+	CU_ASSERT_EQUAL(r->tail_room, c->cap - 300000);
+	CU_ASSERT_EQUAL(rope_write(r, "tail", 4), 4);
+	CU_ASSERT_EQUAL(r->nseg, 1);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+static void
+test_memory_huge_chunk_aligned_and_advised(void)
+{
+	struct rope_chunk *c = rope__chunk_new(3u << 20);
+	char flags[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT(c->pages);
+	CU_ASSERT_EQUAL((uintptr_t)c->data % (2u << 20), 0);
+	memset(c->data, 1, c->cap);
+	t_vm_flags(c->data, flags, sizeof(flags));
+	CU_ASSERT(flags[0] != 0);
+	/* "hg": advised MADV_HUGEPAGE, when the system allows it. */
+	if (rope__pages_huge()) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(flags, " hg"));
+	} else {
+		CU_ASSERT_PTR_NULL(strstr(flags, " hg"));
+	}
+	rope__chunk_unref(c);
+}
+
+/* Small ropes, spares and the reads of rope_read_fd stay malloc's. */
+static void
+test_memory_small_ropes_map_no_pages(void)
+{
+	struct rope *r = rope_new();
+	int p[2];
+
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	rope_write(r, big, 100000);
+	CU_ASSERT(!r->segs[0].chunk->pages);
+	rope_drain(r, 100000);
+	CU_ASSERT(r->spare == NULL || !r->spare->pages);
+	CU_ASSERT_EQUAL(write(p[1], big, 4000), 4000);
+	CU_ASSERT_EQUAL(rope_read_fd(r, p[0], SIZE_MAX), 4000);
+	CU_ASSERT(!r->segs[0].chunk->pages);
+	T_CHECK(r);
+	rope_free(r);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Header and pages are two allocations; either failing fails the write,
+ * and the rope and the counts are as they were. */
+static void
+test_memory_page_chunk_oom(void)
+{
+	struct rope *r = t_rope_from("keep");
+	size_t mem = t_mem_now();
+	long n;
+
+	rope_seek(r, 0, SEEK_END);
+	for (n = 0; n < 10; n++) {
+		ssize_t ret;
+
+		rope__alloc_fail_at(n);
+		ret = rope_write(r, big, 300000);
+		rope__alloc_fail_at(-1);
+		if (ret != -ENOMEM) {
+			CU_ASSERT_EQUAL(ret, 300000);
+			break;
+		}
+		CU_ASSERT_EQUAL(t_mem_now(), mem);
+		T_EQUALS_STR(r, "keep");
+		T_CHECK(r);
+	}
+	CU_ASSERT(n >= 2);  /* the header and the mapping each failed once */
+	T_CHECK(r);
+	rope_free(r);
+}
+
 static const struct t_test tests[] = {
 	{ "chunk_size_follows_traffic", test_memory_chunk_size_follows_traffic },
+	{ "huge_chunk_aligned_and_advised",
+	  test_memory_huge_chunk_aligned_and_advised },
+	{ "page_chunk_header_apart", test_memory_page_chunk_header_apart },
+	{ "page_chunk_oom", test_memory_page_chunk_oom },
 	{ "queue_drain_allocates_nothing",
 	  test_memory_queue_drain_allocates_nothing },
 	{ "queue_of_pieces_settles", test_memory_queue_of_pieces_settles },
@@ -247,6 +383,7 @@ static const struct t_test tests[] = {
 	  test_memory_queue_read_fd_allocates_nothing },
 	{ "queue_truncate_allocates_nothing",
 	  test_memory_queue_truncate_allocates_nothing },
+	{ "small_ropes_map_no_pages", test_memory_small_ropes_map_no_pages },
 	{ "spare_counted_and_freed_by_close",
 	  test_memory_spare_counted_and_freed_by_close },
 	{ "spare_never_shared", test_memory_spare_never_shared },
