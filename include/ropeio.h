@@ -340,9 +340,15 @@ ROPEIO_EXPORT int64_t rope_tell(const struct rope *r);
  *
  * Cost: when the contents sit in one segment (a fresh rope_new_from(), a
  * rope written by appends that fit one chunk, or any rope after an earlier
- * getvalue()), no byte is copied. Otherwise the contents are copied once into
- * one chunk, which then replaces the rope's segments, so memory is not
- * doubled. The value is cached: a second call with no change in between
+ * getvalue()), no byte is copied. When most bytes lie in page chunks (see
+ * the chunk cache below) that nothing but the rope references, their pages
+ * are moved with mremap(2) into one range, with no byte copied and no
+ * memory added; only small head chunks and unaligned edges are copied.
+ * Otherwise the contents are copied once into one chunk, releasing each
+ * source chunk as soon as its bytes are copied; the flat chunk then
+ * replaces the rope's segments, so memory is not doubled. Values and
+ * snapshots that share a chunk keep their bytes: such a chunk is copied,
+ * never moved. The value is cached: a second call with no change in between
  * returns the same value. While a getbuffer() export is alive the value is a
  * fresh copy each time, since the exported bytes can still change.
  *

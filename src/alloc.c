@@ -180,6 +180,34 @@ rope__pages_mem_return(void *p, size_t size)
 	rope__pages_unmap(p, size);
 }
 
+void *
+rope__pages_reserve(size_t len)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = rope__pages_map(len);
+	if (p)
+		atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	return p;
+}
+
+void
+rope__pages_gone(size_t cap, size_t moved)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, cap, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+}
+
+void
+rope__pages_reserved(size_t len, size_t moved)
+{
+	atomic_fetch_add_explicit(&mem_total, len - moved,
+				  memory_order_relaxed);
+	in_use_add(len);
+}
+
 long
 rope__alloc_fail_at(long nth)
 {

@@ -103,7 +103,8 @@ chunk_destroy(struct rope_chunk *c)
 	struct rope_chunk_external *e;
 
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages) {
-		rope__pages_mem_free(c->data, c->cap);
+		if (c->cap)  /* 0: its pages moved (remap.c) */
+			rope__pages_mem_free(c->data, c->cap);
 		rope__free(c, sizeof(*c));
 		return;
 	}

@@ -117,6 +117,17 @@ void *rope__pages_mem(size_t size);
 void rope__pages_mem_free(void *p, size_t size);
 void rope__pages_mem_return(void *p, size_t size);
 
+/*
+ * Flattening by moving pages (remap.c): a range of @len bytes reserved
+ * (through the failure hook; counted as one allocation and no bytes yet);
+ * a chunk whose @cap bytes left it, @moved of them into a reserved range
+ * (its mapping is gone); the range filled, @moved of its bytes moved in
+ * rather than taken from the system.
+ */
+void *rope__pages_reserve(size_t len);
+void rope__pages_gone(size_t cap, size_t moved);
+void rope__pages_reserved(size_t len, size_t moved);
+
 /* ------------------------------------------------------------------------ */
 /* pages.c: ropeio's own pages                                              */
 /* ------------------------------------------------------------------------ */
@@ -344,6 +355,16 @@ void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
 void rope__claim_recheck(struct rope *r);
 bool rope__seg_private(const struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
+
+/*
+ * remap.c, for getvalue(): flatten into @dst releasing each chunk as soon
+ * as its bytes are copied; or, when most bytes lie in page chunks only the
+ * rope holds, a new page chunk made by moving their pages (NULL when that
+ * does not apply or its memory is refused: then nothing changed). Both
+ * leave every segment on the zero chunk, for the caller to replace.
+ */
+void rope__flatten_consume(struct rope *r, uint8_t *dst);
+struct rope_chunk *rope__flatten_remap(struct rope *r);
 
 /*
  * Appending bytes that arrive from outside (fdio.c): reserve returns the

@@ -158,7 +158,7 @@ flatten(struct rope *r, size_t cap)
 	if (!c)
 		c = rope__chunk_new((size_t)r->size);
 	if (c)
-		rope__flatten_into(r, c->data);
+		rope__flatten_consume(r, c->data);
 	return c;
 }
 
@@ -197,7 +197,10 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		b = bytes_wrap(NULL, NULL, (size_t)r->size);
 		if (!b)
 			return -ENOMEM;
-		c = flatten(r, flat_capacity(r));
+		/* Pages that can move do; else a copy. */
+		c = rope__flatten_remap(r);
+		if (!c)
+			c = flatten(r, flat_capacity(r));
 		if (!c) {
 			rope__free(b, sizeof(*b));
 			return -ENOMEM;

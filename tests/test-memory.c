@@ -370,8 +370,149 @@ test_memory_page_chunk_oom(void)
 	rope_free(r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* getvalue() by moving pages                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A rope of @n writes of @len pattern bytes each. */
+static struct rope *
+t_rope_of_writes(int n, size_t len)
+{
+	static uint8_t buf[(1u << 20) + 5000];
+	struct rope *r = rope_new();
+	uint64_t off = 0;
+
+	for (int i = 0; i < n; i++, off += len) {
+		t_pattern(buf, len, off);
+		CU_ASSERT_EQUAL(rope_write(r, buf, len), (ssize_t)len);
+	}
+	return r;
+}
+
+/* True when @b holds the pattern's first @len bytes. */
+static bool
+t_value_is_pattern(struct rope_bytes *b, size_t len)
+{
+	static uint8_t want[64u << 20];
+
+	if (rope_bytes_size(b) != len || len > sizeof(want))
+		return false;
+	t_pattern(want, len, 0);
+	return memcmp(rope_bytes_data(b), want, len) == 0;
+}
+
+/* 50 writes of 1 MiB: every page moves, none is copied or added. */
+static void
+test_memory_getvalue_moves_pages(void)
+{
+	struct rope *r = t_rope_of_writes(50, 1u << 20);
+	struct rope_mem_stats a, b;
+	struct rope_bytes *v;
+
+	rope_mem_reset_peak();
+	rope_mem_stats(&a);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	rope_mem_stats(&b);
+	CU_ASSERT(t_value_is_pattern(v, 50u << 20));
+	CU_ASSERT(b.total - a.total < 64 * 1024);
+	CU_ASSERT(b.peak - a.allocated < 64 * 1024);
+	CU_ASSERT(b.allocated <= a.allocated + 64 * 1024);
+	CU_ASSERT_EQUAL((uintptr_t)rope_bytes_data(v) % 4096, 0);
+	T_CHECK(r);
+	/* The rope goes on in the flat chunk; the value keeps its bytes. */
+	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_SET), 0);
+	CU_ASSERT_EQUAL(rope_write(r, "new", 3), 3);
+	CU_ASSERT(t_value_is_pattern(v, 50u << 20));
+	T_CHECK(r);
+	rope_bytes_unref(v);
+	rope_free(r);
+}
+
+/* 64 KiB appends: the small head is copied, the page chunks move; odd
+ * sizes leave edges that are copied. */
+static void
+test_memory_getvalue_moves_appends_and_edges(void)
+{
+	size_t sizes[] = { 64 * 1024, (1u << 20) + 1000 };
+	int counts[] = { 128, 6 };
+
+	for (int k = 0; k < 2; k++) {
+		struct rope *r = t_rope_of_writes(counts[k], sizes[k]);
+		size_t size = rope_size(r);
+		struct rope_mem_stats a, b;
+		struct rope_bytes *v;
+
+		rope_mem_stats(&a);
+		CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+		rope_mem_stats(&b);
+		CU_ASSERT(t_value_is_pattern(v, size));
+		CU_ASSERT(b.total - a.total < size / 4);
+		T_CHECK(r);
+		rope_bytes_unref(v);
+		rope_free(r);
+	}
+}
+
+/* Chunks a snapshot shares are copied, never moved: it keeps its bytes. */
+static void
+test_memory_getvalue_copies_shared(void)
+{
+	struct rope *r = t_rope_of_writes(4, 1u << 20);
+	struct rope_mem_stats a, b;
+	struct rope_bytes *v;
+	struct rope_snap *s;
+	struct rope *back;
+	struct iovec iov[8];
+	int n;
+
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	rope_mem_stats(&a);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	rope_mem_stats(&b);
+	CU_ASSERT(t_value_is_pattern(v, 4u << 20));
+	CU_ASSERT(b.total - a.total >= (4u << 20));  /* a real copy */
+	n = rope_snap_iov(s, 0, SIZE_MAX, iov, 8);
+	CU_ASSERT_EQUAL(n, 4);
+	back = rope_new();
+	for (int i = 0; i < n; i++)
+		rope_write(back, iov[i].iov_base, iov[i].iov_len);
+	CU_ASSERT(t_equals(back, rope_bytes_data(v), 4u << 20));
+	rope_free(back);
+	rope_snap_unref(s);
+	rope_bytes_unref(v);
+	T_CHECK(r);
+	rope_free(r);
+}
+
+/* The reserved range refused: getvalue copies instead, and succeeds. */
+static void
+test_memory_getvalue_remap_refused_copies(void)
+{
+	struct rope *r = t_rope_of_writes(4, 1u << 20);
+	struct rope_mem_stats a, b;
+	struct rope_bytes *v = NULL;
+
+	rope_mem_stats(&a);
+	/* 0: the value, 1: the chunk header, 2: the range. */
+	rope__alloc_fail_at(2);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	rope__alloc_fail_at(-1);
+	rope_mem_stats(&b);
+	CU_ASSERT(t_value_is_pattern(v, 4u << 20));
+	CU_ASSERT(b.total - a.total >= (4u << 20));
+	T_CHECK(r);
+	rope_bytes_unref(v);
+	rope_free(r);
+}
+
 static const struct t_test tests[] = {
 	{ "chunk_size_follows_traffic", test_memory_chunk_size_follows_traffic },
+	{ "getvalue_copies_shared", test_memory_getvalue_copies_shared },
+	{ "getvalue_moves_appends_and_edges",
+	  test_memory_getvalue_moves_appends_and_edges },
+	{ "getvalue_moves_pages", test_memory_getvalue_moves_pages },
+	{ "getvalue_remap_refused_copies",
+	  test_memory_getvalue_remap_refused_copies },
 	{ "huge_chunk_aligned_and_advised",
 	  test_memory_huge_chunk_aligned_and_advised },
 	{ "page_chunk_header_apart", test_memory_page_chunk_header_apart },
