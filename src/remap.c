@@ -19,6 +19,7 @@
  * the zero chunk (whose references cost nothing) until the caller replaces
  * them all.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -92,31 +93,34 @@ seg_move(struct rope_seg *s, uint8_t *d, size_t lo, size_t hi,
 	return true;
 }
 
-struct rope_chunk *
-rope__flatten_remap(struct rope *r)
+int
+rope__flatten_remap(struct rope *r, struct rope_chunk **out)
 {
 	size_t page = rope__page_round(1);
 	size_t size = (size_t)r->size, movable = 0, moved = 0, len, lo, hi;
 	struct rope_chunk *c;
 	uint8_t *dst;
 
+	*out = NULL;
 	if (size < ROPE_PAGE_MIN)
-		return NULL;
+		return 0;
 	for (size_t i = 0; i < r->nseg; i++)
 		if (seg_movable(&r->segs[i], rope__seg_off(r, &r->segs[i]),
 				page, &lo, &hi))
 			movable += hi - lo;
 	/* Worth a range of its own only when most bytes can move. */
 	if (movable < size / 2)
-		return NULL;
+		return 0;
+	/* Refused memory fails the call rather than fall back to a copy,
+	 * which would need more of it. */
 	len = rope__page_round(size);
 	c = rope__alloc(sizeof(*c));
 	if (!c)
-		return NULL;
+		return -ENOMEM;
 	dst = rope__pages_reserve(len);
 	if (!dst) {
 		rope__free(c, sizeof(*c));
-		return NULL;
+		return -ENOMEM;
 	}
 
 	/* Commit: from here on nothing fails (a refused mremap copies). */
@@ -136,5 +140,6 @@ rope__flatten_remap(struct rope *r)
 	c->flat_id = 0;
 	c->cap = len;
 	c->data = dst;
-	return c;
+	*out = c;
+	return 0;
 }

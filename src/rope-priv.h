@@ -359,12 +359,13 @@ void rope__flatten_into(const struct rope *r, uint8_t *dst);
 /*
  * remap.c, for getvalue(): flatten into @dst releasing each chunk as soon
  * as its bytes are copied; or, when most bytes lie in page chunks only the
- * rope holds, a new page chunk made by moving their pages (NULL when that
- * does not apply or its memory is refused: then nothing changed). Both
- * leave every segment on the zero chunk, for the caller to replace.
+ * rope holds, make *@out a new page chunk by moving their pages (0 with
+ * *@out NULL when that does not apply; -ENOMEM, nothing changed, when its
+ * memory is refused). Both leave every segment on the zero chunk, for the
+ * caller to replace.
  */
 void rope__flatten_consume(struct rope *r, uint8_t *dst);
-struct rope_chunk *rope__flatten_remap(struct rope *r);
+int rope__flatten_remap(struct rope *r, struct rope_chunk **out);
 
 /*
  * Appending bytes that arrive from outside (fdio.c): reserve returns the

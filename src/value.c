@@ -198,8 +198,9 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		if (!b)
 			return -ENOMEM;
 		/* Pages that can move do; else a copy. */
-		c = rope__flatten_remap(r);
-		if (!c)
+		if (rope__flatten_remap(r, &c) < 0)
+			c = NULL;
+		else if (!c)
 			c = flatten(r, flat_capacity(r));
 		if (!c) {
 			rope__free(b, sizeof(*b));

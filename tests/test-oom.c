@@ -93,6 +93,16 @@ state_spare(struct state *st)
 	rope_append_ref(st->r, big + 100, 5000, NULL, NULL);
 }
 
+/* Page chunks only the rope holds: getvalue moves their pages, after the
+ * value, a chunk header and the reserved range were allocated. */
+static void
+state_pages(struct state *st)
+{
+	st->r = rope_new();
+	for (int i = 0; i < 3; i++)
+		rope_write(st->r, big, sizeof(big));
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct state *);
@@ -101,6 +111,7 @@ static const struct {
 	{ "fragmented", state_fragmented },
 	{ "gap", state_gap },
 	{ "inline full, shared", state_inline_full_shared },
+	{ "pages", state_pages },
 	{ "snapshot held", state_snapshot_held },
 	{ "spare", state_spare },
 	{ "value held", state_value_held },
