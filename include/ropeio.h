@@ -523,7 +523,9 @@ ROPEIO_EXPORT ssize_t rope_readline_delim(struct rope *r, void *buf,
  * is. When the range already lies in one segment nothing is copied;
  * otherwise the range is copied once into a new chunk that replaces exactly
  * those segments (the contents do not change, so values, snapshots and the
- * position are unaffected).
+ * position are unaffected). As in rope_getvalue(), the pages of page
+ * chunks that lie wholly in a large range and that nothing but the rope
+ * references are moved instead of copied.
  *
  * Lifetime: *@p out stays valid until the next call that changes the rope
  * (a write, truncate, drain, close or free; reads, seeks, snapshots and

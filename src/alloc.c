@@ -194,6 +194,13 @@ rope__pages_reserve(size_t len)
 }
 
 void
+rope__pages_unreserve(void *p, size_t len)
+{
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__pages_unmap(p, len);
+}
+
+void
 rope__pages_gone(size_t cap, size_t moved)
 {
 	atomic_fetch_sub_explicit(&mem_allocated, cap, memory_order_relaxed);

@@ -12,12 +12,13 @@
  * rope shares) is copied. 128 x 1 MiB moved in 4 to 6 ms against 500 ms
  * for malloc and memcpy (research/memory.md).
  *
- * Both flattens here consume the rope's segments: each chunk is released as
- * soon as its bytes are in the flat copy, so a copy's extra peak stays near
- * one chunk. They run in the commit phase of getvalue(), after every
- * allocation succeeded, and cannot fail; the segments they leave point at
- * the zero chunk (whose references cost nothing) until the caller replaces
- * them all.
+ * Both flattens here consume the segments they flatten whole: each chunk
+ * is released as soon as its bytes are in the flat copy, so a copy's extra
+ * peak stays near one chunk. They run in the commit phase of getvalue() or
+ * rope_pullup(), after every allocation succeeded, and cannot fail; the
+ * segments they leave point at the zero chunk (whose references cost
+ * nothing) until the caller replaces them. A segment only partly inside a
+ * pulled-up range keeps its chunk, and its part is copied.
  */
 #include <errno.h>
 #include <string.h>
@@ -93,53 +94,96 @@ seg_move(struct rope_seg *s, uint8_t *d, size_t lo, size_t hi,
 	return true;
 }
 
-int
-rope__flatten_remap(struct rope *r, struct rope_chunk **out)
+/* Segment @s, at stream offset @off, lies wholly inside [a, b). */
+static bool
+seg_inside(const struct rope_seg *s, uint64_t off, uint64_t a, uint64_t b)
 {
-	size_t page = rope__page_round(1);
-	size_t size = (size_t)r->size, movable = 0, moved = 0, len, lo, hi;
-	struct rope_chunk *c;
-	uint8_t *dst;
+	return off >= a && off + s->len <= b;
+}
 
-	*out = NULL;
+int
+rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
+		    struct rope__remap *m)
+{
+	size_t page = rope__page_round(1), movable = 0, lo, hi;
+	size_t size = (size_t)(b - a);
+
+	memset(m, 0, sizeof(*m));
 	if (size < ROPE_PAGE_MIN)
 		return 0;
-	for (size_t i = 0; i < r->nseg; i++)
-		if (seg_movable(&r->segs[i], rope__seg_off(r, &r->segs[i]),
-				page, &lo, &hi))
-			movable += hi - lo;
-	/* Worth a range of its own only when most bytes can move. */
-	if (movable < size / 2)
-		return 0;
-	/* Refused memory fails the call rather than fall back to a copy,
-	 * which would need more of it. */
-	len = rope__page_round(size);
-	c = rope__alloc(sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	dst = rope__pages_reserve(len);
-	if (!dst) {
-		rope__free(c, sizeof(*c));
-		return -ENOMEM;
-	}
-
-	/* Commit: from here on nothing fails (a refused mremap copies). */
-	for (size_t i = 0; i < r->nseg; i++) {
-		struct rope_seg *s = &r->segs[i];
+	for (size_t i = rope__find(r, a); i < r->nseg; i++) {
+		const struct rope_seg *s = &r->segs[i];
 		uint64_t off = rope__seg_off(r, s);
 
-		if (!seg_movable(s, off, page, &lo, &hi) ||
-		    !seg_move(s, dst + off, lo, hi, &moved))
-			rope__seg_copyout(s, 0, dst + off, s->len);
+		if (off >= b)
+			break;
+		if (seg_inside(s, off, a, b) &&
+		    seg_movable(s, off - a, page, &lo, &hi))
+			movable += hi - lo;
+	}
+	/* Worth a range of its own only when most bytes can move. Refused
+	 * memory fails the call rather than fall back to a copy, which
+	 * would need more of it. */
+	if (movable < size / 2)
+		return 0;
+	m->len = rope__page_round(size);
+	m->c = rope__alloc(sizeof(*m->c));
+	if (!m->c)
+		return -ENOMEM;
+	m->dst = rope__pages_reserve(m->len);
+	if (!m->dst) {
+		rope__free(m->c, sizeof(*m->c));
+		m->c = NULL;
+		return -ENOMEM;
+	}
+	m->a = a;
+	m->b = b;
+	return 0;
+}
+
+void
+rope__remap_cancel(struct rope__remap *m)
+{
+	if (!m->c)
+		return;
+	rope__pages_unreserve(m->dst, m->len);
+	rope__free(m->c, sizeof(*m->c));
+	m->c = NULL;
+}
+
+struct rope_chunk *
+rope__remap_commit(struct rope *r, struct rope__remap *m)
+{
+	size_t page = rope__page_round(1), moved = 0, lo, hi;
+	struct rope_chunk *c = m->c;
+
+	/* Nothing below fails: a refused mremap copies that segment. */
+	for (size_t i = rope__find(r, m->a); i < r->nseg; i++) {
+		struct rope_seg *s = &r->segs[i];
+		uint64_t off = rope__seg_off(r, s);
+		uint64_t from = MAX(off, m->a), to = MIN(off + s->len, m->b);
+
+		if (off >= m->b)
+			break;
+		if (!seg_inside(s, off, m->a, m->b)) {
+			/* Its remainder stays in the rope: copy our part. */
+			rope__seg_copyout(s, (size_t)(from - off),
+					  m->dst + (from - m->a),
+					  (size_t)(to - from));
+			continue;
+		}
+		if (!seg_movable(s, off - m->a, page, &lo, &hi) ||
+		    !seg_move(s, m->dst + (off - m->a), lo, hi, &moved))
+			rope__seg_copyout(s, 0, m->dst + (off - m->a), s->len);
 		seg_consumed(s);
 	}
-	rope__pages_reserved(len, moved);
+	rope__pages_reserved(m->len, moved);
 	atomic_init(&c->refs, 1);
 	c->kind = ROPE_CHUNK_OWNED;
 	c->pages = true;
 	c->flat_id = 0;
-	c->cap = len;
-	c->data = dst;
-	*out = c;
-	return 0;
+	c->cap = m->len;
+	c->data = m->dst;
+	m->c = NULL;
+	return c;
 }

@@ -125,6 +125,7 @@ void rope__pages_mem_return(void *p, size_t size);
  * rather than taken from the system.
  */
 void *rope__pages_reserve(size_t len);
+void rope__pages_unreserve(void *p, size_t len);
 void rope__pages_gone(size_t cap, size_t moved);
 void rope__pages_reserved(size_t len, size_t moved);
 
@@ -357,15 +358,32 @@ bool rope__seg_private(const struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 
 /*
- * remap.c, for getvalue(): flatten into @dst releasing each chunk as soon
- * as its bytes are copied; or, when most bytes lie in page chunks only the
- * rope holds, make *@out a new page chunk by moving their pages (0 with
- * *@out NULL when that does not apply; -ENOMEM, nothing changed, when its
- * memory is refused). Both leave every segment on the zero chunk, for the
+ * remap.c. For getvalue(): flatten into @dst releasing each chunk as soon
+ * as its bytes are copied, leaving every segment on the zero chunk for the
  * caller to replace.
+ *
+ * For getvalue() and rope_pullup() of the stream bytes [a, b), when most of
+ * them lie in page chunks only the rope holds: prepare allocates a flat
+ * page chunk's header and range (m->c stays NULL when moving does not
+ * apply; -ENOMEM when memory is refused, nothing changed); cancel gives
+ * them back; commit (cannot fail) moves those pages and copies the rest
+ * into it, leaves the segments wholly inside [a, b) on the zero chunk, and
+ * returns the chunk, holding [a, b) at its start, for the caller to put in
+ * their place.
  */
 void rope__flatten_consume(struct rope *r, uint8_t *dst);
-int rope__flatten_remap(struct rope *r, struct rope_chunk **out);
+
+struct rope__remap {
+	struct rope_chunk *c;  /* the header, NULL: nothing prepared */
+	uint8_t *dst;          /* the reserved range */
+	size_t len;
+	uint64_t a, b;
+};
+
+int rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
+			struct rope__remap *m);
+void rope__remap_cancel(struct rope__remap *m);
+struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);
 
 /*
  * Appending bytes that arrive from outside (fdio.c): reserve returns the

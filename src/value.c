@@ -193,14 +193,18 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 			return -ENOMEM;
 		rope__chunk_ref(c);
 	} else {
+		struct rope__remap m;
+
 		/* Allocate both first: after the copy nothing may fail. */
 		b = bytes_wrap(NULL, NULL, (size_t)r->size);
 		if (!b)
 			return -ENOMEM;
 		/* Pages that can move do; else a copy. */
-		if (rope__flatten_remap(r, &c) < 0)
+		if (rope__remap_prepare(r, 0, r->size, &m) < 0)
 			c = NULL;
-		else if (!c)
+		else if (m.c)
+			c = rope__remap_commit(r, &m);
+		else
 			c = flatten(r, flat_capacity(r));
 		if (!c) {
 			rope__free(b, sizeof(*b));

@@ -516,6 +516,59 @@ test_memory_getvalue_remap_oom(void)
 	rope_free(r);
 }
 
+/* A large pullup of private page chunks moves them too; segments only
+ * partly inside the range are copied and keep the rest. */
+static void
+test_memory_pullup_moves_pages(void)
+{
+	static uint8_t want[4u << 20];
+	struct rope *r = t_rope_of_writes(4, 1u << 20);
+	struct rope_mem_stats a, b;
+	struct rope_snap *snap;
+	const void *p;
+
+	t_pattern(want, sizeof(want), 0);
+	rope_mem_stats(&a);
+	CU_ASSERT_EQUAL(rope_pullup(r, 1 << 20, 2u << 20, &p), 0);
+	rope_mem_stats(&b);
+	CU_ASSERT(memcmp(p, want + (1u << 20), 2u << 20) == 0);
+	CU_ASSERT(b.total - a.total < 64 * 1024);
+	CU_ASSERT_EQUAL(r->nseg, 3);
+	CU_ASSERT(t_equals(r, want, sizeof(want)));
+	T_CHECK(r);
+
+	/* [1 MiB - 4 KiB, 4 MiB): the flat chunk and the last segment move,
+	 * the first segment's part is copied, and it keeps its first
+	 * 1020 KiB. */
+	rope_mem_stats(&a);
+	CU_ASSERT_EQUAL(rope_pullup(r, (1 << 20) - 4096,
+				    (3u << 20) + 4096, &p), 0);
+	rope_mem_stats(&b);
+	CU_ASSERT(memcmp(p, want + (1u << 20) - 4096, (3u << 20) + 4096) == 0);
+	CU_ASSERT(b.total - a.total < 64 * 1024);
+	CU_ASSERT_EQUAL(r->nseg, 2);
+	CU_ASSERT(t_equals(r, want, sizeof(want)));
+	T_CHECK(r);
+
+	/* With a snapshot held nothing moves, and it keeps its bytes. */
+	CU_ASSERT_EQUAL(rope_snapshot(r, &snap), 0);
+	CU_ASSERT_EQUAL(rope_pullup(r, 0, 4u << 20, &p), 0);
+	CU_ASSERT(memcmp(p, want, sizeof(want)) == 0);
+	rope_free(r);
+	r = rope_new();
+	{
+		struct iovec iov[2];
+		int n = rope_snap_iov(snap, 0, SIZE_MAX, iov, 2);
+
+		CU_ASSERT_EQUAL(n, 2);
+		for (int i = 0; i < n; i++)
+			rope_write(r, iov[i].iov_base, iov[i].iov_len);
+	}
+	CU_ASSERT(t_equals(r, want, sizeof(want)));
+	rope_snap_unref(snap);
+	rope_free(r);
+}
+
 static const struct t_test tests[] = {
 	{ "chunk_size_follows_traffic", test_memory_chunk_size_follows_traffic },
 	{ "getvalue_copies_shared", test_memory_getvalue_copies_shared },
@@ -527,6 +580,7 @@ static const struct t_test tests[] = {
 	  test_memory_huge_chunk_aligned_and_advised },
 	{ "page_chunk_header_apart", test_memory_page_chunk_header_apart },
 	{ "page_chunk_oom", test_memory_page_chunk_oom },
+	{ "pullup_moves_pages", test_memory_pullup_moves_pages },
 	{ "queue_drain_allocates_nothing",
 	  test_memory_queue_drain_allocates_nothing },
 	{ "queue_of_pieces_settles", test_memory_queue_of_pieces_settles },

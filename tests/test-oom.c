@@ -265,6 +265,14 @@ op_read_fd(struct rope *r, struct result *res)
 }
 
 static long
+op_pullup_all(struct rope *r, struct result *res)
+{
+	const void *p;
+
+	return rope_pullup(r, 0, rope_size(r), &p);
+}
+
+static long
 op_drain(struct rope *r, struct result *res)
 {
 	return rope_drain(r, rope_size(r) / 2);
@@ -288,6 +296,7 @@ static const struct {
 	{ "getvalue", AT_START, op_getvalue },
 	{ "new_from", AT_START, op_new_from },
 	{ "new_from_bytes", AT_START, op_new_from_bytes },
+	{ "pullup_all", AT_START, op_pullup_all },
 	{ "read_fd", AT_START, op_read_fd },
 	{ "snapshot", AT_START, op_snapshot },
 	{ "truncate", AT_START, op_truncate },
