@@ -14,7 +14,7 @@
  * How to use it well:
  *
  * - Appending never copies old data. Small writes fill the free space at the
- *   end of the last chunk; new chunks grow geometrically up to 1 MiB, and a
+ *   end of the last chunk; new chunks grow geometrically up to 32 MiB, and a
  *   write larger than that gets a chunk of its own size.
  *   rope_append_ref() adds your own memory without copying it at all.
  *
@@ -748,7 +748,7 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  * The chunk cache. A chunk of bytes that ropeio owns, released by whichever
  * thread drops its last reference, goes to a process-wide cache when its
  * capacity is one of the common ones (the powers of two from 256 bytes to
- * 1 MiB that tail chunks take) and the cache has room; the next chunk of
+ * 1 MiB that most tail chunks take) and the cache has room; the next chunk of
  * that size comes from the cache instead of malloc. Memory that stays
  * ropeio's stays touched: a queue, a proxy loop or a server that builds and
  * drops ropes takes nothing new from the system once warm.

@@ -5,9 +5,10 @@
  * list of their size class when released, and the next chunk of that class
  * comes from there instead of from malloc or mmap. Below ROPE_PAGE_MIN a
  * block is a chunk's one allocation (header and bytes); from there it is a
- * page chunk's pages alone (its small header goes back to malloc). On these machines a fresh page
- * costs 15 to 36 us, so memory that stays ours and stays touched decides
- * most figures (research/memory.md).
+ * page chunk's pages alone (its small header goes back to malloc).
+ *
+ * On these machines a fresh page costs 15 to 36 us, so memory that stays
+ * ours and stays touched decides most figures (research/memory.md).
  *
  * Chunks are released on any thread (a value or snapshot dropped elsewhere),
  * so each class is a LIFO list behind its own mutex: uncontended, a lock and
@@ -108,7 +109,7 @@ class_of(size_t size)
 	size_t cap = size;
 
 	if (!pow2(size))
-		cap = size - ROPE_CHUNK_HDR;  /* wraps for tiny sizes: no class */
+		cap = size - ROPE_CHUNK_HDR;  /* tiny sizes wrap: no class */
 	if (!pow2(cap) || cap < ROPE_CHUNK_FIRST || cap > ROPE_CHUNK_MAX ||
 	    (cap == size) != (cap >= ROPE_PAGE_MIN))
 		return -1;

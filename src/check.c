@@ -119,7 +119,7 @@ rope__check(const struct rope *r)
 		     reach < ROPE_MAX_SIZE))
 			FAIL("the claim does not end at the chunk's end");
 	}
-	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_CHUNK_MAX)
+	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_TAIL_MAX)
 		FAIL("next chunk size %zu out of range", r->next_chunk);
 	if (r->spare) {
 		const struct rope_chunk *c = r->spare;
@@ -127,7 +127,8 @@ rope__check(const struct rope *r)
 		if (c->kind != ROPE_CHUNK_OWNED || c->cap > ROPE_SPARE_MAX)
 			FAIL("the spare is not a small owned chunk");
 		if (rope__chunk_refs(c) != 1)
-			FAIL("the spare has %zu references", rope__chunk_refs(c));
+			FAIL("the spare has %zu references",
+			     rope__chunk_refs(c));
 		for (size_t i = 0; i < r->nseg; i++)
 			if (r->segs[i].chunk == c)
 				FAIL("segment %zu lies in the spare", i);

@@ -41,7 +41,7 @@
  *     of, kept so that the next append need not allocate; a fresh tail
  *     chunk is taken from it when it holds what must be written. It is not
  *     the tail claim (which needs a last segment) and may coexist with one;
- *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_CHUNK_MAX]. It doubles
+ *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It doubles
  *     with every fresh tail chunk and, when the rope empties, restarts from
  *     the bytes that passed through since it was last empty (rounded up to
  *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
@@ -75,9 +75,15 @@
 #define ROPE_MAX_SIZE ((uint64_t)INT64_MAX < (uint64_t)SIZE_MAX ? \
 		       (uint64_t)INT64_MAX : (uint64_t)SIZE_MAX)
 
-/* Tail chunks start at this capacity and double up to ROPE_CHUNK_MAX. */
+/*
+ * Tail chunks start at this capacity and double up to ROPE_TAIL_MAX; the
+ * cache keeps chunks up to ROPE_CHUNK_MAX. Past 2 MiB tail chunks are page
+ * chunks on huge pages: 128 MiB of 64 KiB appends fault 694 times instead
+ * of 32,780 when the tail grows to 32 MiB rather than stopping at 1 MiB.
+ */
 #define ROPE_CHUNK_FIRST 256
 #define ROPE_CHUNK_MAX (1u << 20)
+#define ROPE_TAIL_MAX (32u << 20)
 
 /*
  * The largest spare chunk a rope keeps once emptied (invariant 6). It holds

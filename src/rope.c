@@ -510,7 +510,7 @@ src_copy(struct src *src, uint8_t *dst, size_t len)
 }
 
 /* Capacity for a new tail chunk that must hold @need bytes: geometric
- * from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX, or exactly @need if larger. */
+ * from ROPE_CHUNK_FIRST to ROPE_TAIL_MAX, or exactly @need if larger. */
 static size_t
 tail_capacity(const struct rope *r, size_t need)
 {
@@ -520,7 +520,7 @@ tail_capacity(const struct rope *r, size_t need)
 static void
 tail_grown(struct rope *r)
 {
-	if (r->next_chunk < ROPE_CHUNK_MAX)
+	if (r->next_chunk < ROPE_TAIL_MAX)
 		r->next_chunk *= 2;
 }
 

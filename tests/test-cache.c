@@ -339,7 +339,8 @@ test_cache_fork_child_can_allocate(void)
 
 			alarm(5);
 			r = rope_new();
-			ok = r && rope_write(r, (char[4096]){ 0 }, 4096) == 4096;
+			ok = r && rope_write(r, (char[4096]){ 0 },
+					     4096) == 4096;
 			rope_free(r);
 			rope_cache_trim();
 			_exit(ok ? 0 : 1);

@@ -569,8 +569,31 @@ test_memory_pullup_moves_pages(void)
 	rope_free(r);
 }
 
+/* A stream of 64 KiB appends grows its tail past 2 MiB, onto huge-page
+ * aligned page chunks, up to ROPE_TAIL_MAX. */
+static void
+test_memory_stream_tail_grows_to_huge_pages(void)
+{
+	struct rope *r = t_rope_of_writes(1024, 64 * 1024);
+	size_t largest = 0;
+
+	for (size_t i = 0; i < r->nseg; i++) {
+		const struct rope_chunk *c = r->segs[i].chunk;
+
+		largest = MAX(largest, c->cap);
+		if (c->cap >= ROPE_HUGE_MIN)
+			CU_ASSERT_EQUAL((uintptr_t)c->data % ROPE_HUGE_MIN, 0);
+	}
+	CU_ASSERT(largest >= ROPE_HUGE_MIN * 4);
+	CU_ASSERT(largest <= ROPE_TAIL_MAX);
+	CU_ASSERT(r->nseg < 40);
+	T_CHECK(r);
+	rope_free(r);
+}
+
 static const struct t_test tests[] = {
-	{ "chunk_size_follows_traffic", test_memory_chunk_size_follows_traffic },
+	{ "chunk_size_follows_traffic",
+	  test_memory_chunk_size_follows_traffic },
 	{ "getvalue_copies_shared", test_memory_getvalue_copies_shared },
 	{ "getvalue_moves_appends_and_edges",
 	  test_memory_getvalue_moves_appends_and_edges },
@@ -589,6 +612,8 @@ static const struct t_test tests[] = {
 	{ "queue_truncate_allocates_nothing",
 	  test_memory_queue_truncate_allocates_nothing },
 	{ "small_ropes_map_no_pages", test_memory_small_ropes_map_no_pages },
+	{ "stream_tail_grows_to_huge_pages",
+	  test_memory_stream_tail_grows_to_huge_pages },
 	{ "spare_counted_and_freed_by_close",
 	  test_memory_spare_counted_and_freed_by_close },
 	{ "spare_never_shared", test_memory_spare_never_shared },
