@@ -764,8 +764,9 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  * with the chunk's header apart; from 2 MiB they are 2 MiB-aligned and
  * advised MADV_HUGEPAGE where transparent huge pages are enabled ("always"
  * or "madvise" in /sys/kernel/mm/transparent_hugepage/enabled, read once).
- * Smaller chunks, and so small ropes, stay in malloc's heap. The cache
- * keeps page chunks' pages of its sizes (128 KiB to 1 MiB) like the rest.
+ * Smaller chunks, and so small ropes, stay in malloc's heap. Page chunks up
+ * to 1 MiB are rounded up to a power of two (pages never touched cost
+ * nothing), so the cache keeps their pages like the rest.
  *
  * fork(): the child gets a copy of the cache and of every page chunk, as it
  * gets a copy of every heap page: the pages stay shared copy-on-write until

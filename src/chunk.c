@@ -32,6 +32,11 @@ chunk_new_pages(size_t cap)
 	size_t len = rope__page_round(cap);
 	struct rope_chunk *c;
 
+	/* Up to the cache's largest class, a power of two the cache can
+	 * keep: pages never touched cost nothing, fresh ones 15 to 36 us. */
+	if (len && len <= ROPE_CHUNK_MAX)
+		len = (size_t)1 << (64 - __builtin_clzll(len - 1));
+
 	if (!len)
 		return NULL;
 	c = rope__alloc(sizeof(*c));
