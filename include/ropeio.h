@@ -14,7 +14,7 @@
  * How to use it well:
  *
  * - Appending never copies old data. Small writes fill the free space at the
- *   end of the last chunk; new chunks grow geometrically up to 1 MiB, and a
+ *   end of the last chunk; new chunks grow geometrically up to 32 MiB, and a
  *   write larger than that gets a chunk of its own size.
  *   rope_append_ref() adds your own memory without copying it at all.
  *
@@ -276,7 +276,8 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  *
  * The position never moves, even when it is now past the end, and a size
  * past the end does not extend the stream (it returns @p size all the same,
- * as CPython does). Truncating never allocates.
+ * as CPython does). Truncating never allocates. Truncating to 0 empties
+ * the rope as a full rope_drain() does.
  *
  * To truncate at the position, pass rope_tell(r).
  *
@@ -296,6 +297,13 @@ ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
  * A queue appends with rope_append() or rope_read_fd(), and consumes with
  * rope_read() and rope_drain(), or with rope_write_fd(), which drains what
  * it wrote.
+ *
+ * A drain that empties the rope keeps its last chunk (up to 64 KiB, when
+ * nothing else references it) as a spare for the next append, and the
+ * following chunks are sized after the bytes that passed through since the
+ * rope was last empty: a queue of messages of similar size allocates
+ * nothing once it has run a little. rope_close() and rope_free() free the
+ * spare; rope_get_info() counts it in the overhead.
  *
  * @param r    the rope
  * @param len  how many bytes to remove from the front
@@ -383,9 +391,15 @@ ROPEIO_EXPORT int64_t rope_tell(const struct rope *r);
  *
  * Cost: when the contents sit in one segment (a fresh rope_new_from(), a
  * rope written by appends that fit one chunk, or any rope after an earlier
- * getvalue()), no byte is copied. Otherwise the contents are copied once into
- * one chunk, which then replaces the rope's segments, so memory is not
- * doubled. The value is cached: a second call with no change in between
+ * getvalue()), no byte is copied. When most bytes lie in page chunks (see
+ * the chunk cache below) that nothing but the rope references, their pages
+ * are moved with mremap(2) into one range, with no byte copied and no
+ * memory added; only small head chunks and unaligned edges are copied.
+ * Otherwise the contents are copied once into one chunk, releasing each
+ * source chunk as soon as its bytes are copied; the flat chunk then
+ * replaces the rope's segments, so memory is not doubled. Values and
+ * snapshots that share a chunk keep their bytes: such a chunk is copied,
+ * never moved. The value is cached: a second call with no change in between
  * returns the same value. While a getbuffer() export is alive the value is a
  * fresh copy each time, since the exported bytes can still change.
  *
@@ -609,7 +623,9 @@ ROPEIO_EXPORT ssize_t rope_readline_delim(struct rope *r, void *buf,
  * is. When the range already lies in one segment nothing is copied;
  * otherwise the range is copied once into a new chunk that replaces exactly
  * those segments (the contents do not change, so values, snapshots and the
- * position are unaffected).
+ * position are unaffected). As in rope_getvalue(), the pages of page
+ * chunks that lie wholly in a large range and that nothing but the rope
+ * references are moved instead of copied.
  *
  * Lifetime: *@p out stays valid until the next call that changes the rope
  * (a write, truncate, drain, close or free; reads, seeks, snapshots and
@@ -840,6 +856,14 @@ ROPEIO_EXPORT ssize_t rope_read_fd(struct rope *r, int fd, size_t max);
  * at most IOV_MAX iovecs; short writes are continued until the descriptor
  * refuses, EINTR is retried.
  *
+ * The rope remembers which of the two @p fd took, so later calls with the
+ * same descriptor try no sendmsg(2) on a pipe or file. Should the number
+ * be closed and reused, a socket's number now a pipe or file costs one
+ * refused sendmsg(2); so that a pipe's or file's number now a socket is
+ * never written with writev(2), the rope forgets what it knew whenever the
+ * caller empties it (rope_drain() or rope_truncate() to 0, even of an
+ * empty rope), as a rope passed on to a new connection should be.
+ *
  * @param r    the rope
  * @param fd   the descriptor to write to
  * @param max  the most bytes to write
@@ -894,32 +918,106 @@ ROPEIO_EXPORT ssize_t rope_snap_pwrite(const struct rope_snap *s, size_t off,
 /* Memory accounting                                                        */
 /* ------------------------------------------------------------------------ */
 
-/** Process-wide figures for memory allocated by ropeio. */
+/**
+ * Process-wide figures for memory allocated by ropeio.
+ *
+ * Bytes in use and bytes taken from the system differ by what the chunk
+ * cache holds: the memory ropeio has from the system now is
+ * `allocated + cached`. The fields after `frees` came with version 0.2.
+ */
 struct rope_mem_stats {
-	size_t allocated;   /**< bytes allocated now (headers included) */
-	size_t peak;        /**< the most allocated at once since the last reset */
-	uint64_t total;     /**< bytes ever allocated: what a loop really cost */
-	uint64_t allocs;    /**< allocations made since the process started */
-	uint64_t frees;     /**< allocations freed since the process started */
+	size_t allocated;   /**< bytes in use now (headers included); the
+				 chunk cache's are not */
+	size_t peak;        /**< the most in use at once since the last reset */
+	uint64_t total;     /**< bytes ever taken from the system: what a loop
+				 really cost (a chunk the cache gives back
+				 takes nothing) */
+	uint64_t allocs;    /**< allocations taken from the system since the
+				 process started (cache hits are not) */
+	uint64_t frees;     /**< allocations given back to the system since the
+				 process started (those the cache keeps are
+				 not) */
+	size_t cached;      /**< bytes the chunk cache holds now, free for the
+				 next chunks (@since 0.2) */
+	size_t cache_limit; /**< the most the chunk cache may hold, see
+				 rope_cache_set_limit() (@since 0.2) */
+	uint64_t cache_hits; /**< chunks the cache served since the process
+				  started (@since 0.2) */
 };
 
 /**
  * Fill @p out with the process-wide allocation figures. Memory handed in by
  * rope_append_ref() is the caller's and is not counted.
  * @param out  receives the figures
- * @since 0.1
+ * @since 0.1 (the cache's fields since 0.2)
  */
 ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
 
 /** Set the peak to the amount allocated now. @since 0.1 */
 ROPEIO_EXPORT void rope_mem_reset_peak(void);
 
+/*
+ * The chunk cache. A chunk of bytes that ropeio owns, released by whichever
+ * thread drops its last reference, goes to a process-wide cache when its
+ * capacity is one of the common ones (the powers of two from 256 bytes to
+ * 1 MiB that most tail chunks take) and the cache has room; the next chunk of
+ * that size comes from the cache instead of malloc. Memory that stays
+ * ropeio's stays touched: a queue, a proxy loop or a server that builds and
+ * drops ropes takes nothing new from the system once warm.
+ *
+ * The cache holds at most a byte limit: 4 MiB by default, or what the
+ * environment variable ROPEIO_CACHE_BYTES says when the cache is first used
+ * (a byte count, with an optional K, M or G suffix for powers of 1024;
+ * 0 turns the cache off; it is read once), or what rope_cache_set_limit()
+ * sets. Every call is thread-safe.
+ *
+ * Chunks of 128 KiB and more are page chunks: their bytes are whole pages
+ * that ropeio maps itself (mmap(2), private and anonymous), page-aligned,
+ * with the chunk's header apart; from 2 MiB they are 2 MiB-aligned and
+ * advised MADV_HUGEPAGE where transparent huge pages are enabled ("always"
+ * or "madvise" in /sys/kernel/mm/transparent_hugepage/enabled, read once).
+ * Smaller chunks, and so small ropes, stay in malloc's heap. Page chunks up
+ * to 1 MiB are rounded up to a power of two (pages never touched cost
+ * nothing), so the cache keeps their pages like the rest.
+ *
+ * fork(): the child gets a copy of the cache and of every page chunk, as it
+ * gets a copy of every heap page: the pages stay shared copy-on-write until
+ * one side writes them, and count in the RSS of both (PSS splits them).
+ * The cache's locks are held across fork(), so the child may use ropeio at
+ * once (an async-signal-safe context aside, as with malloc). A child that
+ * will not use ropeio's cached memory can give it back with
+ * rope_cache_trim().
+ */
+
+/**
+ * Set the most bytes the chunk cache may hold, and trim it to that at once.
+ * 0 turns the cache off (and empties it). The limit bounds the cache alone:
+ * chunks in use are not counted against it.
+ *
+ * @param bytes  the new limit, in bytes
+ * @return the previous limit.
+ * @since 0.2
+ */
+ROPEIO_EXPORT size_t rope_cache_set_limit(size_t bytes);
+
+/**
+ * Give every chunk the cache holds back to the system (free(3)); the limit
+ * stays as it is, and the cache fills again as chunks are released. For a
+ * process that goes idle, or a child after fork().
+ *
+ * @return the bytes given back.
+ * @since 0.2
+ */
+ROPEIO_EXPORT size_t rope_cache_trim(void);
+
 /** What one rope costs, for tuning and for the benchmarks. */
 struct rope_info {
 	size_t size;           /**< bytes in the stream */
 	size_t segments;       /**< segments in use */
 	size_t segment_bytes;  /**< bytes one segment costs in the rope */
-	size_t overhead;       /**< the struct and its segment array, in bytes */
+	size_t overhead;       /**< the struct, its segment array and the
+				    spare chunk an emptied rope keeps for
+				    its next append, in bytes */
 	size_t tail_room;      /**< free bytes left in the tail chunk */
 };
 

@@ -4,6 +4,17 @@
  * so the accounting in rope_mem_stats() is exact and a test can make the Nth
  * allocation fail. Callers pass the size back on free, which keeps the
  * accounting free of hidden headers.
+ *
+ * Owned chunks come and go through rope__chunk_mem*, which put the chunk
+ * cache (cache.c) before the allocator. `allocated` and `peak` count bytes
+ * in use; `total`, `allocs` and `frees` count what the system gave and got
+ * back, so a cache hit adds to the first two only, and a chunk the cache
+ * keeps adds to neither `frees` nor `allocated`.
+ *
+ * The failure hook counts every chunk acquisition, a cache hit as much as a
+ * malloc: where the Nth allocation fails does not depend on what the cache
+ * happens to hold, so the OOM sweep reaches the same paths with the cache
+ * on, off or emptied.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,21 +44,29 @@ should_fail(void)
 	return left == 0;
 }
 
+/* @size more bytes in use. */
 static void
-account_add(size_t size)
+in_use_add(size_t size)
 {
 	size_t now, peak;
 
 	now = atomic_fetch_add_explicit(&mem_allocated, size,
 					memory_order_relaxed) + size;
-	atomic_fetch_add_explicit(&mem_total, size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
 	peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
 	while (now > peak &&
 	       !atomic_compare_exchange_weak_explicit(&mem_peak, &peak, now,
 						      memory_order_relaxed,
 						      memory_order_relaxed))
 		;
+}
+
+/* @size bytes taken from the system and put in use. */
+static void
+account_add(size_t size)
+{
+	atomic_fetch_add_explicit(&mem_total, size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	in_use_add(size);
 }
 
 static void
@@ -95,6 +114,107 @@ rope__free(void *p, size_t size)
 	free(p);
 }
 
+void *
+rope__chunk_mem(size_t size)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = rope__cache_take(size);
+	if (p) {
+		in_use_add(size);
+		return p;
+	}
+	p = malloc(size);
+	if (p)
+		account_add(size);
+	return p;
+}
+
+void
+rope__chunk_mem_free(void *p, size_t size)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
+	if (!rope__cache_give(p, size))
+		rope__chunk_mem_return(p, size);
+}
+
+void
+rope__chunk_mem_return(void *p, size_t size)
+{
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	free(p);
+}
+
+void *
+rope__pages_mem(size_t size)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = rope__cache_take(size);
+	if (p) {
+		in_use_add(size);
+		return p;
+	}
+	p = rope__pages_map(size);
+	if (p)
+		account_add(size);
+	return p;
+}
+
+void
+rope__pages_mem_free(void *p, size_t size)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
+	if (!rope__cache_give(p, size))
+		rope__pages_mem_return(p, size);
+}
+
+void
+rope__pages_mem_return(void *p, size_t size)
+{
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__pages_unmap(p, size);
+}
+
+void *
+rope__pages_reserve(size_t len)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = rope__pages_map(len);
+	if (p)
+		atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	return p;
+}
+
+void
+rope__pages_unreserve(void *p, size_t len)
+{
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__pages_unmap(p, len);
+}
+
+void
+rope__pages_gone(size_t cap, size_t moved)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, cap, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+}
+
+void
+rope__pages_reserved(size_t len, size_t moved)
+{
+	atomic_fetch_add_explicit(&mem_total, len - moved,
+				  memory_order_relaxed);
+	in_use_add(len);
+}
+
 long
 rope__alloc_fail_at(long nth)
 {
@@ -114,6 +234,7 @@ rope_mem_stats(struct rope_mem_stats *out)
 	out->total = atomic_load_explicit(&mem_total, memory_order_relaxed);
 	out->allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
 	out->frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+	rope__cache_stats(&out->cached, &out->cache_limit, &out->cache_hits);
 }
 
 ROPEIO_EXPORT void

@@ -70,7 +70,8 @@ rope__check(const struct rope *r)
 		FAIL("size %" PRIu64 " or position %" PRIu64 " too large",
 		     r->size, r->pos);
 	if (r->closed) {
-		if (r->nseg || r->size || r->value || r->exports || r->tail_room)
+		if (r->nseg || r->size || r->value || r->exports ||
+		    r->tail_room || r->spare)
 			FAIL("a closed rope still holds something");
 		return 0;
 	}
@@ -128,8 +129,20 @@ rope__check(const struct rope *r)
 			FAIL("%zu segments reference the counted chunk, "
 			     "the count says %zu", n, r->own_count);
 	}
-	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_CHUNK_MAX)
+	if (r->next_chunk < ROPE_CHUNK_FIRST || r->next_chunk > ROPE_TAIL_MAX)
 		FAIL("next chunk size %zu out of range", r->next_chunk);
+	if (r->spare) {
+		const struct rope_chunk *c = r->spare;
+
+		if (c->kind != ROPE_CHUNK_OWNED || c->cap > ROPE_SPARE_MAX)
+			FAIL("the spare is not a small owned chunk");
+		if (rope__chunk_refs(c) != 1)
+			FAIL("the spare has %zu references",
+			     rope__chunk_refs(c));
+		for (size_t i = 0; i < r->nseg; i++)
+			if (r->segs[i].chunk == c)
+				FAIL("segment %zu lies in the spare", i);
+	}
 
 	if (r->value) {
 		const struct rope_bytes *b = r->value;

@@ -106,7 +106,10 @@ unshare(struct rope *r, struct iovec *plan, size_t n)
 			d += r->segs[i].len;
 			rope__chunk_unref(r->segs[i].chunk);
 		}
-		r->segs[w++] = (struct rope_seg){ c, c->data, c->cap, start };
+		/* The chunk may be larger than asked (whole pages). */
+		r->segs[w++] = (struct rope_seg){ c, c->data,
+						  (size_t)(d - c->data),
+						  start };
 	}
 	r->nseg = w;
 	rope__claim_recheck(r);

@@ -19,6 +19,7 @@
  * stream of socket reads does not become a stream of tiny chunks. */
 #define READ_CHUNK_MIN (64u * 1024)
 
+/* The values of struct rope's out_mode (0 is OUT_PROBE). */
 enum out_mode {
 	OUT_PROBE,   /* not known yet: try sendmsg, fall back to writev */
 	OUT_SEND,    /* a socket: sendmsg(MSG_NOSIGNAL), never SIGPIPE */
@@ -48,7 +49,10 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 	mh.msg_iovlen = (size_t)cnt;
 	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL |
 			       (*mode == OUT_NOWAIT ? MSG_DONTWAIT : 0));
-	if (w < 0 && errno == ENOTSOCK && *mode == OUT_PROBE) {
+	if (w < 0 && errno == ENOTSOCK && *mode != OUT_NOWAIT) {
+		/* Not a socket (any more: a remembered number may have been
+		 * closed and reused for a pipe or a file). A send that must
+		 * not block has no writev(2) to fall back on. */
 		*mode = OUT_WRITEV;
 		return rope__sys->writev(fd, iov, cnt);
 	}
@@ -65,7 +69,7 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
  */
 static ssize_t
 segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
-	   int fd, enum out_mode mode, int64_t file_off)
+	   int fd, enum out_mode *mode, int64_t file_off)
 {
 	struct iovec iov[IOV_MAX];
 	size_t done = 0;
@@ -75,7 +79,7 @@ segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
 	while (done < len) {
 		size_t cnt = rope__segs_iov(segs, n, pos + done, len - done,
 					    iov, IOV_MAX);
-		ssize_t w = out_once(fd, &mode, iov, (int)cnt,
+		ssize_t w = out_once(fd, mode, iov, (int)cnt,
 				     file_off + (int64_t)done);
 
 		if (w < 0) {
@@ -106,20 +110,23 @@ ROPEIO_EXPORT ssize_t
 rope_snap_write_fd(const struct rope_snap *s, size_t off, size_t len, int fd)
 {
 	int ret = check_snap_range(s, off, fd);
+	enum out_mode mode = OUT_PROBE;
 
 	if (ret < 0)
 		return ret;
 	len = (size_t)MIN((uint64_t)len, s->size - off);
-	return segs_write(s->segs, s->nseg, s->base + off, len, fd, OUT_PROBE,
-			  0);
+	/* A snapshot is shared and const: what the fd is can be learned
+	 * only for this call (once, not once per window). */
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, &mode, 0);
 }
 
 ssize_t
 rope__snap_send_nowait(const struct rope_snap *s, size_t off, size_t len,
 		       int fd)
 {
-	return segs_write(s->segs, s->nseg, s->base + off, len, fd,
-			  OUT_NOWAIT, 0);
+	enum out_mode mode = OUT_NOWAIT;
+
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, &mode, 0);
 }
 
 ROPEIO_EXPORT ssize_t
@@ -127,6 +134,7 @@ rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
 		 int64_t file_off)
 {
 	int ret = check_snap_range(s, off, fd);
+	enum out_mode mode = OUT_PWRITE;
 
 	if (ret < 0)
 		return ret;
@@ -135,8 +143,8 @@ rope_snap_pwrite(const struct rope_snap *s, size_t off, size_t len, int fd,
 	len = (size_t)MIN((uint64_t)len, s->size - off);
 	if ((uint64_t)len > (uint64_t)INT64_MAX - (uint64_t)file_off)
 		return -EOVERFLOW;
-	return segs_write(s->segs, s->nseg, s->base + off, len, fd,
-			  OUT_PWRITE, file_off);
+	return segs_write(s->segs, s->nseg, s->base + off, len, fd, &mode,
+			  file_off);
 }
 
 /* What rope_read_fd and rope_write_fd refuse before touching the fd. */
@@ -150,19 +158,38 @@ check_rope_fd(const struct rope *r, int fd)
 	return r->exports ? -EBUSY : 0;
 }
 
+/*
+ * What rope_write_fd() calls first. A rope remembers what the descriptor it
+ * wrote to last is, by number (invariant 8), because a failed sendmsg costs
+ * a third to half of a small writev, and a per-call fstat(2) costs more
+ * than the sendmsg it would save (research in the commit that added this).
+ * A number can be closed and reused: a socket memory that meets a pipe or a
+ * file falls back on ENOTSOCK, at the cost of one call; the other way round
+ * (writev on what became a socket) would lose MSG_NOSIGNAL, so that memory
+ * is forgotten whenever the caller empties the rope (rope_drain(),
+ * rope_truncate()), which a rope handed to a new connection goes through.
+ */
 ROPEIO_EXPORT ssize_t
 rope_write_fd(struct rope *r, int fd, size_t max)
 {
+	enum out_mode mode;
 	ssize_t w = check_rope_fd(r, fd);
 
 	if (w < 0)
 		return w;
+	mode = r->out_fd == fd ? (enum out_mode)r->out_mode : OUT_PROBE;
 	/* The segments are used in place: nothing else can change the rope
 	 * while this thread is in the syscall. */
 	w = segs_write(r->segs, r->nseg, r->base,
-		       (size_t)MIN((uint64_t)max, r->size), fd, OUT_PROBE, 0);
+		       (size_t)MIN((uint64_t)max, r->size), fd, &mode, 0);
 	if (w > 0)
 		rope_drain(r, (size_t)w);
+	/* After the drain, which forgets: this drain is ours, not the
+	 * caller's, and the fd is what we just learned. */
+	if (mode != OUT_PROBE) {
+		r->out_fd = fd;
+		r->out_mode = (uint8_t)mode;
+	}
 	return w;
 }
 
@@ -197,13 +224,16 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 		size_t cap = MIN(want, MAX(rope__tail_next(r),
 					   (size_t)READ_CHUNK_MIN));
 
-		fresh = rope__chunk_new(cap);
+		/* The spare serves when it holds the whole read: a queue
+		 * read and drained over and over reuses one chunk. */
+		fresh = rope__tail_fresh(r, cap, cap);
 		if (!fresh)
 			return -ENOMEM;
 		if (rope__segs_reserve(r, 1) < 0) {
-			rope__chunk_unref(fresh);
+			rope__tail_discard(r, fresh);
 			return -ENOMEM;
 		}
+		cap = MIN(fresh->cap, want);  /* a larger spare: no more */
 		iov[cnt].iov_base = fresh->data;
 		iov[cnt++].iov_len = cap;
 	}
@@ -215,7 +245,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	errno = saved;
 	if (got <= 0) {
 		if (fresh)
-			rope__chunk_unref(fresh);
+			rope__tail_discard(r, fresh);
 		return got;
 	}
 	if (room)
@@ -223,6 +253,6 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	if ((size_t)got > room)
 		rope__tail_push(r, fresh, (size_t)got - room);
 	else if (fresh)
-		rope__chunk_unref(fresh);
+		rope__tail_discard(r, fresh);
 	return got;
 }

@@ -232,6 +232,7 @@ rope_pullup(struct rope *r, int64_t off, size_t len, const void **out)
 {
 	const struct rope_seg *s;
 	struct rope_chunk *c;
+	struct rope__remap m;
 	uint64_t s0, a;
 
 	if (!r || !out || off < 0)
@@ -256,14 +257,21 @@ rope_pullup(struct rope *r, int64_t off, size_t len, const void **out)
 	}
 	if (r->exports)
 		return -EBUSY;
-	c = rope__chunk_new(len);
-	if (!c)
+	/* A large range of private page chunks moves its pages (remap.c);
+	 * anything else is copied. */
+	if (rope__remap_prepare(r, a, a + len, &m) < 0)
 		return -ENOMEM;
-	if (rope__segs_reserve(r, 2) < 0) {
-		rope__chunk_unref(c);
+	c = m.c ? NULL : rope__chunk_new(len);
+	if ((!m.c && !c) || rope__segs_reserve(r, 2) < 0) {
+		rope__remap_cancel(&m);
+		if (c)
+			rope__chunk_unref(c);
 		return -ENOMEM;
 	}
-	rope_pread(r, c->data, len, off);
+	if (m.c)
+		c = rope__remap_commit(r, &m);
+	else
+		rope_pread(r, c->data, len, off);
 	/* Same bytes, fewer segments: no value or position changes. */
 	rope__segs_replace(r, a, a + len, c, c->data);
 	*out = c->data;

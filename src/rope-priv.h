@@ -34,10 +34,26 @@
  *     bytes written there;
  *  5. a cached value covers exactly the contents (it is dropped by every
  *     change), and exists only while no export is alive;
- *  6. own_chunk, when set, is referenced by exactly own_count segments
+ *  6. the spare is NULL or an owned chunk of at most ROPE_SPARE_MAX bytes
+ *     that the rope alone references (one reference, held by `spare`): no
+ *     segment, value or snapshot covers any of its bytes, so all of them
+ *     are free. It is the tail chunk a drain or truncate emptied the rope
+ *     of, kept so that the next append need not allocate; a fresh tail
+ *     chunk is taken from it when it holds what must be written. It is not
+ *     the tail claim (which needs a last segment) and may coexist with one;
+ *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It doubles
+ *     with every fresh tail chunk and, when the rope empties, restarts from
+ *     the bytes that passed through since it was last empty (rounded up to
+ *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
+ *     keeps small chunks however long it runs;
+ *  8. out_fd is -1 or the descriptor rope_write_fd() last wrote to, and
+ *     out_mode what that call learned it to be (a socket or not, fdio.c).
+ *     A drain or truncate by the caller that empties the rope, and a
+ *     close, forget it (out_fd = -1);
+ *  9. own_chunk, when set, is referenced by exactly own_count segments
  *     (or own_count is SIZE_MAX / 2: they overlap), so the count never
  *     outlives a change of the segments.
- * A closed rope has no segments, size 0, no value, no export.
+ * A closed rope has no segments, size 0, no value, no export, no spare.
  */
 
 #include <stdatomic.h>
@@ -62,9 +78,37 @@
 #define ROPE_MAX_SIZE ((uint64_t)INT64_MAX < (uint64_t)SIZE_MAX ? \
 		       (uint64_t)INT64_MAX : (uint64_t)SIZE_MAX)
 
-/* Tail chunks start at this capacity and double up to ROPE_CHUNK_MAX. */
+/*
+ * Tail chunks start at this capacity and double up to ROPE_TAIL_MAX; the
+ * cache keeps chunks up to ROPE_CHUNK_MAX. Past 2 MiB tail chunks are page
+ * chunks on huge pages: 128 MiB of 64 KiB appends fault 694 times instead
+ * of 32,780 when the tail grows to 32 MiB rather than stopping at 1 MiB.
+ */
 #define ROPE_CHUNK_FIRST 256
 #define ROPE_CHUNK_MAX (1u << 20)
+
+/*
+ * ThreadSanitizer shadows every mapping, and resets the shadow of a fresh
+ * one: a 32 MiB tail made a fill and getvalue 2 to 4 times slower there
+ * (610 ms against 160 to 290 ms for 32 MiB), enough to time the model test
+ * out. What it checks does not depend on the tail's size, so under it the
+ * tail stops at ROPE_CHUNK_MAX.
+ */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define ROPE_TAIL_MAX ROPE_CHUNK_MAX
+#else
+#define ROPE_TAIL_MAX (32u << 20)
+#endif
+
+/*
+ * The largest spare chunk a rope keeps once emptied (invariant 6). It holds
+ * a fresh read of rope_read_fd (64 KiB). An idle rope costs at most this
+ * much besides its struct, and only the pages it wrote are resident.
+ */
+#define ROPE_SPARE_MAX (64u * 1024)
 
 /* A zero segment is exported in iovecs of at most this many bytes. */
 #define ROPE_ZERO_LEN (1u << 20)
@@ -86,12 +130,82 @@ void *rope__realloc(void *p, size_t old_size, size_t new_size);
 void rope__free(void *p, size_t size);
 
 /*
+ * Owned chunks' memory (header and bytes, @size in all): from the chunk
+ * cache when it holds a block of that size, else from malloc; released to
+ * the cache when it has room, else to free. Counted as above; the failure
+ * hook below fails a cache hit like a malloc.
+ */
+void *rope__chunk_mem(size_t size);
+void rope__chunk_mem_free(void *p, size_t size);
+
+/* A block the cache lets go of goes back to the system (cache.c's trim). */
+void rope__chunk_mem_return(void *p, size_t size);
+
+/* The same for a page chunk's bytes: @size whole pages (rope__page_round). */
+void *rope__pages_mem(size_t size);
+void rope__pages_mem_free(void *p, size_t size);
+void rope__pages_mem_return(void *p, size_t size);
+
+/*
+ * Flattening by moving pages (remap.c): a range of @len bytes reserved
+ * (through the failure hook; counted as one allocation and no bytes yet);
+ * a chunk whose @cap bytes left it, @moved of them into a reserved range
+ * (its mapping is gone); the range filled, @moved of its bytes moved in
+ * rather than taken from the system.
+ */
+void *rope__pages_reserve(size_t len);
+void rope__pages_unreserve(void *p, size_t len);
+void rope__pages_gone(size_t cap, size_t moved);
+void rope__pages_reserved(size_t len, size_t moved);
+
+/* ------------------------------------------------------------------------ */
+/* pages.c: ropeio's own pages                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Chunks from this capacity are page chunks; from ROPE_HUGE_MIN they are
+ * 2 MiB-aligned and advised MADV_HUGEPAGE where huge pages are enabled.
+ * Below ROPE_PAGE_MIN (a spare, a read of rope_read_fd, a small rope's
+ * chunks) memory stays malloc's: 100,000 idle ropes map no pages. */
+#define ROPE_PAGE_MIN (128u << 10)
+#define ROPE_HUGE_MIN (2u << 20)
+
+/* @cap rounded up to whole pages; 0 when that overflows. */
+size_t rope__page_round(size_t cap);
+/* Whether transparent huge pages may be advised (read once). */
+bool rope__pages_huge(void);
+/* Map @len bytes (whole pages), or NULL. No accounting, no hook. */
+void *rope__pages_map(size_t len);
+void rope__pages_unmap(void *p, size_t len);
+
+/*
  * Test hook: make the allocation @nth from now fail (0 = the next one);
  * a negative @nth turns failures off. Returns the number of allocations
  * attempted since the last call, so a sweep can tell when an operation
  * stopped allocating.
  */
 long rope__alloc_fail_at(long nth);
+
+/* ------------------------------------------------------------------------ */
+/* cache.c: released chunks kept for reuse                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Invariants of the cache: every block in it has the size of an owned chunk
+ * of a power-of-two capacity from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX (its
+ * class) and lies in that class's list; no chunk, segment, value or snapshot
+ * points into it; the bytes it holds (plus blocks being put in) never pass
+ * the limit, which is ROPE_CACHE_DEFAULT until the environment variable
+ * ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise. Its blocks
+ * are counted neither in `allocated` nor as freed.
+ */
+#define ROPE_CACHE_DEFAULT (4u << 20)
+
+/* A cached block of exactly @size bytes, or NULL. The blocks are an owned
+ * chunk's one allocation (header and bytes) or a page chunk's pages. */
+void *rope__cache_take(size_t size);
+/* Keep @p (@size bytes) if its size is cached and the limit allows. */
+bool rope__cache_give(void *p, size_t size);
+void rope__cache_stats(size_t *bytes, size_t *limit, uint64_t *hits);
 
 /* ------------------------------------------------------------------------ */
 /* sys.c: the I/O seam                                                      */
@@ -129,13 +243,24 @@ enum rope_chunk_kind {
 	ROPE_CHUNK_ZERO,      /* the static zero chunk; never freed */
 };
 
+/*
+ * An owned chunk is either one allocation, header and bytes (pages false),
+ * or, from ROPE_PAGE_MIN bytes, a page chunk (pages true): the header is
+ * allocated apart and data is cap bytes of whole pages from ropeio's own
+ * mmap, page-aligned (2 MiB-aligned from ROPE_HUGE_MIN). Both are written
+ * in place under the same rules; only their memory differs.
+ */
 struct rope_chunk {
 	atomic_size_t refs;
-	enum rope_chunk_kind kind;
+	uint8_t kind;         /* enum rope_chunk_kind */
+	bool pages;           /* an owned chunk's bytes are its own pages */
 	uint32_t flat_id;     /* nonzero: made by the getvalue() with this id */
 	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
 	uint8_t *data;
 };
+
+/* An owned chunk's header, rounded so the bytes after it are 16-aligned. */
+#define ROPE_CHUNK_HDR ((sizeof(struct rope_chunk) + 15) & ~(size_t)15)
 
 struct rope_chunk_external {
 	struct rope_chunk base;
@@ -150,6 +275,9 @@ struct rope_chunk *rope__chunk_new_external(const void *data, size_t len,
 					    rope_release_fn release, void *arg);
 void rope__chunk_ref(struct rope_chunk *c);
 void rope__chunk_unref(struct rope_chunk *c);
+
+/* Bytes an owned chunk takes from the allocator, header included. */
+size_t rope__chunk_footprint(const struct rope_chunk *c);
 
 /*
  * How many references a chunk has right now. Other threads may lower it at
@@ -207,6 +335,9 @@ struct rope {
 	uint8_t *tail_ptr;
 	size_t tail_room;
 	size_t next_chunk;       /* capacity of the next tail chunk */
+	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
+	int out_fd;              /* invariant 8: fdio.c's memory of an fd */
+	uint8_t out_mode;
 
 	/* How many segments reference own_chunk (or NULL): counted when
 	 * needed, forgotten whenever segments are added or dropped. */
@@ -261,6 +392,34 @@ bool rope__seg_private(struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 
 /*
+ * remap.c. For getvalue(): flatten into @dst releasing each chunk as soon
+ * as its bytes are copied, leaving every segment on the zero chunk for the
+ * caller to replace.
+ *
+ * For getvalue() and rope_pullup() of the stream bytes [a, b), when most of
+ * them lie in page chunks only the rope holds: prepare allocates a flat
+ * page chunk's header and range (m->c stays NULL when moving does not
+ * apply; -ENOMEM when memory is refused, nothing changed); cancel gives
+ * them back; commit (cannot fail) moves those pages and copies the rest
+ * into it, leaves the segments wholly inside [a, b) on the zero chunk, and
+ * returns the chunk, holding [a, b) at its start, for the caller to put in
+ * their place.
+ */
+void rope__flatten_consume(struct rope *r, uint8_t *dst);
+
+struct rope__remap {
+	struct rope_chunk *c;  /* the header, NULL: nothing prepared */
+	uint8_t *dst;          /* the reserved range */
+	size_t len;
+	uint64_t a, b;
+};
+
+int rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
+			struct rope__remap *m);
+void rope__remap_cancel(struct rope__remap *m);
+struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);
+
+/*
  * Appending bytes that arrive from outside (fdio.c): reserve returns the
  * free room after the last segment (claiming it when the rope alone holds
  * the chunk) and where it starts; commit makes @n of those bytes part of
@@ -271,6 +430,16 @@ size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
 void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
 size_t rope__tail_next(const struct rope *r);
+
+/*
+ * A chunk to become the new tail, for at least @need bytes: the spare when
+ * it holds @need, else a new chunk of @cap (>= @need) bytes, or NULL. The
+ * spare stays the spare until rope__tail_push() takes it; a caller that
+ * fails before then hands the chunk to rope__tail_discard(), which frees it
+ * unless it is the spare.
+ */
+struct rope_chunk *rope__tail_fresh(struct rope *r, size_t need, size_t cap);
+void rope__tail_discard(struct rope *r, struct rope_chunk *c);
 
 /*
  * fdio.c: send [@off, @off + @len) of @s (in range) to the stream socket

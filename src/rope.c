@@ -207,9 +207,81 @@ segs_cut(struct rope *r, uint64_t size)
 	rope__claim_recheck(r);
 }
 
+/* Let the spare go, to the cache or the allocator. */
+static void
+spare_drop(struct rope *r)
+{
+	if (r->spare) {
+		rope__chunk_unref(r->spare);
+		r->spare = NULL;
+	}
+}
+
+/*
+ * The tail chunk @c of a rope just emptied, with the reference the caller
+ * took on it: it becomes the spare when the rope alone held it (the count
+ * can only be too high, see rope__chunk_refs()) and it is larger than the
+ * spare there is, else the reference goes.
+ */
+static void
+spare_offer(struct rope *r, struct rope_chunk *c)
+{
+	if (rope__chunk_refs(c) == 1 && (!r->spare || r->spare->cap < c->cap)) {
+		spare_drop(r);
+		c->flat_id = 0;  /* its bytes are nobody's flatten any more */
+		r->spare = c;
+	} else {
+		rope__chunk_unref(c);
+	}
+}
+
+/*
+ * The capacity a tail chunk starts from once the rope has emptied after
+ * @traffic bytes went through it: the smallest power of two that would
+ * have held them, between ROPE_CHUNK_FIRST and ROPE_SPARE_MAX. A queue of
+ * 40-byte messages goes on with 256-byte chunks, one of 1,448-byte replies
+ * with 2 KiB; a stream that ran long starts again at 64 KiB and doubles.
+ */
+static size_t
+chunk_after_empty(uint64_t traffic)
+{
+	size_t cap = ROPE_CHUNK_FIRST;
+
+	while (cap < ROPE_SPARE_MAX && cap < traffic)
+		cap *= 2;
+	return cap;
+}
+
+/*
+ * Empty the stream (a drain of everything, a truncate to 0; the caller
+ * dropped the cached value). The tail chunk may become the spare, and the
+ * next chunk size follows the traffic, not the history (invariants 6, 7).
+ */
+static void
+segs_empty(struct rope *r)
+{
+	struct rope_seg *s = last_seg(r);
+	struct rope_chunk *keep = NULL;
+	uint64_t traffic = r->base + r->size;
+
+	if (s && s->chunk->kind == ROPE_CHUNK_OWNED &&
+	    s->chunk->cap <= ROPE_SPARE_MAX) {
+		keep = s->chunk;
+		rope__chunk_ref(keep);
+	}
+	segs_cut(r, 0);
+	r->segs = r->seg_mem;
+	r->base = 0;
+	if (keep)
+		spare_offer(r, keep);
+	r->next_chunk = chunk_after_empty(traffic);
+	r->out_fd = -1;
+}
+
 static void
 segs_release(struct rope *r)
 {
+	spare_drop(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	if (r->seg_mem != r->inline_segs)
@@ -221,6 +293,7 @@ segs_release(struct rope *r)
 	r->size = 0;
 	claim_drop(r);
 	own_forget(r);
+	r->out_fd = -1;
 }
 
 /*
@@ -493,7 +566,7 @@ src_copy(struct src *src, uint8_t *dst, size_t len)
 }
 
 /* Capacity for a new tail chunk that must hold @need bytes: geometric
- * from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX, or exactly @need if larger. */
+ * from ROPE_CHUNK_FIRST to ROPE_TAIL_MAX, or exactly @need if larger. */
 static size_t
 tail_capacity(const struct rope *r, size_t need)
 {
@@ -503,7 +576,7 @@ tail_capacity(const struct rope *r, size_t need)
 static void
 tail_grown(struct rope *r)
 {
-	if (r->next_chunk < ROPE_CHUNK_MAX)
+	if (r->next_chunk < ROPE_TAIL_MAX)
 		r->next_chunk *= 2;
 }
 
@@ -601,11 +674,14 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 		fresh_len = ov + ext;
 	}
 	if (fresh_len) {
-		/* A chunk that ends the stream gets tail room to grow into;
-		 * one replacing bytes in the middle is exact. */
-		size_t cap = ext ? tail_capacity(r, fresh_len) : fresh_len;
-
-		fresh = rope__chunk_new(cap);
+		/* A chunk that ends the stream gets tail room to grow into
+		 * (the spare, when it holds the bytes); one replacing bytes in
+		 * the middle is exact. */
+		if (ext)
+			fresh = rope__tail_fresh(r, fresh_len,
+						 tail_capacity(r, fresh_len));
+		else
+			fresh = rope__chunk_new(fresh_len);
 		if (!fresh)
 			return -ENOMEM;
 	}
@@ -614,7 +690,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	if (rope__segs_reserve(r, (in_place ? 0 : 2) + (gap ? 1 : 0) +
 				  (fresh && in_place ? 1 : 0)) < 0) {
 		if (fresh)
-			rope__chunk_unref(fresh);
+			rope__tail_discard(r, fresh);
 		return -ENOMEM;
 	}
 
@@ -629,9 +705,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 		src_copy(src, fresh->data, fresh_len);
 		if (ext) {
 			segs_cut(r, p);
-			segs_push(r, fresh, fresh->data, fresh_len);
-			claim_set(r, fresh);
-			tail_grown(r);
+			rope__tail_push(r, fresh, fresh_len);
 		} else {
 			rope__segs_replace(r, p, ov_end, fresh, fresh->data);
 		}
@@ -650,9 +724,7 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	}
 	if (fresh) {
 		src_copy(src, fresh->data, fresh_len);
-		segs_push(r, fresh, fresh->data, fresh_len);
-		claim_set(r, fresh);
-		tail_grown(r);
+		rope__tail_push(r, fresh, fresh_len);
 	}
 	return 0;
 }
@@ -818,8 +890,13 @@ rope_truncate(struct rope *r, int64_t size)
 		return -EINVAL;
 	if ((uint64_t)size < r->size) {
 		rope__drop_value(r);
-		segs_cut(r, (uint64_t)size);
+		if (size == 0)
+			segs_empty(r);
+		else
+			segs_cut(r, (uint64_t)size);
 	}
+	if (size == 0)
+		r->out_fd = -1;  /* even if it was empty: invariant 8 */
 	return size;
 }
 
@@ -834,13 +911,13 @@ rope_drain(struct rope *r, size_t len)
 	if (ret < 0)
 		return ret;
 	n = MIN((uint64_t)len, r->size);
+	if (r->size == n)
+		r->out_fd = -1;  /* empty, even if it was: invariant 8 */
 	if (n == 0)
 		return 0;
 	rope__drop_value(r);
 	if (n == r->size) {
-		segs_cut(r, 0);
-		r->segs = r->seg_mem;
-		r->base = 0;
+		segs_empty(r);
 	} else {
 		/* Whole segments go, and their chunks with them when nobody
 		 * else holds them; the array's head just moves past them. */
@@ -889,13 +966,37 @@ rope__tail_commit(struct rope *r, size_t n)
 	tail_advance(r, n);
 }
 
+/*
+ * The chunk the rope appended into becomes its tail. When it was the spare,
+ * the spare is used up; when it was not, a spare too small for this traffic
+ * goes too, so that an idle rope never keeps two chunks.
+ */
 void
 rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
 {
+	if (r->spare == c)
+		r->spare = NULL;
+	else
+		spare_drop(r);
 	rope__drop_value(r);
 	segs_push(r, c, c->data, n);
 	claim_set(r, c);
 	tail_grown(r);
+}
+
+struct rope_chunk *
+rope__tail_fresh(struct rope *r, size_t need, size_t cap)
+{
+	if (r->spare && r->spare->cap >= need)
+		return r->spare;
+	return rope__chunk_new(cap);
+}
+
+void
+rope__tail_discard(struct rope *r, struct rope_chunk *c)
+{
+	if (c != r->spare)
+		rope__chunk_unref(c);
 }
 
 int
@@ -932,6 +1033,7 @@ rope_init(struct rope *r)
 	r->segs = r->seg_mem = r->inline_segs;
 	r->seg_cap = ROPE_INLINE_SEGS;
 	r->next_chunk = ROPE_CHUNK_FIRST;
+	r->out_fd = -1;
 }
 
 ROPEIO_EXPORT struct rope *
@@ -1045,6 +1147,8 @@ rope_get_info(const struct rope *r, struct rope_info *out)
 	out->overhead = sizeof(*r);
 	if (r->seg_mem != r->inline_segs)
 		out->overhead += r->seg_cap * sizeof(struct rope_seg);
+	if (r->spare)
+		out->overhead += rope__chunk_footprint(r->spare);
 	out->tail_room = r->tail_room;
 	return 0;
 }

@@ -158,7 +158,7 @@ flatten(struct rope *r, size_t cap)
 	if (!c)
 		c = rope__chunk_new((size_t)r->size);
 	if (c)
-		rope__flatten_into(r, c->data);
+		rope__flatten_consume(r, c->data);
 	return c;
 }
 
@@ -193,11 +193,19 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 			return -ENOMEM;
 		rope__chunk_ref(c);
 	} else {
+		struct rope__remap m;
+
 		/* Allocate both first: after the copy nothing may fail. */
 		b = bytes_wrap(NULL, NULL, (size_t)r->size);
 		if (!b)
 			return -ENOMEM;
-		c = flatten(r, flat_capacity(r));
+		/* Pages that can move do; else a copy. */
+		if (rope__remap_prepare(r, 0, r->size, &m) < 0)
+			c = NULL;
+		else if (m.c)
+			c = rope__remap_commit(r, &m);
+		else
+			c = flatten(r, flat_capacity(r));
 		if (!c) {
 			rope__free(b, sizeof(*b));
 			return -ENOMEM;

@@ -301,6 +301,109 @@ test_fault_snap_pwrite_short_eintr_enospc(void)
 	close(fd);
 }
 
+/* Count every sendmsg and writev (each call goes through whole). */
+static const struct t_sys_rule count_out[] = {
+	{ .call = T_SYS_SENDMSG, .count = T_FAULT_ALWAYS, .keep = SIZE_MAX },
+	{ .call = T_SYS_WRITEV, .count = T_FAULT_ALWAYS, .keep = SIZE_MAX },
+};
+
+/* Append @n bytes of a message and write them to @fd; read them back
+ * from @in. True when all of it went through. */
+static bool
+t_send_one(struct rope *r, int fd, int in, size_t n)
+{
+	char msg[64], got[64];
+
+	t_pattern((uint8_t *)msg, n, n);
+	return rope_append(r, msg, n) == (ssize_t)n &&
+	       rope_write_fd(r, fd, SIZE_MAX) == (ssize_t)n &&
+	       read(in, got, sizeof(got)) == (ssize_t)n &&
+	       memcmp(got, msg, n) == 0 && rope_size(r) == 0;
+}
+
+/* A rope written to a pipe learns once that it is no socket: one sendmsg
+ * in a hundred calls, not a hundred. */
+static void
+test_fault_write_fd_probes_a_pipe_once(void)
+{
+	struct rope *r = rope_new();
+	int p[2], bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	t_sys_faults(count_out, ARRAY_SIZE(count_out));
+	for (int i = 0; i < 100; i++)
+		bad += !t_send_one(r, p[1], p[0], 40);
+	CU_ASSERT_EQUAL(t_sys_hits(), 1 + 100);
+	t_sys_faults_off();
+	CU_ASSERT_EQUAL(bad, 0);
+	T_CHECK(r);
+	rope_free(r);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A socket is written with sendmsg alone, every time. */
+static void
+test_fault_write_fd_socket_only_sendmsg(void)
+{
+	struct rope *r = rope_new();
+	int sv[2], bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t_sys_faults(count_out, ARRAY_SIZE(count_out));
+	for (int i = 0; i < 100; i++)
+		bad += !t_send_one(r, sv[0], sv[1], 40);
+	CU_ASSERT_EQUAL(t_sys_hits(), 100);
+	t_sys_faults_off();
+	CU_ASSERT_EQUAL(bad, 0);
+	rope_free(r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A remembered number closed and reused: a socket's number given to a pipe
+ * costs one failed sendmsg, then writev; a pipe's number given to a socket
+ * is probed again once the caller empties the rope (so a socket is never
+ * written with writev, which would lose MSG_NOSIGNAL).
+ */
+static void
+test_fault_write_fd_number_reused(void)
+{
+	struct rope *r = rope_new();
+	int sv[2], p[2], fd, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	fd = dup(sv[0]);
+	CU_ASSERT_FATAL(fd >= 0);
+	bad += !t_send_one(r, fd, sv[1], 40);           /* a socket */
+	CU_ASSERT_EQUAL_FATAL(dup2(p[1], fd), fd);      /* now a pipe */
+	t_sys_faults(count_out, ARRAY_SIZE(count_out));
+	bad += !t_send_one(r, fd, p[0], 40);
+	CU_ASSERT_EQUAL(t_sys_hits(), 2);  /* sendmsg refused, writev */
+	bad += !t_send_one(r, fd, p[0], 40);
+	CU_ASSERT_EQUAL(t_sys_hits(), 3);  /* writev alone */
+	t_sys_faults_off();
+
+	/* The caller empties the rope before it serves a new connection
+	 * that got the same number: the memory goes with it. */
+	CU_ASSERT_EQUAL(rope_truncate(r, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(dup2(sv[0], fd), fd);     /* a socket again */
+	t_sys_faults(count_out, 1);  /* sendmsg only */
+	bad += !t_send_one(r, fd, sv[1], 40);
+	CU_ASSERT_EQUAL(t_sys_hits(), 1);  /* sendmsg, not writev */
+	t_sys_faults_off();
+	CU_ASSERT_EQUAL(bad, 0);
+	T_CHECK(r);
+	rope_free(r);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
 static const struct t_test tests[] = {
 	{ "read_errors_change_nothing", test_fault_read_errors_change_nothing },
 	{ "read_short_keeps_order", test_fault_read_short_keeps_order },
@@ -309,6 +412,11 @@ static const struct t_test tests[] = {
 	{ "snap_pwrite_short_eintr_enospc",
 	  test_fault_snap_pwrite_short_eintr_enospc },
 	{ "write_eintr_is_retried", test_fault_write_eintr_is_retried },
+	{ "write_fd_number_reused", test_fault_write_fd_number_reused },
+	{ "write_fd_probes_a_pipe_once",
+	  test_fault_write_fd_probes_a_pipe_once },
+	{ "write_fd_socket_only_sendmsg",
+	  test_fault_write_fd_socket_only_sendmsg },
 	{ "write_error_first_changes_nothing",
 	  test_fault_write_error_first_changes_nothing },
 	{ "write_many_short_writes", test_fault_write_many_short_writes },

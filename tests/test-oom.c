@@ -82,6 +82,27 @@ state_inline_full_shared(struct state *st)
 	rope_append_ref(st->r, big, 3000, NULL, NULL);
 }
 
+/* Emptied by a drain, so it keeps a spare chunk, then given borrowed
+ * bytes: an append may take the spare, and must give it back on failure. */
+static void
+state_spare(struct state *st)
+{
+	st->r = rope_new();
+	rope_write(st->r, big, 5000);
+	rope_drain(st->r, 5000);
+	rope_append_ref(st->r, big + 100, 5000, NULL, NULL);
+}
+
+/* Page chunks only the rope holds: getvalue moves their pages, after the
+ * value, a chunk header and the reserved range were allocated. */
+static void
+state_pages(struct state *st)
+{
+	st->r = rope_new();
+	for (int i = 0; i < 3; i++)
+		rope_write(st->r, big, sizeof(big));
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct state *);
@@ -90,7 +111,9 @@ static const struct {
 	{ "fragmented", state_fragmented },
 	{ "gap", state_gap },
 	{ "inline full, shared", state_inline_full_shared },
+	{ "pages", state_pages },
 	{ "snapshot held", state_snapshot_held },
+	{ "spare", state_spare },
 	{ "value held", state_value_held },
 };
 
@@ -242,6 +265,14 @@ op_read_fd(struct rope *r, struct result *res)
 }
 
 static long
+op_pullup_all(struct rope *r, struct result *res)
+{
+	const void *p;
+
+	return rope_pullup(r, 0, rope_size(r), &p);
+}
+
+static long
 op_drain(struct rope *r, struct result *res)
 {
 	return rope_drain(r, rope_size(r) / 2);
@@ -265,6 +296,7 @@ static const struct {
 	{ "getvalue", AT_START, op_getvalue },
 	{ "new_from", AT_START, op_new_from },
 	{ "new_from_bytes", AT_START, op_new_from_bytes },
+	{ "pullup_all", AT_START, op_pullup_all },
 	{ "read_fd", AT_START, op_read_fd },
 	{ "snapshot", AT_START, op_snapshot },
 	{ "truncate", AT_START, op_truncate },

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The chunk cache: owned chunks of the common capacities (the powers of two
+ * that tail chunks take, ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX) go to a free
+ * list of their size class when released, and the next chunk of that class
+ * comes from there instead of from malloc or mmap. Below ROPE_PAGE_MIN a
+ * block is a chunk's one allocation (header and bytes); from there it is a
+ * page chunk's pages alone (its small header goes back to malloc).
+ *
+ * On these machines a fresh page costs 15 to 36 us, so memory that stays
+ * ours and stays touched decides most figures (research/memory.md).
+ *
+ * Chunks are released on any thread (a value or snapshot dropped elsewhere),
+ * so each class is a LIFO list behind its own mutex: uncontended, a lock and
+ * an unlock cost about as much as glibc's own fast path, and a mutex is
+ * plainly correct under ThreadSanitizer where a lock-free stack needs ABA
+ * care. A process-wide byte count bounds the whole cache; it is reserved
+ * before a block goes in, so the bound is never passed, even for a moment.
+ *
+ * The cache only stores blocks: the accounting of bytes in use and of what
+ * the system gave is alloc.c's (rope__chunk_mem_*).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rope-priv.h"
+
+/*
+ * Under AddressSanitizer a cached block is poisoned but for its link, so a
+ * use after the last unref is still reported, as it would be after free().
+ */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define NCLASS 13  /* ROPE_CHUNK_FIRST << 0 .. ROPE_CHUNK_MAX */
+_Static_assert((ROPE_CHUNK_FIRST << (NCLASS - 1)) == ROPE_CHUNK_MAX,
+	       "one class per power of two");
+_Static_assert(ROPE_PAGE_MIN > ROPE_CHUNK_FIRST &&
+	       ROPE_PAGE_MIN <= ROPE_CHUNK_MAX &&
+	       (ROPE_PAGE_MIN & (ROPE_PAGE_MIN - 1)) == 0,
+	       "page chunks start at a class of their own");
+
+/* A free block starts with the link to the next one. */
+struct free_block {
+	struct free_block *next;
+};
+
+struct size_class {
+	pthread_mutex_t lock;
+	_Atomic(struct free_block *) head;  /* written under the lock */
+};
+
+static struct size_class classes[NCLASS] = {
+	[0 ... NCLASS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static atomic_size_t held;         /* bytes in the lists, or reserved */
+static atomic_size_t limit;
+static atomic_uint_fast64_t hits;
+static atomic_bool configured;
+static pthread_once_t configure_once = PTHREAD_ONCE_INIT;
+
+static bool
+pow2(size_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* The capacity of class @k's chunks. */
+static size_t
+class_cap(int k)
+{
+	return (size_t)ROPE_CHUNK_FIRST << k;
+}
+
+/* Class @k holds page chunks' pages (else whole small chunks). */
+static bool
+class_pages(int k)
+{
+	return class_cap(k) >= ROPE_PAGE_MIN;
+}
+
+/* The size of class @k's blocks. */
+static size_t
+class_size(int k)
+{
+	return class_pages(k) ? class_cap(k) : ROPE_CHUNK_HDR + class_cap(k);
+}
+
+/*
+ * The class of a block of @size bytes, or -1 when it is not cached. A small
+ * chunk's block is the header plus a power of two (never a power of two
+ * itself); a page chunk's is a power of two, at least ROPE_PAGE_MIN.
+ */
+static int
+class_of(size_t size)
+{
+	size_t cap = size;
+
+	if (!pow2(size))
+		cap = size - ROPE_CHUNK_HDR;  /* tiny sizes wrap: no class */
+	if (!pow2(cap) || cap < ROPE_CHUNK_FIRST || cap > ROPE_CHUNK_MAX ||
+	    (cap == size) != (cap >= ROPE_PAGE_MIN))
+		return -1;
+	return __builtin_ctzl(cap) - __builtin_ctzl(ROPE_CHUNK_FIRST);
+}
+
+/*
+ * ROPEIO_CACHE_BYTES: a byte count with an optional K, M or G suffix
+ * (powers of 1024); 0 turns the cache off. Anything else is ignored.
+ */
+static bool
+parse_bytes(const char *s, size_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end || v > (SIZE_MAX >> shift))
+		return false;
+	*out = (size_t)(v << shift);
+	return true;
+}
+
+/*
+ * fork() copies the lists into the child as they are. A class lock held by
+ * another thread at that instant would stay locked in the child forever, so
+ * every lock is taken around fork(), as glibc does for its arenas.
+ */
+static void
+fork_prepare(void)
+{
+	for (int k = 0; k < NCLASS; k++)
+		pthread_mutex_lock(&classes[k].lock);
+}
+
+static void
+fork_release(void)
+{
+	for (int k = NCLASS - 1; k >= 0; k--)
+		pthread_mutex_unlock(&classes[k].lock);
+}
+
+static void
+configure(void)
+{
+	size_t bytes = ROPE_CACHE_DEFAULT;
+
+	parse_bytes(getenv("ROPEIO_CACHE_BYTES"), &bytes);
+	atomic_store_explicit(&limit, bytes, memory_order_relaxed);
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+	atomic_store_explicit(&configured, true, memory_order_release);
+}
+
+/* The environment is read once, on the first use of the cache. */
+static inline void
+ensure_configured(void)
+{
+	if (unlikely(!atomic_load_explicit(&configured, memory_order_acquire)))
+		pthread_once(&configure_once, configure);
+}
+
+/* The block on top of @c's list, or NULL. */
+static struct free_block *
+pop(struct size_class *c)
+{
+	struct free_block *b;
+
+	pthread_mutex_lock(&c->lock);
+	b = atomic_load_explicit(&c->head, memory_order_relaxed);
+	if (b)
+		atomic_store_explicit(&c->head, b->next, memory_order_relaxed);
+	pthread_mutex_unlock(&c->lock);
+	return b;
+}
+
+void *
+rope__cache_take(size_t size)
+{
+	int k = class_of(size);
+	struct free_block *b;
+
+	if (k < 0)
+		return NULL;
+	/* An unlocked peek: a miss costs no lock (a stale answer only
+	 * means one miss, or one locked look at an empty list). */
+	if (!atomic_load_explicit(&classes[k].head, memory_order_relaxed))
+		return NULL;
+	b = pop(&classes[k]);
+	if (!b)
+		return NULL;
+	atomic_fetch_sub_explicit(&held, size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
+	UNPOISON(b, size);
+	return b;
+}
+
+bool
+rope__cache_give(void *p, size_t size)
+{
+	int k = class_of(size);
+	struct size_class *c;
+	struct free_block *b = p;
+	size_t was;
+
+	if (k < 0)
+		return false;
+	ensure_configured();
+	/* Reserve the bytes first: the bound holds at every instant. */
+	was = atomic_fetch_add_explicit(&held, size, memory_order_relaxed);
+	if (was + size > atomic_load_explicit(&limit, memory_order_relaxed) ||
+	    was + size < was) {
+		atomic_fetch_sub_explicit(&held, size, memory_order_relaxed);
+		return false;
+	}
+	c = &classes[k];
+	POISON((uint8_t *)p + sizeof(*b), size - sizeof(*b));
+	pthread_mutex_lock(&c->lock);
+	b->next = atomic_load_explicit(&c->head, memory_order_relaxed);
+	atomic_store_explicit(&c->head, b, memory_order_relaxed);
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+/* Free blocks, largest class first, until at most @keep bytes are held. */
+static size_t
+trim_to(size_t keep)
+{
+	size_t freed = 0;
+
+	for (int k = NCLASS - 1; k >= 0; k--) {
+		struct size_class *c = &classes[k];
+		size_t size = class_size(k);
+
+		while (atomic_load_explicit(&held, memory_order_relaxed) >
+		       keep) {
+			struct free_block *b = pop(c);
+
+			if (!b)
+				break;
+			atomic_fetch_sub_explicit(&held, size,
+						  memory_order_relaxed);
+			UNPOISON(b, size);
+			if (class_pages(k))
+				rope__pages_mem_return(b, size);
+			else
+				rope__chunk_mem_return(b, size);
+			freed += size;
+		}
+	}
+	return freed;
+}
+
+void
+rope__cache_stats(size_t *bytes, size_t *max, uint64_t *nhits)
+{
+	ensure_configured();
+	*bytes = atomic_load_explicit(&held, memory_order_relaxed);
+	*max = atomic_load_explicit(&limit, memory_order_relaxed);
+	*nhits = atomic_load_explicit(&hits, memory_order_relaxed);
+}
+
+ROPEIO_EXPORT size_t
+rope_cache_set_limit(size_t bytes)
+{
+	size_t old;
+
+	ensure_configured();
+	old = atomic_exchange_explicit(&limit, bytes, memory_order_relaxed);
+	trim_to(bytes);
+	return old;
+}
+
+ROPEIO_EXPORT size_t
+rope_cache_trim(void)
+{
+	return trim_to(0);
+}
