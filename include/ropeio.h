@@ -922,8 +922,12 @@ ROPEIO_EXPORT ssize_t rope_snap_pwrite(const struct rope_snap *s, size_t off,
  * Process-wide figures for memory allocated by ropeio.
  *
  * Bytes in use and bytes taken from the system differ by what the chunk
- * cache holds: the memory ropeio has from the system now is
- * `allocated + cached`. The fields after `frees` came with version 0.2.
+ * cache holds (rope_cache_stats()): the memory ropeio has from the system
+ * now is `allocated` plus the cache's `cached`.
+ *
+ * This struct keeps version 0.1's layout: programs built against 0.1
+ * allocate exactly this much, so it never grows. Newer figures come in
+ * their own structs, which say how they grow.
  */
 struct rope_mem_stats {
 	size_t allocated;   /**< bytes in use now (headers included); the
@@ -937,19 +941,13 @@ struct rope_mem_stats {
 	uint64_t frees;     /**< allocations given back to the system since the
 				 process started (those the cache keeps are
 				 not) */
-	size_t cached;      /**< bytes the chunk cache holds now, free for the
-				 next chunks (@since 0.2) */
-	size_t cache_limit; /**< the most the chunk cache may hold, see
-				 rope_cache_set_limit() (@since 0.2) */
-	uint64_t cache_hits; /**< chunks the cache served since the process
-				  started (@since 0.2) */
 };
 
 /**
  * Fill @p out with the process-wide allocation figures. Memory handed in by
  * rope_append_ref() is the caller's and is not counted.
  * @param out  receives the figures
- * @since 0.1 (the cache's fields since 0.2)
+ * @since 0.1
  */
 ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
 
@@ -999,6 +997,31 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  * @since 0.2
  */
 ROPEIO_EXPORT size_t rope_cache_set_limit(size_t bytes);
+
+/**
+ * What the chunk cache holds and has done, process-wide. Fields are only
+ * ever added at the end, and rope_cache_stats() is told the size of yours.
+ */
+struct rope_cache_stats {
+	size_t cached;      /**< bytes the cache holds now, free for the next
+				 chunks */
+	size_t limit;       /**< the most it may hold, see
+				 rope_cache_set_limit() */
+	uint64_t hits;      /**< chunks it served since the process started */
+};
+
+/**
+ * Fill @p out with the chunk cache's figures. Pass `sizeof(*out)` as
+ * @p size: a later library writes only the fields a struct of that size
+ * has, so a program keeps working when the struct grows.
+ *
+ * @param out   receives the figures
+ * @param size  the size of *@p out, in bytes
+ * @return 0, -EINVAL (NULL, or @p size smaller than this version's
+ *         struct: a size from a later header is fine).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_cache_stats(struct rope_cache_stats *out, size_t size);
 
 /**
  * Give every chunk the cache holds back to the system (free(3)); the limit

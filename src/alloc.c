@@ -234,7 +234,6 @@ rope_mem_stats(struct rope_mem_stats *out)
 	out->total = atomic_load_explicit(&mem_total, memory_order_relaxed);
 	out->allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
 	out->frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
-	rope__cache_stats(&out->cached, &out->cache_limit, &out->cache_hits);
 }
 
 ROPEIO_EXPORT void

@@ -20,6 +20,7 @@
  * The cache only stores blocks: the accounting of bytes in use and of what
  * the system gave is alloc.c's (rope__chunk_mem_*).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -278,6 +279,21 @@ rope__cache_stats(size_t *bytes, size_t *max, uint64_t *nhits)
 	*bytes = atomic_load_explicit(&held, memory_order_relaxed);
 	*max = atomic_load_explicit(&limit, memory_order_relaxed);
 	*nhits = atomic_load_explicit(&hits, memory_order_relaxed);
+}
+
+ROPEIO_EXPORT int
+rope_cache_stats(struct rope_cache_stats *out, size_t size)
+{
+	struct rope_cache_stats st;
+
+	/* Version 0.2's struct is the smallest a caller can have: a larger
+	 * one comes from a later header, whose extra fields stay as they
+	 * are. */
+	if (!out || size < sizeof(st))
+		return -EINVAL;
+	rope__cache_stats(&st.cached, &st.limit, &st.hits);
+	memcpy(out, &st, sizeof(st));
+	return 0;
 }
 
 ROPEIO_EXPORT size_t

@@ -235,3 +235,19 @@ t_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void
+t_mem_stats(struct t_mem_stats *out)
+{
+	struct rope_mem_stats m;
+	struct rope_cache_stats c;
+
+	rope_mem_stats(&m);
+	if (rope_cache_stats(&c, sizeof(c)) != 0)
+		memset(&c, 0xff, sizeof(c));  /* a failure shows in any test */
+	*out = (struct t_mem_stats){
+		.allocated = m.allocated, .peak = m.peak, .total = m.total,
+		.allocs = m.allocs, .frees = m.frees, .cached = c.cached,
+		.cache_limit = c.limit, .cache_hits = c.hits,
+	};
+}

@@ -53,6 +53,16 @@ void t_pattern(uint8_t *buf, size_t len, uint64_t off);
 /* An unlinked temporary file, or -1. */
 int t_tmpfile(void);
 
+/* rope_mem_stats() and rope_cache_stats() in one, for the tests. */
+struct t_mem_stats {
+	size_t allocated, peak;
+	uint64_t total, allocs, frees;
+	size_t cached, cache_limit;
+	uint64_t cache_hits;
+};
+
+void t_mem_stats(struct t_mem_stats *out);
+
 /* Seconds on the monotonic clock. */
 double t_now(void);
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common.h"
@@ -117,10 +118,49 @@ test_alloc_counters_are_thread_safe(void)
 	CU_ASSERT_EQUAL(t_mem_now(), before);
 }
 
+/* rope_mem_stats() writes version 0.1's struct, which programs built
+ * against 0.1 allocate: it may never grow. */
+static void
+test_alloc_mem_stats_keeps_its_0_1_layout(void)
+{
+	struct mem_stats_0_1 {
+		size_t allocated, peak;
+		uint64_t total, allocs, frees;
+	};
+
+	CU_ASSERT_EQUAL(sizeof(struct rope_mem_stats),
+			sizeof(struct mem_stats_0_1));
+	CU_ASSERT_EQUAL(offsetof(struct rope_mem_stats, frees),
+			offsetof(struct mem_stats_0_1, frees));
+}
+
+/* rope_cache_stats() writes no more than the size it is told, and
+ * refuses a size smaller than its first version's struct. */
+static void
+test_alloc_cache_stats_writes_only_its_size(void)
+{
+	unsigned char big[sizeof(struct rope_cache_stats) + 16];
+	struct rope_cache_stats st;
+
+	memset(big, 0xa5, sizeof(big));
+	CU_ASSERT_EQUAL(rope_cache_stats((struct rope_cache_stats *)big,
+					 sizeof(big)), 0);
+	for (size_t i = sizeof(st); i < sizeof(big); i++)
+		CU_ASSERT_EQUAL(big[i], 0xa5);
+	CU_ASSERT_EQUAL(rope_cache_stats(&st, sizeof(st) - 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_cache_stats(NULL, sizeof(st)), -EINVAL);
+	CU_ASSERT_EQUAL(rope_cache_stats(&st, sizeof(st)), 0);
+	CU_ASSERT(st.cached <= st.limit);
+}
+
 static const struct t_test tests[] = {
 	{ "accounts_bytes_and_counts", test_alloc_accounts_bytes_and_counts },
+	{ "cache_stats_writes_only_its_size",
+	  test_alloc_cache_stats_writes_only_its_size },
 	{ "counters_are_thread_safe", test_alloc_counters_are_thread_safe },
 	{ "fail_at_nth", test_alloc_fail_at_nth },
+	{ "mem_stats_keeps_its_0_1_layout",
+	  test_alloc_mem_stats_keeps_its_0_1_layout },
 	{ "peak_and_reset", test_alloc_peak_and_reset },
 	{ "rope_frees_everything", test_alloc_rope_frees_everything },
 };

@@ -22,12 +22,12 @@
 /* The footprint of a cached 4 KiB chunk. */
 #define FP4K (ROPE_CHUNK_HDR + 4096)
 
-static struct rope_mem_stats
+static struct t_mem_stats
 t_stats(void)
 {
-	struct rope_mem_stats st;
+	struct t_mem_stats st;
 
-	rope_mem_stats(&st);
+	t_mem_stats(&st);
 	return st;
 }
 
@@ -36,7 +36,7 @@ test_cache_bound_holds(void)
 {
 	size_t old = rope_cache_set_limit(3 * FP4K);
 	struct rope_chunk *c[10];
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 
 	rope_cache_trim();
 	a = t_stats();
@@ -64,7 +64,7 @@ test_cache_bound_holds(void)
 static void
 test_cache_env_read_once(void)
 {
-	struct rope_mem_stats st;
+	struct t_mem_stats st;
 
 	/* The suite leaves the limit as it found it: this is the value
 	 * ROPEIO_CACHE_BYTES gave at the first use. */
@@ -81,7 +81,7 @@ static void
 test_cache_hit_takes_nothing_from_system(void)
 {
 	size_t old = rope_cache_set_limit(1 << 20);
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_chunk *c, *d;
 
 	rope_cache_trim();
@@ -114,7 +114,7 @@ test_cache_hit_takes_nothing_from_system(void)
 static void
 test_cache_odd_sizes_go_to_the_system(void)
 {
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_chunk *c;
 
 	rope_cache_trim();
@@ -139,7 +139,7 @@ static void
 test_cache_off_keeps_nothing(void)
 {
 	size_t old = rope_cache_set_limit(0);
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 
 	a = t_stats();
 	CU_ASSERT_EQUAL(a.cached, 0);
@@ -157,7 +157,7 @@ static void
 test_cache_seam_fails_a_hit(void)
 {
 	struct rope *r = rope_new();
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	size_t mem;
 
 	rope__chunk_unref(rope__chunk_new(4096));
@@ -187,7 +187,7 @@ test_cache_seam_fails_a_hit(void)
 static void
 test_cache_trim_gives_everything_back(void)
 {
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_chunk *c[6];
 	size_t want = 0;
 
@@ -261,7 +261,7 @@ static void
 test_cache_released_elsewhere_reused_by_owner(void)
 {
 	size_t mem = t_mem_now();
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	pthread_t t[RELEASERS];
 	static uint8_t msg[MSG];
 

@@ -2,7 +2,8 @@
 /*
  * Memory that ropeio keeps for reuse: the spare chunk of an emptied rope
  * and the chunk sizes that follow the traffic. Allocations are counted with
- * rope_mem_stats(), so a loop that allocates once too often fails here.
+ * rope_mem_stats() and rope_cache_stats() (t_mem_stats), so a loop that
+ * allocates once too often fails here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +20,11 @@ static const char msg40[] = "0123456789012345678901234567890123456789";
 /* Chunks and other blocks taken since @a, from the system or the chunk
  * cache (the spare must serve, not the cache), and bytes from the system. */
 static uint64_t
-t_allocs_since(const struct rope_mem_stats *a, uint64_t *bytes)
+t_allocs_since(const struct t_mem_stats *a, uint64_t *bytes)
 {
-	struct rope_mem_stats b;
+	struct t_mem_stats b;
 
-	rope_mem_stats(&b);
+	t_mem_stats(&b);
 	*bytes = b.total - a->total;
 	return b.allocs - a->allocs + b.cache_hits - a->cache_hits;
 }
@@ -32,7 +33,7 @@ static void
 test_memory_queue_drain_allocates_nothing(void)
 {
 	struct rope *r = rope_new();
-	struct rope_mem_stats a;
+	struct t_mem_stats a;
 	uint64_t bytes;
 	char out[40];
 	int bad = 0;
@@ -41,7 +42,7 @@ test_memory_queue_drain_allocates_nothing(void)
 		rope_write(r, msg40, 40);
 		rope_drain(r, 40);
 	}
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	for (int i = 0; i < MESSAGES; i++) {
 		bad += rope_write(r, msg40, 40) != 40;
 		if (i % 4096 == 0) {
@@ -63,7 +64,7 @@ static void
 test_memory_queue_truncate_allocates_nothing(void)
 {
 	struct rope *r = rope_new();
-	struct rope_mem_stats a;
+	struct t_mem_stats a;
 	uint64_t bytes;
 	int bad = 0;
 
@@ -71,7 +72,7 @@ test_memory_queue_truncate_allocates_nothing(void)
 		rope_append(r, msg40, 40);
 		rope_truncate(r, 0);
 	}
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	for (int i = 0; i < MESSAGES; i++) {
 		bad += rope_append(r, msg40, 40) != 40;
 		if (i % 4096 == 0)
@@ -89,14 +90,14 @@ static void
 test_memory_queue_read_fd_allocates_nothing(void)
 {
 	struct rope *r = rope_new();
-	struct rope_mem_stats a;
+	struct t_mem_stats a;
 	uint64_t bytes;
 	int p[2], bad = 0;
 
 	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
 	for (int i = 0; i < 100000; i++) {
 		if (i == WARMUP)
-			rope_mem_stats(&a);
+			t_mem_stats(&a);
 		bad += write(p[1], msg40, 40) != 40;
 		bad += rope_read_fd(r, p[0], 1 << 20) != 40;
 		if (i % 4096 == 0)
@@ -117,12 +118,12 @@ static void
 test_memory_queue_of_pieces_settles(void)
 {
 	struct rope *r = rope_new();
-	struct rope_mem_stats a;
+	struct t_mem_stats a;
 	uint64_t bytes;
 
 	for (int i = 0; i < 20000; i++) {
 		if (i == WARMUP)
-			rope_mem_stats(&a);
+			t_mem_stats(&a);
 		for (int k = 0; k < 36; k++)  /* 1,440 bytes */
 			rope_write(r, msg40, 40);
 		rope_drain(r, 1440);
@@ -406,13 +407,13 @@ static void
 test_memory_getvalue_moves_pages(void)
 {
 	struct rope *r = t_rope_of_writes(50, 1u << 20);
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_bytes *v;
 
 	rope_mem_reset_peak();
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
-	rope_mem_stats(&b);
+	t_mem_stats(&b);
 	CU_ASSERT(t_value_is_pattern(v, 50u << 20));
 	CU_ASSERT(b.total - a.total < 64 * 1024);
 	CU_ASSERT(b.peak - a.allocated < 64 * 1024);
@@ -439,12 +440,12 @@ test_memory_getvalue_moves_appends_and_edges(void)
 	for (int k = 0; k < 2; k++) {
 		struct rope *r = t_rope_of_writes(counts[k], sizes[k]);
 		size_t size = rope_size(r);
-		struct rope_mem_stats a, b;
+		struct t_mem_stats a, b;
 		struct rope_bytes *v;
 
-		rope_mem_stats(&a);
+		t_mem_stats(&a);
 		CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
-		rope_mem_stats(&b);
+		t_mem_stats(&b);
 		CU_ASSERT(t_value_is_pattern(v, size));
 		CU_ASSERT(b.total - a.total < size / 4);
 		T_CHECK(r);
@@ -458,7 +459,7 @@ static void
 test_memory_getvalue_copies_shared(void)
 {
 	struct rope *r = t_rope_of_writes(4, 1u << 20);
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_bytes *v;
 	struct rope_snap *s;
 	struct rope *back;
@@ -466,9 +467,9 @@ test_memory_getvalue_copies_shared(void)
 	int n;
 
 	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
-	rope_mem_stats(&b);
+	t_mem_stats(&b);
 	CU_ASSERT(t_value_is_pattern(v, 4u << 20));
 	CU_ASSERT(b.total - a.total >= (4u << 20));  /* a real copy */
 	n = rope_snap_iov(s, 0, SIZE_MAX, iov, 8);
@@ -523,14 +524,14 @@ test_memory_pullup_moves_pages(void)
 {
 	static uint8_t want[4u << 20];
 	struct rope *r = t_rope_of_writes(4, 1u << 20);
-	struct rope_mem_stats a, b;
+	struct t_mem_stats a, b;
 	struct rope_snap *snap;
 	const void *p;
 
 	t_pattern(want, sizeof(want), 0);
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	CU_ASSERT_EQUAL(rope_pullup(r, 1 << 20, 2u << 20, &p), 0);
-	rope_mem_stats(&b);
+	t_mem_stats(&b);
 	CU_ASSERT(memcmp(p, want + (1u << 20), 2u << 20) == 0);
 	CU_ASSERT(b.total - a.total < 64 * 1024);
 	CU_ASSERT_EQUAL(r->nseg, 3);
@@ -540,10 +541,10 @@ test_memory_pullup_moves_pages(void)
 	/* [1 MiB - 4 KiB, 4 MiB): the flat chunk and the last segment move,
 	 * the first segment's part is copied, and it keeps its first
 	 * 1020 KiB. */
-	rope_mem_stats(&a);
+	t_mem_stats(&a);
 	CU_ASSERT_EQUAL(rope_pullup(r, (1 << 20) - 4096,
 				    (3u << 20) + 4096, &p), 0);
-	rope_mem_stats(&b);
+	t_mem_stats(&b);
 	CU_ASSERT(memcmp(p, want + (1u << 20) - 4096, (3u << 20) + 4096) == 0);
 	CU_ASSERT(b.total - a.total < 64 * 1024);
 	CU_ASSERT_EQUAL(r->nseg, 2);

@@ -9,10 +9,11 @@ snapshot(), send(), write_to(), find(), readline_delim() and drain().
 """
 import io as _io
 
-from ._ropeio import BytesIO, Snapshot, mem_stats, mem_reset_peak, __version__
+from ._ropeio import (BytesIO, Snapshot, cache_trim, mem_stats,
+                      mem_reset_peak, __version__)
 
 # Like io.BytesIO: a subclass of _io._BufferedIOBase registered with the
 # io.BufferedIOBase ABC, so isinstance(x, io.BufferedIOBase) holds.
 _io.BufferedIOBase.register(BytesIO)
 
-__all__ = ["BytesIO", "Snapshot", "mem_stats", "mem_reset_peak"]
+__all__ = ["BytesIO", "Snapshot", "cache_trim", "mem_stats", "mem_reset_peak"]

@@ -137,14 +137,28 @@ static PyObject *
 mem_stats(PyObject *mod, PyObject *unused)
 {
 	struct rope_mem_stats st;
+	struct rope_cache_stats cs = { 0 };
 
 	rope_mem_stats(&st);
-	return Py_BuildValue("{s:n,s:n,s:K,s:K,s:K}",
+	rope_cache_stats(&cs, sizeof(cs));
+	return Py_BuildValue("{s:n,s:n,s:K,s:K,s:K,s:n}",
 			     "allocated", (Py_ssize_t)st.allocated,
 			     "peak", (Py_ssize_t)st.peak,
 			     "total", (unsigned long long)st.total,
 			     "allocs", (unsigned long long)st.allocs,
-			     "frees", (unsigned long long)st.frees);
+			     "frees", (unsigned long long)st.frees,
+			     "cached", (Py_ssize_t)cs.cached);
+}
+
+static PyObject *
+cache_trim(PyObject *mod, PyObject *unused)
+{
+	size_t n;
+
+	Py_BEGIN_ALLOW_THREADS
+	n = rope_cache_trim();
+	Py_END_ALLOW_THREADS
+	return PyLong_FromSize_t(n);
 }
 
 static PyObject *
@@ -159,7 +173,13 @@ static PyMethodDef module_methods[] = {
 	 "mem_stats() -> dict\n--\n\n"
 	 "Process-wide figures of the memory ropeio allocated itself, which\n"
 	 "tracemalloc does not see: 'allocated' now, 'peak' since the last\n"
-	 "reset, 'total' ever, and the counts 'allocs' and 'frees'."},
+	 "reset, 'total' ever taken from the system, the counts 'allocs'\n"
+	 "and 'frees' of allocations taken from and given back to it, and\n"
+	 "'cached', the bytes the chunk cache keeps for reuse."},
+	{"cache_trim", cache_trim, METH_NOARGS,
+	 "cache_trim() -> int\n--\n\n"
+	 "Give the memory the chunk cache keeps back to the system; returns\n"
+	 "the bytes given back."},
 	{"mem_reset_peak", mem_reset_peak, METH_NOARGS,
 	 "mem_reset_peak() -> None\n--\n\n"
 	 "Set the peak of mem_stats() to the memory allocated now."},
@@ -225,7 +245,7 @@ PyInit__ropeio(void)
 	    add_type(mod, &rio_buffer_type, NULL) < 0 ||
 	    add_type(mod, &rio_snapiter_type, NULL) < 0 ||
 	    add_type(mod, &rio_view_type, NULL) < 0 ||
-	    PyModule_AddStringConstant(mod, "__version__", "0.1.0") < 0) {
+	    PyModule_AddStringConstant(mod, "__version__", "0.2.0") < 0) {
 		Py_DECREF(mod);
 		return NULL;
 	}
