@@ -259,7 +259,7 @@ rope_pullup(struct rope *r, int64_t off, size_t len, const void **out)
 		return -EBUSY;
 	/* A large range of private page chunks moves its pages (remap.c);
 	 * anything else is copied. */
-	if (rope__remap_prepare(r, a, a + len, &m) < 0)
+	if (rope__remap_prepare(r, a, a + len, len, &m) < 0)
 		return -ENOMEM;
 	c = m.c ? NULL : rope__chunk_new(len);
 	if ((!m.c && !c) || rope__segs_reserve(r, 2) < 0) {

@@ -102,7 +102,7 @@ seg_inside(const struct rope_seg *s, uint64_t off, uint64_t a, uint64_t b)
 }
 
 int
-rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
+rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b, size_t cap,
 		    struct rope__remap *m)
 {
 	size_t page = rope__page_round(1), movable = 0, lo, hi;
@@ -126,7 +126,9 @@ rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
 	 * would need more of it. */
 	if (movable < size / 2)
 		return 0;
-	m->len = rope__page_round(size);
+	/* Room past the bytes costs address space only: pages nobody
+	 * touches are never backed. */
+	m->len = rope__page_round(MAX(size, cap));
 	m->c = rope__alloc(sizeof(*m->c));
 	if (!m->c)
 		return -ENOMEM;

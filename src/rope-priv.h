@@ -398,10 +398,11 @@ void rope__flatten_into(const struct rope *r, uint8_t *dst);
  *
  * For getvalue() and rope_pullup() of the stream bytes [a, b), when most of
  * them lie in page chunks only the rope holds: prepare allocates a flat
- * page chunk's header and range (m->c stays NULL when moving does not
- * apply; -ENOMEM when memory is refused, nothing changed); cancel gives
- * them back; commit (cannot fail) moves those pages and copies the rest
- * into it, leaves the segments wholly inside [a, b) on the zero chunk, and
+ * page chunk's header and range, of @cap bytes when that is more than
+ * b - a so that appends after a getvalue() find room (m->c stays NULL when
+ * moving does not apply; -ENOMEM when memory is refused, nothing changed);
+ * cancel gives them back; commit (cannot fail) moves those pages and copies
+ * the rest into it, leaves the segments wholly inside [a, b) on the zero chunk, and
  * returns the chunk, holding [a, b) at its start, for the caller to put in
  * their place.
  */
@@ -414,7 +415,7 @@ struct rope__remap {
 	uint64_t a, b;
 };
 
-int rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b,
+int rope__remap_prepare(struct rope *r, uint64_t a, uint64_t b, size_t cap,
 			struct rope__remap *m);
 void rope__remap_cancel(struct rope__remap *m);
 struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);

@@ -200,7 +200,8 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		if (!b)
 			return -ENOMEM;
 		/* Pages that can move do; else a copy. */
-		if (rope__remap_prepare(r, 0, r->size, &m) < 0)
+		if (rope__remap_prepare(r, 0, r->size, flat_capacity(r),
+					&m) < 0)
 			c = NULL;
 		else if (m.c)
 			c = rope__remap_commit(r, &m);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -429,6 +430,50 @@ test_memory_getvalue_moves_pages(void)
 	rope_free(r);
 }
 
+/*
+ * The parser loop, append then getvalue with the values dropped: a moved
+ * flat chunk has room to grow, like a copied one, so the appends after it
+ * stay in its one segment and the next getvalue() costs nothing. Without
+ * the room every getvalue() moved or copied the whole stream again.
+ */
+static void
+test_memory_getvalue_moved_leaves_room_for_appends(void)
+{
+	struct rope *r = t_rope_of_writes(8, 1u << 20);
+	struct rope_bytes *v, *w;
+	struct rope_info info;
+	uint8_t piece[1448];
+
+	memset(piece, 'p', sizeof(piece));
+	for (int round = 0; round < 3; round++) {
+		CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+		rope_bytes_unref(v);
+		CU_ASSERT_EQUAL(rope_append(r, piece, sizeof(piece)),
+				(ssize_t)sizeof(piece));
+		/* From the second flatten on (the first is exact, as a
+		 * copy's is), the piece goes into the flat chunk's room. */
+		CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+		CU_ASSERT_EQUAL(info.segments, round ? 1u : 2u);
+	}
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &w), 0);
+	CU_ASSERT_PTR_EQUAL(v, w);
+	CU_ASSERT_EQUAL(rope_bytes_size(v), (8u << 20) + 3 * sizeof(piece));
+	{
+		uint8_t *want = malloc(8u << 20);
+		const uint8_t *got = rope_bytes_data(v);
+
+		t_pattern(want, 8u << 20, 0);
+		CU_ASSERT(memcmp(got, want, 8u << 20) == 0);
+		CU_ASSERT(got[(8u << 20) + 3 * sizeof(piece) - 1] == 'p');
+		free(want);
+	}
+	T_CHECK(r);
+	rope_bytes_unref(v);
+	rope_bytes_unref(w);
+	rope_free(r);
+}
+
 /* 64 KiB appends: the small head is copied, the page chunks move; odd
  * sizes leave edges that are copied. */
 static void
@@ -597,6 +642,8 @@ static const struct t_test tests[] = {
 	{ "chunk_size_follows_traffic",
 	  test_memory_chunk_size_follows_traffic },
 	{ "getvalue_copies_shared", test_memory_getvalue_copies_shared },
+	{ "getvalue_moved_leaves_room_for_appends",
+	  test_memory_getvalue_moved_leaves_room_for_appends },
 	{ "getvalue_moves_appends_and_edges",
 	  test_memory_getvalue_moves_appends_and_edges },
 	{ "getvalue_moves_pages", test_memory_getvalue_moves_pages },
