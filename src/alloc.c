@@ -114,8 +114,14 @@ rope__free(void *p, size_t size)
 	free(p);
 }
 
-void *
-rope__chunk_mem(size_t size)
+/*
+ * Chunk memory, heap or pages: from the cache when it has a block of that
+ * size (in use again, taken from nobody), else from the system through
+ * @take; released to the cache when it has room, else to the system
+ * through @give.
+ */
+static void *
+mem_take(size_t size, void *(*take)(size_t))
 {
 	void *p;
 
@@ -126,18 +132,30 @@ rope__chunk_mem(size_t size)
 		in_use_add(size);
 		return p;
 	}
-	p = malloc(size);
+	p = take(size);
 	if (p)
 		account_add(size);
 	return p;
 }
 
-void
-rope__chunk_mem_free(void *p, size_t size)
+static void
+mem_give(void *p, size_t size, void (*give)(void *, size_t))
 {
 	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
 	if (!rope__cache_give(p, size))
-		rope__chunk_mem_return(p, size);
+		give(p, size);
+}
+
+void *
+rope__chunk_mem(size_t size)
+{
+	return mem_take(size, malloc);
+}
+
+void
+rope__chunk_mem_free(void *p, size_t size)
+{
+	mem_give(p, size, rope__chunk_mem_return);
 }
 
 void
@@ -150,27 +168,13 @@ rope__chunk_mem_return(void *p, size_t size)
 void *
 rope__pages_mem(size_t size)
 {
-	void *p;
-
-	if (should_fail())
-		return NULL;
-	p = rope__cache_take(size);
-	if (p) {
-		in_use_add(size);
-		return p;
-	}
-	p = rope__pages_map(size);
-	if (p)
-		account_add(size);
-	return p;
+	return mem_take(size, rope__pages_map);
 }
 
 void
 rope__pages_mem_free(void *p, size_t size)
 {
-	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
-	if (!rope__cache_give(p, size))
-		rope__pages_mem_return(p, size);
+	mem_give(p, size, rope__pages_mem_return);
 }
 
 void
