@@ -34,10 +34,11 @@
  *   scen-*.c      one group of scenarios each: the data, the table of the
  *                 peers' ways (struct way), and the tables it adds
  *   report.c      the tables on stdout, the machine, how to read them
- *   targets.c     DESIGN.md section 5's targets, met or not, from the
- *                 medians
+ *   targets.c     the targets (the README's "Targets"), met or not, from
+ *                 the medians
  *   json.c        every figure and the machine, to bench-MODE.json
- *   chart.c       the gnuplot chart, bench-MODE.png, when gnuplot is here
+ *   chart.c       the gnuplot chart, bench-MODE.png, when gnuplot is here,
+ *                 and its figures as the README's table (--markdown)
  *
  * A peer missing at build time is compiled out (its file is not built, its
  * HAVE_ macro not defined): the scenario tables then carry the reason
@@ -301,8 +302,9 @@ struct way {
 /*
  * The two modes of every table. Warm: the same work repeated in this
  * process, the first repetition not counted. Cold: the first use in a
- * fresh process, a child forked for each repetition, freed heap returned
- * to the kernel (malloc_trim) when it starts and again at probe_start().
+ * fresh process, a child forked for each repetition, ropeio's chunk cache
+ * and freed heap returned to the kernel (cold_trim) when it starts and
+ * again at probe_start().
  * bench_cold is true inside such a child; a way that holds per-process
  * state (an io_uring engine) makes its own there, and a way that is warm
  * by design (memcpy into an array touched before) skips with WARM_ONLY.
@@ -319,6 +321,12 @@ void measure_n(struct scen **s, int ns, const struct way *w, int nw,
 void measure(struct scen *s, const struct way *w, int nw, const void *arg,
 	     int reps, int warmup);
 int cold_reps(int reps);
+/* What a cold run does first, and again at probe_start(): ropeio's chunk
+ * cache trimmed (rope_cache_trim), then the heap (malloc_trim). */
+void cold_trim(void);
+/* --self-test: one cold repetition after the parent filled ropeio's cache;
+ * returns the exit status (0 when the child started cold). */
+int harness_self_test(void);
 
 /* ------------------------------------------------------------------------ */
 /* The scenarios' arguments, shared by the peers                            */
@@ -646,6 +654,7 @@ extern struct machine machine;
 void machine_read(void);
 const char *peer_name(const char *peer);
 void fmt_ratio(char *out, size_t n, double r);
+void fmt_time(char *out, size_t n, double s);
 void print_intro(const char *mode);
 void print_scen(int num, const struct scen *s);
 void print_loop_growth(void);
@@ -673,5 +682,7 @@ void json_write(const char *path, const char *mode);
 
 /* chart.c */
 void chart_write(const char *base, const char *mode);
+/* The chart's figures as the README's markdown table, to @path. */
+void chart_markdown(const char *path, const char *mode);
 
 #endif /* ROPEIO_BENCH_H */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tour's chart: each peer's median over the best peer's, per scenario,
- * drawn by gnuplot into bench-MODE.png when gnuplot is installed.
+ * The tour's summary: each peer's median over the best peer's, per
+ * scenario, drawn by gnuplot into bench-MODE.png when gnuplot is installed,
+ * and the same figures as a markdown table (--markdown FILE), the one the
+ * README shows beside the chart (tools/run --readme puts both there).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -146,4 +148,130 @@ chart_write(const char *base, const char *mode)
 		printf("PNG: %s\n", png);
 	else
 		printf("PNG: none (gnuplot failed on %s)\n", gp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The same summary as a markdown table                                     */
+/* ------------------------------------------------------------------------ */
+
+static void
+md_ratio(FILE *f, const struct fig *g, double best)
+{
+	char r[32];
+
+	if (!g || isnan(g->med) || isnan(best)) {
+		fputs(" - |", f);
+		return;
+	}
+	fmt_ratio(r, sizeof(r), g->med / best);
+	fprintf(f, " %s |", r);
+}
+
+/* The HTTP servers: time per request over the best server's, from the
+ * requests/s; ropeio's best mode. */
+static void
+md_httpd(FILE *f, bool peer[])
+{
+	static const int conns[HTTPD_CONNS] = { 50, 500 };
+
+	for (int c = 0; c < HTTPD_CONNS; c++) {
+		double rps[HTTPD_SERVERS], p50, p99, best = 0, mine = 0;
+		char r[32];
+
+		for (int s = 0; s < HTTPD_SERVERS; s++) {
+			if (!httpd_result(s, c, &rps[s], &p50, &p99))
+				rps[s] = 0;
+			best = fmax(best, rps[s]);
+		}
+		mine = fmax(rps[0], rps[1]);
+		if (!mine || !best)
+			continue;
+		fprintf(f, "| HTTP server, %d conn. | %.0f req/s |", conns[c],
+			mine);
+		for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++) {
+			if (!peer[p])
+				continue;
+			if (p == 0 || (!strcmp(chart_peers[p], "evbuffer") &&
+				       rps[2])) {
+				fmt_ratio(r, sizeof(r),
+					  best / (p ? rps[2] : mine));
+				fprintf(f, " %s |", r);
+			} else {
+				fputs(" - |", f);
+			}
+		}
+		fputs(" - |\n", f);
+	}
+}
+
+/*
+ * Write @path: the run's machine, one table (a row per scenario of the
+ * chart, a column per peer: its warm median over the best peer's; ropeio's
+ * own median; ropeio's cold median over the best cold peer's), and the
+ * targets' tally with those not met.
+ */
+void
+chart_markdown(const char *path, const char *mode)
+{
+	bool peer[ARRAY_SIZE(chart_peers)];
+	int met = 0, not_met = 0;
+	size_t uname_len = strcspn(machine.uname, "#");
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++)
+		peer[p] = chart_has(chart_peers[p]);
+	/* The kernel's name and release, without its build string. */
+	while (uname_len && (machine.uname[uname_len - 1] == ' ' ||
+			     machine.uname[uname_len - 1] == '#'))
+		uname_len--;
+	fprintf(f, "The %s tour, %s; %.*s, %ld CPUs (%s); %s.\n\n", mode,
+		machine.date, (int)uname_len, machine.uname, machine.nproc,
+		machine.cpu, machine.compiler);
+	fputs("| scenario | ropeio, warm median |", f);
+	for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++)
+		if (peer[p])
+			fprintf(f, " %s |", peer_name(chart_peers[p]));
+	fputs(" ropeio, cold |\n|---|---:|", f);
+	for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++)
+		if (peer[p])
+			fputs("---:|", f);
+	fputs("---:|\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(chart_scens); i++) {
+		const struct scen *s = scen_find(chart_scens[i].id);
+		const struct fig *r;
+		char t[32];
+
+		if (!s || isnan(s->best[0]))
+			continue;
+		r = fig_get(s->id, "ropeio", "warm");
+		fmt_time(t, sizeof(t), r ? r->med : NAN);
+		fprintf(f, "| %s | %s |", chart_scens[i].name, t);
+		for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++)
+			if (peer[p])
+				md_ratio(f, fig_get(s->id, chart_peers[p],
+						    "warm"), s->best[0]);
+		md_ratio(f, fig_get(s->id, "ropeio", "cold"), s->best[1]);
+		fputc('\n', f);
+	}
+	md_httpd(f, peer);
+	for (int i = 0; i < ntargets; i++) {
+		met += targets[i].status == MET;
+		not_met += targets[i].status == NOT_MET;
+	}
+	fprintf(f, "\nTargets in this run: %d met, %d not met, %d only "
+		"reported or not measured.", met, not_met,
+		ntargets - met - not_met);
+	if (not_met)
+		fputs(" Not met:\n\n", f);
+	else
+		fputc('\n', f);
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].status == NOT_MET)
+			fprintf(f, "- %s: %s\n", targets[i].what,
+				targets[i].measured);
+	if (fclose(f))
+		die("%s: %s", path, strerror(errno));
+	printf("Markdown: %s\n", path);
 }

@@ -235,6 +235,23 @@ cold_reps(int reps)
 	return reps < 9 ? MIN(reps, 3) : reps / 3;
 }
 
+/*
+ * A fresh process has nothing cached: give back the chunks ropeio's cache
+ * kept (a forked child inherits the parent's), then the heap malloc kept.
+ * Without the first, a cold ropeio row would take its chunks from the
+ * parent's cache, touched and free, while every peer paid for fresh pages.
+ */
+void
+cold_trim(void)
+{
+	struct rope_cache_stats cs;
+
+	rope_cache_trim();
+	if (rope_cache_stats(&cs, sizeof(cs)) < 0 || cs.cached)
+		die("a cold run: the chunk cache still holds %zu B", cs.cached);
+	malloc_trim(0);
+}
+
 static void
 io_all(int fd, void *buf, size_t len, bool out)
 {
@@ -265,7 +282,7 @@ run_cold(const struct way *w, struct probe *p, const void *arg)
 	if (pid == 0) {
 		close(fds[0]);
 		bench_cold = true;
-		malloc_trim(0);
+		cold_trim();
 		w->run(p, arg);
 		io_all(fds[1], p, len, true);
 		_exit(0);
@@ -416,4 +433,79 @@ copy_of(const void *p, size_t n)
 		die("malloc");
 	memcpy(v, p, n);
 	return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* --self-test: the cold mode is cold                                       */
+/* ------------------------------------------------------------------------ */
+
+#define SELF_PIECES 64
+
+/* Build a rope of SELF_PIECES x LOOP_PIECE bytes, as the tables do. */
+static struct rope *
+self_rope(void)
+{
+	struct rope *r = rope_new();
+
+	if (!r)
+		die("rope_new");
+	for (int i = 0; i < SELF_PIECES; i++)
+		if (rope_write(r, src_bytes + i * LOOP_PIECE, LOOP_PIECE) !=
+		    LOOP_PIECE)
+			die("rope_write");
+	return r;
+}
+
+/* The way: what the cache held when the probe started (in kept), and what
+ * building the rope took from the system (own_total). */
+static void
+self_way(struct probe *p, const void *arg)
+{
+	struct rope_cache_stats cs;
+	struct rope *r;
+
+	probe_start(p);
+	if (rope_cache_stats(&cs, sizeof(cs)) < 0)
+		die("rope_cache_stats");
+	r = self_rope();
+	probe_stop(p);
+	p->kept = (double)cs.cached;
+	rope_free(r);
+}
+
+/*
+ * The parent fills ropeio's cache with the chunks a rope of the tables'
+ * kind takes, then runs one cold repetition: it must start with the cache
+ * empty and take its chunks from the system, as a fresh process does.
+ * Returns the exit status.
+ */
+int
+harness_self_test(void)
+{
+	static const struct way w = { "ropeio", "cold self-test", self_way,
+				      NULL };
+	struct probe p[MAX_TOGETHER] = { { 0 } };
+	struct rope_cache_stats cs;
+	bool ok;
+
+	src_bytes = malloc(SELF_PIECES * LOOP_PIECE);
+	if (!src_bytes)
+		die("malloc");
+	for (size_t i = 0; i < SELF_PIECES * LOOP_PIECE; i++)
+		src_bytes[i] = (uint8_t)rng();
+	rope_free(self_rope());
+	if (rope_cache_stats(&cs, sizeof(cs)) < 0 || !cs.cached) {
+		printf("self-test: the cache kept nothing to inherit "
+		       "(ROPEIO_CACHE_BYTES=0?): skipped\n");
+		free(src_bytes);
+		return 77;
+	}
+	run_cold(&w, p, NULL);
+	ok = p[0].kept == 0 && p[0].own_total > 0;
+	printf("self-test: the parent's cache held %zu B; the cold child "
+	       "started with %.0f B cached and took %.0f B from the system: "
+	       "%s\n", cs.cached, p[0].kept, p[0].own_total,
+	       ok ? "ok" : "FAILED");
+	free(src_bytes);
+	return ok ? 0 : 1;
 }

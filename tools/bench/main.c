@@ -6,10 +6,12 @@
  * Every figure is the median and range of several repetitions, shown as a
  * ratio to the best peer and to the limit. The tables go to stdout, every
  * figure and the machine to a JSON file, and a chart to a PNG when gnuplot
- * is installed. Then a "targets" section checks DESIGN.md section 5.
+ * is installed. Then a "targets" section checks the targets the README
+ * states.
  *
  * Usage: bench [--full] [--out DIR] [--script PATH] [--python PATH]
- *              [--no-python] [--reps N] [--only GROUP,...]
+ *              [--no-python] [--reps N] [--only GROUP,...] [--markdown FILE]
+ *        bench --self-test
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -62,13 +64,18 @@ usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--full] [--out DIR] [--script PATH] "
 		"[--python PATH] [--no-python] [--reps N] [--only GROUPS]\n"
+		"       [--markdown FILE] | --self-test\n"
 		"  --full       1 GiB scenarios and more runs (several "
 		"minutes); default: quick\n"
 		"  --out DIR    where bench-MODE.json and .png go (default: .)\n"
 		"  --script     the CPython script (default: "
 		"tools/bench/bench_cpython.py)\n"
 		"  --reps N     runs of the large scenarios\n"
-		"  --only       some of %s\n", argv0, GROUPS);
+		"  --only       some of %s\n"
+		"  --markdown   also write the chart's figures as the README's "
+		"table to FILE\n"
+		"  --self-test  check that a cold run starts cold, and exit\n",
+		argv0, GROUPS);
 	exit(2);
 }
 
@@ -122,7 +129,7 @@ main(int argc, char **argv)
 {
 	struct config cfg = quick, *c = &cfg;
 	const char *out = ".", *script = "tools/bench/bench_cpython.py";
-	const char *python = "python3";
+	const char *python = "python3", *markdown = NULL;
 	bool use_python = true;
 	char base[4096], json[4200], config[4096];
 	struct shared_files sf;
@@ -146,6 +153,10 @@ main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			cfg.only = argv[++i];
+		else if (!strcmp(argv[i], "--markdown") && i + 1 < argc)
+			markdown = argv[++i];
+		else if (!strcmp(argv[i], "--self-test") && argc == 2)
+			return harness_self_test();
 		else
 			usage(argv[0]);
 	}
@@ -190,6 +201,8 @@ main(int argc, char **argv)
 	json_write(json, c->mode);
 	printf("JSON: %s\n", json);
 	chart_write(base, c->mode);
+	if (markdown)
+		chart_markdown(markdown, c->mode);
 	printf("(checksum %llu)\n", (unsigned long long)sink);
 	free(h.stream);
 	free(h.splits);

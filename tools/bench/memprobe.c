@@ -277,8 +277,8 @@ rss_reset_peak(void)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Start measuring. In the cold mode, freed heap memory goes back to the
- * kernel first, so that the operation pays for the pages it touches as in
+ * Start measuring. In the cold mode, ropeio's chunk cache and freed heap
+ * memory go back to the kernel first, so that the operation pays for the pages it touches as in
  * a fresh process; in the warm mode the heap stays as the repetitions
  * before left it. The resident peak is reset. Neither is inside the timed
  * window.
@@ -289,7 +289,7 @@ probe_start(struct probe *p)
 	double hwm;
 
 	if (bench_cold)
-		malloc_trim(0);
+		cold_trim();
 	rss_reset_peak();
 	rss_read(&p->rss0, &hwm);
 	p->pss0 = pss_read();

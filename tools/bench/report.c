@@ -53,7 +53,7 @@ time_unit(double s, const char **name)
 	return 1;
 }
 
-static void
+void
 fmt_time(char *out, size_t n, double s)
 {
 	const char *unit;
@@ -370,9 +370,10 @@ print_intro(const char *mode)
 	       "same work repeated in one process, the first repetition\nnot "
 	       "counted, the heap as the repetitions before left it. cold: "
 	       "the first use in\na fresh process (a child forked for each "
-	       "repetition), freed heap returned to\nthe kernel (malloc_trim) "
-	       "before it, so it pays the page faults of the memory "
-	       "it\ntouches. The limit's preallocated array is warm only. "
+	       "repetition), ropeio's chunk cache and\nfreed heap returned "
+	       "to the kernel (rope_cache_trim, malloc_trim) before it, so\n"
+	       "it pays the page faults of the memory it touches. The "
+	       "limit's preallocated\narray is warm only. "
 	       "CPython runs "
 	       "all its\nrepetitions in one process: its rows are warm. The "
 	       "runs in a title are the warm\nones; a third as many run cold "
