@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Sourced by tools/run and tools/test: install what the build needs when it
 # is missing. On Debian and Ubuntu it uses apt-get (as root, or with sudo);
-# elsewhere it says what to install and stops.
+# elsewhere it says what to install and stops. ROPEIO_NO_INSTALL=1 turns
+# it off (the build then finds what it finds).
 
 # Debian packages: the build, the tests (CUnit, a C++ compiler for the
 # header test, curl for the HTTP example's test) and the io_uring layer's
@@ -39,6 +40,7 @@ ropeio_missing() {
 ropeio_install() {
 	local missing sudo=""
 
+	[ -n "${ROPEIO_NO_INSTALL:-}" ] && return 0
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		for tool in meson ninja pkg-config cc; do
 			command -v "$tool" >/dev/null 2>&1 || {
@@ -69,6 +71,7 @@ ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox wrk"
 ropeio_install_optional() {
 	local missing="" pkg sudo=""
 
+	[ -n "${ROPEIO_NO_INSTALL:-}" ] && return 0
 	command -v dpkg-query >/dev/null 2>&1 || return 0
 	for pkg in $(ropeio_missing "$@"); do
 		[ "$pkg" = gnuplot-nox ] && command -v gnuplot >/dev/null 2>&1 &&
