@@ -18,7 +18,7 @@ static const struct {
 	{ "append11_10m", "11 B x 10M" },
 	{ "append1448", "1448 B" },
 	{ "append64k", "64 KiB" },
-	{ "getvalue_first", "getvalue, 1st" },
+	{ "getvalue_first", "getvalue" },
 	{ "loop_dropped_large", "loop, dropped" },
 	{ "loop_held_large", "loop, held" },
 	{ "http", "HTTP parser" },

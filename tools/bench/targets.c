@@ -170,12 +170,12 @@ targets_getvalue(void)
 		const char *mode = m ? "cold" : "warm";
 
 		target_ratio(target_new("getvalue of %.0f MiB, first call, "
-					"%s: no more than one memcpy (<= 1.10x "
-					"malloc+memcpy; 10%% for noise)", mib,
+					"%s: at most 0.05x of one "
+					"malloc+memcpy of the data", mib,
 					mode),
 			     ratio(fig_get("getvalue_first", "ropeio", mode),
 				   fig_get("getvalue_first", "limit", mode)),
-			     1.10, true,
+			     0.05, true,
 			     "ropeio's time / one malloc+memcpy's");
 	}
 	target_ratio(target_new("getvalue of %.0f MiB, repeated call, warm: "
