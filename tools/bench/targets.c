@@ -183,8 +183,8 @@ targets_getvalue(void)
 		     ratio(again, fig_get("getvalue_first", "ropeio", "warm")),
 		     0.001, true, "the second call's time / the first's");
 	t = target_new("getvalue of %.0f MiB, cold: extra peak memory no more "
-		       "than one chunk (1 MiB, the largest that appends "
-		       "make), resident", mib);
+		       "than one chunk (resident peak <= 1 MiB + 64 KiB)",
+		       mib);
 	if (first && s) {
 		double rss = median(first->rss, first->n);
 		double peak = median(first->peak, first->n);
