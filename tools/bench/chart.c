@@ -216,6 +216,8 @@ chart_markdown(const char *path, const char *mode)
 	bool peer[ARRAY_SIZE(chart_peers)];
 	int met = 0, not_met = 0;
 	size_t uname_len = strcspn(machine.uname, "#");
+	FILE *load = fopen("/proc/loadavg", "r");
+	double load1, load5;
 	FILE *f = fopen(path, "w");
 
 	if (!f)
@@ -226,9 +228,16 @@ chart_markdown(const char *path, const char *mode)
 	while (uname_len && (machine.uname[uname_len - 1] == ' ' ||
 			     machine.uname[uname_len - 1] == '#'))
 		uname_len--;
-	fprintf(f, "The %s tour, %s; %.*s, %ld CPUs (%s); %s.\n\n", mode,
+	fprintf(f, "The %s tour, %s; %.*s, %ld CPUs (%s); %s", mode,
 		machine.date, (int)uname_len, machine.uname, machine.nproc,
 		machine.cpu, machine.compiler);
+	/* How busy the machine was: the figures are only worth that. */
+	if (load && fscanf(load, "%lf %lf", &load1, &load5) == 2)
+		fprintf(f, "; load average %.2f (1 min), %.2f (5 min) as "
+			"it ended", load1, load5);
+	if (load)
+		fclose(load);
+	fputs(".\n\n", f);
 	fputs("| scenario | ropeio, warm median |", f);
 	for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++)
 		if (peer[p])
