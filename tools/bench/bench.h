@@ -167,8 +167,13 @@ uint8_t *copy_of(const void *p, size_t n);
 /* ------------------------------------------------------------------------ */
 
 /* The bench counts the heap with its own malloc(), except under
- * AddressSanitizer, whose allocator must see every call. */
-#if defined(__SANITIZE_ADDRESS__)
+ * AddressSanitizer or ThreadSanitizer, whose allocators must see every
+ * call (ThreadSanitizer's crashed on the bench's at its first call). */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+	__has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define HEAP_COUNTED 0
 #else
 #define HEAP_COUNTED 1

@@ -26,8 +26,8 @@
  * these, and they forward to glibc's allocator, counting each block's
  * malloc_usable_size(): what it really takes, not what was asked. So each
  * peer's memory is counted by one method, ropeio's included (its own
- * rope_mem_stats() is reported beside). Not under AddressSanitizer
- * (HEAP_COUNTED).
+ * rope_mem_stats() is reported beside). Not under AddressSanitizer or
+ * ThreadSanitizer (HEAP_COUNTED).
  */
 
 static struct {

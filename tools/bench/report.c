@@ -390,7 +390,7 @@ print_intro(const char *mode)
 	       "shared with other\nprocesses, such as a cold run's parent, "
 	       "divided among them).\n\n");
 	if (!HEAP_COUNTED)
-		printf("This build uses AddressSanitizer: heap columns are "
+		printf("This build uses a sanitizer: heap columns are "
 		       "not measured.\n\n");
 	if (!rss_resets)
 		printf("/proc/self/clear_refs cannot reset VmHWM here: RSS "
