@@ -7,8 +7,9 @@
  * block is a chunk's one allocation (header and bytes); from there it is a
  * page chunk's pages alone (its small header goes back to malloc).
  *
- * On these machines a fresh page costs 15 to 36 us, so memory that stays
- * ours and stays touched decides most figures (research/memory.md).
+ * Where freed memory goes back to a virtual machine's host, a fresh page
+ * measured 15 to 36 us, so memory that stays ours and stays touched decides
+ * most figures.
  *
  * Chunks are released on any thread (a value or snapshot dropped elsewhere),
  * so each class is a LIFO list behind its own mutex: uncontended, a lock and

@@ -3,10 +3,11 @@
  * Page chunks: the bytes of a large chunk are whole pages from ropeio's own
  * mmap(2), page-aligned, with the chunk's header allocated apart. From
  * ROPE_HUGE_MIN the mapping is aligned to 2 MiB and advised MADV_HUGEPAGE
- * where transparent huge pages are enabled ("always" or "madvise"): on
- * these machines a fresh 4 KiB page costs 15 to 36 us and a 128 MiB fill
- * took 918 ms on small pages against 12 to 24 ms on huge ones
- * (research/memory.md). Page-aligned bytes are also what mremap(2) can move.
+ * where transparent huge pages are enabled ("always" or "madvise"): on a
+ * virtual machine that returns freed memory to its host, a fresh 4 KiB page
+ * measured 15 to 36 us, and a 128 MiB fill took 918 ms on small pages
+ * against 12 to 24 ms on huge ones. Page-aligned bytes are also what
+ * mremap(2) can move.
  *
  * Only mapping happens here; the failure hook, the accounting and the cache
  * are alloc.c's.

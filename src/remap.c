@@ -10,7 +10,7 @@
  * appends gives exactly that. Everything else (small head chunks, the
  * unaligned edges of a moved segment, chunks a value, snapshot or other
  * rope shares) is copied. 128 x 1 MiB moved in 4 to 6 ms against 500 ms
- * for malloc and memcpy (research/memory.md).
+ * for malloc and memcpy, on a machine where fresh pages are dear.
  *
  * Both flattens here consume the segments they flatten whole: each chunk
  * is released as soon as its bytes are in the flat copy, so a copy's extra
