@@ -294,7 +294,7 @@ test_memory_page_chunk_header_apart(void)
 	CU_ASSERT((uint8_t *)c + sizeof(*c) <= c->data ||
 		  (uint8_t *)c >= c->data + c->cap);
 	/* Its room is the rest of its pages, and appends land there. */
-	CU_ASSERT_EQUAL(r->tail_room, c->cap - 300000);
+	CU_ASSERT_EQUAL(rope__tail_room(r), c->cap - 300000);
 	CU_ASSERT_EQUAL(rope_write(r, "tail", 4), 4);
 	CU_ASSERT_EQUAL(r->nseg, 1);
 	T_CHECK(r);
