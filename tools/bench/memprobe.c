@@ -288,8 +288,10 @@ probe_start(struct probe *p)
 {
 	double hwm;
 
-	if (bench_cold)
+	if (bench_cold) {
 		malloc_trim(0);
+		rope_cache_trim();
+	}
 	rss_reset_peak();
 	rss_read(&p->rss0, &hwm);
 	p->pss0 = pss_read();
