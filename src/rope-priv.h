@@ -135,6 +135,46 @@
 #define ROPE_INLINE_SEGS 2
 
 /* ------------------------------------------------------------------------ */
+/* Calls whose signature or struct changed after 0.1                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * rope_mem_stats(), rope_get_info(), rope_uring_get_stats() (a size
+ * argument) and rope_cursor_init*() (a larger cursor) changed in 0.2.
+ * The internal library implements them under internal names (below).
+ * Where the linker versions symbols, the shared library exports each
+ * under two versions, from compat*.c: 0.2's as the default, and 0.1's,
+ * which a program linked against 0.1 keeps calling. Everything else that
+ * links the internal library (the tests, the Python module, a linker
+ * without versions) gets the plain public names from latest*.c. No
+ * object defines both, so no link depends on the order of its objects.
+ */
+int rope__mem_stats(struct rope_mem_stats *out, size_t size);
+int rope__get_info(const struct rope *r, struct rope_info *out, size_t size);
+int rope__cursor_init(struct rope_cursor *c, const struct rope *r,
+		      int64_t off);
+int rope__cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
+			   int64_t off);
+
+/* Version 0.1's struct sizes: a caller's struct is never smaller. */
+#define ROPE_SIZE_TO(type, last) \
+	(offsetof(struct type, last) + sizeof(((struct type *)0)->last))
+#define ROPE_MEM_STATS_SIZE_0_1 ROPE_SIZE_TO(rope_mem_stats, frees)
+#define ROPE_INFO_SIZE_0_1 ROPE_SIZE_TO(rope_info, tail_room)
+#define ROPE_CURSOR_SIZE_0_1 ROPE_SIZE_TO(rope_cursor, seg)
+
+/*
+ * A cursor placed by a program built against 0.1 (rope_cursor_init@0.1)
+ * ends before `reserved`. Its hint carries this bit, which every cursor
+ * call keeps, so that a later version that uses the room can tell.
+ */
+#define ROPE_CURSOR_SMALL ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+/* parse.c: place a cursor as 0.1 did (its fields only) and mark it. */
+int rope__cursor_init_small(struct rope_cursor *c, const struct rope *r,
+			    const struct rope_snap *s, int64_t off);
+
+/* ------------------------------------------------------------------------ */
 /* alloc.c: the one allocation seam                                         */
 /* ------------------------------------------------------------------------ */
 

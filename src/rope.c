@@ -1245,22 +1245,26 @@ rope_size(const struct rope *r)
 	return r ? (size_t)r->size : 0;
 }
 
-ROPEIO_EXPORT int
-rope_get_info(const struct rope *r, struct rope_info *out)
+/* As rope_mem_stats(): from 0.1's size up, the fields the struct has. */
+int
+rope__get_info(const struct rope *r, struct rope_info *out, size_t size)
 {
-	if (!r || !out)
+	struct rope_info in;
+
+	if (!r || !out || size < ROPE_INFO_SIZE_0_1)
 		return -EINVAL;
 	if (r->closed)
 		return -EBADF;
-	out->size = (size_t)r->size;
-	out->segments = r->nseg;
-	out->segment_bytes = sizeof(struct rope_seg);
-	out->overhead = sizeof(*r);
+	in.size = (size_t)r->size;
+	in.segments = r->nseg;
+	in.segment_bytes = sizeof(struct rope_seg);
+	in.overhead = sizeof(*r);
 	if (r->seg_mem != r->inline_segs)
-		out->overhead += r->seg_cap * sizeof(struct rope_seg);
+		in.overhead += r->seg_cap * sizeof(struct rope_seg);
 	if (r->spare)
-		out->overhead += rope__chunk_footprint(r->spare);
-	out->tail_room = rope__tail_room(r);
+		in.overhead += rope__chunk_footprint(r->spare);
+	in.tail_room = rope__tail_room(r);
+	memcpy(out, &in, MIN(size, sizeof(in)));
 	return 0;
 }
 
