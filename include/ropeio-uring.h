@@ -569,7 +569,9 @@ ROPEIO_EXPORT int rope_uring_wake(struct rope_uring *u);
  */
 ROPEIO_EXPORT unsigned rope_uring_pending(const struct rope_uring *u);
 
-/** What an engine has done, for tuning and benchmarks. */
+/** What an engine has done, for tuning and benchmarks. Fields are only
+ * ever added at the end, and rope_uring_get_stats() is told the size of
+ * yours. */
 struct rope_uring_stats {
 	uint64_t requests;     /**< requests completed */
 	uint64_t bytes;        /**< bytes they wrote */
@@ -583,13 +585,22 @@ struct rope_uring_stats {
 
 /**
  * Fill @p out with the engine's figures.
- * @param u    the engine
- * @param out  receives the figures
- * @return 0, -EINVAL (NULL).
- * @since 0.1
+ *
+ * Pass `sizeof(*out)` as @p size: a later library writes only the fields a
+ * struct of that size has, so a program keeps working when the struct
+ * grows (fields are only ever added at the end).
+ *
+ * @param u     the engine
+ * @param out   receives the figures
+ * @param size  the size of *@p out, in bytes
+ * @return 0, -EINVAL (NULL, or @p size smaller than version 0.1's struct:
+ *         a size from a later header is fine).
+ * @since 0.1; the @p size parameter since 0.2 (a program built against 0.1
+ *        keeps calling 0.1's version)
  */
 ROPEIO_EXPORT int rope_uring_get_stats(const struct rope_uring *u,
-				       struct rope_uring_stats *out);
+				       struct rope_uring_stats *out,
+				       size_t size);
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,32 @@ extern "C" {
 /** @def ROPEIO_VERSION_PATCH
  * The patch version of this header: fixes only. */
 
+/** The version of this header as one number, MAJOR * 10000 + MINOR * 100 +
+ * PATCH (200 for 0.2.0), to compare with rope_version(). */
+#define ROPEIO_VERSION_NUMBER (ROPEIO_VERSION_MAJOR * 10000 + \
+			       ROPEIO_VERSION_MINOR * 100 + \
+			       ROPEIO_VERSION_PATCH)
+
+/**
+ * The version of the library the program runs with, as one number made
+ * like ROPEIO_VERSION_NUMBER. The header a program was compiled with may
+ * be older than the library: the library keeps every call of the
+ * releases before it with the same soname (libropeio.so.0), so a program
+ * needs a library at least as new as its header (compare
+ * rope_version() >= ROPEIO_VERSION_NUMBER when that matters).
+ *
+ * @return the library's version number, 200 for 0.2.0.
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_version(void);
+
+/**
+ * The version of the library the program runs with, as a string.
+ * @return a static string, "0.2.0" for 0.2.0.
+ * @since 0.2
+ */
+ROPEIO_EXPORT const char *rope_version_string(void);
+
 /** The stream. Opaque; create with rope_new(), destroy with rope_free(). */
 struct rope;
 
@@ -203,6 +229,18 @@ ROPEIO_EXPORT size_t rope_size(const struct rope *r);
  * Cost: appending copies only the new bytes. Overwriting bytes that nobody
  * else references happens in place; overwriting bytes that a value, a
  * snapshot or another rope references allocates exactly the written range.
+ *
+ * Small appends: a write at the end that fits the tail chunk's free room
+ * takes a fast path, one bound check and the copy (inline up to 16 bytes):
+ * 36 instructions per 11-byte write with its loop, against 22 for memcpy()
+ * into a preallocated array. It stays out of line, inside the library, on
+ * purpose: the same path inlined into the caller from this header (which
+ * would make a prefix of struct rope and of its segments part of the ABI)
+ * measured 27 instructions but only 3 to 5 % less time in the tour
+ * (50,000 appends in the same runs: 1.48 to 1.51x the time of memcpy out
+ * of line, 1.43 to 1.44x inlined; evbuffer_add() 3.7 to 3.9x slower than
+ * either), and a fast path compiled into programs could never be fixed or
+ * changed by a new library.
  *
  * Lifetime: @p buf is copied and is not referenced after return. It may
  * point into the rope itself (a rope_pullup() pointer, a getvalue() of
@@ -659,6 +697,7 @@ struct rope_cursor {
 	const struct rope_snap *snap;
 	uint64_t off;
 	size_t seg;
+	void *reserved[4];
 };
 /** @var rope_cursor::rope
  * Private: the rope the cursor reads, or NULL for a snapshot's cursor. */
@@ -668,6 +707,12 @@ struct rope_cursor {
  * Private: the offset of the next byte to read. */
 /** @var rope_cursor::seg
  * Private: a hint, the segment that held the last byte read. */
+/** @var rope_cursor::reserved
+ * Private: room for later versions, set by rope_cursor_init() and
+ * rope_cursor_init_snap(). Version 0.1's cursor ended before it: the
+ * library tells the cursors that programs built against 0.1 place (with
+ * the 0.1 versions of those calls) from the others, and never touches
+ * the room of theirs. */
 
 /**
  * Place @p c at offset @p off of @p r (the rope is borrowed: it must
@@ -925,9 +970,8 @@ ROPEIO_EXPORT ssize_t rope_snap_pwrite(const struct rope_snap *s, size_t off,
  * cache holds (rope_cache_stats()): the memory ropeio has from the system
  * now is `allocated` plus the cache's `cached`.
  *
- * This struct keeps version 0.1's layout: programs built against 0.1
- * allocate exactly this much, so it never grows. Newer figures come in
- * their own structs, which say how they grow.
+ * Its first five fields are version 0.1's layout; later fields are only
+ * ever added at the end, and rope_mem_stats() is told the size of yours.
  */
 struct rope_mem_stats {
 	size_t allocated;   /**< bytes in use now (headers included); the
@@ -946,10 +990,19 @@ struct rope_mem_stats {
 /**
  * Fill @p out with the process-wide allocation figures. Memory handed in by
  * rope_append_ref() is the caller's and is not counted.
- * @param out  receives the figures
- * @since 0.1
+ *
+ * Pass `sizeof(*out)` as @p size: a later library writes only the fields a
+ * struct of that size has, so a program keeps working when the struct
+ * grows (fields are only ever added at the end).
+ *
+ * @param out   receives the figures
+ * @param size  the size of *@p out, in bytes
+ * @return 0, -EINVAL (NULL, or @p size smaller than version 0.1's
+ *         struct: a size from a later header is fine).
+ * @since 0.1; the @p size parameter and the return value since 0.2 (a
+ *        program built against 0.1 keeps calling 0.1's version)
  */
-ROPEIO_EXPORT void rope_mem_stats(struct rope_mem_stats *out);
+ROPEIO_EXPORT int rope_mem_stats(struct rope_mem_stats *out, size_t size);
 
 /** Set the peak to the amount allocated now. @since 0.1 */
 ROPEIO_EXPORT void rope_mem_reset_peak(void);
@@ -1033,7 +1086,8 @@ ROPEIO_EXPORT int rope_cache_stats(struct rope_cache_stats *out, size_t size);
  */
 ROPEIO_EXPORT size_t rope_cache_trim(void);
 
-/** What one rope costs, for tuning and for the benchmarks. */
+/** What one rope costs, for tuning and for the benchmarks. Fields are only
+ * ever added at the end, and rope_get_info() is told the size of yours. */
 struct rope_info {
 	size_t size;           /**< bytes in the stream */
 	size_t segments;       /**< segments in use */
@@ -1046,12 +1100,20 @@ struct rope_info {
 
 /**
  * Describe @p r's layout.
- * @param r    the rope
- * @param out  receives the figures
- * @return 0, -EINVAL (NULL), -EBADF.
- * @since 0.1
+ *
+ * Pass `sizeof(*out)` as @p size: a later library writes only the fields a
+ * struct of that size has.
+ *
+ * @param r     the rope
+ * @param out   receives the figures
+ * @param size  the size of *@p out, in bytes
+ * @return 0, -EINVAL (NULL, or @p size smaller than version 0.1's struct),
+ *         -EBADF.
+ * @since 0.1; the @p size parameter since 0.2 (a program built against 0.1
+ *        keeps calling 0.1's version)
  */
-ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out);
+ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out,
+				size_t size);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,10 @@
  * happens to hold, so the OOM sweep reaches the same paths with the cache
  * on, off or emptied.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rope-priv.h"
 
@@ -227,17 +229,23 @@ rope__alloc_fail_at(long nth)
 	return atomic_exchange_explicit(&attempts, 0, memory_order_relaxed);
 }
 
-ROPEIO_EXPORT void
-rope_mem_stats(struct rope_mem_stats *out)
+/* A struct of @size bytes, from 0.1's up, gets the fields it has; bytes
+ * past this version's struct stay as they are. */
+int
+rope__mem_stats(struct rope_mem_stats *out, size_t size)
 {
-	if (!out)
-		return;
-	out->allocated = atomic_load_explicit(&mem_allocated,
-					      memory_order_relaxed);
-	out->peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
-	out->total = atomic_load_explicit(&mem_total, memory_order_relaxed);
-	out->allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
-	out->frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+	struct rope_mem_stats st;
+
+	if (!out || size < ROPE_MEM_STATS_SIZE_0_1)
+		return -EINVAL;
+	st.allocated = atomic_load_explicit(&mem_allocated,
+					    memory_order_relaxed);
+	st.peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
+	st.total = atomic_load_explicit(&mem_total, memory_order_relaxed);
+	st.allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
+	st.frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+	memcpy(out, &st, MIN(size, sizeof(st)));
+	return 0;
 }
 
 ROPEIO_EXPORT void

@@ -71,7 +71,7 @@ rope__check(const struct rope *r)
 		     r->size, r->pos);
 	if (r->closed) {
 		if (r->nseg || r->size || r->value || r->exports ||
-		    r->tail_room || r->spare)
+		    r->tail_chunk || r->put_end || r->spare)
 			FAIL("a closed rope still holds something");
 		return 0;
 	}
@@ -95,7 +95,7 @@ rope__check(const struct rope *r)
 
 	last = r->nseg ? &r->segs[r->nseg - 1] : NULL;
 	if (!r->tail_chunk) {
-		if (r->tail_room)
+		if (r->tail_ptr || r->tail_end)
 			FAIL("tail room without a claim");
 	} else {
 		const struct rope_chunk *c = r->tail_chunk;
@@ -110,14 +110,32 @@ rope__check(const struct rope *r)
 		/* The claim ends at the chunk's end, or short of it where
 		 * the stream would pass ROPE_MAX_SIZE. Drains move base and
 		 * size together, so base + size + room stays what it was. */
-		if (r->size + r->tail_room > ROPE_MAX_SIZE)
+		if (r->tail_end < r->tail_ptr)
+			FAIL("the claim ends before it starts");
+		if (r->size + rope__tail_room(r) > ROPE_MAX_SIZE)
 			FAIL("the claim reaches past the largest stream");
-		if (r->tail_ptr + r->tail_room > c->data + c->cap ||
-		    (r->tail_ptr + r->tail_room != c->data + c->cap &&
-		     !__builtin_add_overflow(r->base + r->size, r->tail_room,
-					     &reach) &&
+		if (r->tail_end > c->data + c->cap ||
+		    (r->tail_end != c->data + c->cap &&
+		     !__builtin_add_overflow(r->base + r->size,
+					     rope__tail_room(r), &reach) &&
 		     reach < ROPE_MAX_SIZE))
 			FAIL("the claim does not end at the chunk's end");
+	}
+	/* Invariant 10: the put area is closed, or open only where the fast
+	 * path may write. */
+	if (r->put_end != r->tail_ptr) {
+		if (r->put_end != r->tail_end)
+			FAIL("the put area ends neither at its start nor at "
+			     "the claim's end");
+		if (r->put_len != &last->len)
+			FAIL("the put area counts into another segment");
+		if (r->pos != r->size)
+			FAIL("the put area is open at position %" PRIu64
+			     " of %" PRIu64 " bytes", r->pos, r->size);
+		if (r->value)
+			FAIL("the put area is open with a value cached");
+		if (r->exports)
+			FAIL("the put area is open while exported");
 	}
 	if (r->own_chunk) {
 		size_t n = 0;

@@ -143,6 +143,7 @@ rope_getbuffer(struct rope *r, struct iovec *iov, int iovcnt)
 		iov[k].iov_len = r->segs[k].len;
 	}
 	r->exports++;
+	rope__put_close(r);
 	return (int)n;
 }
 

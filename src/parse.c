@@ -306,7 +306,7 @@ static size_t
 locate(const struct rope_cursor *c, const struct view *v)
 {
 	uint64_t pos = v->base + c->off;
-	size_t i = c->seg;
+	size_t i = c->seg & ~ROPE_CURSOR_SMALL;
 
 	if (i < v->nseg && v->segs[i].start <= pos &&
 	    pos < v->segs[i].start + v->segs[i].len)
@@ -317,38 +317,60 @@ locate(const struct rope_cursor *c, const struct view *v)
 	return rope__segs_find(v->segs, v->nseg, pos);
 }
 
+/*
+ * Place @c over @r or @s, writing version 0.1's fields only: a cursor of
+ * a program built against 0.1 ends there (ROPE_CURSOR_SMALL marks it).
+ */
 static int
 cursor_place(struct rope_cursor *c, const struct rope *r,
-	     const struct rope_snap *s, int64_t off)
+	     const struct rope_snap *s, int64_t off, size_t mark)
 {
-	uint64_t size = r ? r->size : s->size;
+	uint64_t size;
 
+	if (!c || (!r && !s))
+		return -EINVAL;
+	if (r && r->closed)
+		return -EBADF;
+	size = r ? r->size : s->size;
 	if (off < 0 || (uint64_t)off > size)
 		return -EINVAL;
 	c->rope = r;
 	c->snap = s;
 	c->off = (uint64_t)off;
-	c->seg = 0;
+	c->seg = mark;
 	return 0;
 }
 
-ROPEIO_EXPORT int
-rope_cursor_init(struct rope_cursor *c, const struct rope *r, int64_t off)
+int
+rope__cursor_init_small(struct rope_cursor *c, const struct rope *r,
+			const struct rope_snap *s, int64_t off)
 {
-	if (!c || !r)
-		return -EINVAL;
-	if (r->closed)
-		return -EBADF;
-	return cursor_place(c, r, NULL, off);
+	return cursor_place(c, r, s, off, ROPE_CURSOR_SMALL);
 }
 
-ROPEIO_EXPORT int
-rope_cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
-		      int64_t off)
+/* 0.2's cursor has room after 0.1's fields: it starts zeroed. */
+static int
+cursor_init(struct rope_cursor *c, const struct rope *r,
+	    const struct rope_snap *s, int64_t off)
 {
-	if (!c || !s)
-		return -EINVAL;
-	return cursor_place(c, NULL, s, off);
+	int ret = cursor_place(c, r, s, off, 0);
+
+	if (ret == 0)
+		memset(c->reserved, 0, sizeof(c->reserved));
+	return ret;
+}
+
+int
+rope__cursor_init(struct rope_cursor *c, const struct rope *r, int64_t off)
+{
+	return r ? cursor_init(c, r, NULL, off) : -EINVAL;
+}
+
+int
+rope__cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
+		       int64_t off)
+{
+	return s ? cursor_init(c, NULL, s, off) : -EINVAL;
 }
 
 ROPEIO_EXPORT int64_t
@@ -390,7 +412,7 @@ rope_cursor_read(struct rope_cursor *c, void *buf, size_t len)
 		rope__seg_copyout(s, skip, (uint8_t *)buf + done, n);
 		done += n;
 		c->off += n;
-		c->seg = i;
+		c->seg = i | (c->seg & ROPE_CURSOR_SMALL);
 	}
 	return (ssize_t)done;
 }

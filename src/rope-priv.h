@@ -23,11 +23,11 @@
  *  3. two neighbouring segments are never contiguous in the same chunk
  *     (they would have been merged), so a rope whose bytes are contiguous
  *     has exactly one segment;
- *  4. the tail claim (tail_chunk) is either NULL, with tail_room == 0, or
- *     the chunk of the last segment, with tail_ptr at that segment's end and
- *     tail_ptr + tail_room at the chunk's end (or short of it, so that
- *     size + tail_room never passes ROPE_MAX_SIZE: the append fast paths
- *     check only the room). A rope claims a chunk's free
+ *  4. the tail claim (tail_chunk) is either NULL, with tail_ptr and
+ *     tail_end NULL, or the chunk of the last segment, with tail_ptr at
+ *     that segment's end and tail_end at the chunk's end (or short of it,
+ *     so that size + the room never passes ROPE_MAX_SIZE: the append fast
+ *     paths check only the room). A rope claims a chunk's free
  *     space when it allocated the chunk, or when nobody else references the
  *     chunk at all (after a truncate, or once a value it came from is
  *     released); either way no value, snapshot or other rope can see the
@@ -52,7 +52,20 @@
  *     close, forget it (out_fd = -1);
  *  9. own_chunk, when set, is referenced by exactly own_count segments
  *     (or own_count is SIZE_MAX / 2: they overlap), so the count never
- *     outlives a change of the segments.
+ *     outlives a change of the segments;
+ * 10. the put area [tail_ptr, put_end) is where rope_write() may append
+ *     with one bound check. It is closed (put_end == tail_ptr, so it holds
+ *     no byte) unless the rope has a claim, the position is at the end, no
+ *     value is cached and no export is alive; then it may be open
+ *     (put_end == tail_end, and put_len points at the last segment's
+ *     len). Whatever breaks one of those conditions closes it
+ *     (rope__put_close()): a seek, an append that leaves the position
+ *     behind (rope_append(), rope_read_fd(), a receive), getvalue(),
+ *     getbuffer(), a truncate, every change of the claim or of the
+ *     segments (rope__claim_recheck()) and every move of the segment
+ *     array. Reads move the position only from short of the end, where
+ *     the area is closed already. Only a write that ends at the end opens
+ *     it again.
  * A closed rope has no segments, size 0, no value, no export, no spare.
  */
 
@@ -120,6 +133,46 @@
 
 /* Segments kept inside struct rope before the array moves to the heap. */
 #define ROPE_INLINE_SEGS 2
+
+/* ------------------------------------------------------------------------ */
+/* Calls whose signature or struct changed after 0.1                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * rope_mem_stats(), rope_get_info(), rope_uring_get_stats() (a size
+ * argument) and rope_cursor_init*() (a larger cursor) changed in 0.2.
+ * The internal library implements them under internal names (below).
+ * Where the linker versions symbols, the shared library exports each
+ * under two versions, from compat*.c: 0.2's as the default, and 0.1's,
+ * which a program linked against 0.1 keeps calling. Everything else that
+ * links the internal library (the tests, the Python module, a linker
+ * without versions) gets the plain public names from latest*.c. No
+ * object defines both, so no link depends on the order of its objects.
+ */
+int rope__mem_stats(struct rope_mem_stats *out, size_t size);
+int rope__get_info(const struct rope *r, struct rope_info *out, size_t size);
+int rope__cursor_init(struct rope_cursor *c, const struct rope *r,
+		      int64_t off);
+int rope__cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
+			   int64_t off);
+
+/* Version 0.1's struct sizes: a caller's struct is never smaller. */
+#define ROPE_SIZE_TO(type, last) \
+	(offsetof(struct type, last) + sizeof(((struct type *)0)->last))
+#define ROPE_MEM_STATS_SIZE_0_1 ROPE_SIZE_TO(rope_mem_stats, frees)
+#define ROPE_INFO_SIZE_0_1 ROPE_SIZE_TO(rope_info, tail_room)
+#define ROPE_CURSOR_SIZE_0_1 ROPE_SIZE_TO(rope_cursor, seg)
+
+/*
+ * A cursor placed by a program built against 0.1 (rope_cursor_init@0.1)
+ * ends before `reserved`. Its hint carries this bit, which every cursor
+ * call keeps, so that a later version that uses the room can tell.
+ */
+#define ROPE_CURSOR_SMALL ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+/* parse.c: place a cursor as 0.1 did (its fields only) and mark it. */
+int rope__cursor_init_small(struct rope_cursor *c, const struct rope *r,
+			    const struct rope_snap *s, int64_t off);
 
 /* ------------------------------------------------------------------------ */
 /* alloc.c: the one allocation seam                                         */
@@ -326,14 +379,17 @@ struct rope {
 	size_t nseg;
 	struct rope_seg *seg_mem; /* inline_segs or a heap array */
 	size_t seg_cap;          /* entries at seg_mem */
+	uint64_t pos;            /* may exceed size; apart from size, so
+				    that the fast path adds to each alone */
 	uint64_t base;           /* segment coordinate of stream offset 0 */
 	uint64_t size;
-	uint64_t pos;            /* may exceed size */
 
 	/* The tail claim, invariant 4: free space this rope may append into. */
 	struct rope_chunk *tail_chunk;
 	uint8_t *tail_ptr;
-	size_t tail_room;
+	uint8_t *tail_end;
+	uint8_t *put_end;        /* invariant 10: tail_ptr or tail_end */
+	size_t *put_len;         /* while open: the last segment's len */
 	size_t next_chunk;       /* capacity of the next tail chunk */
 	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
 	int out_fd;              /* invariant 8: fdio.c's memory of an fd */
@@ -379,6 +435,21 @@ static inline uint64_t
 rope__seg_off(const struct rope *r, const struct rope_seg *s)
 {
 	return s->start - r->base;
+}
+
+/* The free bytes of the tail claim (0 without one). */
+static inline size_t
+rope__tail_room(const struct rope *r)
+{
+	return (size_t)((uintptr_t)r->tail_end - (uintptr_t)r->tail_ptr);
+}
+
+/* Close the put area (invariant 10): the next rope_write() takes the
+ * slow path, which checks everything and opens it again when it may. */
+static inline void
+rope__put_close(struct rope *r)
+{
+	r->put_end = r->tail_ptr;
 }
 
 /* rope.c */

@@ -49,6 +49,7 @@ rope__segs_reserve(struct rope *r, size_t extra)
 	want = r->nseg + extra;
 	if (front + want <= r->seg_cap)
 		return 0;
+	rope__put_close(r);  /* the array moves: put_len with it */
 	if (front && front >= r->seg_cap / 2 && want <= r->seg_cap) {
 		segs_compact(r);
 		return 0;
@@ -87,7 +88,8 @@ claim_drop(struct rope *r)
 {
 	r->tail_chunk = NULL;
 	r->tail_ptr = NULL;
-	r->tail_room = 0;
+	r->tail_end = NULL;
+	r->put_end = NULL;
 }
 
 /*
@@ -101,7 +103,8 @@ room_within_max(const struct rope *r, size_t room)
 	return (size_t)MIN((uint64_t)room, ROPE_MAX_SIZE - r->size);
 }
 
-/* Claim the free space after the last segment, which must lie in @c. */
+/* Claim the free space after the last segment, which must lie in @c.
+ * The put area stays closed: the write that asked opens it. */
 static void
 claim_set(struct rope *r, struct rope_chunk *c)
 {
@@ -109,8 +112,23 @@ claim_set(struct rope *r, struct rope_chunk *c)
 
 	r->tail_chunk = c;
 	r->tail_ptr = s->data + s->len;
-	r->tail_room = room_within_max(r, (size_t)(c->data + c->cap -
-						   r->tail_ptr));
+	r->tail_end = r->tail_ptr + room_within_max(r, (size_t)(c->data +
+						c->cap - r->tail_ptr));
+	rope__put_close(r);
+}
+
+/*
+ * Open the put area when every condition of invariant 10 holds: after a
+ * write that ends at the end, the next one may take the fast path. A
+ * write that leaves the position short of the end keeps it closed.
+ */
+static void
+put_open(struct rope *r)
+{
+	if (r->tail_chunk && r->pos == r->size && !r->value && !r->exports) {
+		r->put_end = r->tail_end;
+		r->put_len = &r->segs[r->nseg - 1].len;
+	}
 }
 
 /*
@@ -131,14 +149,15 @@ segs_rebase(struct rope *r)
 		claim_set(r, r->tail_chunk);
 }
 
-/* @n bytes just written at tail_ptr become the end of the last segment. */
+/* @n bytes just written at tail_ptr become the end of the last segment.
+ * The position stays, so the put area closes. */
 static inline void
 tail_advance(struct rope *r, size_t n)
 {
 	r->segs[r->nseg - 1].len += n;
 	r->size += n;
 	r->tail_ptr += n;
-	r->tail_room -= n;
+	rope__put_close(r);
 }
 
 /* Segments were added or dropped: the count of own references is stale. */
@@ -161,6 +180,7 @@ rope__claim_recheck(struct rope *r)
 	struct rope_seg *s = last_seg(r);
 
 	own_forget(r);
+	rope__put_close(r);  /* put_len may point at another segment now */
 	if (r->tail_chunk &&
 	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr))
 		claim_drop(r);
@@ -491,7 +511,7 @@ room_available(const struct rope *r)
 	size_t mine, refs;
 
 	if (r->tail_chunk)
-		return r->tail_room;
+		return rope__tail_room(r);
 	if (s && seg_exclusive(r, s, &mine, &refs))
 		return room_within_max(r, (size_t)(s->chunk->data +
 						   s->chunk->cap - s->data -
@@ -750,12 +770,54 @@ check_extent(uint64_t p, size_t n)
 	return 0;
 }
 
+/*
+ * memcpy() of 1 to 16 bytes without the call: two overlapping loads and
+ * two stores of 8, 4 or 1 bytes cover every length. All loads come before
+ * the stores, so even overlapping ranges would copy right.
+ */
+static inline void
+copy_small(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+	} else {
+		uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
+
+		dst[0] = a;
+		dst[n / 2] = b;
+		dst[n - 1] = c;
+	}
+}
+
+/* Copy @len (> 0) bytes to the tail: short ones inline, as most appends
+ * of network protocols and logs are. */
+static inline void
+tail_copy(uint8_t *dst, const void *buf, size_t len)
+{
+	if (len <= 16)
+		copy_small(dst, buf, len);
+	else
+		memcpy(dst, buf, len);
+}
+
 /* Append into the claimed tail room; the caller checked that it fits and
  * that no value is cached and no export alive. */
 static inline void
 append_fast(struct rope *r, const void *buf, size_t len)
 {
-	memcpy(r->tail_ptr, buf, len);
+	tail_copy(r->tail_ptr, buf, len);
 	tail_advance(r, len);
 }
 
@@ -779,20 +841,14 @@ write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
 	return (ssize_t)n;
 }
 
-ROPEIO_EXPORT ssize_t
-rope_write(struct rope *r, const void *buf, size_t len)
+/* Everything rope_write() does but its fast path; apart, so that the
+ * fast path saves no register and sets up no frame. */
+static __attribute__((noinline)) ssize_t
+write_slow(struct rope *r, const void *buf, size_t len)
 {
 	struct iovec iov;
-	int ret;
+	ssize_t ret;
 
-	/* The hot path: an append that fits the tail room. A closed rope has
-	 * no room, so it always takes the slow path; len 0 does too. */
-	if (likely(r && buf && len - 1 < r->tail_room && r->pos == r->size &&
-		   !r->value && !r->exports)) {
-		append_fast(r, buf, len);
-		r->pos += len;
-		return (ssize_t)len;
-	}
 	ret = check_writable(r);
 	if (ret < 0)
 		return ret;
@@ -800,16 +856,63 @@ rope_write(struct rope *r, const void *buf, size_t len)
 		return -EINVAL;
 	iov.iov_base = (void *)buf;
 	iov.iov_len = len;
-	return write_iov(r, r->pos, &iov, len, true);
+	ret = write_iov(r, r->pos, &iov, len, true);
+	if (ret > 0)
+		put_open(r);
+	return ret;
+}
+
+/* @len bytes copied to the open put area become part of the stream: the
+ * last segment, the size and the position (equal here) move together. */
+static inline ssize_t
+put_advance(struct rope *r, uint8_t *p, size_t len)
+{
+	r->tail_ptr = p + len;
+	*r->put_len += len;
+	r->size += len;
+	r->pos += len;
+	return (ssize_t)len;
+}
+
+/* A put of more than 16 bytes: apart too, as memcpy() is a call. */
+static __attribute__((noinline)) ssize_t
+put_long(struct rope *r, const void *buf, size_t len)
+{
+	uint8_t *p = r->tail_ptr;
+
+	memcpy(p, buf, len);
+	return put_advance(r, p, len);
+}
+
+/*
+ * The fast path is the put area (invariant 10): one bound check covers the
+ * position, the cached value, exports, a closed rope and ROPE_MAX_SIZE,
+ * since each of them keeps the area closed. len 0 never takes it (len - 1
+ * wraps), so a closed or exported rope still says so. A short copy is
+ * inline; everything else is a tail call, so no register is saved.
+ */
+ROPEIO_EXPORT ssize_t
+rope_write(struct rope *r, const void *buf, size_t len)
+{
+	if (likely(r && buf && len - 1 < (size_t)((uintptr_t)r->put_end -
+						  (uintptr_t)r->tail_ptr))) {
+		uint8_t *p = r->tail_ptr;
+
+		if (unlikely(len > 16))
+			return put_long(r, buf, len);
+		copy_small(p, buf, len);
+		return put_advance(r, p, len);
+	}
+	return write_slow(r, buf, len);
 }
 
 ROPEIO_EXPORT ssize_t
 rope_append(struct rope *r, const void *buf, size_t len)
 {
 	struct iovec iov;
-	int ret;
+	ssize_t ret;
 
-	if (likely(r && buf && len - 1 < r->tail_room && !r->value &&
+	if (likely(r && buf && len - 1 < rope__tail_room(r) && !r->value &&
 		   !r->exports)) {
 		append_fast(r, buf, len);
 		return (ssize_t)len;
@@ -821,13 +924,17 @@ rope_append(struct rope *r, const void *buf, size_t len)
 		return -EINVAL;
 	iov.iov_base = (void *)buf;
 	iov.iov_len = len;
-	return write_iov(r, r->size, &iov, len, false);
+	ret = write_iov(r, r->size, &iov, len, false);
+	if (ret > 0)
+		put_open(r);
+	return ret;
 }
 
 ROPEIO_EXPORT ssize_t
 rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
 {
 	size_t total = 0;
+	ssize_t n;
 	int ret, i;
 
 	ret = check_writable(r);
@@ -841,7 +948,10 @@ rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
 		if (__builtin_add_overflow(total, iov[i].iov_len, &total))
 			return -EOVERFLOW;
 	}
-	return write_iov(r, r->pos, iov, total, true);
+	n = write_iov(r, r->pos, iov, total, true);
+	if (n > 0)
+		put_open(r);
+	return n;
 }
 
 ROPEIO_EXPORT int
@@ -889,6 +999,7 @@ rope_truncate(struct rope *r, int64_t size)
 	if (size < 0)
 		return -EINVAL;
 	if ((uint64_t)size < r->size) {
+		rope__put_close(r);  /* the position may be past the end now */
 		rope__drop_value(r);
 		if (size == 0)
 			segs_empty(r);
@@ -1134,22 +1245,26 @@ rope_size(const struct rope *r)
 	return r ? (size_t)r->size : 0;
 }
 
-ROPEIO_EXPORT int
-rope_get_info(const struct rope *r, struct rope_info *out)
+/* As rope_mem_stats(): from 0.1's size up, the fields the struct has. */
+int
+rope__get_info(const struct rope *r, struct rope_info *out, size_t size)
 {
-	if (!r || !out)
+	struct rope_info in;
+
+	if (!r || !out || size < ROPE_INFO_SIZE_0_1)
 		return -EINVAL;
 	if (r->closed)
 		return -EBADF;
-	out->size = (size_t)r->size;
-	out->segments = r->nseg;
-	out->segment_bytes = sizeof(struct rope_seg);
-	out->overhead = sizeof(*r);
+	in.size = (size_t)r->size;
+	in.segments = r->nseg;
+	in.segment_bytes = sizeof(struct rope_seg);
+	in.overhead = sizeof(*r);
 	if (r->seg_mem != r->inline_segs)
-		out->overhead += r->seg_cap * sizeof(struct rope_seg);
+		in.overhead += r->seg_cap * sizeof(struct rope_seg);
 	if (r->spare)
-		out->overhead += rope__chunk_footprint(r->spare);
-	out->tail_room = r->tail_room;
+		in.overhead += rope__chunk_footprint(r->spare);
+	in.tail_room = rope__tail_room(r);
+	memcpy(out, &in, MIN(size, sizeof(in)));
 	return 0;
 }
 

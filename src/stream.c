@@ -117,6 +117,8 @@ rope_seek(struct rope *r, int64_t off, int whence)
 
 	if (ret < 0)
 		return ret;
+	/* Wherever it lands, the next write checks it on the slow path. */
+	rope__put_close(r);
 	switch (whence) {
 	case SEEK_SET:
 		if (off < 0)

@@ -91,12 +91,14 @@ rope_uring_pending(const struct rope_uring *u)
 	return u ? u->pending : 0;
 }
 
-ROPEIO_EXPORT int
-rope_uring_get_stats(const struct rope_uring *u, struct rope_uring_stats *out)
+/* As rope_mem_stats(): from 0.1's size up, the fields the struct has. */
+int
+rope__uring_get_stats(const struct rope_uring *u, struct rope_uring_stats *out,
+		      size_t size)
 {
-	if (!u || !out)
+	if (!u || !out || size < ROPE_URING_STATS_SIZE_0_1)
 		return -EINVAL;
-	*out = u->stats;
+	memcpy(out, &u->stats, MIN(size, sizeof(u->stats)));
 	return 0;
 }
 

@@ -16,7 +16,16 @@
 #include <liburing.h>
 
 #include "rope-priv.h"
+
 #include "ropeio-uring.h"
+
+/* Version 0.1's struct rope_uring_stats: a caller's is never smaller. */
+#define ROPE_URING_STATS_SIZE_0_1 ROPE_SIZE_TO(rope_uring_stats, recv_copied)
+
+/* rope_uring_get_stats(), exported by compat-uring.c or latest-uring.c
+ * (see rope__mem_stats in rope-priv.h). */
+int rope__uring_get_stats(const struct rope_uring *u,
+			  struct rope_uring_stats *out, size_t size);
 
 #define URING_TAG_MASK 3u
 #define URING_TAG_JOB 1u

@@ -221,6 +221,7 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		r->next_chunk = ROPE_CHUNK_FIRST;
 	}
 	r->value = b;
+	rope__put_close(r);  /* a write must drop the value first */
 	*out = rope_bytes_ref(b);
 	return 0;
 }

@@ -86,7 +86,7 @@ t_mem_now(void)
 {
 	struct rope_mem_stats st;
 
-	rope_mem_stats(&st);
+	rope_mem_stats(&st, sizeof(st));
 	return st.allocated;
 }
 
@@ -242,7 +242,7 @@ t_mem_stats(struct t_mem_stats *out)
 	struct rope_mem_stats m;
 	struct rope_cache_stats c;
 
-	rope_mem_stats(&m);
+	rope_mem_stats(&m, sizeof(m));
 	if (rope_cache_stats(&c, sizeof(c)) != 0)
 		memset(&c, 0xff, sizeof(c));  /* a failure shows in any test */
 	*out = (struct t_mem_stats){

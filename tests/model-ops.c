@@ -297,9 +297,9 @@ t_truncate_to(struct ctx *c, int64_t size)
 	t_note(c, "truncate(%" PRId64 ") at pos %" PRIu64 " of size %zu", size,
 	       c->m.pos, c->m.size);
 	want = t_model_truncate(c, size);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	got = rope_truncate(c->r, size);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
 	EXPECT(c, after.allocs == before.allocs,
@@ -422,9 +422,9 @@ op_drain(struct ctx *c)
 	t_note(c, "drain(%zu) at pos %" PRIu64 " of size %zu", len, m->pos,
 	       m->size);
 	want = t_model_drain(c, len);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	got = rope_drain(c->r, len);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
 	EXPECT(c, after.allocs == before.allocs,
@@ -544,7 +544,7 @@ op_badargs(struct ctx *c)
 		       "rope_getbuffer");
 		EXPECT(c, rope_releasebuffer(NULL) == -EINVAL,
 		       "rope_releasebuffer");
-		EXPECT(c, rope_get_info(NULL, &info) == -EINVAL,
+		EXPECT(c, rope_get_info(NULL, &info, sizeof(info)) == -EINVAL,
 		       "rope_get_info");
 		EXPECT(c, rope_snap_iov(NULL, 0, 1, NULL, 0) == -EINVAL,
 		       "rope_snap_iov");
@@ -664,7 +664,7 @@ op_info(struct ctx *c)
 	int got;
 
 	t_note(c, "get_info()");
-	got = rope_get_info(c->r, &info);
+	got = rope_get_info(c->r, &info, sizeof(info));
 	EXPECT(c, got == (m->closed ? -EBADF : 0), "returned %d", got);
 	if (got == 0 && !c->failed) {
 		EXPECT(c, info.size == m->size, "info.size %zu, size %zu",
@@ -673,7 +673,7 @@ op_info(struct ctx *c)
 			  (info.segments == 0) == (m->size == 0),
 		       "%zu segments for %zu bytes", info.segments, m->size);
 	}
-	got = rope_get_info(c->r, NULL);
+	got = rope_get_info(c->r, NULL, sizeof(info));
 	EXPECT(c, got == -EINVAL, "get_info(r, NULL) returned %d", got);
 	return true;
 }

@@ -122,7 +122,7 @@ test_costs_overwrites_of_shared_bytes_leave_few_segments(void)
 	/* With the snapshot held, each overwrite copies the block around
 	 * it once: the segments stay a few per block, not two per write. */
 	t_scribble(r, flat, len, 20000);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT(info.segments <= 2 * blocks + 2 * (len / mib));
 	CU_ASSERT(t_snap_is(s, old, len));
 	T_CHECK(r);
@@ -130,11 +130,11 @@ test_costs_overwrites_of_shared_bytes_leave_few_segments(void)
 	/* Once it is released, every byte is the rope's alone again, however
 	 * many segments share one chunk: overwrites are in place. */
 	rope_snap_unref(s);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	t_scribble(r, flat, len, 20000);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT(info.segments <= 2 * blocks + 2 * (len / mib));
 	CU_ASSERT(t_equals(r, flat, len));
 	T_CHECK(r);

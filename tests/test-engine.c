@@ -79,7 +79,7 @@ test_engine_file_many_chunks(void)
 	CU_ASSERT_EQUAL(a.result, (ssize_t)(len - len / 2));
 	CU_ASSERT_EQUAL(b.result, (ssize_t)(len / 2));
 	CU_ASSERT(t_file_is(fd, 0, data, len));
-	CU_ASSERT_EQUAL(rope_uring_get_stats(u, &st), 0);
+	CU_ASSERT_EQUAL(rope_uring_get_stats(u, &st, sizeof(st)), 0);
 	CU_ASSERT_EQUAL(st.requests, 2);
 	CU_ASSERT_EQUAL(st.bytes, len);
 	rope_uring_free(u);
@@ -253,7 +253,7 @@ test_engine_zero_copy_send(void)
 	pthread_join(t, NULL);
 	CU_ASSERT_EQUAL(o.result, (ssize_t)len);
 	CU_ASSERT(k.buf && memcmp(k.buf, data, len) == 0);
-	rope_uring_get_stats(u, &st);
+	rope_uring_get_stats(u, &st, sizeof(st));
 	if (rope_uring_is_fallback(u)) {
 		CU_ASSERT_EQUAL(st.zc.sends, 0);
 	} else {
@@ -324,7 +324,7 @@ test_engine_recv_several_mib(void)
 	{
 		struct rope_uring_stats st;
 
-		rope_uring_get_stats(u, &st);
+		rope_uring_get_stats(u, &st, sizeof(st));
 		CU_ASSERT_EQUAL(st.recv_bytes, len);
 		/* Big transfers fill buffers that become chunks as they are:
 		 * at most the odd small fill is copied. */
@@ -364,7 +364,7 @@ test_engine_recv_small_messages_share_chunks(void)
 	pthread_join(t, NULL);
 	CU_ASSERT_EQUAL(x.bytes, len);
 	CU_ASSERT(t_equals(r, src.data, len));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT(info.segments <= 8);
 	rope_uring_free(u);
 	rope_free(r);

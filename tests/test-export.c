@@ -165,9 +165,9 @@ test_export_no_copy_when_private(void)
 	t_pattern(data, sizeof(data), 0);
 	for (size_t off = 0; off < sizeof(data); off += 1000)
 		rope_write(r, data + off, 1000);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	n = rope_getbuffer(r, iov, 64);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT(n > 1);
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
 	{
@@ -365,10 +365,10 @@ test_snap_copies_nothing(void)
 	t_pattern(data, sizeof(data), 0);
 	for (size_t off = 0; off < sizeof(data); off += 4096)
 		rope_write(r, data + off, 4096);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
-	rope_mem_stats(&before);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	/* One allocation: a header and one entry per segment. */
 	CU_ASSERT_EQUAL(after.allocs - before.allocs, 1);
 	CU_ASSERT(after.total - before.total <=

@@ -236,7 +236,7 @@ test_fault_probe_decides(void)
 		CU_ASSERT_EQUAL(a.result, 12);
 		CU_ASSERT_EQUAL(read(sv[1], got, sizeof(got)), 12);
 		CU_ASSERT(memcmp(got, "probed bytes", 12) == 0);
-		rope_uring_get_stats(u, &st);
+		rope_uring_get_stats(u, &st, sizeof(st));
 		CU_ASSERT_EQUAL(st.zc.sends, 0);
 		rope_uring_free(u);
 		rope_snap_unref(s);

@@ -257,9 +257,9 @@ test_fdio_read_fd_fills_tail_room_first(void)
 	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
 	rope_write(r, "x", 1);  /* a 256-byte tail chunk with room */
 	CU_ASSERT_EQUAL(write(p[1], "0123456789", 10), 10);
-	rope_mem_stats(&a);
+	rope_mem_stats(&a, sizeof(a));
 	CU_ASSERT_EQUAL(rope_read_fd(r, p[0], 10), 10);
-	rope_mem_stats(&b);
+	rope_mem_stats(&b, sizeof(b));
 	CU_ASSERT_EQUAL(b.allocs, a.allocs);
 	T_EQUALS_STR(r, "x0123456789");
 	T_CHECK(r);
@@ -291,7 +291,7 @@ test_fdio_read_fd_whole_file(void)
 	}
 	CU_ASSERT_EQUAL(got, len);
 	CU_ASSERT(t_equals(r, data, len));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	/* One readv per call, into the tail room and one fresh chunk. */
 	CU_ASSERT(info.segments <= calls);
 	CU_ASSERT(calls < 40);

@@ -144,10 +144,10 @@ test_memory_chunk_size_follows_traffic(void)
 
 	for (int i = 0; i < 8192; i++)
 		rope_write(r, kib, sizeof(kib));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(rope_drain(r, 8u << 20), 8 << 20);
 	CU_ASSERT_EQUAL(rope_write(r, msg40, 40), 40);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT(info.tail_room + 40 <= ROPE_SPARE_MAX);
 	CU_ASSERT(info.overhead <= sizeof(struct rope) + ROPE_SPARE_MAX + 64);
 	T_CHECK(r);
@@ -162,13 +162,13 @@ test_memory_spare_counted_and_freed_by_close(void)
 	struct rope_info info;
 
 	CU_ASSERT_EQUAL(t_mem_now() - before, sizeof(struct rope));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.overhead, sizeof(struct rope));
 	rope_write(r, msg40, 40);
 	rope_drain(r, 40);
 	/* Empty, but keeping its tail chunk as the spare. */
 	CU_ASSERT(t_mem_now() - before > sizeof(struct rope));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.overhead, t_mem_now() - before);
 	CU_ASSERT_EQUAL(info.size, 0);
 	T_CHECK(r);
@@ -232,7 +232,7 @@ test_memory_spare_too_small_gives_way(void)
 	rope_drain(r, 40);
 	rope_write(r, big, sizeof(big));
 	CU_ASSERT(t_equals(r, big, sizeof(big)));
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.overhead, sizeof(struct rope));
 	CU_ASSERT(t_mem_now() - before <
 		  sizeof(struct rope) + sizeof(big) + 64 + info.tail_room);
@@ -294,7 +294,7 @@ test_memory_page_chunk_header_apart(void)
 	CU_ASSERT((uint8_t *)c + sizeof(*c) <= c->data ||
 		  (uint8_t *)c >= c->data + c->cap);
 	/* Its room is the rest of its pages, and appends land there. */
-	CU_ASSERT_EQUAL(r->tail_room, c->cap - 300000);
+	CU_ASSERT_EQUAL(rope__tail_room(r), c->cap - 300000);
 	CU_ASSERT_EQUAL(rope_write(r, "tail", 4), 4);
 	CU_ASSERT_EQUAL(r->nseg, 1);
 	T_CHECK(r);
@@ -452,7 +452,7 @@ test_memory_getvalue_moved_leaves_room_for_appends(void)
 				(ssize_t)sizeof(piece));
 		/* From the second flatten on (the first is exact, as a
 		 * copy's is), the piece goes into the flat chunk's room. */
-		CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+		CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 		CU_ASSERT_EQUAL(info.segments, round ? 1u : 2u);
 	}
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);

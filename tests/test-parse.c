@@ -82,7 +82,7 @@ test_parse_find_matches_memmem(void)
 
 		CU_ASSERT(t_equals(r, f, len));
 		T_CHECK(r);
-		rope_get_info(r, &info);
+		rope_get_info(r, &info, sizeof(info));
 		for (int k = 0; k < 1500; k++) {
 			size_t nlen = (size_t)rnd(k % 10 ? 8 : 1500) + 1;
 			size_t from = (size_t)rnd(len + 2);
@@ -241,7 +241,7 @@ test_parse_find_basics(void)
 	rope_append_ref(r, "\n", 1, NULL, NULL);
 	rope_append_ref(r, "Host: x\r\n\r", 10, NULL, NULL);
 	rope_append_ref(r, "\nbody", 5, NULL, NULL);
-	rope_mem_stats(&a);
+	rope_mem_stats(&a, sizeof(a));
 	/* "GET / HTTP/1.1\r" "\n" "Host: x\r\n\r" "\nbody": the blank
 	 * line's CR LF CR LF sits at 23..26, across two pieces. */
 	CU_ASSERT_EQUAL(rope_find(r, "\r\n\r\n", 4, 0), 23);
@@ -253,7 +253,7 @@ test_parse_find_basics(void)
 	CU_ASSERT_EQUAL(rope_find(r, "", 0, 31), 31);
 	CU_ASSERT_EQUAL(rope_find(r, "", 0, 32), -ENOENT);
 	CU_ASSERT_EQUAL(rope_find(r, "x", 1, 1000), -ENOENT);
-	rope_mem_stats(&b);
+	rope_mem_stats(&b, sizeof(b));
 	/* Short needles search without allocating. */
 	CU_ASSERT_EQUAL(b.allocs, a.allocs);
 	CU_ASSERT_EQUAL(rope_find(NULL, "x", 1, 0), -EINVAL);
@@ -343,19 +343,19 @@ test_parse_pullup_copies_only_across_segments(void)
 	rope_seek(r, 7, SEEK_SET);
 	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
 	/* Within one segment: a pointer into it, nothing allocated. */
-	rope_mem_stats(&a);
+	rope_mem_stats(&a, sizeof(a));
 	CU_ASSERT_EQUAL(rope_pullup(r, 12, 5, &p), 0);
-	rope_mem_stats(&b);
+	rope_mem_stats(&b, sizeof(b));
 	CU_ASSERT_EQUAL(b.allocs, a.allocs);
 	CU_ASSERT_EQUAL(memcmp(p, "cdefg", 5), 0);
 	/* Across three segments: one chunk of exactly the range. */
-	rope_mem_stats(&a);
+	rope_mem_stats(&a, sizeof(a));
 	CU_ASSERT_EQUAL(rope_pullup(r, 8, 15, &p), 0);
-	rope_mem_stats(&b);
+	rope_mem_stats(&b, sizeof(b));
 	CU_ASSERT(b.total - a.total < 15 + 64 + 128);
 	CU_ASSERT_EQUAL(memcmp(p, "89abcdefghijKLM", 15), 0);
 	T_CHECK(r);
-	rope_get_info(r, &info);
+	rope_get_info(r, &info, sizeof(info));
 	CU_ASSERT_EQUAL(info.segments, 3);  /* [01234567][89...KLM][NOPQRST] */
 	CU_ASSERT_EQUAL(rope_tell(r), 7);
 	CU_ASSERT(t_equals(r, "0123456789abcdefghijKLMNOPQRST", 30));

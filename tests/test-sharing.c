@@ -39,7 +39,7 @@ static void
 cost_start(void)
 {
 	rope_mem_reset_peak();
-	rope_mem_stats(&mark);
+	rope_mem_stats(&mark, sizeof(mark));
 }
 
 static struct cost
@@ -48,7 +48,7 @@ cost_end(void)
 	struct rope_mem_stats now;
 	struct cost c;
 
-	rope_mem_stats(&now);
+	rope_mem_stats(&now, sizeof(now));
 	c.retained = (long long)now.allocated - (long long)mark.allocated;
 	c.peak = now.peak - mark.allocated;
 	return c;
@@ -232,10 +232,10 @@ test_sharing_split_chunk_is_private_again(void)
 	CU_ASSERT_EQUAL(rope_write(r, "0123456789", 10), 10);
 	rope_snap_unref(s);
 	rope_seek(r, 50, SEEK_SET);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_write(r, "in place", 8), 8);
 	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 8), 3);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
 	rope_releasebuffer(r);
 	memcpy(data + ROPE_COW_BLOCK + 10, "0123456789", 10);
@@ -253,7 +253,7 @@ test_sharing_per_segment_overhead_reported(void)
 
 	for (int i = 0; i < 1000; i++)
 		rope_append_ref(r, "0123456789", 10, NULL, NULL);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.segments, 1000);
 	CU_ASSERT_EQUAL(info.segment_bytes, sizeof(struct rope_seg));
 	CU_ASSERT(info.segment_bytes <= 32);

@@ -23,14 +23,14 @@ test_stream_append_fills_tail_without_new_chunks(void)
 
 	/* 10,000 appends of 11 bytes must not mean 10,000 allocations: small
 	 * writes fill the tail chunk, which grows geometrically. */
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	for (i = 0; i < 10000; i++)
 		CU_ASSERT_EQUAL(rope_write(r, "Hello World", 11), 11);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	T_CHECK(r);
 	CU_ASSERT_EQUAL(rope_size(r), 110000);
 	CU_ASSERT(after.allocs - before.allocs < 20);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT(info.segments < 20);
 	rope_free(r);
 }
@@ -345,9 +345,9 @@ test_stream_truncate_then_append_reuses_private_room(void)
 	CU_ASSERT_EQUAL(rope_truncate(r, 50), 50);
 	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_END), 50);
 	/* Nobody else saw the cut bytes, so the room is reused. */
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_write(r, "xyz", 3), 3);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
 	T_CHECK(r);
 	memcpy(buf + 50, "xyz", 3);
@@ -376,10 +376,10 @@ test_stream_append_ref_borrows_until_last_user(void)
 	struct rope_mem_stats before, after;
 
 	release_count = 0;
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_append_ref(r, mem, 8, count_release,
 					&release_count), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	/* Only a small header is allocated: the bytes are not copied. */
 	CU_ASSERT(after.allocated - before.allocated < 64);
 	T_CHECK(r);
@@ -487,10 +487,10 @@ test_stream_write_gap_zero_fills(void)
 	/* A gap of a gibibyte costs no memory: it is a run of the zero
 	 * chunk, however long. */
 	r = rope_new();
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_seek(r, (int64_t)1 << 30, SEEK_SET), 1 << 30);
 	CU_ASSERT_EQUAL(rope_write(r, "end", 3), 3);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	T_CHECK(r);
 	CU_ASSERT_EQUAL(rope_size(r), (1u << 30) + 3);
 	CU_ASSERT(after.allocated - before.allocated < 4096);
@@ -582,9 +582,9 @@ test_stream_write_overwrites_in_place(void)
 	struct rope_mem_stats before, after;
 
 	CU_ASSERT_EQUAL(rope_seek(r, 3, SEEK_SET), 3);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_write(r, "abc", 3), 3);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	/* Nobody else references the bytes: no allocation at all. */
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
 	T_CHECK(r);

@@ -76,9 +76,9 @@ test_value_cached_until_change(void)
 	struct rope_mem_stats before, after;
 
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v1), 0);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v2), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	/* The same value, and the second call allocates nothing. */
 	CU_ASSERT_PTR_EQUAL(v1, v2);
 	CU_ASSERT_EQUAL(after.allocs, before.allocs);
@@ -113,12 +113,12 @@ test_value_flatten_replaces_segments(void)
 	struct rope_info info;
 	struct rope_bytes *v;
 
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.segments, 4);
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
 	CU_ASSERT(value_is(v, "one two three four", 18));
 	T_CHECK(r);
-	CU_ASSERT_EQUAL(rope_get_info(r, &info), 0);
+	CU_ASSERT_EQUAL(rope_get_info(r, &info, sizeof(info)), 0);
 	CU_ASSERT_EQUAL(info.segments, 1);
 	/* The rope now reads from the flat copy. */
 	T_EQUALS_STR(r, "one two three four");
@@ -192,9 +192,9 @@ test_value_zero_copy_when_contiguous(void)
 
 	t_pattern(data, sizeof(data), 0);
 	CU_ASSERT_EQUAL(rope_new_from(&r, data, sizeof(data)), 0);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	/* One small struct; the bytes are shared. */
 	CU_ASSERT_EQUAL(after.allocs - before.allocs, 1);
 	CU_ASSERT(after.total - before.total < 64);
@@ -207,9 +207,9 @@ test_value_zero_copy_when_contiguous(void)
 	r = rope_new();
 	for (int i = 0; i < 10; i++)
 		rope_write(r, "0123456789", 10);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT(after.total - before.total < 64);
 	rope_bytes_unref(v);
 	rope_free(r);
@@ -258,7 +258,7 @@ run_parser_loop(bool hold)
 	uint64_t total = (uint64_t)N * PIECE;
 
 	t_pattern(piece, sizeof(piece), 0);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	for (int i = 0; i < N; i++) {
 		struct rope_bytes *v;
 
@@ -270,7 +270,7 @@ run_parser_loop(bool hold)
 		else
 			rope_bytes_unref(v);
 	}
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	T_CHECK(r);
 	/* Quadratic would be about N/2 x total = 1000 x; linear stays a small
 	 * constant times the bytes appended. */
@@ -330,9 +330,9 @@ test_value_rope_from_bytes_shares(void)
 
 	t_pattern(data, sizeof(data), 7);
 	CU_ASSERT_EQUAL(rope_bytes_new(&v, data, sizeof(data)), 0);
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	CU_ASSERT_EQUAL(rope_new_from_bytes(&r, v), 0);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CU_ASSERT(after.total - before.total <= sizeof(struct rope));
 	T_CHECK(r);
 	CU_ASSERT(t_equals(r, data, sizeof(data)));

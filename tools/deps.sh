@@ -5,10 +5,10 @@
 # it off (the build then finds what it finds).
 
 # Debian packages: the build, the tests (CUnit, a C++ compiler for the
-# header test, curl for the HTTP example's test) and the io_uring layer's
-# liburing.
+# header test, curl for the HTTP example's test, abigail-tools for the ABI
+# check against the last release) and the io_uring layer's liburing.
 ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev
-curl"
+curl abigail-tools"
 
 # The Python module and its tests (suite 'python'): the headers,
 # meson-python (for pip install), and CPython's own test package, whose

@@ -174,7 +174,7 @@ main(int argc, char **argv)
 								  : len - off) < 0)
 			die("rope_append");
 	rope_snapshot(r, &s);
-	rope_get_info(r, &info);
+	rope_get_info(r, &info, sizeof(info));
 	printf("iobench: %zu MiB rope in %zu segments (appended %zu KiB at a "
 	       "time); %d warm runs each after a first one, median [min-max] "
 	       "MB/s\n\n", mib, info.segments, chunk / 1024, runs);
@@ -198,10 +198,10 @@ main(int argc, char **argv)
 					die("the engine mode");
 			}
 			first = run_once(u, target, s, flat, len);
-			rope_mem_stats(&m0);
+			rope_mem_stats(&m0, sizeof(m0));
 			for (int i = 0; i < runs; i++)
 				t[i] = run_once(u, target, s, flat, len);
-			rope_mem_stats(&m1);
+			rope_mem_stats(&m1, sizeof(m1));
 			rope_uring_free(u);
 			qsort(t, (size_t)runs, sizeof(*t), cmp);
 			med[how] = (double)len / t[runs / 2] / 1e6;

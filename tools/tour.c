@@ -143,7 +143,7 @@ hello_world(void)
 
 		if (!r)
 			die("rope_new", -1);
-		rope_mem_stats(&a);
+		rope_mem_stats(&a, sizeof(a));
 		t0 = now();
 		for (int i = 0; i < N; i++)
 			if (rope_write(r, "Hello World", 11) != 11)
@@ -152,7 +152,7 @@ hello_world(void)
 		    rope_bytes_size(v) != 11u * N)
 			die("rope_getvalue", -1);
 		t[rep] = now() - t0;
-		rope_mem_stats(&b);
+		rope_mem_stats(&b, sizeof(b));
 		allocs = b.allocs - a.allocs;
 		rope_bytes_unref(v);
 		rope_free(r);
@@ -371,14 +371,14 @@ operations(void)
 			if (s->setup)
 				s->setup(r, &h);
 			rope_mem_reset_peak();
-			rope_mem_stats(&a);
+			rope_mem_stats(&a, sizeof(a));
 			rss_reset_peak();
 			rss(&rss0, &hwm0);
 			t0 = now();
 			s->fn(r, &h);
 			t0 = now() - t0;
 			rss(&rss1, &hwm1);
-			rope_mem_stats(&b);
+			rope_mem_stats(&b, sizeof(b));
 			if (t0 < best)
 				best = t0;
 			if (rep == 0 || hwm1 - rss0 < rss_peak)

@@ -139,7 +139,7 @@ mem_stats(PyObject *mod, PyObject *unused)
 	struct rope_mem_stats st;
 	struct rope_cache_stats cs = { 0 };
 
-	rope_mem_stats(&st);
+	rope_mem_stats(&st, sizeof(st));
 	rope_cache_stats(&cs, sizeof(cs));
 	return Py_BuildValue("{s:n,s:n,s:K,s:K,s:K,s:n}",
 			     "allocated", (Py_ssize_t)st.allocated,

@@ -674,7 +674,7 @@ rio_sizeof(struct rio *self, PyObject *unused)
 	Py_ssize_t res = Py_TYPE(self)->tp_basicsize;
 	struct rope_info info;
 
-	if (self->rope && rope_get_info(self->rope, &info) == 0)
+	if (self->rope && rope_get_info(self->rope, &info, sizeof(info)) == 0)
 		res += (Py_ssize_t)(info.overhead + info.size +
 				    info.tail_room);
 	return PyLong_FromSsize_t(res);

@@ -874,7 +874,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct state st = { 0 };
 	struct rope_mem_stats before, after;
 
-	rope_mem_stats(&before);
+	rope_mem_stats(&before, sizeof(before));
 	st.r = rope_new();
 	CHECK(st.r);
 	CHECK(pipe2(st.pipe, O_NONBLOCK | O_CLOEXEC) == 0);
@@ -929,7 +929,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m_exit(&st.m);
 	close(st.pipe[0]);
 	close(st.pipe[1]);
-	rope_mem_stats(&after);
+	rope_mem_stats(&after, sizeof(after));
 	CHECK(after.allocated == before.allocated);
 	return 0;
 }

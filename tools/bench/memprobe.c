@@ -294,7 +294,7 @@ probe_start(struct probe *p)
 	rss_read(&p->rss0, &hwm);
 	p->pss0 = pss_read();
 	p->minflt0 = minflt();
-	rope_mem_stats(&p->o0);
+	rope_mem_stats(&p->o0, sizeof(p->o0));
 	heap_reset_peak();
 	heap_read(&p->h0);
 	rope_mem_reset_peak();
@@ -310,7 +310,7 @@ probe_stop(struct probe *p)
 	struct rope_mem_stats o;
 
 	heap_read(&h);
-	rope_mem_stats(&o);
+	rope_mem_stats(&o, sizeof(o));
 	rss_read(&rss, &hwm);
 	p->pss_kept = pss_read() - p->pss0;
 	p->rss_kept = rss - p->rss0;

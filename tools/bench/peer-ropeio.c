@@ -412,17 +412,17 @@ rope_self_report(void)
 	struct rope_mem_stats a, b;
 	struct rope *r;
 
-	rope_mem_stats(&a);
+	rope_mem_stats(&a, sizeof(a));
 	r = rope_new();
-	rope_mem_stats(&b);
-	if (!r || rope_get_info(r, &empty_info) < 0)
+	rope_mem_stats(&b, sizeof(b));
+	if (!r || rope_get_info(r, &empty_info, sizeof(empty_info)) < 0)
 		die("rope_get_info");
 	empty_own_bytes = (double)(b.allocated - a.allocated);
 	empty_own_allocs = (double)(b.allocs - a.allocs);
 	for (size_t i = 0; i < PIECES; i++)
 		if (rope_append_ref(r, ref_piece(i), 16, NULL, NULL) < 0)
 			die("rope_append_ref");
-	rope_get_info(r, &seg_info);
+	rope_get_info(r, &seg_info, sizeof(seg_info));
 	rope_free(r);
 }
 

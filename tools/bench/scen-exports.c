@@ -61,7 +61,7 @@ scen_exports(size_t bytes, int reps)
 #ifdef HAVE_GLIB
 	a.gba = gba_built(&f);
 #endif
-	rope_get_info(a.rope, &info);
+	rope_get_info(a.rope, &info, sizeof(info));
 	/* evbuffer holds one chain per 64 KiB append. */
 	a.iovcnt = (int)(f.count + info.segments + 16);
 	a.iov = calloc((size_t)a.iovcnt, sizeof(*a.iov));

@@ -182,7 +182,7 @@ int main(void)
 		step = (step * 5 + 3) % 4093 + 1;
 		parse(&ps, r);
 	}
-	if (!r || rope_get_info(r, &info) < 0)
+	if (!r || rope_get_info(r, &info, sizeof(info)) < 0)
 		return 1;
 	printf("%u of %lu frames, %zu bytes received, %zu made contiguous, "
 	       "%zu left\n", ps.seen, ps.frames, len, ps.pulled, info.size);
