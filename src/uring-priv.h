@@ -81,8 +81,9 @@ struct rope_uring {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	struct rbuf *bufs;
-	unsigned nbuf;
+	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
+	bool recv_nobufs;            /* a receive found no buffer */
 };
 
 /*
