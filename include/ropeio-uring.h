@@ -382,7 +382,7 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * move), until the peer closes, an error occurs or rope_uring_recv_stop().
  *
  * On io_uring this is a multishot recv on a ring of provided buffers of
- * 16 KiB, shared by the engine's receivers: 64 at first, doubled whenever
+ * 16 KiB, shared by the engine's receivers: 16 at first, doubled whenever
  * a receive finds none free, up to two per receiver and at most 1,024
  * (16 MiB); the pool does not shrink before rope_uring_free(). A buffer
  * that comes back at least half full, when @p r has no tail room for its
@@ -489,7 +489,7 @@ ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
  * engine looks at the rope's size when it runs, so the rope may pass
  * @p max by what arrives before it notices: one read in the fallback (at
  * most 256 KiB), on io_uring what the shared buffers held (at most the
- * pool, 1 MiB while the engine has one receiver, 16 MiB at most).
+ * pool: 256 KiB while the engine has one receiver, 16 MiB at most).
  * Call rope_uring_run() after draining.
  *
  * @param u    the engine
@@ -557,7 +557,7 @@ struct rope_uring_recv_stats {
  *         receive on @p fd).
  * @since 0.2
  */
-ROPEIO_EXPORT int rope_uring_recv_stats(struct rope_uring *u, int fd,
+ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
 					struct rope_uring_recv_stats *out,
 					size_t size);
 

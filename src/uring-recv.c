@@ -6,7 +6,7 @@
  * is appended to the rope (no copy) and a fresh chunk takes its buffer id
  * in the ring; any other fill is copied into the rope's tail room and the
  * same buffer goes back at once, so small messages pin no buffer and a
- * rope never holds more than twice the bytes of the chunks it adopted.
+ * chunk the rope adopts is always at least half full.
  *
  * The pool starts with RECV_NBUF_MIN buffers. Every multishot that finds
  * none (-ENOBUFS) ends, and is re-armed a round later: with hundreds of
@@ -369,23 +369,27 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 
 /* The receive on descriptor @fd: the one still reading it, else one that
  * is ending (its final callback has not run). */
-static struct recv *
-recv_lookup(struct rope_uring *u, int fd)
+static const struct recv *
+recv_lookup(const struct rope_uring *u, int fd)
 {
-	struct recv *rc = recv_find(u, fd);
+	const struct recv *ending = NULL;
 
-	for (struct recv *p = u->recvs; p && !rc; p = p->next)
-		if (p->fd == fd)
-			rc = p;
-	return rc;
+	for (const struct recv *rc = u->recvs; rc; rc = rc->next) {
+		if (rc->fd != fd)
+			continue;
+		if (!rc->stopping && !rc->ended)
+			return rc;
+		ending = ending ? ending : rc;
+	}
+	return ending;
 }
 
 ROPEIO_EXPORT int
-rope_uring_recv_stats(struct rope_uring *u, int fd,
+rope_uring_recv_stats(const struct rope_uring *u, int fd,
 		      struct rope_uring_recv_stats *out, size_t size)
 {
 	struct rope_uring_recv_stats st = { 0 };
-	struct recv *rc;
+	const struct recv *rc;
 
 	/* Every field is 8 bytes: a caller's struct from an older header
 	 * gets the whole fields it has room for, and no byte past them. */
