@@ -995,7 +995,8 @@ test_engine_server_recv_stats_held_while_exported(void)
 		/* Packed: within one buffer of the bytes (a buffer per fill
 		 * would be 4.9 MB, or 1 MiB once the socket stops). */
 		CU_ASSERT(st.held <= st.waiting + 16384);
-		CU_ASSERT(st.completions >= FILLS / 2);
+		/* More fills than the 64 buffers that once stopped it. */
+		CU_ASSERT(st.completions > 64);
 	}
 	printf("  [%llu bytes waiting in %llu completions: %llu B held]\n",
 	       (unsigned long long)st.waiting,
@@ -1127,6 +1128,7 @@ static void
 test_engine_server_recv_pool_grows_with_receivers(void)
 {
 	enum { N = 300, ROUNDS = 8 };
+	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
 	struct rope_uring *u = t_engine();
 	struct rope *r[N];
 	struct t_received x[N];
@@ -1147,8 +1149,7 @@ test_engine_server_recv_pool_grows_with_receivers(void)
 		int heard = 0;
 
 		for (int i = 0; i < N; i++)
-			CU_ASSERT_EQUAL(write(fds[i][1], "GET / HTTP/1.1\r\n\r\n",
-					      18), 18);
+			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
 		for (double end = t_now() + 10; heard < N && t_now() < end;) {
 			CU_ASSERT(rope_uring_run(u, 0) >= 0);
 			heard = 0;
