@@ -479,7 +479,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 	int ret;
 
 	*adopted = false;
-	if (len >= RECV_ADOPT_MIN + rc->r->tail_room) {
+	if (len >= RECV_ADOPT_MIN && len > rc->r->tail_room) {
 		ret = rope__append_chunk(rc->r, c, len);
 		*adopted = ret == 0;
 		if (*adopted) {
@@ -487,7 +487,15 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 			rc->adopted_mem += c->cap;
 		}
 	} else {
-		ssize_t w = rope_append(rc->r, c->data, len);
+		ssize_t w;
+
+		/* A copy that needs a fresh tail chunk gets one of at most
+		 * a buffer's size: the rope's doubling would make rooms that
+		 * later full buffers are copied into instead of adopted. */
+		if (len > rc->r->tail_room)
+			rc->r->next_chunk = MIN(rc->r->next_chunk,
+						(size_t)RECV_BUFSZ);
+		w = rope_append(rc->r, c->data, len);
 
 		ret = w < 0 ? (int)w : 0;
 		if (ret == 0) {
