@@ -381,12 +381,17 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * is appended at the end of @p r (whatever its position, which does not
  * move), until the peer closes, an error occurs or rope_uring_recv_stop().
  *
- * On io_uring this is a multishot recv on a ring of provided buffers (64
- * buffers of 64 KiB, shared by the engine's receivers). A buffer that comes
- * back at least a quarter full becomes a chunk of @p r as it is, with no
- * copy, and a fresh buffer takes its place; a smaller fill is copied into
- * the rope's tail room and its buffer reused. Where provided buffer rings
- * are missing, and in the fallback, it is poll(2) plus rope_read_fd().
+ * On io_uring this is a multishot recv on a ring of provided buffers of
+ * 16 KiB, shared by the engine's receivers: 16 at first, doubled whenever
+ * a receive finds none free, up to two per receiver and at most 1,024
+ * (16 MiB); the pool does not shrink before rope_uring_free(). A buffer
+ * that comes back at least half full, when @p r has no tail room for its
+ * bytes, becomes a chunk of @p r as it is, with no copy, and a fresh
+ * buffer takes its place; any other fill is copied into the rope's tail
+ * room and its buffer reused at once. So the chunks @p r holds are at
+ * most about twice its bytes, as for any append. Where provided buffer
+ * rings are missing, and in the fallback, it is poll(2) plus
+ * rope_read_fd(), straight into the rope's memory.
  *
  * @p cb runs from rope_uring_run() with the number of bytes appended since
  * the previous call (> 0), and finally once with 0 at the end of the
@@ -396,8 +401,13 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  *
  * While @p r refuses bytes (a getbuffer() export, or no memory), received
  * bytes wait for it, in order, in buffers taken out of the shared ring (so
- * other sockets keep receiving); once 1 MiB of buffers waits, this socket
- * alone stops being read until @p r has taken them: nothing is dropped.
+ * other sockets keep receiving; small fills are packed together, so the
+ * memory held is about the bytes, not a buffer per fill); once 1 MiB of
+ * buffers waits, this socket alone stops being read until @p r has taken
+ * them: nothing is dropped. The bound for one receiver is thus 1 MiB plus
+ * what its socket filled in the round in which the engine noticed (at
+ * most the pool); rope_uring_recv_stats() reports it. The fallback holds
+ * nothing: a rope that refuses is not read.
  * Closing @p r (rope_close()) drops what has not been appended yet and
  * ends the receive with -EBADF at the next rope_uring_run(), in both modes.
  *
@@ -478,7 +488,8 @@ ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
  * truncated it), reading goes on. 0 removes the limit (the default). The
  * engine looks at the rope's size when it runs, so the rope may pass
  * @p max by what arrives before it notices: one read in the fallback (at
- * most 256 KiB), on io_uring what the shared buffers held (at most 4 MiB).
+ * most 256 KiB), on io_uring what the shared buffers held (at most the
+ * pool: 256 KiB while the engine has one receiver, 16 MiB at most).
  * Call rope_uring_run() after draining.
  *
  * @param u    the engine
@@ -489,6 +500,66 @@ ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
  */
 ROPEIO_EXPORT int rope_uring_recv_limit(struct rope_uring *u, int fd,
 					size_t max);
+
+/** rope_uring_recv_stats() flags: why a socket is not being read. */
+enum {
+	/** rope_uring_recv_pause() */
+	ROPE_URING_RECV_PAUSED = 1u << 0,
+	/** the rope holds its rope_uring_recv_limit() or more */
+	ROPE_URING_RECV_LIMITED = 1u << 1,
+	/** 1 MiB waits for a rope that refuses it (io_uring only) */
+	ROPE_URING_RECV_HOLDING = 1u << 2,
+	/** stopped, cancelled or ended: its final callback is due */
+	ROPE_URING_RECV_ENDING = 1u << 3,
+};
+
+/**
+ * What one receive has done and what it costs, for a server's operator.
+ * Fields are only ever added at the end, every one 8 bytes.
+ */
+struct rope_uring_recv_stats {
+	uint64_t received;    /**< bytes appended to the rope so far */
+	uint64_t waiting;     /**< bytes received that wait for the rope,
+				   which refuses them (exported, or no
+				   memory); 0 in the fallback, which leaves
+				   them in the socket */
+	uint64_t held;        /**< memory the engine keeps for those bytes:
+				   held chunks and shared buffers, whole */
+	uint64_t adopted;     /**< bytes the rope took as the engine's
+				   buffers, with no copy (io_uring) */
+	uint64_t adopted_mem; /**< the capacity of those buffers: the
+				   memory the rope got with them */
+	uint64_t copied;      /**< bytes ropeio copied into the rope's tail
+				   (io_uring's small fills) */
+	uint64_t completions; /**< receives that brought bytes (CQEs, or
+				   the fallback's reads) */
+	uint64_t nobufs;      /**< times its multishot recv found no free
+				   buffer and had to be armed again */
+	uint64_t pool;        /**< memory of the engine's shared receive
+				   buffers (every receiver's; 0 without
+				   io_uring's) */
+	uint64_t flags;       /**< ROPE_URING_RECV_* bits: why it is not
+				   read now (0: it is) */
+};
+
+/**
+ * Fill @p out with the figures of the receive on @p fd (see
+ * rope_uring_recv()), one that is still reading or one whose final
+ * callback has not run yet. Pass `sizeof(*out)` as @p size: a struct from
+ * an older header, smaller than this one, gets only the fields it has room
+ * for, and a later library keeps doing so as the struct grows.
+ *
+ * @param u     the engine
+ * @param fd    the socket
+ * @param out   receives the figures
+ * @param size  the size of *@p out, in bytes: at least one field (8)
+ * @return 0, -EINVAL (NULL, negative @p fd, @p size below 8), -ENOENT (no
+ *         receive on @p fd).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
+					struct rope_uring_recv_stats *out,
+					size_t size);
 
 /**
  * End every request to @p fd and its receive: each one's callback runs

@@ -1114,6 +1114,7 @@ int
 rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 {
 	int ret = check_writable(r);
+	size_t next;
 
 	if (ret < 0)
 		return ret;
@@ -1122,8 +1123,14 @@ rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 		return ret;
 	if (rope__segs_reserve(r, 1) < 0)
 		return -ENOMEM;
-	/* The rope alone holds the chunk now: its free space is ours. */
+	/* The rope alone holds the chunk now: its free space is ours. It
+	 * is no tail chunk the rope chose, so the next one's size stays:
+	 * a receive that adopts many buffers between small copies would
+	 * otherwise double it with every buffer (a 100 KB stream ended in
+	 * a 256 KiB tail chunk). */
+	next = r->next_chunk;
 	rope__tail_push(r, c, n);
+	r->next_chunk = next;
 	return 0;
 }
 

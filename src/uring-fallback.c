@@ -113,6 +113,7 @@ requests_step(struct rope_uring *u)
 {
 	struct req **link = &u->queue, *q;
 	unsigned progress = 0;
+	bool marks = rope__req_marks_ready(u);
 
 	while ((q = *link)) {
 		size_t before = q->done;
@@ -123,7 +124,9 @@ requests_step(struct rope_uring *u)
 			progress++;
 			continue;
 		}
-		if (rope__req_socket_busy(u, q)) {
+		/* A socket request waits for those before it (marked as
+		 * this pass met them, see rope__req_marks_ready()). */
+		if (marks ? u->fd_marks[q->fd] : rope__req_socket_busy(u, q)) {
 			link = &q->next;
 			continue;
 		}
@@ -133,6 +136,8 @@ requests_step(struct rope_uring *u)
 			continue;
 		}
 		if (q->blocked) {
+			if (marks)
+				u->fd_marks[q->fd] = 1;
 			link = &q->next;
 			continue;
 		}
@@ -142,8 +147,13 @@ requests_step(struct rope_uring *u)
 			continue;
 		}
 		progress += q->done != before;
+		if (marks)
+			u->fd_marks[q->fd] = 1;
 		link = &q->next;
 	}
+	for (q = u->queue; marks && q; q = q->next)
+		if (q->file_off < 0)
+			u->fd_marks[q->fd] = 0;
 	return progress;
 }
 

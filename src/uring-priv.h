@@ -75,6 +75,10 @@ struct rope_uring {
 	struct rope_uring_stats stats;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
+	/* prep_all(): a mark per descriptor, set while one pass over the
+	 * queue has seen an unfinished socket request on it, else 0. */
+	uint8_t *fd_marks;
+	size_t fd_marks_n;
 
 	/* uring-notify.c: rope_uring_fd() and rope_uring_wake(). */
 	int notify_fd;               /* -1 until rope_uring_fd() */
@@ -90,8 +94,9 @@ struct rope_uring {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	struct rbuf *bufs;
-	unsigned nbuf;
+	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
+	bool recv_nobufs;            /* a receive found no buffer */
 };
 
 /*
@@ -144,6 +149,9 @@ unsigned rope__uring_job_busy(const struct rope_uring_job *j);
 void rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
 		      ssize_t res);
 bool rope__req_socket_busy(const struct rope_uring *u, const struct req *q);
+/* Make fd_marks cover every queued socket (all 0 between passes); false
+ * without memory: ask rope__req_socket_busy() instead. */
+bool rope__req_marks_ready(struct rope_uring *u);
 /* Has socket request @q, started now or before, run for longer than the
  * engine's send timeout? */
 bool rope__req_expired(const struct rope_uring *u, struct req *q);

@@ -26,8 +26,9 @@ t_source_run(void *arg)
 	size_t off = 0, i = 0;
 
 	while (off < src->len) {
-		size_t n = MIN(1 + (i++ * 48271) % src->max_piece,
-			       src->len - off);
+		/* MIN evaluates its arguments twice: no i++ inside it. */
+		size_t piece = 1 + (i++ * 48271) % src->max_piece;
+		size_t n = MIN(piece, src->len - off);
 		ssize_t w = write(src->fd, src->data + off, n);
 
 		if (w <= 0)

@@ -840,6 +840,345 @@ test_engine_server_send_timeout(void)
 	close(fy[1]);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Receive memory: the per-receive report and its bounds                    */
+/* ------------------------------------------------------------------------ */
+
+/* The figures of the receive on @fd (asserted to exist). */
+static struct rope_uring_recv_stats
+recv_stats(struct rope_uring *u, int fd)
+{
+	struct rope_uring_recv_stats st;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fd, &st, sizeof(st)), 0);
+	return st;
+}
+
+/*
+ * The report: bytes received equal bytes sent and were either adopted or
+ * copied (io_uring) or read straight into the rope (the fallback); the
+ * rope got at most twice the adopted bytes as buffer memory; pause shows;
+ * bad arguments, and an fd without a receive, are refused; a smaller
+ * size writes only the whole fields it covers.
+ */
+static void
+test_engine_server_recv_stats_report(void)
+{
+	size_t len = 300000;
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct t_source src = { .len = len, .max_piece = 40000 };
+	struct t_received x = { 0 };
+	struct bytes_at_least w = { &x, len, false };
+	struct rope_uring_recv_stats st;
+	uint8_t raw[sizeof(st)];
+	pthread_t t;
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[0], &st, sizeof(st)),
+			-ENOENT);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(NULL, fds[0], &st, sizeof(st)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[0], NULL, sizeof(st)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, -1, &st, sizeof(st)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[0], &st, 7), -EINVAL);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[1], &st, sizeof(st)),
+			-ENOENT);
+	src.data = malloc(len);
+	t_pattern(src.data, len, 5);
+	/* The peer does not close: the receive must still be there. */
+	src.fd = dup(fds[1]);
+	pthread_create(&t, NULL, t_source_run, &src);
+	run_until_received(u, &w, 10);
+	pthread_join(t, NULL);
+	CU_ASSERT(w.done);
+	st = recv_stats(u, fds[0]);
+	CU_ASSERT_EQUAL(st.received, len);
+	CU_ASSERT_EQUAL(st.received, x.bytes);
+	CU_ASSERT(t_equals(r, src.data, len));
+	CU_ASSERT_EQUAL(st.waiting, 0);
+	CU_ASSERT_EQUAL(st.held, 0);
+	CU_ASSERT(st.completions >= 1 && st.completions <= len);
+	CU_ASSERT_EQUAL(st.flags, 0);
+	if (rope_uring_is_fallback(u)) {
+		/* readv straight into the rope: nothing adopted or copied. */
+		CU_ASSERT_EQUAL(st.adopted + st.copied, 0);
+		CU_ASSERT_EQUAL(st.pool, 0);
+	} else {
+		CU_ASSERT_EQUAL(st.adopted + st.copied, len);
+		CU_ASSERT(st.pool > 0);
+	}
+	/* Adopted only when at least half full. */
+	CU_ASSERT(st.adopted_mem <= 2 * st.adopted);
+	printf("  [%llu bytes: %llu adopted in %llu B of buffers, %llu "
+	       "copied, %llu completions, %llu without a buffer]\n",
+	       (unsigned long long)st.received,
+	       (unsigned long long)st.adopted,
+	       (unsigned long long)st.adopted_mem,
+	       (unsigned long long)st.copied,
+	       (unsigned long long)st.completions,
+	       (unsigned long long)st.nobufs);
+	CU_ASSERT_EQUAL(rope_uring_recv_pause(u, fds[0]), 0);
+	CU_ASSERT_EQUAL(recv_stats(u, fds[0]).flags, ROPE_URING_RECV_PAUSED);
+	CU_ASSERT_EQUAL(rope_uring_recv_resume(u, fds[0]), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv_limit(u, fds[0], 1000), 0);
+	CU_ASSERT_EQUAL(recv_stats(u, fds[0]).flags, ROPE_URING_RECV_LIMITED);
+	/* A struct of one field and a half gets the one field. */
+	memset(raw, 0xa5, sizeof(raw));
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[0], (void *)raw, 12), 0);
+	memcpy(&st.received, raw, sizeof(st.received));
+	CU_ASSERT_EQUAL(st.received, len);
+	for (size_t i = sizeof(st.received); i < sizeof(raw); i++)
+		CU_ASSERT_EQUAL(raw[i], 0xa5);
+	/* Cancelled: ending until its final callback has run, then gone. */
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	CU_ASSERT(recv_stats(u, fds[0]).flags & ROPE_URING_RECV_ENDING);
+	run_until(u, &x.ended, 5);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	CU_ASSERT_EQUAL(rope_uring_recv_stats(u, fds[0], &st, sizeof(st)),
+			-ENOENT);
+	rope_uring_free(u);
+	rope_free(r);
+	free(src.data);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
+ * Bytes that arrive while the rope is exported wait in the engine, and the
+ * report says so; small fills are packed, so what is held is about the
+ * bytes, not a 16 KiB buffer per fill. Released, the rope takes them and
+ * nothing is held any more. The fallback holds nothing: it leaves the
+ * bytes in the socket.
+ */
+static void
+test_engine_server_recv_stats_held_while_exported(void)
+{
+	enum { FILLS = 300, FILL = 100 };
+	struct rope_uring *u = t_engine();
+	struct rope *r = t_rope_from("A");
+	struct t_received x = { 0 };
+	struct bytes_at_least w = { &x, FILLS * FILL, false };
+	struct rope_uring_recv_stats st;
+	struct iovec iov[1];
+	uint8_t *data = malloc(1 + FILLS * FILL);
+	int fds[2];
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	data[0] = 'A';
+	t_pattern(data + 1, FILLS * FILL, 11);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_getbuffer(r, iov, 1), 1);
+	/* One small write per run: each its own completion. */
+	for (int i = 0; i < FILLS; i++) {
+		CU_ASSERT_EQUAL(write(fds[1], data + 1 + i * FILL, FILL),
+				FILL);
+		for (int k = 0; k < 3; k++) {
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+			usleep(100);
+		}
+	}
+	st = recv_stats(u, fds[0]);
+	CU_ASSERT_EQUAL(st.received, 0);
+	CU_ASSERT_EQUAL(x.bytes, 0);
+	if (rope_uring_is_fallback(u)) {
+		CU_ASSERT_EQUAL(st.waiting, 0);
+		CU_ASSERT_EQUAL(st.held, 0);
+	} else {
+		CU_ASSERT_EQUAL(st.waiting, FILLS * FILL);
+		CU_ASSERT(st.held > 0);
+		/* Packed: within one buffer of the bytes (a buffer per fill
+		 * would be 4.9 MB, or 1 MiB once the socket stops). */
+		CU_ASSERT(st.held <= st.waiting + 16384);
+		/* More fills than the 64 buffers that once stopped it. */
+		CU_ASSERT(st.completions > 64);
+	}
+	printf("  [%llu bytes waiting in %llu completions: %llu B held]\n",
+	       (unsigned long long)st.waiting,
+	       (unsigned long long)st.completions,
+	       (unsigned long long)st.held);
+	CU_ASSERT_EQUAL(rope_releasebuffer(r), 0);
+	run_until_received(u, &w, 10);
+	CU_ASSERT(w.done);
+	CU_ASSERT(t_equals(r, data, 1 + FILLS * FILL));
+	st = recv_stats(u, fds[0]);
+	CU_ASSERT_EQUAL(st.received, FILLS * FILL);
+	CU_ASSERT_EQUAL(st.waiting, 0);
+	CU_ASSERT_EQUAL(st.held, 0);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	rope_uring_free(u);
+	rope_free(r);
+	free(data);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+struct spray {
+	int *fds;
+	int n;
+	size_t each, piece;
+};
+
+/* Writes @each bytes to every fd, @piece at a time, round robin. */
+static void *
+spray_run(void *arg)
+{
+	struct spray *sp = arg;
+	uint8_t *buf = malloc(sp->piece);
+	size_t *sent = calloc((size_t)sp->n, sizeof(*sent));
+	int left = sp->n;
+
+	memset(buf, 'm', sp->piece);
+	while (left) {
+		for (int i = 0; i < sp->n; i++) {
+			size_t n = MIN(sp->piece, sp->each - sent[i]);
+			ssize_t got;
+
+			if (!n)
+				continue;
+			got = write(sp->fds[i], buf, n);
+			if (got > 0)
+				sent[i] += (size_t)got;
+			left -= sent[i] == sp->each;
+		}
+	}
+	free(buf);
+	free(sent);
+	return NULL;
+}
+
+/*
+ * 200 connections of 100 KB each, sent 16 KiB at a time: the memory the
+ * library counts once everything is in the ropes is at most 1.5 times the
+ * bytes, beside the shared pool (adopting every buffer a quarter full and
+ * doubling the rope's next chunk with each made it 2x), and the pool grew
+ * to at most two buffers per receiver.
+ */
+static void
+test_engine_server_recv_memory_many_connections(void)
+{
+	enum { N = 200 };
+	size_t each = 100000, before, used, pool = 0;
+	struct rope_uring *u = t_engine();
+	struct rope *r[N];
+	struct t_received x[N];
+	struct spray sp = { .n = N, .each = each, .piece = 16384 };
+	int fds[N][2], writers[N], full = 0;
+	uint64_t adopted = 0, adopted_mem = 0, received = 0;
+	pthread_t t;
+
+	memset(x, 0, sizeof(x));
+	rope_cache_trim();
+	before = t_mem_now();
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds[i]), 0);
+		writers[i] = fds[i][1];
+		r[i] = rope_new();
+		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
+						&x[i]), 0);
+	}
+	sp.fds = writers;
+	pthread_create(&t, NULL, spray_run, &sp);
+	for (double end = t_now() + 30; full < N && t_now() < end;) {
+		CU_ASSERT(rope_uring_run(u, 1) >= 0);
+		full = 0;
+		for (int i = 0; i < N; i++)
+			full += x[i].bytes == each;
+	}
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(full, N);
+	used = t_mem_now() - before;
+	for (int i = 0; i < N; i++) {
+		struct rope_uring_recv_stats st = recv_stats(u, fds[i][0]);
+
+		received += st.received;
+		adopted += st.adopted;
+		adopted_mem += st.adopted_mem;
+		pool = st.pool;
+	}
+	CU_ASSERT_EQUAL(received, (uint64_t)N * each);
+	CU_ASSERT(adopted_mem <= 2 * adopted);
+	CU_ASSERT(pool <= 2 * N * 16384);
+	CU_ASSERT(used <= pool + (size_t)(1.5 * N * each));
+	printf("  [%d x %zu B: %.2fx of the bytes counted, beside a pool of "
+	       "%zu KiB]\n", N, each, (double)(used - pool) / (N * each),
+	       pool >> 10);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
+	rope_uring_free(u);
+	for (int i = 0; i < N; i++) {
+		rope_free(r[i]);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+}
+
+/*
+ * Many sockets with a message each at once, round after round, as a
+ * keep-alive server sees them: after the first rounds the pool has grown,
+ * and no receive finds it empty any more (with a fixed 64 buffers three
+ * in four completions were -ENOBUFS, each costing its socket a round).
+ */
+static void
+test_engine_server_recv_pool_grows_with_receivers(void)
+{
+	enum { N = 300, ROUNDS = 8 };
+	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
+	struct rope_uring *u = t_engine();
+	struct rope *r[N];
+	struct t_received x[N];
+	int fds[N][2];
+	uint64_t nobufs_late = 0;
+
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
+						 fds[i]), 0);
+		r[i] = rope_new();
+		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
+						&x[i]), 0);
+	}
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int round = 1; round <= ROUNDS; round++) {
+		uint64_t nobufs = 0;
+		int heard = 0;
+
+		for (int i = 0; i < N; i++)
+			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
+		for (double end = t_now() + 10; heard < N && t_now() < end;) {
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+			heard = 0;
+			for (int i = 0; i < N; i++)
+				heard += x[i].bytes == (uint64_t)round * 18;
+		}
+		CU_ASSERT_EQUAL(heard, N);
+		for (int i = 0; i < N; i++)
+			nobufs += recv_stats(u, fds[i][0]).nobufs;
+		if (round == ROUNDS / 2)
+			nobufs_late = nobufs;
+		if (round == ROUNDS)
+			nobufs_late = nobufs - nobufs_late;
+	}
+	/* The last half of the rounds: no receive found the pool empty. */
+	CU_ASSERT_EQUAL(nobufs_late, 0);
+	CU_ASSERT(recv_stats(u, fds[0][0]).pool <= 2 * N * 16384u);
+	printf("  [-ENOBUFS in the last %d rounds: %llu]\n", ROUNDS / 2,
+	       (unsigned long long)nobufs_late);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
+	rope_uring_free(u);
+	for (int i = 0; i < N; i++) {
+		rope_free(r[i]);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+}
+
 static const struct t_test tests[] = {
 	{ "callback_work_starts_in_the_same_run",
 	  test_engine_server_callback_work_starts_in_the_same_run },
@@ -852,7 +1191,14 @@ static const struct t_test tests[] = {
 	{ "peer_that_stops_reading",
 	  test_engine_server_peer_that_stops_reading },
 	{ "recv_limit", test_engine_server_recv_limit },
+	{ "recv_memory_many_connections",
+	  test_engine_server_recv_memory_many_connections },
 	{ "recv_pause_and_resume", test_engine_server_recv_pause_and_resume },
+	{ "recv_pool_grows_with_receivers",
+	  test_engine_server_recv_pool_grows_with_receivers },
+	{ "recv_stats_held_while_exported",
+	  test_engine_server_recv_stats_held_while_exported },
+	{ "recv_stats_report", test_engine_server_recv_stats_report },
 	{ "refusing_rope_stalls_no_other",
 	  test_engine_server_refusing_rope_stalls_no_other },
 	{ "reused_descriptor_number",
