@@ -479,7 +479,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 	int ret;
 
 	*adopted = false;
-	if (len >= RECV_ADOPT_MIN && len > rc->r->tail_room) {
+	if (len >= RECV_ADOPT_MIN && len > rope__tail_room(rc->r)) {
 		ret = rope__append_chunk(rc->r, c, len);
 		*adopted = ret == 0;
 		if (*adopted) {
@@ -492,7 +492,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 		/* A copy that needs a fresh tail chunk gets one of at most
 		 * a buffer's size: the rope's doubling would make rooms that
 		 * later full buffers are copied into instead of adopted. */
-		if (len > rc->r->tail_room)
+		if (len > rope__tail_room(rc->r))
 			rc->r->next_chunk = MIN(rc->r->next_chunk,
 						(size_t)RECV_BUFSZ);
 		w = rope_append(rc->r, c->data, len);
