@@ -1093,6 +1093,9 @@ ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out);
  * snapshot elsewhere, so it must be safe there (a Python binding takes the
  * GIL in it). @p ctx must stay valid until the last block is given back,
  * which may be after the rope is freed.
+ *
+ * This struct keeps its layout: programs built against 0.2 pass exactly
+ * this much, so a later version that needs more adds a call of its own.
  */
 struct rope_allocator {
 	/** Passed to each callback as is. */
