@@ -183,6 +183,9 @@ rope_seal_value(struct rope *r, void **handle, size_t *len)
 	rope__claim_drop(r);
 	c->cap = s->len;
 	c->kind = ROPE_CHUNK_EXTERNAL;
+	/* As after a flatten: a byte written after getvalue() should not
+	 * take a block sized for the appends that came before. */
+	r->next_chunk = ROPE_CHUNK_FIRST;
 	*handle = sc->handle;
 	*len = s->len;
 	return 0;

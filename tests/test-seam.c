@@ -364,7 +364,10 @@ test_seam_sealed_is_immutable(void)
 	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_SET), 0);
 	CU_ASSERT_EQUAL(rope_write(r, "J", 1), 1);
 	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_END), 5);
-	for (int i = 0; i < 1000; i++)
+	/* A new block, and a small one: sealing restarts the growth. */
+	CU_ASSERT_EQUAL(rope_write(r, "!", 1), 1);
+	CU_ASSERT_EQUAL(ta.last_cap, ROPE_CHUNK_FIRST);
+	for (int i = 1; i < 1000; i++)
 		CU_ASSERT_EQUAL(rope_write(r, "!", 1), 1);
 	/* The appends grew a second block, never the sealed one. */
 	CU_ASSERT_EQUAL(ta.takes, 2);
