@@ -539,6 +539,79 @@ finish(struct ctx *c)
 	free(c->chk);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The allocator of F_SEAM runs                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A block: its capacity, then its bytes. Every resize moves it, so the
+ * rope must follow; the old bytes are scribbled over first. */
+struct t_block {
+	size_t cap;
+	uint8_t bytes[];
+};
+
+static long t_blocks_live;
+
+static void *
+t_block_take(void *ctx, size_t cap, void **handle)
+{
+	struct t_block *b = malloc(sizeof(*b) + cap);
+
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	t_blocks_live++;
+	*handle = b;
+	return b->bytes;
+}
+
+static void *
+t_block_resize(void *ctx, void *handle, size_t used, size_t cap,
+	       void **new_handle)
+{
+	struct t_block *old = handle, *b;
+
+	if (used > cap || used > old->cap)
+		abort();
+	b = malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	memcpy(b->bytes, old->bytes, used);
+	memset(old->bytes, 0xdb, old->cap);
+	free(old);
+	*new_handle = b;
+	return b->bytes;
+}
+
+static void
+t_block_give(void *ctx, void *handle)
+{
+	t_blocks_live--;
+	free(handle);
+}
+
+static const struct rope_allocator t_blocks = {
+	NULL, t_block_take, t_block_resize, t_block_give,
+};
+
+void
+t_model_seam(struct ctx *c)
+{
+	int got;
+
+	if (!(c->flags & F_SEAM) || !c->r)
+		return;
+	got = rope_set_allocator(c->r, &t_blocks);
+	EXPECT(c, got == 0, "rope_set_allocator() returned %d", got);
+}
+
+const uint8_t *
+t_model_block_bytes(void *handle)
+{
+	return ((struct t_block *)handle)->bytes;
+}
+
 static void
 run_model(const char *name, unsigned flags, uint64_t salt)
 {
@@ -563,6 +636,7 @@ run_model(const char *name, unsigned flags, uint64_t salt)
 		free(c);
 		return;
 	}
+	t_model_seam(c);
 	crash_handler_install(c);
 
 	for (c->step = 0; c->step < c->steps && !c->failed; c->step++) {
@@ -587,6 +661,8 @@ run_model(const char *name, unsigned flags, uint64_t salt)
 	EXPECT(c, t_mem_now() == mem_before,
 	       "ropeio still holds %zd bytes after everything was freed",
 	       (ssize_t)(t_mem_now() - mem_before));
+	EXPECT(c, t_blocks_live == 0, "%ld blocks were never given back",
+	       t_blocks_live);
 
 	/* A run that did nothing must not pass. */
 	CU_ASSERT(c->done >= MODEL_STEPS);
@@ -627,8 +703,18 @@ test_model_write_read(void)
 	run_model("write_read", F_REFS, 1);
 }
 
+/* All of it with tail chunks from an allocator that moves every block it
+ * resizes, and sealing. */
+static void
+test_model_seam(void)
+{
+	run_model("seam", F_REFS | F_VALUES | F_EXPORTS | F_LIFE | F_TWIN |
+		  F_SEAM, 4);
+}
+
 static const struct t_test tests[] = {
 	{ "close_reopen", test_model_close_reopen },
+	{ "seam", test_model_seam },
 	{ "values_exports", test_model_values_exports },
 	{ "write_read", test_model_write_read },
 };
