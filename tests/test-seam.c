@@ -29,7 +29,7 @@ struct t_alloc {
 	struct t_block *live[T_MAX_LIVE];
 	pthread_mutex_t lock;
 	long takes, resizes, gives, bad_gives;
-	long fail_at;       /* < 0: never; else the call to fail, counting down */
+	long fail_at;       /* < 0: never; else calls until one fails */
 	bool move;          /* every resize moves the block */
 	size_t last_cap;    /* the capacity of the last take or resize */
 };
@@ -325,7 +325,8 @@ test_seam_seal_refusals(void)
 		rope_bytes_unref(v);
 	}
 	CU_ASSERT_EQUAL(rope_seal_value(r, &h, &len), -EAGAIN);
-	CU_ASSERT_EQUAL(rope_seal_value(o, &h, &len), -EAGAIN);  /* no allocator */
+	/* No allocator there. */
+	CU_ASSERT_EQUAL(rope_seal_value(o, &h, &len), -EAGAIN);
 	rope_free(o);
 	pos = rope_tell(r);
 	CU_ASSERT(h == (void *)&h && len == 7);  /* untouched by refusals */
@@ -461,45 +462,55 @@ t_op(struct rope *r, int op)
 	}
 }
 
+/*
+ * One point of the sweep: state @k, operation @op, the allocator's call
+ * @n failing (or the library's own allocation @n when @lib). True once
+ * the operation succeeded; until then it must fail with -ENOMEM and leave
+ * the rope, the memory and the allocator's blocks as they were.
+ */
+static bool
+t_sweep_point(int k, int op, bool lib, long n)
+{
+	struct rope_snap *snap;
+	struct rope *r = t_state(k, &snap);
+	size_t len, mem = t_mem_now();
+	long live = ta.takes - ta.gives, ret;
+	uint8_t *before = t_contents(r, &len);
+	int64_t pos = rope_tell(r);
+
+	if (lib)
+		rope__alloc_fail_at(n);
+	else
+		ta.fail_at = n;
+	ret = t_op(r, op);
+	rope__alloc_fail_at(-1);
+	ta.fail_at = -1;
+	if (ret < 0) {
+		CU_ASSERT_EQUAL(ret, -ENOMEM);
+		CU_ASSERT(t_equals(r, before, len));
+		CU_ASSERT_EQUAL(rope_tell(r), pos);
+		CU_ASSERT_EQUAL(t_mem_now(), mem);
+		CU_ASSERT_EQUAL(ta.takes - ta.gives, live);
+	}
+	T_CHECK(r);
+	free(before);
+	rope_snap_unref(snap);
+	rope_free(r);
+	T_ALL_GIVEN();
+	return ret >= 0;
+}
+
 static void
 test_seam_oom_sweep(void)
 {
 	for (int k = 0; k < 4; k++) {
 		for (int op = 0; op < 4; op++) {
 			for (int lib = 0; lib < 2; lib++) {
-				bool done = false;
+				long n = 0;
 
-				for (long n = 0; !done && n < 20; n++) {
-					struct rope_snap *snap;
-					struct rope *r = t_state(k, &snap);
-					size_t len, mem = t_mem_now();
-					long takes = ta.takes - ta.gives, ret;
-					uint8_t *before = t_contents(r, &len);
-					int64_t pos = rope_tell(r);
-
-					if (lib)
-						rope__alloc_fail_at(n);
-					else
-						ta.fail_at = n;
-					ret = t_op(r, op);
-					rope__alloc_fail_at(-1);
-					ta.fail_at = -1;
-					done = ret >= 0;
-					if (!done) {
-						CU_ASSERT_EQUAL(ret, -ENOMEM);
-						CU_ASSERT(t_equals(r, before, len));
-						CU_ASSERT_EQUAL(rope_tell(r), pos);
-						CU_ASSERT_EQUAL(t_mem_now(), mem);
-						CU_ASSERT_EQUAL(ta.takes - ta.gives,
-								takes);
-					}
-					T_CHECK(r);
-					free(before);
-					rope_snap_unref(snap);
-					rope_free(r);
-					T_ALL_GIVEN();
-				}
-				CU_ASSERT(done);
+				while (n < 20 && !t_sweep_point(k, op, lib, n))
+					n++;
+				CU_ASSERT(n < 20);
 			}
 		}
 	}
