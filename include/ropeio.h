@@ -1115,6 +1115,122 @@ struct rope_info {
 ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out,
 				size_t size);
 
+/* ------------------------------------------------------------------------ */
+/* Chunk memory from the caller: the allocation seam                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A rope may take the memory of its tail chunks from the caller instead of
+ * ropeio's heap and pages, so that the stream's bytes end up where the
+ * caller wants the final value: a language binding allocates them as the
+ * string object getvalue() will return (Python's bytes), and that value
+ * then costs no copy. With an allocator set:
+ *
+ * - every fresh tail chunk (appends, writes past the end, rope_read_fd())
+ *   is taken from it; chunks that replace bytes in the middle of the stream,
+ *   flattened values and exported copies stay ropeio's own;
+ * - a tail chunk that only the rope references, not exported, whose first
+ *   byte is the stream's (nothing drained from it), grows in place through
+ *   resize() when an append does not fit, as CPython's BytesIO buffer does:
+ *   by what the write needs, or by an eighth once the step is that small.
+ *   An append-only stream so stays one chunk, with no old byte copied by
+ *   ropeio (realloc(3) moves large blocks with mremap(2));
+ * - rope_seal_value() hands the one chunk holding the whole stream to the
+ *   caller as the value, exactly its size.
+ *
+ * ropeio counts only the chunks' headers in rope_mem_stats(), never the
+ * caller's bytes, and never caches them.
+ */
+
+/**
+ * Where a rope's tail chunks come from (see rope_set_allocator()).
+ *
+ * A handle names one block for the allocator; ropeio never looks into it.
+ * Each block is given back exactly once, by give(), when no rope, value or
+ * snapshot references its bytes any more.
+ *
+ * Threads: take() and resize() run on the thread that uses the rope, in the
+ * call that writes. give() runs on whichever thread drops the last
+ * reference: the one that frees the rope, or one that releases a value or
+ * snapshot elsewhere, so it must be safe there (a Python binding takes the
+ * GIL in it). @p ctx must stay valid until the last block is given back,
+ * which may be after the rope is freed.
+ *
+ * This struct keeps its layout: programs built against 0.2 pass exactly
+ * this much, so a later version that needs more adds a call of its own.
+ */
+struct rope_allocator {
+	/** Passed to each callback as is. */
+	void *ctx;
+	/**
+	 * A block of at least @p cap bytes: returns its first byte and stores
+	 * its handle in *@p handle, or returns NULL when there is no memory
+	 * (the call that needed it then fails with -ENOMEM, or ropeio uses a
+	 * smaller chunk).
+	 */
+	void *(*take)(void *ctx, size_t cap, void **handle);
+	/**
+	 * Grow or shrink the block @p handle to at least @p cap bytes,
+	 * keeping its first @p used bytes (@p used <= @p cap): realloc(3).
+	 * Returns the block's first byte, which may have moved, and stores
+	 * its handle, which may have changed, in *@p new_handle; or NULL,
+	 * leaving the block, its bytes and its handle as they were. May be
+	 * NULL in the struct: blocks never change size then.
+	 */
+	void *(*resize)(void *ctx, void *handle, size_t used, size_t cap,
+			void **new_handle);
+	/** Give the block @p handle back; ropeio never uses it again. */
+	void (*give)(void *ctx, void *handle);
+};
+
+/**
+ * Take @p r's tail chunks from @p a from now on, or from ropeio again when
+ * @p a is NULL. Only an empty rope may change allocator: chunks already made
+ * keep the allocator that made them. The struct is copied; the callbacks
+ * and @p ctx must outlive every block taken (see struct rope_allocator).
+ * A spare chunk an emptied rope kept is let go.
+ *
+ * @param r  the rope, empty
+ * @param a  the allocator, or NULL for ropeio's own memory
+ * @return 0, -EBADF, -EBUSY (the rope holds bytes, or an export is alive),
+ *         -EINVAL (NULL @p r; take() or give() NULL in @p a).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_set_allocator(struct rope *r,
+				     const struct rope_allocator *a);
+
+/**
+ * Hand the block that holds the whole stream to the caller as the value:
+ * getvalue() without a copy, for a binding whose blocks are its string
+ * objects.
+ *
+ * It succeeds only when the stream is exactly one segment, starting at the
+ * first byte of a block from the rope's allocator, and nothing else (a
+ * value, a snapshot, another rope) references that block; or when an
+ * earlier call already sealed it and nothing changed since. The block is
+ * first shrunk to the stream's size through resize() (if that fails it
+ * keeps its room, unused). From then on it is sealed: ropeio never writes
+ * into it or resizes it again; a write copies what it changes, as for
+ * memory of rope_append_ref(). The rope keeps referencing it, and give()
+ * runs when the last reference goes, as before.
+ *
+ * Lifetime: *@p handle is borrowed from the rope. It names the block until
+ * the next call that changes the rope, or until the caller has taken a
+ * reference of its own at its level (a Python binding turns the block into
+ * a bytes object and takes a reference to that). Any other result leaves
+ * the rope exactly as it was.
+ *
+ * @param r       the rope
+ * @param handle  receives the block's handle
+ * @param len     receives the stream's size, the bytes at the block's start
+ * @return 0, -EBADF, -EBUSY (an export is alive), -EINVAL (NULL),
+ *         -EAGAIN (empty, several segments, not one of the allocator's
+ *         blocks, or a block something else references: call
+ *         rope_getvalue(), which copies).
+ * @since 0.2
+ */
+ROPEIO_EXPORT int rope_seal_value(struct rope *r, void **handle, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

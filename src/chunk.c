@@ -50,6 +50,7 @@ chunk_new_pages(size_t cap)
 	atomic_init(&c->refs, 1);
 	c->kind = ROPE_CHUNK_OWNED;
 	c->pages = true;
+	c->seam = false;
 	c->flat_id = 0;
 	c->cap = len;
 	return c;
@@ -68,6 +69,7 @@ rope__chunk_new(size_t cap)
 	atomic_init(&c->refs, 1);
 	c->kind = ROPE_CHUNK_OWNED;
 	c->pages = false;
+	c->seam = false;
 	c->flat_id = 0;
 	c->cap = cap;
 	c->data = (uint8_t *)c + OWNED_HDR;
@@ -86,6 +88,7 @@ rope__chunk_new_external(const void *data, size_t len, rope_release_fn release,
 	atomic_init(&e->base.refs, 1);
 	e->base.kind = ROPE_CHUNK_EXTERNAL;
 	e->base.pages = false;
+	e->base.seam = false;
 	e->base.flat_id = 0;
 	e->base.cap = len;
 	e->base.data = (uint8_t *)data;
@@ -107,6 +110,13 @@ chunk_destroy(struct rope_chunk *c)
 {
 	struct rope_chunk_external *e;
 
+	if (c->seam) {
+		struct rope_chunk_seam *s = (struct rope_chunk_seam *)c;
+
+		s->give(s->ctx, s->handle);
+		rope__free(s, sizeof(*s));
+		return;
+	}
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages) {
 		if (c->cap)  /* 0: its pages moved (remap.c) */
 			rope__pages_mem_free(c->data, c->cap);
@@ -141,5 +151,7 @@ rope__chunk_unref(struct rope_chunk *c)
 size_t
 rope__chunk_footprint(const struct rope_chunk *c)
 {
+	if (c->seam)
+		return sizeof(struct rope_chunk_seam) + c->cap;
 	return c->pages ? sizeof(*c) + c->cap : OWNED_HDR + c->cap;
 }

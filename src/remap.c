@@ -183,6 +183,7 @@ rope__remap_commit(struct rope *r, struct rope__remap *m)
 	atomic_init(&c->refs, 1);
 	c->kind = ROPE_CHUNK_OWNED;
 	c->pages = true;
+	c->seam = false;
 	c->flat_id = 0;
 	c->cap = m->len;
 	c->data = m->dst;

@@ -66,6 +66,10 @@
  *     array. Reads move the position only from short of the end, where
  *     the area is closed already. Only a write that ends at the end opens
  *     it again.
+ * 11. a seam chunk (seam.c) is OWNED, and may be written, claimed, kept as
+ *     the spare and resized, until rope_seal_value() makes it EXTERNAL;
+ *     it is resized only while it is the last segment's chunk, its one
+ *     reference that segment's, and the segment starts at its first byte.
  * A closed rope has no segments, size 0, no value, no export, no spare.
  */
 
@@ -307,6 +311,7 @@ struct rope_chunk {
 	atomic_size_t refs;
 	uint8_t kind;         /* enum rope_chunk_kind */
 	bool pages;           /* an owned chunk's bytes are its own pages */
+	bool seam;            /* its bytes are a rope allocator's block */
 	uint32_t flat_id;     /* nonzero: made by the getvalue() with this id */
 	size_t cap;           /* bytes at data (for ZERO: ROPE_ZERO_LEN) */
 	uint8_t *data;
@@ -319,6 +324,19 @@ struct rope_chunk_external {
 	struct rope_chunk base;
 	rope_release_fn release;
 	void *arg;
+};
+
+/*
+ * A chunk whose bytes are a block of a rope's allocator (seam.c): the header
+ * is ropeio's, the bytes the caller's, given back through @give. It is
+ * OWNED while the rope may write and resize it, and becomes EXTERNAL,
+ * never written or resized again, once rope_seal_value() handed it out.
+ */
+struct rope_chunk_seam {
+	struct rope_chunk base;
+	void *ctx;
+	void (*give)(void *ctx, void *handle);
+	void *handle;
 };
 
 extern struct rope_chunk rope__zero_chunk;
@@ -400,6 +418,9 @@ struct rope {
 	const struct rope_chunk *own_chunk;
 	size_t own_count;
 
+	/* Where tail chunks come from (seam.c); take NULL: ropeio's own. */
+	struct rope_allocator alloc;
+
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
 	unsigned exports;
@@ -459,6 +480,8 @@ void rope__drop_value(struct rope *r);
 void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
 			struct rope_chunk *c, uint8_t *data);
 void rope__claim_recheck(struct rope *r);
+void rope__claim_tail(struct rope *r);
+void rope__claim_drop(struct rope *r);
 bool rope__seg_private(struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 
@@ -528,6 +551,19 @@ ssize_t rope__snap_send_nowait(const struct rope_snap *s, size_t off,
  * chunk to the caller.
  */
 int rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n);
+
+/*
+ * seam.c. A fresh tail chunk of @cap bytes from the rope's allocator, or
+ * NULL. grow makes room for @ext more bytes after the last segment by
+ * resizing its chunk, when that is a seam chunk the rope alone holds, its
+ * segment starts at the chunk's first byte, and the source bytes
+ * [@lo, @hi) do not lie in it (they would move); 0 once the room is
+ * there (the claim is set), -EAGAIN when the chunk cannot grow, -ENOMEM
+ * when the allocator refused. Either failure leaves the rope as it was.
+ */
+struct rope_chunk *rope__seam_chunk_new(struct rope *r, size_t cap);
+int rope__seam_grow(struct rope *r, size_t ext, const uint8_t *lo,
+		    const uint8_t *hi);
 
 /* value.c */
 extern struct rope_bytes rope__empty_bytes;

@@ -131,6 +131,19 @@ put_open(struct rope *r)
 	}
 }
 
+/* The claim, for seam.c: on the last segment's chunk, or none. */
+void
+rope__claim_tail(struct rope *r)
+{
+	claim_set(r, last_seg(r)->chunk);
+}
+
+void
+rope__claim_drop(struct rope *r)
+{
+	claim_drop(r);
+}
+
 /*
  * Make the first segment start at coordinate 0 again. Coordinates are
  * uint64_t: with base at most ROPE_MAX_SIZE and the size too, base + size
@@ -687,6 +700,16 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	if (in_place) {
 		if (gap == 0)
 			room = MIN(room_available(r), ext);
+		/* A tail chunk from the rope's allocator grows rather than
+		 * start a new segment, so the stream stays one block. Where
+		 * it cannot, or the allocator refuses, a fresh chunk will do;
+		 * either way nothing has changed but the chunk's place. */
+		if (room < ext && gap == 0 && r->alloc.resize) {
+			if (!ov)
+				src_bounds(src, n, &lo, &hi);
+			if (rope__seam_grow(r, ext, lo, hi) == 0)
+				room = ext;
+		}
 		fresh_len = ext - room;
 	} else if (!ext && cow_block(r, p, ov, &blk)) {
 		fresh_len = (size_t)(blk.b - blk.a);
@@ -1100,6 +1123,8 @@ rope__tail_fresh(struct rope *r, size_t need, size_t cap)
 {
 	if (r->spare && r->spare->cap >= need)
 		return r->spare;
+	if (r->alloc.take)
+		return rope__seam_chunk_new(r, cap);
 	return rope__chunk_new(cap);
 }
 

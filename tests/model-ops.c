@@ -737,6 +737,51 @@ op_getvalue(struct ctx *c)
 	return true;
 }
 
+/*
+ * The block holding the whole stream, handed out: it holds exactly the
+ * contents. Refused (-EAGAIN) whenever the stream is not one block of the
+ * allocator's that only the rope holds, which the model does not track;
+ * the comparison after the step checks that a refusal changed nothing.
+ */
+static bool
+op_seal(struct ctx *c)
+{
+	const struct model *m = &c->m;
+	const uint8_t *p;
+	void *h = NULL;
+	size_t len = 0;
+	int got;
+
+	/* Held values and snapshots share the block, which refuses: let go
+	 * of them now and then, so that some seals succeed. */
+	if (t_chance(c, 50)) {
+		t_note(c, "drop every value and snapshot");
+		while (c->nvals && !c->failed)
+			t_drop_value_at(c, c->nvals - 1);
+		while (c->nsnaps && !c->failed)
+			t_drop_snap_at(c, c->nsnaps - 1);
+	}
+	t_note(c, "seal_value() of size %zu", m->size);
+	got = rope_seal_value(c->r, &h, &len);
+	if (m->closed || m->exports) {
+		EXPECT(c, got == (m->closed ? -EBADF : -EBUSY), "returned %d",
+		       got);
+		return true;
+	}
+	EXPECT(c, got == 0 || got == -EAGAIN, "returned %d", got);
+	if (got < 0 || c->failed)
+		return true;
+	p = t_model_block_bytes(h);
+	EXPECT(c, len == m->size && len > 0, "sealed %zu bytes of %zu", len,
+	       m->size);
+	if (!c->failed && memcmp(p, m->buf, len))
+		MISMATCH(c, "block == contents", "byte %zu of the block differs",
+			 t_first_diff(p, m->buf, len));
+	/* The rope's cached value went with the block's old place. */
+	c->cached_ok = false;
+	return true;
+}
+
 static bool
 op_drop_value(struct ctx *c)
 {
@@ -1045,6 +1090,7 @@ t_op_reopen(struct ctx *c)
 		c->r = rope_new();
 		EXPECT(c, c->r != NULL, "rope_new() failed");
 		t_model_reset(c, NULL, 0);
+		t_model_seam(c);
 		break;
 	case 1:
 		len = t_pick_len(c);
@@ -1236,6 +1282,7 @@ const struct op_def t_model_ops[] = {
 	{ "reopen",        t_op_reopen,          6, F_LIFE },
 	{ "fork",          op_fork,            4, F_TWIN },
 	{ "swap",          op_swap,           10, F_TWIN },
+	{ "seal",          op_seal,           25, F_SEAM },
 };
 
 const size_t t_model_nops = ARRAY_SIZE(t_model_ops);

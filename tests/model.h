@@ -28,6 +28,7 @@ enum {
 	F_EXPORTS = 1u << 2,  /* getbuffer and writes through it */
 	F_LIFE = 1u << 3,     /* close, free and reopen */
 	F_TWIN = 1u << 4,     /* a second rope sharing the first one's bytes */
+	F_SEAM = 1u << 5,     /* tail chunks from an allocator; sealing */
 };
 
 /* BytesIO as CPython implements it, on one flat array. */
@@ -192,6 +193,10 @@ void t_check_canary(struct ctx *c, const uint8_t *buf, size_t len, int64_t got);
 /* ------------------------------------------------------------------------ */
 
 void t_model_reset(struct ctx *c, const void *bytes, size_t len);
+/* A rope the run made gets its tail chunks from the test's allocator
+ * (F_SEAM), which moves every block it resizes. */
+void t_model_seam(struct ctx *c);
+const uint8_t *t_model_block_bytes(void *handle);
 int64_t t_model_write(struct ctx *c, const void *buf, size_t len, bool append);
 int64_t t_model_truncate(struct ctx *c, int64_t size);
 int64_t t_model_drain(struct ctx *c, size_t len);

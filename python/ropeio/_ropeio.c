@@ -172,7 +172,8 @@ static PyMethodDef module_methods[] = {
 	{"mem_stats", mem_stats, METH_NOARGS,
 	 "mem_stats() -> dict\n--\n\n"
 	 "Process-wide figures of the memory ropeio allocated itself, which\n"
-	 "tracemalloc does not see: 'allocated' now, 'peak' since the last\n"
+	 "tracemalloc does not see (a stream's appended bytes are Python\n"
+	 "memory, which it does): 'allocated' now, 'peak' since the last\n"
 	 "reset, 'total' ever taken from the system, the counts 'allocs'\n"
 	 "and 'frees' of allocations taken from and given back to it, and\n"
 	 "'cached', the bytes the chunk cache keeps for reuse."},

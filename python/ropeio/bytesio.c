@@ -97,8 +97,8 @@ remaining(struct rio *self)
 
 /*
  * Read @n bytes (no more than remain) at the position and advance. The
- * whole stream read from 0 is getvalue(), which copies once and then
- * shares, as CPython returns its own buffer there.
+ * whole stream read from 0 is getvalue(), which copies at most once and
+ * then shares, as CPython returns its own buffer there.
  */
 static PyObject *
 read_n(struct rio *self, Py_ssize_t n)
@@ -532,7 +532,7 @@ rio_find(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 reset(struct rio *self)
 {
-	struct rope *r = rope_new();
+	struct rope *r = rio_rope_new();
 
 	if (!r) {
 		PyErr_NoMemory();
@@ -687,7 +687,7 @@ rio_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
 	if (!self)
 		return NULL;
-	self->rope = rope_new();
+	self->rope = rio_rope_new();
 	if (!self->rope) {
 		Py_DECREF(self);
 		return PyErr_NoMemory();
@@ -722,7 +722,7 @@ rio_init(struct rio *self, PyObject *args, PyObject *kwds)
 		return 0;
 	}
 	/* Exactly bytes: adopted, not copied; this reopens a closed one. */
-	r = rope_new();
+	r = rio_rope_new();
 	if (!r) {
 		PyErr_NoMemory();
 		return -1;
@@ -844,9 +844,11 @@ DOC(flush_doc, "flush($self, /)", "Does nothing.");
 DOC(getvalue_doc, "getvalue($self, /)",
     "Retrieve the entire contents of the BytesIO object, as bytes.\n\n"
     "Cached: an unchanged stream returns the same object again, and a\n"
-    "stream made from bytes returns that object. The first call after a\n"
-    "change copies the contents once into the new bytes object, which the\n"
-    "stream then shares instead of its own chunks.");
+    "stream made from bytes returns that object. A stream written by\n"
+    "appends is one block that becomes the bytes object, with no copy.\n"
+    "Otherwise the first call after a change copies the contents once into\n"
+    "the new bytes object, which the stream then shares instead of its own\n"
+    "chunks.");
 DOC(getbuffer_doc, "getbuffer($self, /)",
     "A writable memoryview over the contents, without copying them once\n"
     "they sit in one chunk (several chunks are joined first).\n\n"

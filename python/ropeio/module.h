@@ -6,6 +6,7 @@
  * value.c      getvalue(), the cached value and getbuffer()'s exporter
  * snapshot.c   ropeio.Snapshot, its per-chunk views, send() and write_to()
  * _ropeio.c    the module, errno to exception, adopting bytes objects
+ * blocks.c     the streams' memory: blocks that become bytes objects
  */
 #ifndef ROPEIO_PY_MODULE_H
 #define ROPEIO_PY_MODULE_H
@@ -49,6 +50,10 @@ int rio_adopt(struct rope *r, PyObject *bytes);
 int rio_check_open(struct rio *self);
 int rio_check_exports(struct rio *self);
 int rio_fd_of(PyObject *obj);
+
+/* blocks.c */
+struct rope *rio_rope_new(void);
+PyObject *rio_block_bytes(void *handle, size_t len);
 
 /* value.c */
 PyObject *rio_getvalue(struct rio *self, PyObject *unused);

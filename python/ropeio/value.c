@@ -3,12 +3,17 @@
  * getvalue() and getbuffer(): the two calls where a rope of chunks must
  * become one contiguous run of memory for Python.
  *
- * getvalue() must return a real bytes object. The library's value
- * (rope_getvalue) is a flat chunk of its own allocation, so a bytes object
- * costs one copy today. The copy goes straight from the chunks into the new
- * object (rope_pread), and the stream then adopts that object as its only
- * chunk, so the contents are held once, not twice, and an unchanged stream
- * returns the same object again.
+ * getvalue() must return a real bytes object. A stream's tail chunks are
+ * blocks laid out as bytes objects (blocks.c) that grow in place, so a
+ * stream written by appends is one block: rope_seal_value() shrinks it to
+ * the size and hands it out, and it becomes the bytes object returned, with
+ * no copy, as CPython's io.BytesIO returns its buffer.
+ *
+ * Any other stream (made of several chunks: an adopted object and appends,
+ * an overwrite while a value was held, a drained front) costs one copy,
+ * straight from the chunks into the new object (rope_pread); the stream
+ * then adopts that object as its only chunk, so the contents are held
+ * once, not twice, and an unchanged stream returns the same object again.
  */
 
 #include "module.h"
@@ -45,7 +50,7 @@ rio_value_set(struct rio *self, PyObject *v, int owned)
 static int
 rebase(struct rio *self, PyObject *value)
 {
-	struct rope *r = rope_new();
+	struct rope *r = rio_rope_new();
 
 	if (!r)
 		return -1;
@@ -65,11 +70,20 @@ rio_getvalue(struct rio *self, PyObject *unused)
 	PyObject *v;
 	size_t size;
 	ssize_t got;
+	void *block;
 
 	if (rio_check_open(self) < 0)
 		return NULL;
 	if (self->value && self->value_gen == self->gen && self->exports == 0)
 		return Py_NewRef(self->value);
+	/* One block holding it all: that block is the value. A short
+	 * stream is copied, as CPython does below 2 bytes. */
+	if (self->exports == 0 && rope_size(self->rope) > 1 &&
+	    rope_seal_value(self->rope, &block, &size) == 0) {
+		v = rio_block_bytes(block, size);
+		rio_value_set(self, v, 0);
+		return Py_NewRef(v);
+	}
 	size = rope_size(self->rope);
 	if (size > PY_SSIZE_T_MAX)
 		return PyErr_NoMemory();

@@ -31,10 +31,15 @@ def recv_all(sock, n):
 
 class Snapshots(unittest.TestCase):
     def test_chunks_are_readonly_views_that_keep_the_bytes(self):
-        s = ropeio.BytesIO()
+        # Three chunks: an adopted object, then appends, which would grow
+        # one block but for the snapshot that shares it after the first.
         parts = [bytes([65 + i]) * (MIB + i) for i in range(3)]
-        for p in parts:
-            s.write(p)
+        s = ropeio.BytesIO(parts[0])
+        s.seek(0, 2)
+        s.write(parts[1])
+        mid = s.snapshot()
+        s.write(parts[2])
+        del mid
         snap = s.snapshot()
         self.assertEqual(len(snap), sum(map(len, parts)))
         s.seek(0)

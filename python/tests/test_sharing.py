@@ -6,6 +6,7 @@ that garbage collection releases."""
 import gc
 import io
 import sys
+import tracemalloc
 import unittest
 import weakref
 
@@ -220,6 +221,99 @@ class Exports(unittest.TestCase):
             del m
         s.write(b"d")
         self.assertEqual(s.getvalue(), b"dbc")
+
+
+class NoCopy(unittest.TestCase):
+    """A stream written by appends lives in one block laid out as a bytes
+    object, which getvalue() returns without copying it, as CPython's
+    io.BytesIO returns its buffer."""
+
+    def setUp(self):
+        gc.collect()
+        tracemalloc.start()
+
+    def tearDown(self):
+        tracemalloc.stop()
+
+    def test_first_getvalue_allocates_no_second_copy(self):
+        s = ropeio.BytesIO()
+        for i in range(8):
+            s.write(bytes([65 + i]) * MIB)
+        # Small appends leave room in the block, which getvalue() trims.
+        for i in range(1000):
+            s.write(b"Hello World")
+        current = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        ropeio.mem_reset_peak()
+        lib = ropeio.mem_stats()["allocated"]
+        v = s.getvalue()
+        after, peak = tracemalloc.get_traced_memory()
+        # No allocation of the stream's size, by Python or the library;
+        # the block was only shrunk to the size.
+        self.assertLess(peak - current, 64 * 1024)
+        self.assertLess(after - current, 4096)
+        self.assertLess(ropeio.mem_stats()["peak"] - lib, 64 * 1024)
+        self.assertLess(after, current)
+        self.assertEqual(len(v), 8 * MIB + 11000)
+        self.assertEqual(v[MIB - 1:MIB + 1], b"AB")
+        self.assertEqual(v[8 * MIB - 1:8 * MIB + 11], b"HHello World")
+        self.assertIs(s.getvalue(), v)
+        s.seek(0)
+        self.assertIs(s.read(), v)
+        self.assertEqual(hash(v), hash(bytes(bytearray(v))))
+
+    def test_values_held_across_writes_keep_their_bytes(self):
+        s = ropeio.BytesIO()
+        for i in range(100):
+            s.write(b"%05d" % i)
+        v = s.getvalue()
+        want = bytes(bytearray(v))
+        s.write(b"tail")
+        s.seek(0)
+        s.write(b"head")
+        s.seek(0, 2)
+        s.write(b"z" * MIB)
+        w = s.getvalue()
+        self.assertEqual(v, want)
+        self.assertEqual(w[:4], b"head")
+        self.assertEqual(w[4:500], want[4:])
+        self.assertEqual(w[500:504], b"tail")
+        self.assertEqual(len(w), 504 + MIB)
+        s.truncate(10)
+        self.assertEqual(s.getvalue(), b"head" + want[4:10])
+        self.assertEqual((v, len(w)), (want, 504 + MIB))
+
+    def test_value_released_once(self):
+        s = ropeio.BytesIO()
+        for _ in range(4):
+            s.write(fresh(MIB))
+        v = s.getvalue()
+        # The caller's reference, getrefcount's and the stream's.
+        self.assertEqual(sys.getrefcount(v), 3)
+        snap = s.snapshot()
+        del s
+        self.assertEqual(sys.getrefcount(v), 3)
+        del snap
+        self.assertEqual(sys.getrefcount(v), 2)
+        before = tracemalloc.get_traced_memory()[0]
+        del v
+        self.assertGreaterEqual(before - tracemalloc.get_traced_memory()[0],
+                                4 * MIB)
+
+    def test_blocks_go_back(self):
+        start = tracemalloc.get_traced_memory()[0]
+        Leaks.workload(self)
+        for _ in range(3):
+            s = ropeio.BytesIO()
+            for i in range(5000):
+                s.write(b"Hello World")
+            v = s.getvalue()
+            s.write(b"!")
+            snap = s.snapshot()
+            s.getvalue()
+            del s, v, snap
+        gc.collect()
+        self.assertLess(tracemalloc.get_traced_memory()[0] - start, 16384)
 
 
 class Leaks(unittest.TestCase):

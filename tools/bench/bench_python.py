@@ -15,9 +15,11 @@ order, each run on a fresh stream built untimed. Memory: each row once more
 per class in a forked child, so that every figure starts from the same heap:
 - traced: what the operation allocated and still holds with its result
   held (kept), and the most it held at once (peak), over what was there
-  before the operation. For io.BytesIO that is tracemalloc; ropeio's chunks
-  are malloc'ed by the library, which tracemalloc does not see, so its
-  figures add the library's own count (ropeio.mem_stats()) to tracemalloc's.
+  before the operation. For io.BytesIO that is tracemalloc; ropeio's own
+  chunks (and its structures) are malloc'ed by the library, which
+  tracemalloc does not see, so its figures add the library's own count
+  (ropeio.mem_stats()) to tracemalloc's. The blocks appended bytes live in
+  are Python memory, which tracemalloc counts and the library does not.
   The two peaks are summed, an upper bound when they do not coincide.
 - RSS: the resident set after the operation minus before (kept), and its
   high-water mark during the operation minus before (peak; the kernel's

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The streams' memory: a rope allocator (struct rope_allocator) whose
+ * blocks are laid out as bytes objects, so that getvalue() of a stream
+ * held in one block returns that block as its bytes object, with no copy.
+ * This is CPython's own trick: io.BytesIO's buffer is a bytes object grown
+ * by realloc and shrunk to the exact size by getvalue().
+ *
+ * A block is PyObject_Malloc() memory with room for a bytes object's
+ * header before the stream's bytes and for the terminating NUL after them.
+ * While the rope grows it, it is not an object yet (its type field is
+ * NULL): PyObject_Realloc() keeps the bytes on failure, where
+ * _PyBytes_Resize() would free them, and a failed write must leave the
+ * stream as it was. rio_block_bytes() makes it a bytes object once the
+ * rope has sealed it; from then on the rope's chunk holds one reference,
+ * dropped in give().
+ */
+
+#include "module.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Where a bytes object's bytes start: after its header and hash. */
+#define HDR offsetof(PyBytesObject, ob_sval)
+
+_Static_assert(offsetof(PyBytesObject, ob_sval) ==
+	       sizeof(PyVarObject) + sizeof(Py_hash_t),
+	       "a bytes object is its header, its hash, then its bytes");
+
+static int
+finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	return Py_IsFinalizing();
+#else
+	return _Py_IsFinalizing();
+#endif
+}
+
+/* take() and resize() run inside a write, with the GIL held; taking it
+ * again costs a counter, and keeps the allocator safe if one day they
+ * run in a call that released it. */
+static void *
+block_take(void *ctx, size_t cap, void **handle)
+{
+	PyGILState_STATE st;
+	PyObject *o;
+
+	if (cap > (size_t)PY_SSIZE_T_MAX - HDR - 1)
+		return NULL;
+	st = PyGILState_Ensure();
+	o = PyObject_Malloc(HDR + cap + 1);
+	PyGILState_Release(st);
+	if (!o)
+		return NULL;
+	o->ob_type = NULL;  /* not an object yet */
+	*handle = o;
+	return (char *)o + HDR;
+}
+
+static void *
+block_resize(void *ctx, void *handle, size_t used, size_t cap,
+	     void **new_handle)
+{
+	PyGILState_STATE st;
+	PyObject *o;
+
+	if (cap > (size_t)PY_SSIZE_T_MAX - HDR - 1)
+		return NULL;
+	st = PyGILState_Ensure();
+	o = PyObject_Realloc(handle, HDR + cap + 1);
+	PyGILState_Release(st);
+	if (!o)
+		return NULL;
+	*new_handle = o;
+	return (char *)o + HDR;
+}
+
+/*
+ * The rope lets go of a block, on whatever thread drops the last
+ * reference to it (a snapshot released in a worker, a stream freed with
+ * the GIL released): take the GIL first. At interpreter exit the block is
+ * left alone, as adopted objects are: the GIL may be gone for good.
+ */
+static void
+block_give(void *ctx, void *handle)
+{
+	PyObject *o = handle;
+	PyGILState_STATE st;
+
+	if (finalizing())
+		return;
+	st = PyGILState_Ensure();
+	if (o->ob_type)
+		Py_DECREF(o);
+	else
+		PyObject_Free(o);
+	PyGILState_Release(st);
+}
+
+static const struct rope_allocator blocks = {
+	.ctx = NULL,
+	.take = block_take,
+	.resize = block_resize,
+	.give = block_give,
+};
+
+struct rope *
+rio_rope_new(void)
+{
+	struct rope *r = rope_new();
+
+	/* An empty, open rope always accepts an allocator. */
+	if (r)
+		(void)rope_set_allocator(r, &blocks);
+	return r;
+}
+
+/*
+ * The bytes object of a block rope_seal_value() handed out, holding its
+ * first @len bytes: made in place the first time (the rope's chunk then
+ * owns its one reference), the same object after that. Borrowed.
+ */
+PyObject *
+rio_block_bytes(void *handle, size_t len)
+{
+	PyObject *o = handle;
+
+	if (o->ob_type)
+		return o;
+	(void)PyObject_InitVar((PyVarObject *)o, &PyBytes_Type,
+			       (Py_ssize_t)len);
+	/* The hash, not computed yet: -1, every byte set. */
+	memset((char *)o + sizeof(PyVarObject), 0xff, sizeof(Py_hash_t));
+	((char *)o)[HDR + len] = '\0';
+	return o;
+}
