@@ -78,16 +78,6 @@ rio_check_exports(struct rio *self)
 	return -1;
 }
 
-static int
-finalizing(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-	return Py_IsFinalizing();
-#else
-	return _Py_IsFinalizing();
-#endif
-}
-
 /*
  * The rope lets go of an adopted bytes object. That happens on whatever
  * thread drops the last reference to its bytes (a snapshot released in a
@@ -99,7 +89,7 @@ release_bytes(void *data, size_t len, void *arg)
 {
 	PyGILState_STATE st;
 
-	if (finalizing())
+	if (rio_finalizing())
 		return;
 	st = PyGILState_Ensure();
 	Py_DECREF((PyObject *)arg);

@@ -28,16 +28,6 @@ _Static_assert(offsetof(PyBytesObject, ob_sval) ==
 	       sizeof(PyVarObject) + sizeof(Py_hash_t),
 	       "a bytes object is its header, its hash, then its bytes");
 
-static int
-finalizing(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-	return Py_IsFinalizing();
-#else
-	return _Py_IsFinalizing();
-#endif
-}
-
 /* take() and resize() run inside a write, with the GIL held; taking it
  * again costs a counter, and keeps the allocator safe if one day they
  * run in a call that released it. */
@@ -89,7 +79,7 @@ block_give(void *ctx, void *handle)
 	PyObject *o = handle;
 	PyGILState_STATE st;
 
-	if (finalizing())
+	if (rio_finalizing())
 		return;
 	st = PyGILState_Ensure();
 	if (o->ob_type)

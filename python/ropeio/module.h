@@ -43,6 +43,20 @@ extern PyTypeObject rio_snap_type;
 extern PyTypeObject rio_snapiter_type;
 extern PyTypeObject rio_view_type;
 
+/*
+ * Whether the interpreter is shutting down: a release callback that runs
+ * then (a value or block dropped at exit) must not take the GIL.
+ */
+static inline int
+rio_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	return Py_IsFinalizing();
+#else
+	return _Py_IsFinalizing();
+#endif
+}
+
 /* _ropeio.c */
 PyObject *rio_raise(int err);
 PyObject *rio_raise_io(int err);
