@@ -744,7 +744,7 @@ op_getvalue(struct ctx *c)
  * the comparison after the step checks that a refusal changed nothing.
  */
 static void
-t_seal(struct ctx *c)
+t_seal(struct ctx *c, bool shared)
 {
 	const struct model *m = &c->m;
 	const uint8_t *p;
@@ -759,6 +759,9 @@ t_seal(struct ctx *c)
 		       got);
 		return;
 	}
+	if (shared)
+		EXPECT(c, got == -EAGAIN, "returned %d with the block shared",
+		       got);
 	EXPECT(c, got == 0 || got == -EAGAIN, "returned %d", got);
 	if (got < 0 || c->failed)
 		return;
@@ -785,7 +788,7 @@ op_seal(struct ctx *c)
 		while (c->nsnaps && !c->failed)
 			t_drop_snap_at(c, c->nsnaps - 1);
 	}
-	t_seal(c);
+	t_seal(c, false);
 	return true;
 }
 
@@ -795,9 +798,10 @@ op_seal(struct ctx *c)
  * again (a rope rebuilt from a value had none), and grows one block by
  * appends alone; values and snapshots taken in the stretch are let go
  * before the seal, those held from before it stay held across it (they
- * share the old blocks, not the new one). Random steps rarely leave one
- * private block; this way most seals succeed, and the blocks they hand
- * out were grown, and moved, by many resizes.
+ * share the old blocks, not the new one). Sometimes one more value or
+ * snapshot is taken just before the seal, which must then refuse. Random
+ * steps rarely leave one private block; this way most seals succeed, and
+ * the blocks they hand out were grown, and moved, by many resizes.
  */
 static bool
 op_seal_run(struct ctx *c)
@@ -848,7 +852,26 @@ op_seal_run(struct ctx *c)
 		t_drop_value_at(c, c->nvals - 1);
 	while (c->nsnaps > snaps && !c->failed)
 		t_drop_snap_at(c, c->nsnaps - 1);
-	t_seal(c);
+	/* Now and then one more reference to the stream, held across the
+	 * seal, which must refuse: the block is not the rope's alone (or a
+	 * flattened value replaced it). */
+	if (!c->failed && c->m.size && t_chance(c, 20)) {
+		if (t_chance(c, 50)) {
+			b = take_value(c);
+			if (b)
+				t_hold_value(c, b, c->m.buf, c->m.size);
+		} else {
+			t_note(c, "snapshot() of size %zu", c->m.size);
+			EXPECT(c, rope_snapshot(c->r, &sn) == 0,
+			       "snapshot() failed");
+			if (!c->failed)
+				t_hold_snap(c, sn, c->m.buf, c->m.size);
+		}
+		if (!c->failed)
+			t_seal(c, true);
+		return true;
+	}
+	t_seal(c, false);
 	return true;
 }
 
