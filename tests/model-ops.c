@@ -743,8 +743,8 @@ op_getvalue(struct ctx *c)
  * allocator's that only the rope holds, which the model does not track;
  * the comparison after the step checks that a refusal changed nothing.
  */
-static bool
-op_seal(struct ctx *c)
+static void
+t_seal(struct ctx *c, bool shared)
 {
 	const struct model *m = &c->m;
 	const uint8_t *p;
@@ -752,6 +752,33 @@ op_seal(struct ctx *c)
 	size_t len = 0;
 	int got;
 
+	t_note(c, "seal_value() of size %zu", m->size);
+	got = rope_seal_value(c->r, &h, &len);
+	if (m->closed || m->exports) {
+		EXPECT(c, got == (m->closed ? -EBADF : -EBUSY), "returned %d",
+		       got);
+		return;
+	}
+	if (shared)
+		EXPECT(c, got == -EAGAIN, "returned %d with the block shared",
+		       got);
+	EXPECT(c, got == 0 || got == -EAGAIN, "returned %d", got);
+	if (got < 0 || c->failed)
+		return;
+	c->seals++;
+	p = t_model_block_bytes(h);
+	EXPECT(c, len == m->size && len > 0, "sealed %zu bytes of %zu", len,
+	       m->size);
+	if (!c->failed && memcmp(p, m->buf, len))
+		MISMATCH(c, "block == contents", "byte %zu of the block differs",
+			 t_first_diff(p, m->buf, len));
+	/* The rope's cached value went with the block's old place. */
+	c->cached_ok = false;
+}
+
+static bool
+op_seal(struct ctx *c)
+{
 	/* Held values and snapshots share the block, which refuses: let go
 	 * of them now and then, so that some seals succeed. */
 	if (t_chance(c, 50)) {
@@ -761,24 +788,90 @@ op_seal(struct ctx *c)
 		while (c->nsnaps && !c->failed)
 			t_drop_snap_at(c, c->nsnaps - 1);
 	}
-	t_note(c, "seal_value() of size %zu", m->size);
-	got = rope_seal_value(c->r, &h, &len);
-	if (m->closed || m->exports) {
-		EXPECT(c, got == (m->closed ? -EBADF : -EBUSY), "returned %d",
-		       got);
+	t_seal(c, false);
+	return true;
+}
+
+/*
+ * What a binding does between two getvalue()s: empty the stream, append
+ * for a while, seal. The stream starts over empty, takes the allocator
+ * again (a rope rebuilt from a value had none), and grows one block by
+ * appends alone; values and snapshots taken in the stretch are let go
+ * before the seal, those held from before it stay held across it (they
+ * share the old blocks, not the new one). Sometimes one more value or
+ * snapshot is taken just before the seal, which must then refuse. Random
+ * steps rarely leave one private block; this way most seals succeed, and
+ * the blocks they hand out were grown, and moved, by many resizes.
+ */
+static bool
+op_seal_run(struct ctx *c)
+{
+	size_t vals = c->nvals, snaps = c->nsnaps, len;
+	unsigned n = (unsigned)t_range(c, 2, 10);
+	struct rope_snap *sn = NULL;
+	struct rope_bytes *b;
+	uint8_t *buf;
+	int64_t want, got;
+
+	if (c->m.closed || c->m.exports)
+		return false;
+	t_truncate_to(c, 0);
+	t_model_seam(c);
+	for (unsigned i = 0; i < n && !c->failed; i++) {
+		/* Small appends, and now and then a big one. */
+		len = t_chance(c, 10) ? t_pick_len(c) : t_range(c, 1, 600);
+		buf = t_gen_data(c, len);
+		t_note(c, "append(buf, %zu) of size %zu", len, c->m.size);
+		want = t_model_write(c, buf, len, true);
+		got = rope_append(c->r, buf, len);
+		EXPECT(c, got == want,
+		       "returned %" PRId64 ", expected %" PRId64, got, want);
+		if (c->failed || !t_chance(c, 15))
+			continue;
+		/* Held while the stretch goes on when there is room, so that
+		 * the next append finds the block shared. */
+		if (t_chance(c, 50)) {
+			b = take_value(c);
+			if (b && c->nvals < MAX_VALUES)
+				t_hold_value(c, b, c->m.buf, c->m.size);
+			else if (b)
+				rope_bytes_unref(b);
+		} else {
+			t_note(c, "snapshot() of size %zu", c->m.size);
+			EXPECT(c, rope_snapshot(c->r, &sn) == 0,
+			       "snapshot() failed");
+			if (!c->failed && c->nsnaps < MAX_SNAPS)
+				t_hold_snap(c, sn, c->m.buf, c->m.size);
+			else if (!c->failed)
+				rope_snap_unref(sn);
+		}
+	}
+	/* Let go of what the stretch took (the newest values and
+	 * snapshots); those from before stay held. */
+	while (c->nvals > vals && !c->failed)
+		t_drop_value_at(c, c->nvals - 1);
+	while (c->nsnaps > snaps && !c->failed)
+		t_drop_snap_at(c, c->nsnaps - 1);
+	/* Now and then one more reference to the stream, held across the
+	 * seal, which must refuse: the block is not the rope's alone (or a
+	 * flattened value replaced it). */
+	if (!c->failed && c->m.size && t_chance(c, 20)) {
+		if (t_chance(c, 50)) {
+			b = take_value(c);
+			if (b)
+				t_hold_value(c, b, c->m.buf, c->m.size);
+		} else {
+			t_note(c, "snapshot() of size %zu", c->m.size);
+			EXPECT(c, rope_snapshot(c->r, &sn) == 0,
+			       "snapshot() failed");
+			if (!c->failed)
+				t_hold_snap(c, sn, c->m.buf, c->m.size);
+		}
+		if (!c->failed)
+			t_seal(c, true);
 		return true;
 	}
-	EXPECT(c, got == 0 || got == -EAGAIN, "returned %d", got);
-	if (got < 0 || c->failed)
-		return true;
-	p = t_model_block_bytes(h);
-	EXPECT(c, len == m->size && len > 0, "sealed %zu bytes of %zu", len,
-	       m->size);
-	if (!c->failed && memcmp(p, m->buf, len))
-		MISMATCH(c, "block == contents", "byte %zu of the block differs",
-			 t_first_diff(p, m->buf, len));
-	/* The rope's cached value went with the block's old place. */
-	c->cached_ok = false;
+	t_seal(c, false);
 	return true;
 }
 
@@ -1283,6 +1376,7 @@ const struct op_def t_model_ops[] = {
 	{ "fork",          op_fork,            4, F_TWIN },
 	{ "swap",          op_swap,           10, F_TWIN },
 	{ "seal",          op_seal,           25, F_SEAM },
+	{ "seal_run",      op_seal_run,       20, F_SEAM },
 };
 
 const size_t t_model_nops = ARRAY_SIZE(t_model_ops);

@@ -134,6 +134,7 @@ struct ctx {
 	size_t chk_cap;
 
 	unsigned long counts[32];
+	unsigned long seals;  /* rope_seal_value() calls that succeeded */
 };
 
 /* One kind of step, chosen at random by its weight. */

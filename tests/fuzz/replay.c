@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+void t_fuzz_seam_report(FILE *f);
 
 static int
 run_file(const char *path)
@@ -73,5 +74,6 @@ main(int argc, char **argv)
 			closedir(d);
 	}
 	printf("replay: %d inputs, all agree with the model\n", files);
+	t_fuzz_seam_report(stdout);
 	return files ? 0 : 99;
 }

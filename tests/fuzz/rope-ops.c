@@ -22,6 +22,12 @@
  * bytes of its arguments; data to write is generated from a seed byte, so
  * a short input drives long writes.
  *
+ * A script whose first byte is 0xc0 or more (a quarter of them) runs on a
+ * rope whose tail chunks come from the allocator below (the allocation
+ * seam): it counts takes, resizes and gives, moves blocks on some resizes,
+ * and holds the blocks rope_seal_value() hands out, which must keep their
+ * bytes. At the end every block must have been given back exactly once.
+ *
  * Built two ways: with -Dfuzz=true as a libFuzzer binary, and always as
  * part of test-fuzz-replay, which runs the seed corpus and every saved
  * crash input under the normal test suite.
@@ -140,6 +146,27 @@ struct held {
 	struct model snap;   /* a snapshot's bytes */
 };
 
+/* A block of the seam's allocator. */
+struct blk {
+	size_t cap;
+	unsigned refs;       /* the rope's, and each sealed value held here */
+	bool given;          /* give() ran */
+	uint8_t bytes[];
+};
+
+/* The seam's allocator: what it did in this script. */
+struct seam {
+	bool on;
+	unsigned move_every; /* resize number k moves the block when k % it
+			      * is 0 */
+	unsigned long takes, resizes, moves, gives, live;
+};
+
+/* Over every script run in this process, for the replay driver. */
+static struct {
+	unsigned long scripts, seals, refused, resizes, moves;
+} totals;
+
 struct ext {
 	uint8_t *mem;
 	size_t len;
@@ -157,6 +184,8 @@ struct state {
 	struct iovec exp[64]; /* the live export's iovecs */
 	int nexp;
 	struct held values[MAX_HELD], snaps[MAX_HELD];
+	struct held seals[MAX_HELD]; /* sealed blocks: obj is a struct blk */
+	struct seam seam;
 	struct ext *exts[256];
 	unsigned nexts;
 	int pipe[2];         /* non-blocking, empty between operations */
@@ -213,6 +242,16 @@ check_held(const struct held *v, const struct held *s)
 	}
 }
 
+/* A sealed block keeps the bytes it had when sealed. */
+static void
+check_seal(const struct held *h)
+{
+	const struct blk *b = h->obj;
+
+	if (b)
+		CHECK(b->cap == h->len && !memcmp(b->bytes, h->copy, h->len));
+}
+
 /*
  * After every step: the invariants, the size and position, and the bytes
  * the step touched with a margin either side (blocks copied around an
@@ -256,8 +295,10 @@ check_all(struct state *st)
 		CHECK(m_equals_segs(&st->m, st->r->segs, st->r->nseg,
 				    st->r->base));
 	}
-	for (int i = 0; i < MAX_HELD; i++)
+	for (int i = 0; i < MAX_HELD; i++) {
 		check_held(&st->values[i], &st->snaps[i]);
+		check_seal(&st->seals[i]);
+	}
 	for (unsigned i = 0; i < st->nexts; i++)
 		if (!st->exts[i]->releases)
 			CHECK(!memcmp(st->exts[i]->mem, st->exts[i]->copy,
@@ -274,6 +315,96 @@ drop(struct held *h, bool snap)
 		rope_bytes_unref(h->obj);
 	free(h->copy);
 	m_exit(&h->snap);
+	memset(h, 0, sizeof(*h));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The seam's allocator                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void
+blk_unref(struct seam *a, struct blk *b)
+{
+	if (--b->refs)
+		return;
+	a->live--;
+	free(b);
+}
+
+static void *
+seam_take(void *ctx, size_t cap, void **handle)
+{
+	struct seam *a = ctx;
+	struct blk *b = malloc(sizeof(*b) + cap);
+
+	CHECK(b);
+	b->cap = cap;
+	b->refs = 1;
+	b->given = false;
+	a->takes++;
+	a->live++;
+	*handle = b;
+	return b->bytes;
+}
+
+/* Grow or shrink in place, or (now and then) move: the old bytes are
+ * scribbled over, so a rope that still reads them disagrees. */
+static void *
+seam_resize(void *ctx, void *handle, size_t used, size_t cap,
+	    void **new_handle)
+{
+	struct seam *a = ctx;
+	struct blk *old = handle, *b;
+
+	/* Only a block that the rope alone holds, never a sealed one. */
+	CHECK(!old->given && old->refs == 1);
+	CHECK(used <= cap && used <= old->cap);
+	if (++a->resizes % a->move_every == 0) {
+		b = malloc(sizeof(*b) + cap);
+		CHECK(b);
+		memcpy(b, old, sizeof(*b) + used);
+		memset(old->bytes, 0xdd, old->cap);
+		free(old);
+		a->moves++;
+	} else {
+		b = realloc(old, sizeof(*b) + cap);
+		CHECK(b);
+	}
+	b->cap = cap;
+	*new_handle = b;
+	return b->bytes;
+}
+
+static void
+seam_give(void *ctx, void *handle)
+{
+	struct seam *a = ctx;
+	struct blk *b = handle;
+
+	CHECK(!b->given);
+	b->given = true;
+	a->gives++;
+	blk_unref(a, b);
+}
+
+/* A new rope of the script: the seam's allocator when the script asked. */
+static void
+seam_attach(struct state *st)
+{
+	const struct rope_allocator a = {
+		&st->seam, seam_take, seam_resize, seam_give,
+	};
+
+	if (st->seam.on && !rope_size(st->r))
+		CHECK(rope_set_allocator(st->r, &a) == 0);
+}
+
+static void
+drop_seal(struct state *st, struct held *h)
+{
+	check_seal(h);
+	blk_unref(&st->seam, h->obj);
+	free(h->copy);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -748,6 +879,7 @@ op_reopen(struct state *st, struct script *s)
 		st->r = rope_new();
 		CHECK(st->r);
 	}
+	seam_attach(st);
 }
 
 /* Empty the pipe into @b (at most @cap bytes); returns how many. */
@@ -863,9 +995,61 @@ op_read_fd(struct state *st, struct script *s)
 	free(rest);
 }
 
+/*
+ * Hand the stream's block out as the value. Refused (-EAGAIN) unless the
+ * stream is one private block of the allocator's, which the model does not
+ * track; the step's check then sees the rope unchanged. Sealed, the block
+ * holds exactly the stream, a second call hands out the same, and the
+ * script keeps a reference to it, as a binding's string object would.
+ */
+static void
+op_seal(struct state *st, struct script *s)
+{
+	struct held *h = &st->seals[take(s, 1) % MAX_HELD];
+	void *handle = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+	struct blk *b;
+	int got = rope_seal_value(st->r, &handle, &len);
+
+	if (st->closed || st->exports) {
+		CHECK(got == (st->closed ? -EBADF : -EBUSY));
+		return;
+	}
+	CHECK(got == 0 || got == -EAGAIN);
+	touched(st, 0, st->m.size);
+	if (got) {
+		totals.refused++;
+		return;
+	}
+	totals.seals++;
+	b = handle;
+	CHECK(len == st->m.size && len > 0 && !b->given && b->cap == len);
+	CHECK(rope_seal_value(st->r, &again, &len2) == 0);
+	CHECK(again == handle && len2 == len);
+	if (h->obj)
+		drop_seal(st, h);
+	h->obj = b;
+	h->len = len;
+	h->copy = model_bytes(st, 0, len);
+	CHECK(!memcmp(b->bytes, h->copy, len));
+	b->refs++;
+}
+
 /* ------------------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the scripts run so far reached of the seam (the replay driver
+ * prints it). */
+void t_fuzz_seam_report(FILE *f);
+
+void
+t_fuzz_seam_report(FILE *f)
+{
+	fprintf(f, "seam: %lu scripts, %lu seals (%lu refused), "
+		"%lu resizes (%lu moved)\n", totals.scripts, totals.seals,
+		totals.refused, totals.resizes, totals.moves);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -880,8 +1064,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(pipe2(st.pipe, O_NONBLOCK | O_CLOEXEC) == 0);
 	m_init(&st.m);
 	st.lo = UINT64_MAX;
+	/* A first byte of 0xc0 or more picks the seam: its low bits say how
+	 * often a resize moves the block (every one, every other...). */
+	if (size && data[0] >= 0xc0) {
+		st.seam.on = true;
+		st.seam.move_every = 1 + take(&s, 1) % 4;
+		totals.scripts++;
+	}
+	seam_attach(&st);
 	while (s.left) {
-		switch (take(&s, 1) % 24) {
+		unsigned op = take(&s, 1);
+
+		/* On the seam, the top sixteen operation bytes seal; other
+		 * scripts keep the meaning they always had. */
+		if (st.seam.on && op >= 0xf0) {
+			op_seal(&st, &s);
+			check_step(&st);
+			continue;
+		}
+		switch (op % 24) {
 		case 0: case 1: op_write(&st, &s, false); break;
 		case 2: op_write(&st, &s, true); break;
 		case 3: op_writev(&st, &s); break;
@@ -919,7 +1120,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			drop(&st.values[i], false);
 		if (st.snaps[i].obj)
 			drop(&st.snaps[i], true);
+		if (st.seals[i].obj)
+			drop_seal(&st, &st.seals[i]);
 	}
+	/* Every block the allocator made was given back once, and freed. */
+	CHECK(st.seam.gives == st.seam.takes && !st.seam.live);
+	totals.resizes += st.seam.resizes;
+	totals.moves += st.seam.moves;
 	for (unsigned i = 0; i < st.nexts; i++) {
 		CHECK(st.exts[i]->releases == 1);
 		free(st.exts[i]->mem);
