@@ -6,9 +6,10 @@
 
 # Debian packages: the build, the tests (CUnit, a C++ compiler for the
 # header test, curl for the HTTP example's test, abigail-tools for the ABI
-# check against the last release) and the io_uring layer's liburing.
+# check against the last release, musl-tools for the test that builds on
+# musl) and the io_uring layer's liburing.
 ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev
-curl abigail-tools"
+curl abigail-tools musl-tools"
 
 # The Python module and its tests (suite 'python'): the headers,
 # meson-python (for pip install), and CPython's own test package, whose
