@@ -2,9 +2,10 @@
 /*
  * httpd-libevent: the HTTP example server (tools/examples/http-server.c)
  * on libevent's bufferevent, for the tour's comparison only. The same
- * options, the same parsing, the same responses byte for byte; only the
- * buffers and the loop differ: bufferevents read into and write from
- * evbuffers, the body added by reference (evbuffer_add_reference).
+ * options, the same parsing and responses (tools/examples/http-head.c,
+ * shared by both), the same bytes on the wire; only the buffers and the
+ * loop differ: bufferevents read into and write from evbuffers, the body
+ * added by reference (evbuffer_add_reference).
  *
  *     httpd-libevent [--body N] [ADDRESS [PORT]]     (127.0.0.1 8080)
  */
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +25,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+
+#include "../examples/http-head.h"
 
 #define MAX_HEAD 8192
 
@@ -52,90 +54,20 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* The answer to @req (NULL: rejected, 400 and close), as the example
+ * builds it: the head copied, the body by reference. */
 static int
-respond(struct evbuffer *out, bool ok, bool head_only, bool keep,
-	bool http10)
+respond(struct evbuffer *out, const struct http_request *req)
 {
 	char head[256];
-	int n;
+	size_t n = http_response_head(head, sizeof(head), req, body_len);
 
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %s\r\n"
-		     "Server: ropeio\r\n"
-		     "Content-Type: text/plain\r\n"
-		     "Content-Length: %zu\r\n"
-		     "%s\r\n",
-		     ok ? "200 OK" : "400 Bad Request", ok ? body_len : 0,
-		     !keep ? "Connection: close\r\n" :
-		     http10 ? "Connection: keep-alive\r\n" : "");
-	if (evbuffer_add(out, head, (size_t)n) < 0)
+	if (evbuffer_add(out, head, n) < 0)
 		return -ENOMEM;
-	if (ok && !head_only &&
+	if (req && !req->head_only &&
 	    evbuffer_add_reference(out, body, body_len, NULL, NULL) < 0)
 		return -ENOMEM;
 	return 0;
-}
-
-/* The example's parser, unchanged but for the output buffer. */
-static bool
-has_token(const char *v, const char *tok)
-{
-	size_t n = strlen(tok);
-
-	for (;;) {
-		v += strspn(v, " \t,");
-		if (!*v)
-			return false;
-		if (!strncasecmp(v, tok, n) && strchr(" \t,\r", v[n]))
-			return true;
-		v += strcspn(v, ",");
-	}
-}
-
-static bool
-handle_head(struct evbuffer *out, char *h, size_t *body_bytes, bool *keep)
-{
-	char *line = h, *eol = strstr(h, "\r\n"), *sp1, *sp2;
-	bool http10, head_only, close_hdr = false, keep_hdr = false;
-
-	*eol = '\0';
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1)
-		return false;
-	if (!strcmp(sp2 + 1, "HTTP/1.1"))
-		http10 = false;
-	else if (!strcmp(sp2 + 1, "HTTP/1.0"))
-		http10 = true;
-	else
-		return false;
-	head_only = sp1 - line == 4 && !strncmp(line, "HEAD", 4);
-	*body_bytes = 0;
-	for (line = eol + 2; *line != '\r'; line = eol + 2) {
-		char *colon, *value, *end;
-
-		eol = strstr(line, "\r\n");
-		*eol = '\0';
-		colon = strchr(line, ':');
-		if (!colon)
-			return false;
-		*colon = '\0';
-		value = colon + 1 + strspn(colon + 1, " \t");
-		if (!strcasecmp(line, "Content-Length")) {
-			errno = 0;
-			*body_bytes = strtoull(value, &end, 10);
-			if (errno || end == value || *value == '-' ||
-			    end[strspn(end, " \t")])
-				return false;
-		} else if (!strcasecmp(line, "Transfer-Encoding")) {
-			return false;
-		} else if (!strcasecmp(line, "Connection")) {
-			close_hdr |= has_token(value, "close");
-			keep_hdr |= has_token(value, "keep-alive");
-		}
-	}
-	*keep = !close_hdr && (!http10 || keep_hdr);
-	return respond(out, true, head_only, *keep, http10) == 0;
 }
 
 static void
@@ -147,9 +79,9 @@ on_read(struct bufferevent *bev, void *arg)
 	char head[MAX_HEAD + 1];
 
 	while (!c->closing) {
-		size_t size = evbuffer_get_length(in), body_bytes;
+		size_t size = evbuffer_get_length(in);
 		struct evbuffer_ptr end;
-		bool keep;
+		struct http_request req;
 
 		if (c->skip) {
 			size_t n = c->skip < size ? c->skip : size;
@@ -164,24 +96,24 @@ on_read(struct bufferevent *bev, void *arg)
 		if (end.pos < 0) {
 			if (size <= MAX_HEAD)
 				break;
-			respond(out, false, false, false, false);
+			respond(out, NULL);
 			c->closing = true;
 			break;
 		}
 		if ((size_t)end.pos + 4 > MAX_HEAD) {
-			respond(out, false, false, false, false);
+			respond(out, NULL);
 			c->closing = true;
 			break;
 		}
 		evbuffer_remove(in, head, (size_t)end.pos + 4);
 		head[end.pos + 4] = '\0';
-		if (!handle_head(out, head, &body_bytes, &keep)) {
-			respond(out, false, false, false, false);
-			body_bytes = 0;
-			keep = false;
+		if (!http_parse_head(head, &req) || respond(out, &req) < 0) {
+			respond(out, NULL);
+			c->closing = true;
+			break;
 		}
-		c->skip = body_bytes;
-		c->closing = !keep;
+		c->skip = req.body_bytes;
+		c->closing = !req.keep;
 	}
 	if (c->closing)
 		bufferevent_disable(bev, EV_READ);

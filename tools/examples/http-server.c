@@ -35,12 +35,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ropeio-uring.h"
+
+#include "http-head.h"
 
 #define MAX_HEAD 8192           /* a request head larger than this: 400 */
 #define MAX_SENDS 16            /* sends in flight before we stop reading */
@@ -146,100 +147,23 @@ conn_put(struct conn *c)
 /* Requests and responses                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Append one response to c->out: the head copied, the body by reference
- * (static memory: no release function). */
+/*
+ * Append the answer to @req to c->out: the head copied, the body by
+ * reference (static memory: no release function). @req NULL: the request
+ * was rejected, "400 Bad Request" and close.
+ */
 static int
-respond(struct conn *c, bool ok, bool head_only, bool keep, bool http10)
+respond(struct conn *c, const struct http_request *req)
 {
 	char head[256];
-	int n;
+	size_t n = http_response_head(head, sizeof(head), req, body_len);
 
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %s\r\n"
-		     "Server: ropeio\r\n"
-		     "Content-Type: text/plain\r\n"
-		     "Content-Length: %zu\r\n"
-		     "%s\r\n",
-		     ok ? "200 OK" : "400 Bad Request", ok ? body_len : 0,
-		     !keep ? "Connection: close\r\n" :
-		     http10 ? "Connection: keep-alive\r\n" : "");
-	if (rope_append(c->out, head, (size_t)n) < 0)
+	if (rope_append(c->out, head, n) < 0)
 		return -ENOMEM;
-	if (ok && !head_only && rope_append_ref(c->out, body, body_len,
-						NULL, NULL) < 0)
+	if (req && !req->head_only &&
+	    rope_append_ref(c->out, body, body_len, NULL, NULL) < 0)
 		return -ENOMEM;
 	return 0;
-}
-
-/* Does the comma-separated header value @v hold the token @tok? */
-static bool
-has_token(const char *v, const char *tok)
-{
-	size_t n = strlen(tok);
-
-	for (;;) {
-		v += strspn(v, " \t,");
-		if (!*v)
-			return false;
-		if (!strncasecmp(v, tok, n) && strchr(" \t,\r", v[n]))
-			return true;
-		v += strcspn(v, ",");
-	}
-}
-
-/*
- * Parse the request head @h (NUL-terminated, ending in "\r\n\r\n") and
- * answer it. Sets *@body_bytes to its Content-Length, *@keep to whether
- * the connection stays open. Returns false for a request we reject.
- */
-static bool
-handle_head(struct conn *c, char *h, size_t *body_bytes, bool *keep)
-{
-	char *line = h, *eol = strstr(h, "\r\n"), *sp1, *sp2;
-	bool http10, head_only, close_hdr = false, keep_hdr = false;
-
-	*eol = '\0';
-	/* The request line: METHOD SP TARGET SP HTTP/1.x */
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1)
-		return false;
-	if (!strcmp(sp2 + 1, "HTTP/1.1"))
-		http10 = false;
-	else if (!strcmp(sp2 + 1, "HTTP/1.0"))
-		http10 = true;
-	else
-		return false;
-	head_only = sp1 - line == 4 && !strncmp(line, "HEAD", 4);
-
-	/* The headers, one per line, until the empty line. */
-	*body_bytes = 0;
-	for (line = eol + 2; *line != '\r'; line = eol + 2) {
-		char *colon, *value, *end;
-
-		eol = strstr(line, "\r\n");
-		*eol = '\0';
-		colon = strchr(line, ':');
-		if (!colon)
-			return false;
-		*colon = '\0';
-		value = colon + 1 + strspn(colon + 1, " \t");
-		if (!strcasecmp(line, "Content-Length")) {
-			errno = 0;
-			*body_bytes = strtoull(value, &end, 10);
-			if (errno || end == value || *value == '-' ||
-			    end[strspn(end, " \t")])
-				return false;
-		} else if (!strcasecmp(line, "Transfer-Encoding")) {
-			return false;   /* chunked bodies: not here */
-		} else if (!strcasecmp(line, "Connection")) {
-			close_hdr |= has_token(value, "close");
-			keep_hdr |= has_token(value, "keep-alive");
-		}
-	}
-	/* HTTP/1.1 keeps the connection unless told; 1.0 closes unless told. */
-	*keep = !close_hdr && (!http10 || keep_hdr);
-	return respond(c, true, head_only, *keep, http10) == 0;
 }
 
 /*
@@ -253,8 +177,8 @@ serve(struct conn *c)
 	char head[MAX_HEAD + 1];
 
 	while (!c->closing) {
-		size_t size = rope_size(c->in), body_bytes, from;
-		bool keep;
+		size_t size = rope_size(c->in), from;
+		struct http_request req;
 		int64_t end;
 
 		/* The rest of a body we do not read: drop it as it comes. */
@@ -275,13 +199,13 @@ serve(struct conn *c)
 			c->searched = size;
 			if (size <= MAX_HEAD)
 				break;          /* wait for more bytes */
-			respond(c, false, false, false, false);
+			respond(c, NULL);
 			c->closing = true;
 			break;
 		}
 		c->searched = 0;
 		if ((size_t)end + 4 > MAX_HEAD) {
-			respond(c, false, false, false, false);
+			respond(c, NULL);
 			c->closing = true;
 			break;
 		}
@@ -289,13 +213,13 @@ serve(struct conn *c)
 		rope_pread(c->in, head, (size_t)end + 4, 0);
 		head[end + 4] = '\0';
 		rope_drain(c->in, (size_t)end + 4);
-		if (!handle_head(c, head, &body_bytes, &keep)) {
-			respond(c, false, false, false, false);
-			body_bytes = 0;
-			keep = false;
+		if (!http_parse_head(head, &req) || respond(c, &req) < 0) {
+			respond(c, NULL);
+			c->closing = true;
+			break;
 		}
-		c->skip = body_bytes;
-		c->closing = !keep;
+		c->skip = req.body_bytes;
+		c->closing = !req.keep;
 	}
 	if (!rope_size(c->out))
 		return;
