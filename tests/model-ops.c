@@ -33,26 +33,39 @@ t_seek_to(struct ctx *c, uint64_t target)
 	       want);
 }
 
+/*
+ * A write at the position, or with @append an append at the end, which
+ * ignores the position, even one past the end. Either may come after a
+ * seek anywhere, with @seek_pct percent chance.
+ */
 static bool
-op_write(struct ctx *c)
+write_or_append(struct ctx *c, bool append, unsigned seek_pct)
 {
+	const char *name = append ? "append" : "write";
 	size_t len;
 	uint8_t *buf;
 	int64_t want, got;
 
-	if (t_chance(c, 30))
+	if (t_chance(c, seek_pct))
 		t_seek_to(c, t_pick_target(c));
 	len = t_pick_len(c);
 	buf = t_gen_data(c, len);
 	if (!len && t_chance(c, 30))
 		buf = NULL;
-	t_note(c, "write(%s, %zu) at pos %" PRIu64 " of size %zu",
+	t_note(c, "%s(%s, %zu) at pos %" PRIu64 " of size %zu", name,
 	       buf ? "buf" : "NULL", len, c->m.pos, c->m.size);
-	want = t_model_write(c, buf, len, false);
-	got = rope_write(c->r, buf, len);
+	want = t_model_write(c, buf, len, append);
+	got = append ? rope_append(c->r, buf, len)
+		     : rope_write(c->r, buf, len);
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
 	return true;
+}
+
+static bool
+op_write(struct ctx *c)
+{
+	return write_or_append(c, false, 30);
 }
 
 static bool
@@ -99,24 +112,7 @@ op_writev(struct ctx *c)
 static bool
 op_append(struct ctx *c)
 {
-	size_t len;
-	uint8_t *buf;
-	int64_t want, got;
-
-	/* Append ignores the position, even one past the end. */
-	if (t_chance(c, 20))
-		t_seek_to(c, t_pick_target(c));
-	len = t_pick_len(c);
-	buf = t_gen_data(c, len);
-	if (!len && t_chance(c, 30))
-		buf = NULL;
-	t_note(c, "append(%s, %zu) at pos %" PRIu64 " of size %zu",
-	       buf ? "buf" : "NULL", len, c->m.pos, c->m.size);
-	want = t_model_write(c, buf, len, true);
-	got = rope_append(c->r, buf, len);
-	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
-	       want);
-	return true;
+	return write_or_append(c, true, 20);
 }
 
 static bool
