@@ -107,6 +107,29 @@ rope__realloc(void *p, size_t old_size, size_t new_size)
 	return q;
 }
 
+/*
+ * Shrink a block: never fails (where realloc() refuses, the block stays as
+ * it was and NULL says so) and is no allocation, so the failure hook and
+ * the counts of allocations leave it alone; only the bytes in use fall.
+ */
+void *
+rope__realloc_shrink(void *p, size_t old_size, size_t new_size)
+{
+	void *q = realloc(p, new_size);
+
+	if (q)
+		atomic_fetch_sub_explicit(&mem_allocated, old_size - new_size,
+					  memory_order_relaxed);
+	return q;
+}
+
+void
+rope__pages_mem_trim(void *p, size_t len)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, len, memory_order_relaxed);
+	rope__pages_unmap(p, len);
+}
+
 void
 rope__free(void *p, size_t size)
 {

@@ -41,11 +41,16 @@
  *     of, kept so that the next append need not allocate; a fresh tail
  *     chunk is taken from it when it holds what must be written. It is not
  *     the tail claim (which needs a last segment) and may coexist with one;
- *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It doubles
- *     with every fresh tail chunk and, when the rope empties, restarts from
- *     the bytes that passed through since it was last empty (rounded up to
- *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
- *     keeps small chunks however long it runs;
+ *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It is the
+ *     capacity of the next fresh tail chunk, decided in one place
+ *     (rope__tail_size() and its helpers in rope.c): it doubles only when
+ *     a tail chunk was filled (the claim ran out of room), shrinks to
+ *     twice what the last tail chunk took when anything else ended its
+ *     claim (a reference, a gap, a cut), restarts from the traffic when
+ *     the rope empties, and never gives a chunk much larger than the
+ *     rope's own bytes: a queue of small messages keeps small chunks
+ *     however long it runs, and a claim broken a thousand times costs a
+ *     thousand small chunks, not a thousand doublings;
  *  8. out_fd is -1 or the descriptor rope_write_fd() last wrote to, and
  *     out_mode what that call learned it to be (a socket or not, fdio.c).
  *     A drain or truncate by the caller that empties the rope, and a
@@ -70,7 +75,30 @@
  *     the spare and resized, until rope_seal_value() makes it EXTERNAL;
  *     it is resized only while it is the last segment's chunk, its one
  *     reference that segment's, and the segment starts at its first byte.
- * A closed rope has no segments, size 0, no value, no export, no spare.
+ * 12. memory follows the bytes: what the library allocated for an open
+ *     rope (rope__mem_footprint(): its struct, its segment array, its
+ *     spare, its cached value, and every chunk that nothing but the rope
+ *     keeps alive, each counted once) is at most ROPE_MEM_FACTOR times
+ *     its size, plus ROPE_MEM_PER_SEG per segment, plus ROPE_MEM_SLACK.
+ *     A chunk that a value, a snapshot or
+ *     another rope also holds is theirs to count. What keeps it: tail
+ *     sizing (invariant 7); a gap too small to be worth a segment is
+ *     written as zeros (ROPE_GAP_COPY_MAX); room left before a reference
+ *     is kept for the next write (invariant 13); a
+ *     drain or truncate that leaves a large chunk mostly unused moves
+ *     the bytes left to a chunk of their size and shrinks the segment
+ *     array (rope.c's rope_shrink()).
+ * 13. held is NULL, or an owned chunk (never a seam chunk) whose free room
+ *     [held_ptr, held_end) the rope claimed before a reference or an
+ *     adopted chunk was appended after it, kept so that the next small
+ *     write lands there instead of in a fresh chunk (a response built of
+ *     a copied head and a referenced body uses one chunk for many heads).
+ *     It holds one reference; no segment covers any byte of the room; it
+ *     counts as the rope's own when deciding whether bytes are private.
+ *     A write that needs more than the room, a drain, a truncate, a
+ *     flatten and a close let it go.
+ * A closed rope has no segments, size 0, no value, no export, no spare,
+ * nothing held.
  */
 
 #include <stdatomic.h>
@@ -126,6 +154,33 @@
  * much besides its struct, and only the pages it wrote are resident.
  */
 #define ROPE_SPARE_MAX (64u * 1024)
+
+/*
+ * The memory bound of invariant 12: allocation <= FACTOR x size + SLACK.
+ * The slack covers what a rope may hold whatever its size: the spare
+ * (64 KiB), one read chunk of rope_read_fd() or a tail restarted after the
+ * rope emptied (64 KiB each), headers and the struct. The factor covers
+ * the tail's room (a fresh tail chunk is at most about the rope's size),
+ * a flatten's spare capacity and page rounding.
+ */
+#define ROPE_MEM_FACTOR 4
+#define ROPE_MEM_SLACK (256u << 10)
+
+/*
+ * The per-segment term: a segment costs its entry (32 bytes, in an array
+ * kept at most four times the live entries) and, for a reference, the
+ * header of its external chunk. A reference of 3 bytes costs that however
+ * short it is: the caller chose the reference, and copying it instead
+ * would break rope_append_ref()'s promise about the memory's lifetime.
+ */
+#define ROPE_MEM_PER_SEG 192
+
+/*
+ * A gap (a write past the end) of at most this many bytes is written as
+ * zeros into the tail rather than kept as a zero segment: the segment and
+ * the fresh tail chunk after it would cost more than the zeros.
+ */
+#define ROPE_GAP_COPY_MAX 512
 
 /* A zero segment is exported in iovecs of at most this many bytes. */
 #define ROPE_ZERO_LEN (1u << 20)
@@ -185,6 +240,14 @@ int rope__cursor_init_small(struct rope_cursor *c, const struct rope *r,
 void *rope__alloc(size_t size);
 void *rope__realloc(void *p, size_t old_size, size_t new_size);
 void rope__free(void *p, size_t size);
+
+/*
+ * Giving memory back without an allocation (so without a failure): a block
+ * shrunk to @new_size (NULL when realloc() would not: the block is as it
+ * was), and @len bytes of whole pages, inside a page chunk, unmapped.
+ */
+void *rope__realloc_shrink(void *p, size_t old_size, size_t new_size);
+void rope__pages_mem_trim(void *p, size_t len);
 
 /*
  * Owned chunks' memory (header and bytes, @size in all): from the chunk
@@ -410,6 +473,9 @@ struct rope {
 	size_t *put_len;         /* while open: the last segment's len */
 	size_t next_chunk;       /* capacity of the next tail chunk */
 	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
+	struct rope_chunk *held;  /* invariant 13: room kept past a reference */
+	uint8_t *held_ptr;
+	uint8_t *held_end;
 	int out_fd;              /* invariant 8: fdio.c's memory of an fd */
 	uint8_t out_mode;
 
@@ -524,7 +590,17 @@ struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);
 size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
 void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
-size_t rope__tail_next(const struct rope *r);
+
+/*
+ * Tail sizing, the one owner of next_chunk (invariant 7). tail_size is the
+ * capacity a fresh tail chunk that must hold @need bytes gets now (at least
+ * @need); tail_restart makes the next one small again (after a flatten
+ * hands the rope one large chunk); tail_limit caps the next one at @max
+ * (a receive copying a buffer wants a chunk no larger than its buffers).
+ */
+size_t rope__tail_size(const struct rope *r, size_t need);
+void rope__tail_restart(struct rope *r);
+void rope__tail_limit(struct rope *r, size_t max);
 
 /*
  * A chunk to become the new tail, for at least @need bytes: the spare when
@@ -570,5 +646,9 @@ extern struct rope_bytes rope__empty_bytes;
 
 /* check.c: 0 when every invariant holds, else -EUCLEAN after a message. */
 int rope__check(const struct rope *r);
+
+/* check.c: the bytes invariant 12 counts for @r, and its bound. */
+size_t rope__mem_footprint(const struct rope *r);
+size_t rope__mem_bound(const struct rope *r);
 
 #endif /* ROPE_PRIV_H */
