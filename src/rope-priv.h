@@ -467,6 +467,8 @@ struct rope {
 
 	/* The tail claim, invariant 4: free space this rope may append into. */
 	struct rope_chunk *tail_chunk;
+	uint8_t *tail_base;      /* the claimed chunk's first byte: the part
+				    used is known after the chunk is gone */
 	uint8_t *tail_ptr;
 	uint8_t *tail_end;
 	uint8_t *put_end;        /* invariant 10: tail_ptr or tail_end */

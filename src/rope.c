@@ -87,6 +87,7 @@ static void
 claim_drop(struct rope *r)
 {
 	r->tail_chunk = NULL;
+	r->tail_base = NULL;
 	r->tail_ptr = NULL;
 	r->tail_end = NULL;
 	r->put_end = NULL;
@@ -111,6 +112,7 @@ claim_set(struct rope *r, struct rope_chunk *c)
 	struct rope_seg *s = last_seg(r);
 
 	r->tail_chunk = c;
+	r->tail_base = c->data;
 	r->tail_ptr = s->data + s->len;
 	r->tail_end = r->tail_ptr + room_within_max(r, (size_t)(c->data +
 						c->cap - r->tail_ptr));
@@ -233,7 +235,7 @@ tail_filled(struct rope *r, size_t next)
 static void
 tail_cut_short(struct rope *r)
 {
-	size_t used = (size_t)(r->tail_ptr - r->tail_chunk->data);
+	size_t used = (size_t)(r->tail_ptr - r->tail_base);
 
 	r->next_chunk = MIN(r->next_chunk,
 			    pow2_within((uint64_t)used * 2, ROPE_TAIL_MAX));
