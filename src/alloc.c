@@ -33,11 +33,17 @@ static atomic_uint_fast64_t mem_frees;
 static atomic_long fail_countdown = -1;
 static atomic_long attempts;
 
+/* Whether a test ever used the hook: until then no attempt is counted, so
+ * a program pays one load per allocation for it, not an atomic add. */
+static atomic_bool hooked;
+
 static bool
 should_fail(void)
 {
 	long left;
 
+	if (likely(!atomic_load_explicit(&hooked, memory_order_relaxed)))
+		return false;
 	atomic_fetch_add_explicit(&attempts, 1, memory_order_relaxed);
 	left = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 	if (likely(left < 0))
@@ -247,6 +253,7 @@ rope__pages_reserved(size_t len, size_t moved)
 long
 rope__alloc_fail_at(long nth)
 {
+	atomic_store_explicit(&hooked, true, memory_order_relaxed);
 	atomic_store_explicit(&fail_countdown, nth < 0 ? -1 : nth,
 			      memory_order_relaxed);
 	return atomic_exchange_explicit(&attempts, 0, memory_order_relaxed);
