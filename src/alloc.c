@@ -25,9 +25,7 @@
 
 static atomic_size_t mem_allocated;
 static atomic_size_t mem_peak;
-static atomic_uint_fast64_t mem_total;
-static atomic_uint_fast64_t mem_allocs;
-static atomic_uint_fast64_t mem_frees;
+/* total, allocs and frees are counted per thread: alloc-counts.c. */
 
 /* Failure injection: < 0 means off; otherwise the countdown to a failure. */
 static atomic_long fail_countdown = -1;
@@ -72,8 +70,7 @@ in_use_add(size_t size)
 static void
 account_add(size_t size)
 {
-	atomic_fetch_add_explicit(&mem_total, size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	rope__count_taken(size, 1);
 	in_use_add(size);
 }
 
@@ -81,7 +78,7 @@ static void
 account_sub(size_t size)
 {
 	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 }
 
 void *
@@ -192,7 +189,7 @@ rope__chunk_mem_free(void *p, size_t size)
 void
 rope__chunk_mem_return(void *p, size_t size)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	free(p);
 }
 
@@ -211,7 +208,7 @@ rope__pages_mem_free(void *p, size_t size)
 void
 rope__pages_mem_return(void *p, size_t size)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	rope__pages_unmap(p, size);
 }
 
@@ -224,14 +221,14 @@ rope__pages_reserve(size_t len)
 		return NULL;
 	p = rope__pages_map(len);
 	if (p)
-		atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+		rope__count_taken(0, 1);
 	return p;
 }
 
 void
 rope__pages_unreserve(void *p, size_t len)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	rope__pages_unmap(p, len);
 }
 
@@ -239,14 +236,13 @@ void
 rope__pages_gone(size_t cap, size_t moved)
 {
 	atomic_fetch_sub_explicit(&mem_allocated, cap, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 }
 
 void
 rope__pages_reserved(size_t len, size_t moved)
 {
-	atomic_fetch_add_explicit(&mem_total, len - moved,
-				  memory_order_relaxed);
+	rope__count_taken(len - moved, 0);
 	in_use_add(len);
 }
 
@@ -271,9 +267,7 @@ rope__mem_stats(struct rope_mem_stats *out, size_t size)
 	st.allocated = atomic_load_explicit(&mem_allocated,
 					    memory_order_relaxed);
 	st.peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
-	st.total = atomic_load_explicit(&mem_total, memory_order_relaxed);
-	st.allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
-	st.frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+	rope__counts_read(&st.total, &st.allocs, &st.frees);
 	memcpy(out, &st, MIN(size, sizeof(st)));
 	return 0;
 }

@@ -247,6 +247,12 @@ void rope__free(void *p, size_t size);
  * was), and @len bytes of whole pages, inside a page chunk, unmapped.
  */
 void *rope__realloc_shrink(void *p, size_t old_size, size_t new_size);
+
+/* alloc-counts.c: rope_mem_stats()'s total, allocs and frees, counted per
+ * thread (no atomic add on the hot path) and summed when read. */
+void rope__count_taken(uint64_t bytes, uint64_t allocs);
+void rope__count_freed(void);
+void rope__counts_read(uint64_t *total, uint64_t *allocs, uint64_t *frees);
 void rope__pages_mem_trim(void *p, size_t len);
 
 /*
