@@ -14,9 +14,13 @@
  * How to use it well:
  *
  * - Appending never copies old data. Small writes fill the free space at the
- *   end of the last chunk; new chunks grow geometrically up to 32 MiB, and a
- *   write larger than that gets a chunk of its own size.
+ *   end of the last chunk; new chunks double in size as they fill, up to
+ *   32 MiB, and a write larger than that gets a chunk of its own size.
  *   rope_append_ref() adds your own memory without copying it at all.
+ *
+ * - Memory follows the bytes: whatever the calls, what ropeio allocates for
+ *   a rope stays within 4 times the bytes it holds, plus 192 bytes per
+ *   segment, plus 256 KiB (the README's "Memory" section says what counts).
  *
  * - rope_getvalue() returns an immutable, refcounted struct rope_bytes. It
  *   copies nothing when the contents already sit in one segment; otherwise it
@@ -221,8 +225,10 @@ ROPEIO_EXPORT size_t rope_size(const struct rope *r);
  * Write @p len bytes at the position and advance it: BytesIO.write().
  *
  * Inside the stream the bytes overwrite; past the end they extend it; if the
- * position is past the end, the gap is filled with zero bytes first (the
- * gap costs no memory: it is a run of the shared zero chunk). A write of 0
+ * position is past the end, the gap is filled with zero bytes first (a gap
+ * of more than 512 bytes costs no memory: it is a run of the shared zero
+ * chunk; a shorter one is written as zeros with the bytes, which costs less
+ * than a run and the fresh chunk after it). A write of 0
  * bytes changes nothing and returns 0 (but still fails on a closed or
  * exported rope, as in CPython).
  *
@@ -314,8 +320,13 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  *
  * The position never moves, even when it is now past the end, and a size
  * past the end does not extend the stream (it returns @p size all the same,
- * as CPython does). Truncating never allocates. Truncating to 0 empties
- * the rope as a full rope_drain() does.
+ * as CPython does). Truncating to 0 empties the rope as a full rope_drain()
+ * does. Truncating never fails for want of memory; it lets go of what it
+ * cuts: when a few bytes are left of a large block, a page chunk only the
+ * rope holds gives its other pages back in place, and the bytes left of
+ * any other block (shared, or the caller's, whose release callback then
+ * runs) move to a small chunk of their own (the only allocation, skipped if
+ * refused), as CPython's truncate frees what it cuts.
  *
  * To truncate at the position, pass rope_tell(r).
  *
@@ -341,7 +352,8 @@ ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
  * following chunks are sized after the bytes that passed through since the
  * rope was last empty: a queue of messages of similar size allocates
  * nothing once it has run a little. rope_close() and rope_free() free the
- * spare; rope_get_info() counts it in the overhead.
+ * spare; rope_get_info() counts it in the overhead. A drain that leaves a
+ * few bytes of a large block lets the rest go, as rope_truncate() does.
  *
  * @param r    the rope
  * @param len  how many bytes to remove from the front
