@@ -58,6 +58,7 @@
  * stream is never larger than INT64_MAX bytes.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -618,6 +619,131 @@ ROPEIO_EXPORT size_t rope_snap_size(const struct rope_snap *s);
  */
 ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
 				size_t len, struct iovec *iov, int iovcnt);
+
+/* ------------------------------------------------------------------------ */
+/* Composing ropes: share, move, format, reserve                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Append bytes [@p off, @p off + @p len) of snapshot @p s to the end of
+ * @p r by reference: evbuffer_add_buffer_reference(), Cord::Append(Cord).
+ * The position does not move.
+ *
+ * The rope takes its own references to the snapshot's chunks; the caller
+ * may drop the snapshot at once. The sharing rules hold both ways: writing
+ * to @p r never changes the snapshot (or the rope it came from), and
+ * writing to that rope never changes @p r. A window of a block much larger
+ * than what @p r will hold (more than twice its bytes plus 128 KiB) is
+ * copied instead, so that a few bytes never keep a large block alive (the
+ * memory bound in the README).
+ *
+ * Cost: one segment per chunk the range crosses; no byte copied but those
+ * windows.
+ *
+ * @param r    the rope appended to
+ * @param s    the snapshot the bytes come from
+ * @param off  the first byte of the range in @p s
+ * @param len  the range's length
+ * @return 0, -EBADF (@p r closed), -EBUSY (@p r exported), -EINVAL (NULL,
+ *         or the range passes the snapshot's end), -EOVERFLOW, -ENOMEM;
+ *         on failure @p r is unchanged.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_append_snap(struct rope *r, const struct rope_snap *s,
+				   size_t off, size_t len);
+
+/**
+ * Move the first @p len bytes of @p src (all of them if it holds fewer) to
+ * the end of @p dst, sharing chunks: evbuffer_remove_buffer(),
+ * IOBuf::split(). @p src loses them as rope_drain() removes them (its
+ * position moves back with its data); @p dst's position does not move.
+ *
+ * Whole chunks change hands; a chunk the cut falls inside is split by
+ * reference, both ropes keeping their part, neither able to write into the
+ * other's (the sharing rules). As in rope_append_snap(), a window of a
+ * block far larger than what @p dst will hold is copied instead.
+ *
+ * A proxy forwards what it received with one call per turn:
+ * `rope_move(out, in, rope_size(in))`.
+ *
+ * @param dst  the rope appended to
+ * @param src  the rope the bytes are taken from
+ * @param len  how many bytes to move
+ * @return the bytes moved, -EBADF (either closed), -EBUSY (either
+ *         exported), -EINVAL (NULL, or @p dst == @p src), -EOVERFLOW,
+ *         -ENOMEM; on failure neither rope changed.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int64_t rope_move(struct rope *dst, struct rope *src,
+				size_t len);
+
+/**
+ * Append formatted text, as printf(3) formats it (without the terminating
+ * NUL): evbuffer_add_printf(). The position does not move.
+ *
+ * The text is formatted straight into the tail's free room when it fits
+ * there, so no temporary buffer and no second copy; otherwise into a fresh
+ * tail chunk of the right size (formatting twice).
+ *
+ * @param r    the rope
+ * @param fmt  a printf(3) format
+ * @return the bytes appended, -EBADF, -EBUSY, -EINVAL (NULL), -EILSEQ (a
+ *         conversion failed, as vsnprintf(3) reports), -EOVERFLOW,
+ *         -ENOMEM; on failure the rope is unchanged.
+ * @since 0.3
+ */
+ROPEIO_EXPORT ssize_t rope_printf(struct rope *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** rope_printf() with a va_list, as vprintf(3). @since 0.3 */
+ROPEIO_EXPORT ssize_t rope_vprintf(struct rope *r, const char *fmt,
+				   va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/**
+ * Hand out at least @p min bytes of writable space at the end of the
+ * stream, for the caller to fill (read(2), a TLS or zlib library writing
+ * straight in), then rope_commit() the bytes written:
+ * evbuffer_reserve_space(), IOBuf::writableTail().
+ *
+ * The space is the tail's free room and, when that holds less than @p min,
+ * a fresh chunk after it: one iovec, or two when @p iovcnt allows (with
+ * @p iovcnt 1 and too little room, the fresh chunk alone). The iovecs may
+ * hold more than @p min; @p min 0 asks for whatever is at hand (at least
+ * one byte). Nothing counts as part of the stream until rope_commit().
+ *
+ * One reservation at a time: a second rope_reserve() replaces the first. A
+ * call in between that changes the stream's end or its segments (a write
+ * at or past the end, a drain, a truncate, an append, a getvalue() that
+ * flattens, a getbuffer(), a close) cancels it, and rope_commit() then
+ * fails with -ECANCELED: reserve again. Reads, seeks and snapshots do not.
+ *
+ * @param r       the rope
+ * @param min     the least room wanted, in bytes
+ * @param iov     receives the space
+ * @param iovcnt  the array's length (1 or more)
+ * @return the number of iovecs filled (1 or 2), -EBADF, -EBUSY, -EINVAL
+ *         (NULL, @p iovcnt < 1), -EOVERFLOW, -ENOMEM; the stream never
+ *         changes.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_reserve(struct rope *r, size_t min, struct iovec *iov,
+			       int iovcnt);
+
+/**
+ * Append the first @p len bytes written into the space rope_reserve() handed
+ * out (the first iovec's, then the second's) and end the reservation. 0
+ * ends it with nothing appended. The position does not move.
+ *
+ * @param r    the rope
+ * @param len  the bytes written, at most the space reserved
+ * @return @p len, -ECANCELED (a call in between cancelled the
+ *         reservation: nothing appended), -ENOENT (no reservation),
+ *         -EINVAL (NULL, or @p len more than reserved: the reservation
+ *         stands), -EBADF, -EOVERFLOW.
+ * @since 0.3
+ */
+ROPEIO_EXPORT ssize_t rope_commit(struct rope *r, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Parsing across chunks, without flattening                                */

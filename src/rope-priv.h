@@ -461,6 +461,22 @@ size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t pos,
 /* The rope                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A reservation (rope_reserve()): the tail room handed out (@room bytes at
+ * tail_ptr) and a fresh chunk after it (@fresh bytes, one reference held
+ * here), and what the rope looked like then: rope_commit() takes it only
+ * if nothing of that changed (compose.c).
+ */
+struct rope_reservation {
+	bool active;
+	struct rope_chunk *chunk;
+	size_t room, fresh;
+	uint64_t size, base;
+	size_t nseg;
+	const struct rope_chunk *tail_chunk;
+	const uint8_t *tail_ptr;
+};
+
 struct rope {
 	struct rope_seg *segs;   /* the first segment, inside seg_mem */
 	size_t nseg;
@@ -468,7 +484,11 @@ struct rope {
 	size_t seg_cap;          /* entries at seg_mem */
 	uint64_t pos;            /* may exceed size; apart from size, so
 				    that the fast path adds to each alone */
-	uint64_t base;           /* segment coordinate of stream offset 0 */
+	uint64_t base;           /* segment coordinate of stream offset 0;
+				    it only grows (drains), so a cursor's
+				    coordinate follows its byte */
+	uint64_t empty_base;     /* base when the rope last emptied: the
+				    traffic since is base + size - this */
 	uint64_t size;
 
 	/* The tail claim, invariant 4: free space this rope may append into. */
@@ -494,6 +514,8 @@ struct rope {
 
 	/* Where tail chunks come from (seam.c); take NULL: ropeio's own. */
 	struct rope_allocator alloc;
+
+	struct rope_reservation resv;  /* compose.c */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
@@ -648,6 +670,32 @@ int rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n);
 struct rope_chunk *rope__seam_chunk_new(struct rope *r, size_t cap);
 int rope__seam_grow(struct rope *r, size_t ext, const uint8_t *lo,
 		    const uint8_t *hi);
+
+/*
+ * rope.c, for the other files that change a rope: the checks every change
+ * makes (0, or -EINVAL, -EBADF, -EBUSY; -EOVERFLOW for @n bytes at @p past
+ * ROPE_MAX_SIZE), and appending a window of a chunk someone else may also
+ * hold (consuming one reference; the caller reserved the segment).
+ */
+int rope__check_writable(const struct rope *r);
+int rope__check_extent(uint64_t p, size_t n);
+void rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
+			 size_t len);
+
+/* compose.c: let a reservation go (its fresh chunk with it). */
+void rope__reservation_drop(struct rope *r);
+
+/*
+ * Whether @len bytes of a block of @block bytes may be referenced by a rope
+ * that will hold @size bytes, or should be copied out (invariant 12: a rope
+ * never keeps a large block alive for a few bytes of it).
+ */
+static inline bool
+rope__window_worth_keeping(size_t block, size_t len, uint64_t size)
+{
+	(void)len;
+	return (uint64_t)block <= 2 * size + ROPE_MEM_SLACK / 2;
+}
 
 /* value.c */
 extern struct rope_bytes rope__empty_bytes;

@@ -337,6 +337,17 @@ segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 	rope__claim_recheck(r);
 }
 
+/* For compose.c: append a window of @c, consuming a reference, keeping
+ * the claim's room for later writes (claim_hold()). The caller reserved
+ * the segment. */
+void
+rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
+		    size_t len)
+{
+	claim_hold(r);
+	segs_push(r, c, data, len);
+}
+
 /* Cut the stream to @size bytes, dropping references of whole segments. */
 static void
 segs_cut(struct rope *r, uint64_t size)
@@ -407,7 +418,8 @@ segs_empty(struct rope *r)
 {
 	struct rope_seg *s = last_seg(r);
 	struct rope_chunk *keep = NULL;
-	uint64_t traffic = r->base + r->size;
+	uint64_t end = r->base + r->size;
+	uint64_t traffic = end - r->empty_base;
 
 	if (s && s->chunk->kind == ROPE_CHUNK_OWNED &&
 	    s->chunk->cap <= ROPE_SPARE_MAX) {
@@ -416,7 +428,9 @@ segs_empty(struct rope *r)
 	}
 	segs_cut(r, 0);
 	r->segs = r->seg_mem;
-	r->base = 0;
+	/* Coordinates go on from the end, so that a cursor on a drained
+	 * byte stays stale and one at the end reads what comes next. */
+	r->base = r->empty_base = end <= ROPE_MAX_SIZE ? end : 0;
 	if (keep)
 		spare_offer(r, keep);
 	r->next_chunk = chunk_after_empty(traffic);
@@ -428,6 +442,7 @@ segs_release(struct rope *r)
 {
 	spare_drop(r);
 	held_drop(r);
+	rope__reservation_drop(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	if (r->seg_mem != r->inline_segs)
@@ -455,8 +470,7 @@ rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
 		rope__chunk_unref(r->segs[i].chunk);
 	r->segs = r->seg_mem;
 	r->nseg = 0;
-	r->base = 0;
-	r->size = 0;
+	r->size = 0;  /* base stays: the bytes keep their coordinates */
 	claim_drop(r);
 	segs_push(r, c, c->data, len);
 	if (c->kind == ROPE_CHUNK_OWNED)
@@ -953,8 +967,8 @@ write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
 	return 0;
 }
 
-static int
-check_writable(const struct rope *r)
+int
+rope__check_writable(const struct rope *r)
 {
 	if (!r)
 		return -EINVAL;
@@ -965,8 +979,8 @@ check_writable(const struct rope *r)
 	return 0;
 }
 
-static int
-check_extent(uint64_t p, size_t n)
+int
+rope__check_extent(uint64_t p, size_t n)
 {
 	if ((uint64_t)n > ROPE_MAX_SIZE - MIN(p, ROPE_MAX_SIZE) ||
 	    n > (size_t)SSIZE_MAX)
@@ -1032,7 +1046,7 @@ write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
 	struct src src = { iov, 0, 0 };
 	int ret;
 
-	ret = check_extent(p, n);
+	ret = rope__check_extent(p, n);
 	if (ret < 0)
 		return ret;
 	if (n == 0)
@@ -1053,7 +1067,7 @@ write_slow(struct rope *r, const void *buf, size_t len)
 	struct iovec iov;
 	ssize_t ret;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!buf && len)
@@ -1121,7 +1135,7 @@ rope_append(struct rope *r, const void *buf, size_t len)
 		append_fast(r, buf, len);
 		return (ssize_t)len;
 	}
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!buf && len)
@@ -1141,7 +1155,7 @@ rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
 	ssize_t n;
 	int ret, i;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
@@ -1165,12 +1179,12 @@ rope_append_ref(struct rope *r, const void *data, size_t len,
 	struct rope_chunk *c;
 	int ret;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!data && len)
 		return -EINVAL;
-	ret = check_extent(r->size, len);
+	ret = rope__check_extent(r->size, len);
 	if (ret < 0)
 		return ret;
 	if (len == 0) {
@@ -1275,7 +1289,7 @@ seg_shrink(struct rope *r, size_t i)
 	if (c->kind == ROPE_CHUNK_ZERO || c->seam)
 		return;
 	block = c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
-	if (block <= 2 * r->size + ROPE_MEM_SLACK / 2)
+	if (rope__window_worth_keeping(block, s->len, r->size))
 		return;
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages &&
 	    seg_exclusive(r, s, &mine, &refs)) {
@@ -1310,7 +1324,7 @@ rope_shrink(struct rope *r)
 ROPEIO_EXPORT int64_t
 rope_truncate(struct rope *r, int64_t size)
 {
-	int ret = check_writable(r);
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
@@ -1337,7 +1351,7 @@ rope_drain(struct rope *r, size_t len)
 	struct rope_seg *s;
 	uint64_t n, cut;
 	size_t i;
-	int ret = check_writable(r);
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
@@ -1462,11 +1476,11 @@ rope__tail_discard(struct rope *r, struct rope_chunk *c)
 int
 rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 {
-	int ret = check_writable(r);
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
-	ret = check_extent(r->size, n);
+	ret = rope__check_extent(r->size, n);
 	if (ret < 0)
 		return ret;
 	if (rope__segs_reserve(r, 1) < 0)
