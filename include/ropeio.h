@@ -879,8 +879,17 @@ ROPEIO_EXPORT int rope_cursor_init_snap(struct rope_cursor *c,
 
 /**
  * The cursor's offset.
+ *
+ * A cursor over a rope follows its byte: after rope_drain() it is on the
+ * same byte as before, at an offset smaller by the bytes drained, and a
+ * cursor whose byte was drained is stale (every call returns -ESTALE; place
+ * it again). Overwrites, truncates and appends are read as they are when
+ * the cursor reads: it reads what is at its place now. (Before 0.3 a cursor
+ * kept its offset across a drain and read other bytes.)
+ *
  * @param c  the cursor
- * @return the cursor's offset in the stream. @since 0.1
+ * @return the cursor's offset in the stream, -EINVAL (NULL), -ESTALE (its
+ *         byte was drained), -EBADF (the rope was closed). @since 0.1
  */
 ROPEIO_EXPORT int64_t rope_cursor_tell(const struct rope_cursor *c);
 
@@ -896,7 +905,8 @@ ROPEIO_EXPORT size_t rope_cursor_remaining(const struct rope_cursor *c);
  * @param c    the cursor
  * @param buf  where the bytes go
  * @param len  the most bytes to copy
- * @return the number of bytes copied (fewer at the end), -EINVAL.
+ * @return the number of bytes copied (fewer at the end), -EINVAL,
+ *         -ESTALE (its byte was drained: rope_cursor_tell()), -EBADF.
  * @since 0.1
  */
 ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
@@ -907,7 +917,7 @@ ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
  * @param c    the cursor
  * @param len  how many bytes to step over
  * @return 0, -ENODATA (fewer than @p len bytes remain; the cursor does not
- *         move), -EINVAL.
+ *         move), -EINVAL, -ESTALE, -EBADF.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
@@ -917,7 +927,8 @@ ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
  * without copying or advancing: a zero-copy view for a parser's fast path.
  * @param c    the cursor
  * @param out  receives a pointer to the bytes at the cursor
- * @return how many bytes *@p out covers (0 at the end), -EINVAL.
+ * @return how many bytes *@p out covers (0 at the end), -EINVAL, -ESTALE,
+ *         -EBADF.
  * Lifetime: as rope_pullup().
  * @since 0.1
  */
@@ -931,7 +942,7 @@ ROPEIO_EXPORT ssize_t rope_cursor_peek(const struct rope_cursor *c,
  * @param c  the cursor
  * @param v  receives the byte; untouched on failure
  * @return 0, -ENODATA (not enough bytes left; nothing read, the cursor
- *         does not move), -EINVAL.
+ *         does not move), -EINVAL, -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
@@ -942,7 +953,7 @@ ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
@@ -953,7 +964,7 @@ ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
@@ -964,7 +975,7 @@ ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
@@ -975,7 +986,7 @@ ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
@@ -986,7 +997,7 @@ ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
@@ -997,7 +1008,7 @@ ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u64le(struct rope_cursor *c, uint64_t *v);
