@@ -14,9 +14,13 @@
  * How to use it well:
  *
  * - Appending never copies old data. Small writes fill the free space at the
- *   end of the last chunk; new chunks grow geometrically up to 32 MiB, and a
- *   write larger than that gets a chunk of its own size.
+ *   end of the last chunk; new chunks double in size as they fill, up to
+ *   32 MiB, and a write larger than that gets a chunk of its own size.
  *   rope_append_ref() adds your own memory without copying it at all.
+ *
+ * - Memory follows the bytes: whatever the calls, what ropeio allocates for
+ *   a rope stays within 4 times the bytes it holds, plus 192 bytes per
+ *   segment, plus 256 KiB (the README's "Memory" section says what counts).
  *
  * - rope_getvalue() returns an immutable, refcounted struct rope_bytes. It
  *   copies nothing when the contents already sit in one segment; otherwise it
@@ -54,6 +58,7 @@
  * stream is never larger than INT64_MAX bytes.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,8 +226,10 @@ ROPEIO_EXPORT size_t rope_size(const struct rope *r);
  * Write @p len bytes at the position and advance it: BytesIO.write().
  *
  * Inside the stream the bytes overwrite; past the end they extend it; if the
- * position is past the end, the gap is filled with zero bytes first (the
- * gap costs no memory: it is a run of the shared zero chunk). A write of 0
+ * position is past the end, the gap is filled with zero bytes first (a gap
+ * of more than 512 bytes costs no memory: it is a run of the shared zero
+ * chunk; a shorter one is written as zeros with the bytes, which costs less
+ * than a run and the fresh chunk after it). A write of 0
  * bytes changes nothing and returns 0 (but still fails on a closed or
  * exported rope, as in CPython).
  *
@@ -314,8 +321,13 @@ ROPEIO_EXPORT int rope_append_ref(struct rope *r, const void *data, size_t len,
  *
  * The position never moves, even when it is now past the end, and a size
  * past the end does not extend the stream (it returns @p size all the same,
- * as CPython does). Truncating never allocates. Truncating to 0 empties
- * the rope as a full rope_drain() does.
+ * as CPython does). Truncating to 0 empties the rope as a full rope_drain()
+ * does. Truncating never fails for want of memory; it lets go of what it
+ * cuts: when a few bytes are left of a large block, a page chunk only the
+ * rope holds gives its other pages back in place, and the bytes left of
+ * any other block (shared, or the caller's, whose release callback then
+ * runs) move to a small chunk of their own (the only allocation, skipped if
+ * refused), as CPython's truncate frees what it cuts.
  *
  * To truncate at the position, pass rope_tell(r).
  *
@@ -341,7 +353,8 @@ ROPEIO_EXPORT int64_t rope_truncate(struct rope *r, int64_t size);
  * following chunks are sized after the bytes that passed through since the
  * rope was last empty: a queue of messages of similar size allocates
  * nothing once it has run a little. rope_close() and rope_free() free the
- * spare; rope_get_info() counts it in the overhead.
+ * spare; rope_get_info() counts it in the overhead. A drain that leaves a
+ * few bytes of a large block lets the rest go, as rope_truncate() does.
  *
  * @param r    the rope
  * @param len  how many bytes to remove from the front
@@ -608,6 +621,131 @@ ROPEIO_EXPORT int rope_snap_iov(const struct rope_snap *s, size_t off,
 				size_t len, struct iovec *iov, int iovcnt);
 
 /* ------------------------------------------------------------------------ */
+/* Composing ropes: share, move, format, reserve                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Append bytes [@p off, @p off + @p len) of snapshot @p s to the end of
+ * @p r by reference: evbuffer_add_buffer_reference(), Cord::Append(Cord).
+ * The position does not move.
+ *
+ * The rope takes its own references to the snapshot's chunks; the caller
+ * may drop the snapshot at once. The sharing rules hold both ways: writing
+ * to @p r never changes the snapshot (or the rope it came from), and
+ * writing to that rope never changes @p r. A window of a block much larger
+ * than what @p r will hold (more than twice its bytes plus 128 KiB) is
+ * copied instead, so that a few bytes never keep a large block alive (the
+ * memory bound in the README).
+ *
+ * Cost: one segment per chunk the range crosses; no byte copied but those
+ * windows.
+ *
+ * @param r    the rope appended to
+ * @param s    the snapshot the bytes come from
+ * @param off  the first byte of the range in @p s
+ * @param len  the range's length
+ * @return 0, -EBADF (@p r closed), -EBUSY (@p r exported), -EINVAL (NULL,
+ *         or the range passes the snapshot's end), -EOVERFLOW, -ENOMEM;
+ *         on failure @p r is unchanged.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_append_snap(struct rope *r, const struct rope_snap *s,
+				   size_t off, size_t len);
+
+/**
+ * Move the first @p len bytes of @p src (all of them if it holds fewer) to
+ * the end of @p dst, sharing chunks: evbuffer_remove_buffer(),
+ * IOBuf::split(). @p src loses them as rope_drain() removes them (its
+ * position moves back with its data); @p dst's position does not move.
+ *
+ * Whole chunks change hands; a chunk the cut falls inside is split by
+ * reference, both ropes keeping their part, neither able to write into the
+ * other's (the sharing rules). As in rope_append_snap(), a window of a
+ * block far larger than what @p dst will hold is copied instead.
+ *
+ * A proxy forwards what it received with one call per turn:
+ * `rope_move(out, in, rope_size(in))`.
+ *
+ * @param dst  the rope appended to
+ * @param src  the rope the bytes are taken from
+ * @param len  how many bytes to move
+ * @return the bytes moved, -EBADF (either closed), -EBUSY (either
+ *         exported), -EINVAL (NULL, or @p dst == @p src), -EOVERFLOW,
+ *         -ENOMEM; on failure neither rope changed.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int64_t rope_move(struct rope *dst, struct rope *src,
+				size_t len);
+
+/**
+ * Append formatted text, as printf(3) formats it (without the terminating
+ * NUL): evbuffer_add_printf(). The position does not move.
+ *
+ * The text is formatted straight into the tail's free room when it fits
+ * there, so no temporary buffer and no second copy; otherwise into a fresh
+ * tail chunk of the right size (formatting twice).
+ *
+ * @param r    the rope
+ * @param fmt  a printf(3) format
+ * @return the bytes appended, -EBADF, -EBUSY, -EINVAL (NULL), -EILSEQ (a
+ *         conversion failed, as vsnprintf(3) reports), -EOVERFLOW,
+ *         -ENOMEM; on failure the rope is unchanged.
+ * @since 0.3
+ */
+ROPEIO_EXPORT ssize_t rope_printf(struct rope *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** rope_printf() with a va_list, as vprintf(3). @since 0.3 */
+ROPEIO_EXPORT ssize_t rope_vprintf(struct rope *r, const char *fmt,
+				   va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/**
+ * Hand out at least @p min bytes of writable space at the end of the
+ * stream, for the caller to fill (read(2), a TLS or zlib library writing
+ * straight in), then rope_commit() the bytes written:
+ * evbuffer_reserve_space(), IOBuf::writableTail().
+ *
+ * The space is the tail's free room and, when that holds less than @p min,
+ * a fresh chunk after it: one iovec, or two when @p iovcnt allows (with
+ * @p iovcnt 1 and too little room, the fresh chunk alone). The iovecs may
+ * hold more than @p min; @p min 0 asks for whatever is at hand (at least
+ * one byte). Nothing counts as part of the stream until rope_commit().
+ *
+ * One reservation at a time: a second rope_reserve() replaces the first. A
+ * call in between that changes the stream's end or its segments (a write
+ * at or past the end, a drain, a truncate, an append, a getvalue() that
+ * flattens, a getbuffer(), a close) cancels it, and rope_commit() then
+ * fails with -ECANCELED: reserve again. Reads, seeks and snapshots do not.
+ *
+ * @param r       the rope
+ * @param min     the least room wanted, in bytes
+ * @param iov     receives the space
+ * @param iovcnt  the array's length (1 or more)
+ * @return the number of iovecs filled (1 or 2), -EBADF, -EBUSY, -EINVAL
+ *         (NULL, @p iovcnt < 1), -EOVERFLOW, -ENOMEM; the stream never
+ *         changes.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_reserve(struct rope *r, size_t min, struct iovec *iov,
+			       int iovcnt);
+
+/**
+ * Append the first @p len bytes written into the space rope_reserve() handed
+ * out (the first iovec's, then the second's) and end the reservation. 0
+ * ends it with nothing appended. The position does not move.
+ *
+ * @param r    the rope
+ * @param len  the bytes written, at most the space reserved
+ * @return @p len, -ECANCELED (a call in between cancelled the
+ *         reservation: nothing appended), -ENOENT (no reservation),
+ *         -EINVAL (NULL, or @p len more than reserved: the reservation
+ *         stands), -EBADF, -EOVERFLOW.
+ * @since 0.3
+ */
+ROPEIO_EXPORT ssize_t rope_commit(struct rope *r, size_t len);
+
+/* ------------------------------------------------------------------------ */
 /* Parsing across chunks, without flattening                                */
 /* ------------------------------------------------------------------------ */
 
@@ -741,8 +879,17 @@ ROPEIO_EXPORT int rope_cursor_init_snap(struct rope_cursor *c,
 
 /**
  * The cursor's offset.
+ *
+ * A cursor over a rope follows its byte: after rope_drain() it is on the
+ * same byte as before, at an offset smaller by the bytes drained, and a
+ * cursor whose byte was drained is stale (every call returns -ESTALE; place
+ * it again). Overwrites, truncates and appends are read as they are when
+ * the cursor reads: it reads what is at its place now. (Before 0.3 a cursor
+ * kept its offset across a drain and read other bytes.)
+ *
  * @param c  the cursor
- * @return the cursor's offset in the stream. @since 0.1
+ * @return the cursor's offset in the stream, -EINVAL (NULL), -ESTALE (its
+ *         byte was drained), -EBADF (the rope was closed). @since 0.1
  */
 ROPEIO_EXPORT int64_t rope_cursor_tell(const struct rope_cursor *c);
 
@@ -758,7 +905,8 @@ ROPEIO_EXPORT size_t rope_cursor_remaining(const struct rope_cursor *c);
  * @param c    the cursor
  * @param buf  where the bytes go
  * @param len  the most bytes to copy
- * @return the number of bytes copied (fewer at the end), -EINVAL.
+ * @return the number of bytes copied (fewer at the end), -EINVAL,
+ *         -ESTALE (its byte was drained: rope_cursor_tell()), -EBADF.
  * @since 0.1
  */
 ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
@@ -769,7 +917,7 @@ ROPEIO_EXPORT ssize_t rope_cursor_read(struct rope_cursor *c, void *buf,
  * @param c    the cursor
  * @param len  how many bytes to step over
  * @return 0, -ENODATA (fewer than @p len bytes remain; the cursor does not
- *         move), -EINVAL.
+ *         move), -EINVAL, -ESTALE, -EBADF.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
@@ -779,7 +927,8 @@ ROPEIO_EXPORT int rope_cursor_skip(struct rope_cursor *c, size_t len);
  * without copying or advancing: a zero-copy view for a parser's fast path.
  * @param c    the cursor
  * @param out  receives a pointer to the bytes at the cursor
- * @return how many bytes *@p out covers (0 at the end), -EINVAL.
+ * @return how many bytes *@p out covers (0 at the end), -EINVAL, -ESTALE,
+ *         -EBADF.
  * Lifetime: as rope_pullup().
  * @since 0.1
  */
@@ -793,7 +942,7 @@ ROPEIO_EXPORT ssize_t rope_cursor_peek(const struct rope_cursor *c,
  * @param c  the cursor
  * @param v  receives the byte; untouched on failure
  * @return 0, -ENODATA (not enough bytes left; nothing read, the cursor
- *         does not move), -EINVAL.
+ *         does not move), -EINVAL, -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
@@ -804,7 +953,7 @@ ROPEIO_EXPORT int rope_cursor_u8(struct rope_cursor *c, uint8_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
@@ -815,7 +964,7 @@ ROPEIO_EXPORT int rope_cursor_u16be(struct rope_cursor *c, uint16_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 2 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
@@ -826,7 +975,7 @@ ROPEIO_EXPORT int rope_cursor_u16le(struct rope_cursor *c, uint16_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
@@ -837,7 +986,7 @@ ROPEIO_EXPORT int rope_cursor_u32be(struct rope_cursor *c, uint32_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 4 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
@@ -848,7 +997,7 @@ ROPEIO_EXPORT int rope_cursor_u32le(struct rope_cursor *c, uint32_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
@@ -859,7 +1008,7 @@ ROPEIO_EXPORT int rope_cursor_u64be(struct rope_cursor *c, uint64_t *v);
  * @param c  the cursor
  * @param v  receives the integer; untouched on failure
  * @return 0, -ENODATA (fewer than 8 bytes left; the cursor does not move),
- *         -EINVAL (NULL).
+ *         -EINVAL (NULL), -ESTALE, -EBADF (as rope_cursor_read()).
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_cursor_u64le(struct rope_cursor *c, uint64_t *v);

@@ -25,19 +25,23 @@
 
 static atomic_size_t mem_allocated;
 static atomic_size_t mem_peak;
-static atomic_uint_fast64_t mem_total;
-static atomic_uint_fast64_t mem_allocs;
-static atomic_uint_fast64_t mem_frees;
+/* total, allocs and frees are counted per thread: alloc-counts.c. */
 
 /* Failure injection: < 0 means off; otherwise the countdown to a failure. */
 static atomic_long fail_countdown = -1;
 static atomic_long attempts;
+
+/* Whether a test ever used the hook: until then no attempt is counted, so
+ * a program pays one load per allocation for it, not an atomic add. */
+static atomic_bool hooked;
 
 static bool
 should_fail(void)
 {
 	long left;
 
+	if (likely(!atomic_load_explicit(&hooked, memory_order_relaxed)))
+		return false;
 	atomic_fetch_add_explicit(&attempts, 1, memory_order_relaxed);
 	left = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 	if (likely(left < 0))
@@ -66,8 +70,7 @@ in_use_add(size_t size)
 static void
 account_add(size_t size)
 {
-	atomic_fetch_add_explicit(&mem_total, size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+	rope__count_taken(size, 1);
 	in_use_add(size);
 }
 
@@ -75,7 +78,7 @@ static void
 account_sub(size_t size)
 {
 	atomic_fetch_sub_explicit(&mem_allocated, size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 }
 
 void *
@@ -105,6 +108,29 @@ rope__realloc(void *p, size_t old_size, size_t new_size)
 		account_sub(old_size);
 	account_add(new_size);
 	return q;
+}
+
+/*
+ * Shrink a block: never fails (where realloc() refuses, the block stays as
+ * it was and NULL says so) and is no allocation, so the failure hook and
+ * the counts of allocations leave it alone; only the bytes in use fall.
+ */
+void *
+rope__realloc_shrink(void *p, size_t old_size, size_t new_size)
+{
+	void *q = realloc(p, new_size);
+
+	if (q)
+		atomic_fetch_sub_explicit(&mem_allocated, old_size - new_size,
+					  memory_order_relaxed);
+	return q;
+}
+
+void
+rope__pages_mem_trim(void *p, size_t len)
+{
+	atomic_fetch_sub_explicit(&mem_allocated, len, memory_order_relaxed);
+	rope__pages_unmap(p, len);
 }
 
 void
@@ -163,7 +189,7 @@ rope__chunk_mem_free(void *p, size_t size)
 void
 rope__chunk_mem_return(void *p, size_t size)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	free(p);
 }
 
@@ -182,7 +208,7 @@ rope__pages_mem_free(void *p, size_t size)
 void
 rope__pages_mem_return(void *p, size_t size)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	rope__pages_unmap(p, size);
 }
 
@@ -195,14 +221,14 @@ rope__pages_reserve(size_t len)
 		return NULL;
 	p = rope__pages_map(len);
 	if (p)
-		atomic_fetch_add_explicit(&mem_allocs, 1, memory_order_relaxed);
+		rope__count_taken(0, 1);
 	return p;
 }
 
 void
 rope__pages_unreserve(void *p, size_t len)
 {
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 	rope__pages_unmap(p, len);
 }
 
@@ -210,20 +236,20 @@ void
 rope__pages_gone(size_t cap, size_t moved)
 {
 	atomic_fetch_sub_explicit(&mem_allocated, cap, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mem_frees, 1, memory_order_relaxed);
+	rope__count_freed();
 }
 
 void
 rope__pages_reserved(size_t len, size_t moved)
 {
-	atomic_fetch_add_explicit(&mem_total, len - moved,
-				  memory_order_relaxed);
+	rope__count_taken(len - moved, 0);
 	in_use_add(len);
 }
 
 long
 rope__alloc_fail_at(long nth)
 {
+	atomic_store_explicit(&hooked, true, memory_order_relaxed);
 	atomic_store_explicit(&fail_countdown, nth < 0 ? -1 : nth,
 			      memory_order_relaxed);
 	return atomic_exchange_explicit(&attempts, 0, memory_order_relaxed);
@@ -241,9 +267,7 @@ rope__mem_stats(struct rope_mem_stats *out, size_t size)
 	st.allocated = atomic_load_explicit(&mem_allocated,
 					    memory_order_relaxed);
 	st.peak = atomic_load_explicit(&mem_peak, memory_order_relaxed);
-	st.total = atomic_load_explicit(&mem_total, memory_order_relaxed);
-	st.allocs = atomic_load_explicit(&mem_allocs, memory_order_relaxed);
-	st.frees = atomic_load_explicit(&mem_frees, memory_order_relaxed);
+	rope__counts_read(&st.total, &st.allocs, &st.frees);
 	memcpy(out, &st, MIN(size, sizeof(st)));
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "rope-priv.h"
 
@@ -52,6 +53,74 @@ contiguous(const struct rope_seg *a, const struct rope_seg *b)
 	return a->chunk->kind == ROPE_CHUNK_ZERO || a->data + a->len == b->data;
 }
 
+static int
+chunk_order(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const struct rope_chunk *const *)a;
+	uintptr_t y = (uintptr_t)*(const struct rope_chunk *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The value's reference to @c, when only the rope holds the value. */
+static size_t
+value_ref(const struct rope *r, const struct rope_chunk *c)
+{
+	return r->value && r->value->chunk == c &&
+	       atomic_load(&r->value->refs) == 1;
+}
+
+/*
+ * Invariant 12's count. The chunks are sorted by address so that each is
+ * counted once however many segments reference it; a chunk counts when
+ * all its references are the rope's (its segments', its own cached
+ * value's and the held room's). The scratch array is plain malloc, not the allocation seam:
+ * checking must not move the failure sweeps' count. Without it (out of
+ * memory) only the struct and the arrays are counted.
+ */
+size_t
+rope__mem_footprint(const struct rope *r)
+{
+	size_t total = sizeof(*r), n = 0;
+	const struct rope_chunk **v;
+
+	if (r->seg_mem != r->inline_segs)
+		total += r->seg_cap * sizeof(struct rope_seg);
+	if (r->spare)
+		total += rope__chunk_footprint(r->spare);
+	if (r->value && atomic_load(&r->value->refs) == 1)
+		total += sizeof(*r->value);
+	v = malloc((r->nseg + 1) * sizeof(*v));
+	if (!v)
+		return total;
+	for (size_t i = 0; i < r->nseg; i++)
+		if (r->segs[i].chunk->kind != ROPE_CHUNK_ZERO)
+			v[n++] = r->segs[i].chunk;
+	qsort(v, n, sizeof(*v), chunk_order);
+	for (size_t i = 0, j; i < n; i = j) {
+		const struct rope_chunk *c = v[i];
+
+		for (j = i + 1; j < n && v[j] == c; j++)
+			;
+		if (rope__chunk_refs(c) !=
+		    (j - i) + value_ref(r, c) + (r->held == c))
+			continue;
+		if (c->kind == ROPE_CHUNK_OWNED)
+			total += rope__chunk_footprint(c);
+		else  /* the caller's bytes: only the header is ours */
+			total += sizeof(struct rope_chunk_external);
+	}
+	free(v);
+	return total;
+}
+
+size_t
+rope__mem_bound(const struct rope *r)
+{
+	return ROPE_MEM_FACTOR * (size_t)r->size + ROPE_MEM_PER_SEG * r->nseg +
+	       ROPE_MEM_SLACK;
+}
+
 int
 rope__check(const struct rope *r)
 {
@@ -71,7 +140,7 @@ rope__check(const struct rope *r)
 		     r->size, r->pos);
 	if (r->closed) {
 		if (r->nseg || r->size || r->value || r->exports ||
-		    r->tail_chunk || r->put_end || r->spare)
+		    r->tail_chunk || r->put_end || r->spare || r->held)
 			FAIL("a closed rope still holds something");
 		return 0;
 	}
@@ -161,6 +230,26 @@ rope__check(const struct rope *r)
 			if (r->segs[i].chunk == c)
 				FAIL("segment %zu lies in the spare", i);
 	}
+
+	if (r->held) {
+		const struct rope_chunk *c = r->held;
+
+		if (c->kind != ROPE_CHUNK_OWNED || c->seam)
+			FAIL("the held room is not in an owned chunk");
+		if (r->held_ptr < c->data || r->held_end < r->held_ptr ||
+		    r->held_end > c->data + c->cap)
+			FAIL("the held room lies outside its chunk");
+		for (size_t i = 0; i < r->nseg; i++) {
+			const struct rope_seg *s = &r->segs[i];
+
+			if (s->chunk == c && s->data < r->held_end &&
+			    r->held_ptr < s->data + s->len)
+				FAIL("segment %zu lies in the held room", i);
+		}
+	}
+	if (rope__mem_footprint(r) > rope__mem_bound(r))
+		FAIL("%zu bytes allocated for a rope of %" PRIu64 " (bound %zu)",
+		     rope__mem_footprint(r), r->size, rope__mem_bound(r));
 
 	if (r->value) {
 		const struct rope_bytes *b = r->value;

@@ -221,7 +221,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	}
 	if (room < max) {
 		size_t want = max - room;
-		size_t cap = MIN(want, MAX(rope__tail_next(r),
+		size_t cap = MIN(want, MAX(rope__tail_size(r, 0),
 					   (size_t)READ_CHUNK_MIN));
 
 		/* The spare serves when it holds the whole read: a queue

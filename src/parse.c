@@ -282,6 +282,15 @@ rope_pullup(struct rope *r, int64_t off, size_t len, const void **out)
 /* Cursors                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A cursor follows the bytes. It keeps its place as a segment coordinate
+ * (struct rope's base + offset), which a drain does not move: after a drain
+ * the cursor is on the same byte, at a smaller offset. A cursor whose byte
+ * was drained is stale (-ESTALE): it cannot say which byte it is on. An
+ * overwrite, a truncate or an append is read as it is when the cursor
+ * reads: the cursor reads what is at its place now.
+ */
+
 /* The segments a cursor walks: its rope's (which may have changed since
  * the last call) or its snapshot's. */
 struct view {
@@ -290,14 +299,24 @@ struct view {
 	uint64_t base, size;
 };
 
-static struct view
-view_of(const struct rope_cursor *c)
+/* The view, and the cursor's offset in it; -EBADF (the rope was closed)
+ * or -ESTALE (its byte was drained). */
+static int
+view_of(const struct rope_cursor *c, struct view *v, uint64_t *off)
 {
-	if (c->rope)
-		return (struct view){ c->rope->segs, c->rope->nseg,
-				      c->rope->base, c->rope->size };
-	return (struct view){ c->snap->segs, c->snap->nseg, c->snap->base,
-			      c->snap->size };
+	if (c->rope) {
+		if (c->rope->closed)
+			return -EBADF;
+		*v = (struct view){ c->rope->segs, c->rope->nseg,
+				    c->rope->base, c->rope->size };
+	} else {
+		*v = (struct view){ c->snap->segs, c->snap->nseg,
+				    c->snap->base, c->snap->size };
+	}
+	if (c->off < v->base)
+		return -ESTALE;
+	*off = c->off - v->base;
+	return 0;
 }
 
 /* The segment holding the cursor's byte: the remembered one when it still
@@ -305,7 +324,7 @@ view_of(const struct rope_cursor *c)
 static size_t
 locate(const struct rope_cursor *c, const struct view *v)
 {
-	uint64_t pos = v->base + c->off;
+	uint64_t pos = c->off;
 	size_t i = c->seg & ~ROPE_CURSOR_SMALL;
 
 	if (i < v->nseg && v->segs[i].start <= pos &&
@@ -325,18 +344,19 @@ static int
 cursor_place(struct rope_cursor *c, const struct rope *r,
 	     const struct rope_snap *s, int64_t off, size_t mark)
 {
-	uint64_t size;
+	uint64_t size, base;
 
 	if (!c || (!r && !s))
 		return -EINVAL;
 	if (r && r->closed)
 		return -EBADF;
 	size = r ? r->size : s->size;
+	base = r ? r->base : s->base;
 	if (off < 0 || (uint64_t)off > size)
 		return -EINVAL;
 	c->rope = r;
 	c->snap = s;
-	c->off = (uint64_t)off;
+	c->off = base + (uint64_t)off;
 	c->seg = mark;
 	return 0;
 }
@@ -376,37 +396,48 @@ rope__cursor_init_snap(struct rope_cursor *c, const struct rope_snap *s,
 ROPEIO_EXPORT int64_t
 rope_cursor_tell(const struct rope_cursor *c)
 {
-	return c ? (int64_t)c->off : -EINVAL;
+	struct view v;
+	uint64_t off;
+	int ret;
+
+	if (!c)
+		return -EINVAL;
+	ret = view_of(c, &v, &off);
+	return ret < 0 ? ret : (int64_t)off;
 }
 
 ROPEIO_EXPORT size_t
 rope_cursor_remaining(const struct rope_cursor *c)
 {
 	struct view v;
+	uint64_t off;
 
-	if (!c)
+	if (!c || view_of(c, &v, &off) < 0)
 		return 0;
-	v = view_of(c);
-	return c->off < v.size ? (size_t)(v.size - c->off) : 0;
+	return off < v.size ? (size_t)(v.size - off) : 0;
 }
 
 ROPEIO_EXPORT ssize_t
 rope_cursor_read(struct rope_cursor *c, void *buf, size_t len)
 {
 	struct view v;
+	uint64_t off;
 	size_t done = 0;
+	int ret;
 
 	if (!c || (!buf && len))
 		return -EINVAL;
-	v = view_of(c);
-	if (c->off >= v.size)
+	ret = view_of(c, &v, &off);
+	if (ret < 0)
+		return ret;
+	if (off >= v.size)
 		return 0;
 	len = (size_t)MIN((uint64_t)MIN(len, (size_t)SSIZE_MAX),
-			  v.size - c->off);
+			  v.size - off);
 	while (done < len) {
 		size_t i = locate(c, &v);
 		const struct rope_seg *s = &v.segs[i];
-		size_t skip = (size_t)(v.base + c->off - s->start);
+		size_t skip = (size_t)(c->off - s->start);
 		size_t n = MIN(s->len - skip, len - done);
 
 		rope__seg_copyout(s, skip, (uint8_t *)buf + done, n);
@@ -420,9 +451,16 @@ rope_cursor_read(struct rope_cursor *c, void *buf, size_t len)
 ROPEIO_EXPORT int
 rope_cursor_skip(struct rope_cursor *c, size_t len)
 {
+	struct view v;
+	uint64_t off;
+	int ret;
+
 	if (!c)
 		return -EINVAL;
-	if (len > rope_cursor_remaining(c))
+	ret = view_of(c, &v, &off);
+	if (ret < 0)
+		return ret;
+	if (len > (off < v.size ? v.size - off : 0))
 		return -ENODATA;
 	c->off += len;
 	return 0;
@@ -433,17 +471,21 @@ rope_cursor_peek(const struct rope_cursor *c, const void **out)
 {
 	const struct rope_seg *s;
 	struct view v;
+	uint64_t off;
 	size_t skip;
+	int ret;
 
 	if (!c || !out)
 		return -EINVAL;
-	v = view_of(c);
-	if (c->off >= v.size) {
+	ret = view_of(c, &v, &off);
+	if (ret < 0)
+		return ret;
+	if (off >= v.size) {
 		*out = rope__zero_chunk.data;
 		return 0;
 	}
 	s = &v.segs[locate(c, &v)];
-	skip = (size_t)(v.base + c->off - s->start);
+	skip = (size_t)(c->off - s->start);
 	if (s->chunk->kind == ROPE_CHUNK_ZERO) {
 		/* A zero run is virtual: show as much as the real block. */
 		*out = s->data;
@@ -457,9 +499,16 @@ rope_cursor_peek(const struct rope_cursor *c, const void **out)
 static int
 read_exact(struct rope_cursor *c, uint8_t *b, size_t n)
 {
+	struct view v;
+	uint64_t off;
+	int ret;
+
 	if (!c)
 		return -EINVAL;
-	if (rope_cursor_remaining(c) < n)
+	ret = view_of(c, &v, &off);
+	if (ret < 0)
+		return ret;
+	if (off >= v.size || v.size - off < n)
 		return -ENODATA;
 	rope_cursor_read(c, b, n);
 	return 0;

@@ -41,11 +41,16 @@
  *     of, kept so that the next append need not allocate; a fresh tail
  *     chunk is taken from it when it holds what must be written. It is not
  *     the tail claim (which needs a last segment) and may coexist with one;
- *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It doubles
- *     with every fresh tail chunk and, when the rope empties, restarts from
- *     the bytes that passed through since it was last empty (rounded up to
- *     a power of two, at most ROPE_SPARE_MAX): a queue of small messages
- *     keeps small chunks however long it runs;
+ *  7. next_chunk lies in [ROPE_CHUNK_FIRST, ROPE_TAIL_MAX]. It is the
+ *     capacity of the next fresh tail chunk, decided in one place
+ *     (rope__tail_size() and its helpers in rope.c): it doubles only when
+ *     a tail chunk was filled (the claim ran out of room), shrinks to
+ *     twice what the last tail chunk took when anything else ended its
+ *     claim (a reference, a gap, a cut), restarts from the traffic when
+ *     the rope empties, and never gives a chunk much larger than the
+ *     rope's own bytes: a queue of small messages keeps small chunks
+ *     however long it runs, and a claim broken a thousand times costs a
+ *     thousand small chunks, not a thousand doublings;
  *  8. out_fd is -1 or the descriptor rope_write_fd() last wrote to, and
  *     out_mode what that call learned it to be (a socket or not, fdio.c).
  *     A drain or truncate by the caller that empties the rope, and a
@@ -70,7 +75,30 @@
  *     the spare and resized, until rope_seal_value() makes it EXTERNAL;
  *     it is resized only while it is the last segment's chunk, its one
  *     reference that segment's, and the segment starts at its first byte.
- * A closed rope has no segments, size 0, no value, no export, no spare.
+ * 12. memory follows the bytes: what the library allocated for an open
+ *     rope (rope__mem_footprint(): its struct, its segment array, its
+ *     spare, its cached value, and every chunk that nothing but the rope
+ *     keeps alive, each counted once) is at most ROPE_MEM_FACTOR times
+ *     its size, plus ROPE_MEM_PER_SEG per segment, plus ROPE_MEM_SLACK.
+ *     A chunk that a value, a snapshot or
+ *     another rope also holds is theirs to count. What keeps it: tail
+ *     sizing (invariant 7); a gap too small to be worth a segment is
+ *     written as zeros (ROPE_GAP_COPY_MAX); room left before a reference
+ *     is kept for the next write (invariant 13); a
+ *     drain or truncate that leaves a large chunk mostly unused moves
+ *     the bytes left to a chunk of their size and shrinks the segment
+ *     array (rope.c's rope_shrink()).
+ * 13. held is NULL, or an owned chunk (never a seam chunk) whose free room
+ *     [held_ptr, held_end) the rope claimed before a reference or an
+ *     adopted chunk was appended after it, kept so that the next small
+ *     write lands there instead of in a fresh chunk (a response built of
+ *     a copied head and a referenced body uses one chunk for many heads).
+ *     It holds one reference; no segment covers any byte of the room; it
+ *     counts as the rope's own when deciding whether bytes are private.
+ *     A write that needs more than the room, a drain, a truncate, a
+ *     flatten and a close let it go.
+ * A closed rope has no segments, size 0, no value, no export, no spare,
+ * nothing held.
  */
 
 #include <stdatomic.h>
@@ -126,6 +154,33 @@
  * much besides its struct, and only the pages it wrote are resident.
  */
 #define ROPE_SPARE_MAX (64u * 1024)
+
+/*
+ * The memory bound of invariant 12: allocation <= FACTOR x size + SLACK.
+ * The slack covers what a rope may hold whatever its size: the spare
+ * (64 KiB), one read chunk of rope_read_fd() or a tail restarted after the
+ * rope emptied (64 KiB each), headers and the struct. The factor covers
+ * the tail's room (a fresh tail chunk is at most about the rope's size),
+ * a flatten's spare capacity and page rounding.
+ */
+#define ROPE_MEM_FACTOR 4
+#define ROPE_MEM_SLACK (256u << 10)
+
+/*
+ * The per-segment term: a segment costs its entry (32 bytes, in an array
+ * kept at most four times the live entries) and, for a reference, the
+ * header of its external chunk. A reference of 3 bytes costs that however
+ * short it is: the caller chose the reference, and copying it instead
+ * would break rope_append_ref()'s promise about the memory's lifetime.
+ */
+#define ROPE_MEM_PER_SEG 192
+
+/*
+ * A gap (a write past the end) of at most this many bytes is written as
+ * zeros into the tail rather than kept as a zero segment: the segment and
+ * the fresh tail chunk after it would cost more than the zeros.
+ */
+#define ROPE_GAP_COPY_MAX 512
 
 /* A zero segment is exported in iovecs of at most this many bytes. */
 #define ROPE_ZERO_LEN (1u << 20)
@@ -185,6 +240,20 @@ int rope__cursor_init_small(struct rope_cursor *c, const struct rope *r,
 void *rope__alloc(size_t size);
 void *rope__realloc(void *p, size_t old_size, size_t new_size);
 void rope__free(void *p, size_t size);
+
+/*
+ * Giving memory back without an allocation (so without a failure): a block
+ * shrunk to @new_size (NULL when realloc() would not: the block is as it
+ * was), and @len bytes of whole pages, inside a page chunk, unmapped.
+ */
+void *rope__realloc_shrink(void *p, size_t old_size, size_t new_size);
+
+/* alloc-counts.c: rope_mem_stats()'s total, allocs and frees, counted per
+ * thread (no atomic add on the hot path) and summed when read. */
+void rope__count_taken(uint64_t bytes, uint64_t allocs);
+void rope__count_freed(void);
+void rope__counts_read(uint64_t *total, uint64_t *allocs, uint64_t *frees);
+void rope__pages_mem_trim(void *p, size_t len);
 
 /*
  * Owned chunks' memory (header and bytes, @size in all): from the chunk
@@ -392,6 +461,22 @@ size_t rope__segs_iov(const struct rope_seg *segs, size_t n, uint64_t pos,
 /* The rope                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A reservation (rope_reserve()): the tail room handed out (@room bytes at
+ * tail_ptr) and a fresh chunk after it (@fresh bytes, one reference held
+ * here), and what the rope looked like then: rope_commit() takes it only
+ * if nothing of that changed (compose.c).
+ */
+struct rope_reservation {
+	bool active;
+	struct rope_chunk *chunk;
+	size_t room, fresh;
+	uint64_t size, base;
+	size_t nseg;
+	const struct rope_chunk *tail_chunk;
+	const uint8_t *tail_ptr;
+};
+
 struct rope {
 	struct rope_seg *segs;   /* the first segment, inside seg_mem */
 	size_t nseg;
@@ -399,17 +484,26 @@ struct rope {
 	size_t seg_cap;          /* entries at seg_mem */
 	uint64_t pos;            /* may exceed size; apart from size, so
 				    that the fast path adds to each alone */
-	uint64_t base;           /* segment coordinate of stream offset 0 */
+	uint64_t base;           /* segment coordinate of stream offset 0;
+				    it only grows (drains), so a cursor's
+				    coordinate follows its byte */
+	uint64_t empty_base;     /* base when the rope last emptied: the
+				    traffic since is base + size - this */
 	uint64_t size;
 
 	/* The tail claim, invariant 4: free space this rope may append into. */
 	struct rope_chunk *tail_chunk;
+	uint8_t *tail_base;      /* the claimed chunk's first byte: the part
+				    used is known after the chunk is gone */
 	uint8_t *tail_ptr;
 	uint8_t *tail_end;
 	uint8_t *put_end;        /* invariant 10: tail_ptr or tail_end */
 	size_t *put_len;         /* while open: the last segment's len */
 	size_t next_chunk;       /* capacity of the next tail chunk */
 	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
+	struct rope_chunk *held;  /* invariant 13: room kept past a reference */
+	uint8_t *held_ptr;
+	uint8_t *held_end;
 	int out_fd;              /* invariant 8: fdio.c's memory of an fd */
 	uint8_t out_mode;
 
@@ -420,6 +514,8 @@ struct rope {
 
 	/* Where tail chunks come from (seam.c); take NULL: ropeio's own. */
 	struct rope_allocator alloc;
+
+	struct rope_reservation resv;  /* compose.c */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
@@ -524,7 +620,17 @@ struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);
 size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
 void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
-size_t rope__tail_next(const struct rope *r);
+
+/*
+ * Tail sizing, the one owner of next_chunk (invariant 7). tail_size is the
+ * capacity a fresh tail chunk that must hold @need bytes gets now (at least
+ * @need); tail_restart makes the next one small again (after a flatten
+ * hands the rope one large chunk); tail_limit caps the next one at @max
+ * (a receive copying a buffer wants a chunk no larger than its buffers).
+ */
+size_t rope__tail_size(const struct rope *r, size_t need);
+void rope__tail_restart(struct rope *r);
+void rope__tail_limit(struct rope *r, size_t max);
 
 /*
  * A chunk to become the new tail, for at least @need bytes: the spare when
@@ -565,10 +671,40 @@ struct rope_chunk *rope__seam_chunk_new(struct rope *r, size_t cap);
 int rope__seam_grow(struct rope *r, size_t ext, const uint8_t *lo,
 		    const uint8_t *hi);
 
+/*
+ * rope.c, for the other files that change a rope: the checks every change
+ * makes (0, or -EINVAL, -EBADF, -EBUSY; -EOVERFLOW for @n bytes at @p past
+ * ROPE_MAX_SIZE), and appending a window of a chunk someone else may also
+ * hold (consuming one reference; the caller reserved the segment).
+ */
+int rope__check_writable(const struct rope *r);
+int rope__check_extent(uint64_t p, size_t n);
+void rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
+			 size_t len);
+
+/* compose.c: let a reservation go (its fresh chunk with it). */
+void rope__reservation_drop(struct rope *r);
+
+/*
+ * Whether @len bytes of a block of @block bytes may be referenced by a rope
+ * that will hold @size bytes, or should be copied out (invariant 12: a rope
+ * never keeps a large block alive for a few bytes of it).
+ */
+static inline bool
+rope__window_worth_keeping(size_t block, size_t len, uint64_t size)
+{
+	(void)len;
+	return (uint64_t)block <= 2 * size + ROPE_MEM_SLACK / 2;
+}
+
 /* value.c */
 extern struct rope_bytes rope__empty_bytes;
 
 /* check.c: 0 when every invariant holds, else -EUCLEAN after a message. */
 int rope__check(const struct rope *r);
+
+/* check.c: the bytes invariant 12 counts for @r, and its bound. */
+size_t rope__mem_footprint(const struct rope *r);
+size_t rope__mem_bound(const struct rope *r);
 
 #endif /* ROPE_PRIV_H */

@@ -87,6 +87,7 @@ static void
 claim_drop(struct rope *r)
 {
 	r->tail_chunk = NULL;
+	r->tail_base = NULL;
 	r->tail_ptr = NULL;
 	r->tail_end = NULL;
 	r->put_end = NULL;
@@ -111,6 +112,7 @@ claim_set(struct rope *r, struct rope_chunk *c)
 	struct rope_seg *s = last_seg(r);
 
 	r->tail_chunk = c;
+	r->tail_base = c->data;
 	r->tail_ptr = s->data + s->len;
 	r->tail_end = r->tail_ptr + room_within_max(r, (size_t)(c->data +
 						c->cap - r->tail_ptr));
@@ -180,6 +182,114 @@ own_forget(struct rope *r)
 	r->own_chunk = NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Tail sizing: the one owner of next_chunk (invariant 7)                   */
+/* ------------------------------------------------------------------------ */
+
+/* The smallest power of two from ROPE_CHUNK_FIRST that holds @n bytes,
+ * at most @max. */
+static size_t
+pow2_within(uint64_t n, size_t max)
+{
+	size_t cap = ROPE_CHUNK_FIRST;
+
+	while (cap < n && cap < max)
+		cap *= 2;
+	return cap;
+}
+
+/* A fresh tail chunk must hold @need bytes: it gets next_chunk, or @need
+ * when that is more (a large write gets a chunk of its own size). */
+size_t
+rope__tail_size(const struct rope *r, size_t need)
+{
+	return MAX(r->next_chunk, need);
+}
+
+/*
+ * A drain or truncate left @r->size bytes (not none: an empty rope starts
+ * again from its traffic, segs_empty()): the next chunk follows the bytes
+ * left, not the history, so a few bytes left of a long stream are not
+ * followed by a chunk sized for all of it.
+ */
+static void
+tail_after_cut(struct rope *r)
+{
+	r->next_chunk = MIN(r->next_chunk,
+			    pow2_within(r->size, ROPE_TAIL_MAX));
+}
+
+/* The tail chunk was filled: the next one may be twice as large. */
+static void
+tail_filled(struct rope *r, size_t next)
+{
+	r->next_chunk = next < ROPE_TAIL_MAX ? next * 2 : ROPE_TAIL_MAX;
+}
+
+/*
+ * Something other than filling ended the claim (a reference or a gap after
+ * it, a cut): the chunk was not outgrown, so the next one need hold no
+ * more than twice what this one took. A server appending a copied head and
+ * a referenced body per response keeps getting small chunks.
+ */
+static void
+tail_cut_short(struct rope *r)
+{
+	size_t used = (size_t)(r->tail_ptr - r->tail_base);
+
+	r->next_chunk = MIN(r->next_chunk,
+			    pow2_within((uint64_t)used * 2, ROPE_TAIL_MAX));
+}
+
+/* Let the held room go (invariant 13). */
+static void
+held_drop(struct rope *r)
+{
+	if (r->held) {
+		rope__chunk_unref(r->held);
+		r->held = NULL;
+		r->held_ptr = r->held_end = NULL;
+	}
+}
+
+/*
+ * A chunk the rope did not size (a reference, an adopted buffer) is about
+ * to follow the tail: keep the claim's room for the next write rather than
+ * lose it, as long as it is worth more than the reference the rope takes.
+ * Seam chunks are left alone: their resizing rules want one reference.
+ */
+static void
+claim_hold(struct rope *r)
+{
+	struct rope_chunk *c = r->tail_chunk;
+
+	if (!c || c->seam || rope__tail_room(r) < 64)
+		return;
+	held_drop(r);
+	rope__chunk_ref(c);
+	r->held = c;
+	r->held_ptr = r->tail_ptr;
+	r->held_end = r->tail_end;
+}
+
+static size_t
+held_room(const struct rope *r)
+{
+	return (size_t)((uintptr_t)r->held_end - (uintptr_t)r->held_ptr);
+}
+
+void
+rope__tail_restart(struct rope *r)
+{
+	r->next_chunk = ROPE_CHUNK_FIRST;
+}
+
+void
+rope__tail_limit(struct rope *r, size_t max)
+{
+	r->next_chunk = MIN(r->next_chunk, MAX(max, (size_t)ROPE_CHUNK_FIRST));
+}
+
 /*
  * After segments were cut or replaced, keep the claim only if the last
  * segment still ends exactly where the claimed free space begins. Any other
@@ -195,8 +305,10 @@ rope__claim_recheck(struct rope *r)
 	own_forget(r);
 	rope__put_close(r);  /* put_len may point at another segment now */
 	if (r->tail_chunk &&
-	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr))
+	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr)) {
+		tail_cut_short(r);
 		claim_drop(r);
+	}
 }
 
 /*
@@ -223,6 +335,17 @@ segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 	}
 	r->size += len;
 	rope__claim_recheck(r);
+}
+
+/* For compose.c: append a window of @c, consuming a reference, keeping
+ * the claim's room for later writes (claim_hold()). The caller reserved
+ * the segment. */
+void
+rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
+		    size_t len)
+{
+	claim_hold(r);
+	segs_push(r, c, data, len);
 }
 
 /* Cut the stream to @size bytes, dropping references of whole segments. */
@@ -295,7 +418,8 @@ segs_empty(struct rope *r)
 {
 	struct rope_seg *s = last_seg(r);
 	struct rope_chunk *keep = NULL;
-	uint64_t traffic = r->base + r->size;
+	uint64_t end = r->base + r->size;
+	uint64_t traffic = end - r->empty_base;
 
 	if (s && s->chunk->kind == ROPE_CHUNK_OWNED &&
 	    s->chunk->cap <= ROPE_SPARE_MAX) {
@@ -304,7 +428,9 @@ segs_empty(struct rope *r)
 	}
 	segs_cut(r, 0);
 	r->segs = r->seg_mem;
-	r->base = 0;
+	/* Coordinates go on from the end, so that a cursor on a drained
+	 * byte stays stale and one at the end reads what comes next. */
+	r->base = r->empty_base = end <= ROPE_MAX_SIZE ? end : 0;
 	if (keep)
 		spare_offer(r, keep);
 	r->next_chunk = chunk_after_empty(traffic);
@@ -315,6 +441,8 @@ static void
 segs_release(struct rope *r)
 {
 	spare_drop(r);
+	held_drop(r);
+	rope__reservation_drop(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	if (r->seg_mem != r->inline_segs)
@@ -337,12 +465,12 @@ segs_release(struct rope *r)
 void
 rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
 {
+	held_drop(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	r->segs = r->seg_mem;
 	r->nseg = 0;
-	r->base = 0;
-	r->size = 0;
+	r->size = 0;  /* base stays: the bytes keep their coordinates */
 	claim_drop(r);
 	segs_push(r, c, c->data, len);
 	if (c->kind == ROPE_CHUNK_OWNED)
@@ -432,7 +560,7 @@ seg_exclusive(const struct rope *r, const struct rope_seg *s, size_t *mine,
 
 	if (c->kind != ROPE_CHUNK_OWNED)
 		return false;
-	*mine = 1 + value_only_ours(r, c);
+	*mine = 1 + value_only_ours(r, c) + (r->held == c);
 	*refs = rope__chunk_refs(c);
 	return *refs == *mine;
 }
@@ -486,7 +614,7 @@ rope__seg_private(struct rope *r, size_t i)
 		return true;
 	if (c->kind != ROPE_CHUNK_OWNED)
 		return false;
-	mine = value_only_ours(r, c) + own_refs(r, c);
+	mine = value_only_ours(r, c) + own_refs(r, c) + (r->held == c);
 	return rope__chunk_refs(c) == mine;
 }
 
@@ -549,6 +677,7 @@ rope__drop_value(struct rope *r)
 struct src {
 	const struct iovec *iov;
 	size_t off;
+	size_t zeros;            /* zero bytes that come before the iovecs */
 };
 
 /* The lowest and highest address of the next @len source bytes. */
@@ -561,6 +690,7 @@ src_bounds(const struct src *src, size_t len, const uint8_t **lo,
 
 	*lo = (const uint8_t *)UINTPTR_MAX;
 	*hi = NULL;
+	len -= MIN(len, src->zeros);  /* zeros lie nowhere */
 	for (; len > 0; iov++, off = 0) {
 		size_t n = MIN(len, iov->iov_len - off);
 		const uint8_t *p;
@@ -578,6 +708,14 @@ src_bounds(const struct src *src, size_t len, const uint8_t **lo,
 static void
 src_copy(struct src *src, uint8_t *dst, size_t len)
 {
+	if (src->zeros) {
+		size_t z = MIN(len, src->zeros);
+
+		memset(dst, 0, z);
+		dst += z;
+		len -= z;
+		src->zeros -= z;
+	}
 	while (len > 0) {
 		size_t n = MIN(len, src->iov->iov_len - src->off);
 
@@ -596,21 +734,6 @@ src_copy(struct src *src, uint8_t *dst, size_t len)
 			src->off = 0;
 		}
 	}
-}
-
-/* Capacity for a new tail chunk that must hold @need bytes: geometric
- * from ROPE_CHUNK_FIRST to ROPE_TAIL_MAX, or exactly @need if larger. */
-static size_t
-tail_capacity(const struct rope *r, size_t need)
-{
-	return MAX(need, r->next_chunk);
-}
-
-static void
-tail_grown(struct rope *r)
-{
-	if (r->next_chunk < ROPE_TAIL_MAX)
-		r->next_chunk *= 2;
 }
 
 /* Overwrite [a, b) of private segments in place. */
@@ -669,111 +792,183 @@ cow_block_fill(const struct rope *r, const struct block *blk,
 }
 
 /*
- * Write @n bytes from @src at stream offset @p (the caller checked that the
- * rope is open, not exported, n > 0 and p + n <= ROPE_MAX_SIZE).
- *
- * The write splits into: an overwrite of [p, ov_end) inside the stream; a
- * gap of zeros when p is past the end; and an extension past the end, which
- * first fills the tail room and then goes into one fresh chunk. When the
- * overwritten bytes are not all private, the overwrite and the extension
- * together go into one fresh chunk instead, which costs O(n) memory.
+ * How a write of @n bytes at stream offset @p lands. It splits into: an
+ * overwrite of [p, ov_end) inside the stream; a gap of zeros when p is
+ * past the end; and an extension past the end, which first fills the tail
+ * room and then goes into one fresh chunk. When the overwritten bytes are
+ * not all private, the overwrite and the extension together go into one
+ * fresh chunk instead (or, for a small overwrite alone, the aligned block
+ * around it), which costs O(n) memory.
  */
-static int
-write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
-{
-	uint64_t end = p + n, size = r->size;
-	uint64_t ov_end = MIN(end, size);
-	size_t ov = p < size ? (size_t)(ov_end - p) : 0;
-	uint64_t gap = p > size ? p - size : 0;
-	size_t ext = end > size ? (size_t)(end - MAX(p, size)) : 0;
-	size_t room = 0, fresh_len;
-	struct rope_chunk *fresh = NULL;
-	const uint8_t *lo, *hi;
-	struct block blk = { 0, 0 };
-	bool in_place = true;
+struct write_plan {
+	uint64_t p, ov_end;
+	size_t n, ov, ext;
+	uint64_t gap;            /* zeros kept as a zero segment */
+	size_t room;             /* extension bytes the tail room takes */
+	size_t fresh_len;        /* bytes the fresh chunk takes */
+	bool in_place;           /* the overwrite is private: in place */
+	bool use_held;           /* the fresh bytes go to the held room */
+	struct block blk;        /* a copied block, when blk.b > blk.a */
+	struct rope_chunk *fresh;
+};
 
-	/* Plan and allocate. */
-	if (ov) {
-		src_bounds(src, n, &lo, &hi);
-		in_place = range_in_place(r, p, ov_end, lo, hi);
+/* Plan the write: read-only but for a seam chunk that may grow in place,
+ * which changes nothing but the chunk's place. */
+static void
+write_plan(struct rope *r, struct write_plan *w, struct src *src)
+{
+	uint64_t p = w->p, end = p + w->n, size = r->size;
+	const uint8_t *lo, *hi;
+
+	w->ov_end = MIN(end, size);
+	w->ov = p < size ? (size_t)(w->ov_end - p) : 0;
+	w->gap = p > size ? p - size : 0;
+	w->ext = end > size ? (size_t)(end - MAX(p, size)) : 0;
+	w->room = 0;
+	w->in_place = true;
+	w->use_held = false;
+	w->blk.a = w->blk.b = 0;
+	w->fresh = NULL;
+	if (w->ov) {
+		src_bounds(src, w->n, &lo, &hi);
+		w->in_place = range_in_place(r, p, w->ov_end, lo, hi);
 	}
-	if (in_place) {
-		if (gap == 0)
-			room = MIN(room_available(r), ext);
+	if (w->in_place) {
+		if (w->gap == 0)
+			w->room = MIN(room_available(r), w->ext);
 		/* A tail chunk from the rope's allocator grows rather than
 		 * start a new segment, so the stream stays one block. Where
 		 * it cannot, or the allocator refuses, a fresh chunk will do;
 		 * either way nothing has changed but the chunk's place. */
-		if (room < ext && gap == 0 && r->alloc.resize) {
-			if (!ov)
-				src_bounds(src, n, &lo, &hi);
-			if (rope__seam_grow(r, ext, lo, hi) == 0)
-				room = ext;
+		if (w->room < w->ext && w->gap == 0 && r->alloc.resize) {
+			if (!w->ov)
+				src_bounds(src, w->n, &lo, &hi);
+			if (rope__seam_grow(r, w->ext, lo, hi) == 0)
+				w->room = w->ext;
 		}
-		fresh_len = ext - room;
-	} else if (!ext && cow_block(r, p, ov, &blk)) {
-		fresh_len = (size_t)(blk.b - blk.a);
+		w->fresh_len = w->ext - w->room;
+		w->use_held = w->fresh_len && !w->room && !w->gap &&
+			      !r->tail_chunk && held_room(r) >= w->fresh_len;
+	} else if (!w->ext && cow_block(r, p, w->ov, &w->blk)) {
+		w->fresh_len = (size_t)(w->blk.b - w->blk.a);
 	} else {
-		fresh_len = ov + ext;
+		w->fresh_len = w->ov + w->ext;
 	}
-	if (fresh_len) {
+}
+
+/* Allocate what the plan needs: the only step that can fail. */
+static int
+write_alloc(struct rope *r, struct write_plan *w)
+{
+	if (w->fresh_len && !w->use_held) {
 		/* A chunk that ends the stream gets tail room to grow into
 		 * (the spare, when it holds the bytes); one replacing bytes in
 		 * the middle is exact. */
-		if (ext)
-			fresh = rope__tail_fresh(r, fresh_len,
-						 tail_capacity(r, fresh_len));
+		if (w->ext)
+			w->fresh = rope__tail_fresh(r, w->fresh_len,
+					rope__tail_size(r, w->fresh_len));
 		else
-			fresh = rope__chunk_new(fresh_len);
-		if (!fresh)
+			w->fresh = rope__chunk_new(w->fresh_len);
+		if (!w->fresh)
 			return -ENOMEM;
 	}
 	/* Segments the commit may add: a replaced range splits one segment
 	 * into three; a gap and a fresh tail chunk add one each. */
-	if (rope__segs_reserve(r, (in_place ? 0 : 2) + (gap ? 1 : 0) +
-				  (fresh && in_place ? 1 : 0)) < 0) {
-		if (fresh)
-			rope__tail_discard(r, fresh);
+	if (rope__segs_reserve(r, (w->in_place ? 0 : 2) + (w->gap ? 1 : 0) +
+				  ((w->fresh || w->use_held) && w->in_place ?
+				   1 : 0)) < 0) {
+		if (w->fresh)
+			rope__tail_discard(r, w->fresh);
 		return -ENOMEM;
-	}
-
-	/* Commit: nothing below can fail. */
-	rope__drop_value(r);
-	if (!in_place && blk.b > blk.a) {
-		cow_block_fill(r, &blk, fresh, p, ov, src);
-		rope__segs_replace(r, blk.a, blk.b, fresh, fresh->data);
-		return 0;
-	}
-	if (!in_place) {
-		src_copy(src, fresh->data, fresh_len);
-		if (ext) {
-			segs_cut(r, p);
-			rope__tail_push(r, fresh, fresh_len);
-		} else {
-			rope__segs_replace(r, p, ov_end, fresh, fresh->data);
-		}
-		return 0;
-	}
-	if (ov)
-		write_in_place(r, p, ov_end, src);
-	if (gap)
-		segs_push(r, &rope__zero_chunk, rope__zero_chunk.data,
-				gap);
-	if (room) {
-		if (!r->tail_chunk)
-			claim_set(r, last_seg(r)->chunk);
-		src_copy(src, r->tail_ptr, room);
-		tail_advance(r, room);
-	}
-	if (fresh) {
-		src_copy(src, fresh->data, fresh_len);
-		rope__tail_push(r, fresh, fresh_len);
 	}
 	return 0;
 }
 
+/* Commit a write whose overwritten bytes are shared: fresh bytes replace
+ * them (a block around a small overwrite, or everything from p on). */
+static void
+write_commit_copy(struct rope *r, struct write_plan *w, struct src *src)
+{
+	struct rope_chunk *fresh = w->fresh;
+
+	if (w->blk.b > w->blk.a) {
+		cow_block_fill(r, &w->blk, fresh, w->p, w->ov, src);
+		rope__segs_replace(r, w->blk.a, w->blk.b, fresh, fresh->data);
+		return;
+	}
+	src_copy(src, fresh->data, w->fresh_len);
+	if (w->ext) {
+		segs_cut(r, w->p);
+		rope__tail_push(r, fresh, w->fresh_len);
+	} else {
+		rope__segs_replace(r, w->p, w->ov_end, fresh, fresh->data);
+	}
+}
+
+/* Commit a write whose overwritten bytes are private: in place, then the
+ * gap, the tail room and the fresh chunk, in stream order. */
+static void
+write_commit_in_place(struct rope *r, struct write_plan *w, struct src *src)
+{
+	if (w->ov)
+		write_in_place(r, w->p, w->ov_end, src);
+	if (w->gap)
+		segs_push(r, &rope__zero_chunk, rope__zero_chunk.data, w->gap);
+	if (w->room) {
+		if (!r->tail_chunk)
+			claim_set(r, last_seg(r)->chunk);
+		src_copy(src, r->tail_ptr, w->room);
+		tail_advance(r, w->room);
+	}
+	if (w->use_held) {
+		struct rope_chunk *c = r->held;
+
+		/* The held reference becomes the new segment's. */
+		src_copy(src, r->held_ptr, w->fresh_len);
+		r->held = NULL;
+		segs_push(r, c, r->held_ptr, w->fresh_len);
+		r->held_ptr = r->held_end = NULL;
+		claim_set(r, c);
+	}
+	if (w->fresh) {
+		src_copy(src, w->fresh->data, w->fresh_len);
+		rope__tail_push(r, w->fresh, w->fresh_len);
+	}
+}
+
+/*
+ * Write @n bytes from @src at stream offset @p (the caller checked that the
+ * rope is open, not exported, n > 0 and p + n <= ROPE_MAX_SIZE). A small
+ * gap becomes zeros written with the bytes (ROPE_GAP_COPY_MAX), so that
+ * a parser stepping past the end a byte at a time keeps one tail chunk.
+ */
 static int
-check_writable(const struct rope *r)
+write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
+{
+	struct write_plan w = { .p = p, .n = n };
+	int ret;
+
+	if (p > r->size && p - r->size <= ROPE_GAP_COPY_MAX) {
+		src->zeros = (size_t)(p - r->size);
+		w.p = r->size;
+		w.n = n + src->zeros;
+	}
+	write_plan(r, &w, src);
+	ret = write_alloc(r, &w);
+	if (ret < 0) {
+		src->zeros = 0;
+		return ret;
+	}
+	rope__drop_value(r);
+	if (w.in_place)
+		write_commit_in_place(r, &w, src);
+	else
+		write_commit_copy(r, &w, src);
+	return 0;
+}
+
+int
+rope__check_writable(const struct rope *r)
 {
 	if (!r)
 		return -EINVAL;
@@ -784,8 +979,8 @@ check_writable(const struct rope *r)
 	return 0;
 }
 
-static int
-check_extent(uint64_t p, size_t n)
+int
+rope__check_extent(uint64_t p, size_t n)
 {
 	if ((uint64_t)n > ROPE_MAX_SIZE - MIN(p, ROPE_MAX_SIZE) ||
 	    n > (size_t)SSIZE_MAX)
@@ -848,10 +1043,10 @@ static ssize_t
 write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
 	  bool advance)
 {
-	struct src src = { iov, 0 };
+	struct src src = { iov, 0, 0 };
 	int ret;
 
-	ret = check_extent(p, n);
+	ret = rope__check_extent(p, n);
 	if (ret < 0)
 		return ret;
 	if (n == 0)
@@ -872,7 +1067,7 @@ write_slow(struct rope *r, const void *buf, size_t len)
 	struct iovec iov;
 	ssize_t ret;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!buf && len)
@@ -940,7 +1135,7 @@ rope_append(struct rope *r, const void *buf, size_t len)
 		append_fast(r, buf, len);
 		return (ssize_t)len;
 	}
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!buf && len)
@@ -960,7 +1155,7 @@ rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
 	ssize_t n;
 	int ret, i;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
@@ -984,12 +1179,12 @@ rope_append_ref(struct rope *r, const void *data, size_t len,
 	struct rope_chunk *c;
 	int ret;
 
-	ret = check_writable(r);
+	ret = rope__check_writable(r);
 	if (ret < 0)
 		return ret;
 	if (!data && len)
 		return -EINVAL;
-	ret = check_extent(r->size, len);
+	ret = rope__check_extent(r->size, len);
 	if (ret < 0)
 		return ret;
 	if (len == 0) {
@@ -1008,14 +1203,128 @@ rope_append_ref(struct rope *r, const void *data, size_t len,
 		return -ENOMEM;
 	}
 	rope__drop_value(r);
+	claim_hold(r);
 	segs_push(r, c, c->data, len);
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shrinking: memory follows the bytes after a drain or truncate            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The segment array after many segments went: it keeps at most four times
+ * the live ones (then twice), and moves back inline when they fit there. A
+ * queue that swings between few and many segments pays the copy once per
+ * swing. Shrinking cannot fail: where realloc() refuses, the array stays.
+ */
+static void
+segs_shrink(struct rope *r)
+{
+	size_t cap = 8, bytes;
+	struct rope_seg *segs;
+
+	if (r->seg_mem == r->inline_segs || r->seg_cap <= 64 ||
+	    r->seg_cap / 4 <= r->nseg)
+		return;
+	rope__put_close(r);  /* the array moves: put_len with it */
+	segs_compact(r);
+	bytes = r->seg_cap * sizeof(*segs);
+	if (r->nseg <= ROPE_INLINE_SEGS) {
+		memcpy(r->inline_segs, r->seg_mem, r->nseg * sizeof(*segs));
+		rope__free(r->seg_mem, bytes);
+		r->segs = r->seg_mem = r->inline_segs;
+		r->seg_cap = ROPE_INLINE_SEGS;
+		return;
+	}
+	while (cap < r->nseg * 2)
+		cap *= 2;
+	segs = rope__realloc_shrink(r->seg_mem, bytes, cap * sizeof(*segs));
+	if (!segs)
+		return;
+	r->segs = r->seg_mem = segs;
+	r->seg_cap = cap;
+}
+
+/* The pages of a page chunk only the rope holds outside segment @s go
+ * back to the system, in place: nothing copied, nothing allocated. */
+static void
+seg_trim_pages(struct rope *r, struct rope_seg *s)
+{
+	struct rope_chunk *c = s->chunk;
+	uintptr_t page = (uintptr_t)rope__page_round(1);
+	uint8_t *lo, *hi, *end = c->data + c->cap;
+
+	lo = (uint8_t *)((uintptr_t)s->data & ~(page - 1));
+	hi = (uint8_t *)(((uintptr_t)(s->data + s->len) + page - 1) &
+			 ~(page - 1));
+	if (lo > c->data)
+		rope__pages_mem_trim(c->data, (size_t)(lo - c->data));
+	if (hi < end)
+		rope__pages_mem_trim(hi, (size_t)(end - hi));
+	c->data = lo;
+	c->cap = (size_t)(hi - lo);
+	c->flat_id = 0;  /* no longer a flatten's whole block */
+	if (c == r->tail_chunk)
+		claim_set(r, c);
+}
+
+/*
+ * Segment @i, at an end of the stream after a drain or truncate, holds a
+ * few bytes of a large block (ropeio's or the caller's): the rope must
+ * not keep the block alive for them (invariant 12; CPython's truncate
+ * frees what it cuts). A page chunk only the rope holds gives back the
+ * pages around them. Any other block is left to its other holders: the
+ * bytes move to a chunk of their size, at most half the block, which the
+ * bytes cut from it paid for. Out of memory, the rope keeps the block: the
+ * bytes are right either way.
+ */
+static void
+seg_shrink(struct rope *r, size_t i)
+{
+	struct rope_seg *s = &r->segs[i];
+	struct rope_chunk *c = s->chunk, *fresh;
+	size_t mine, refs, block;
+
+	if (c->kind == ROPE_CHUNK_ZERO || c->seam)
+		return;
+	block = c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
+	if (rope__window_worth_keeping(block, s->len, r->size))
+		return;
+	if (c->kind == ROPE_CHUNK_OWNED && c->pages &&
+	    seg_exclusive(r, s, &mine, &refs)) {
+		seg_trim_pages(r, s);
+		return;
+	}
+	fresh = rope__chunk_new(MAX(s->len, pow2_within(s->len, ROPE_TAIL_MAX)));
+	if (!fresh)
+		return;
+	memcpy(fresh->data, s->data, s->len);
+	s->chunk = fresh;
+	s->data = fresh->data;
+	own_forget(r);
+	if (c == r->tail_chunk && i == r->nseg - 1)
+		claim_set(r, fresh);
+	rope__chunk_unref(c);
+}
+
+/* After bytes were cut from the front or the end: invariant 12. */
+static void
+rope_shrink(struct rope *r)
+{
+	if (r->nseg) {
+		tail_after_cut(r);
+		seg_shrink(r, 0);
+		if (r->nseg > 1)
+			seg_shrink(r, r->nseg - 1);
+	}
+	segs_shrink(r);
 }
 
 ROPEIO_EXPORT int64_t
 rope_truncate(struct rope *r, int64_t size)
 {
-	int ret = check_writable(r);
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
@@ -1024,10 +1333,12 @@ rope_truncate(struct rope *r, int64_t size)
 	if ((uint64_t)size < r->size) {
 		rope__put_close(r);  /* the position may be past the end now */
 		rope__drop_value(r);
+		held_drop(r);
 		if (size == 0)
 			segs_empty(r);
 		else
 			segs_cut(r, (uint64_t)size);
+		rope_shrink(r);
 	}
 	if (size == 0)
 		r->out_fd = -1;  /* even if it was empty: invariant 8 */
@@ -1040,7 +1351,7 @@ rope_drain(struct rope *r, size_t len)
 	struct rope_seg *s;
 	uint64_t n, cut;
 	size_t i;
-	int ret = check_writable(r);
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
@@ -1050,6 +1361,7 @@ rope_drain(struct rope *r, size_t len)
 	if (n == 0)
 		return 0;
 	rope__drop_value(r);
+	held_drop(r);
 	if (n == r->size) {
 		segs_empty(r);
 	} else {
@@ -1072,6 +1384,7 @@ rope_drain(struct rope *r, size_t len)
 		if (r->base > ROPE_MAX_SIZE)
 			segs_rebase(r);
 	}
+	rope_shrink(r);
 	r->pos = r->pos > n ? r->pos - n : 0;
 	return (int64_t)n;
 }
@@ -1101,13 +1414,24 @@ rope__tail_commit(struct rope *r, size_t n)
 }
 
 /*
- * The chunk the rope appended into becomes its tail. When it was the spare,
- * the spare is used up; when it was not, a spare too small for this traffic
- * goes too, so that an idle rope never keeps two chunks.
+ * Append @n bytes at the start of @c as the new tail and claim the room
+ * after them. @sized: the rope chose the chunk for this write (a fresh tail
+ * chunk, or the spare), so the claim and any held room before it are done
+ * with; otherwise (an adopted buffer) the held room stays for later writes
+ * and the growth of tail chunks does not count it.
  */
-void
-rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
+static void
+tail_push(struct rope *r, struct rope_chunk *c, size_t n, bool sized)
 {
+	/* A claim still alive here ran out of room: the caller filled it
+	 * before taking a fresh chunk; a held room did too, or it would
+	 * have been used. Pushing ends the claim, which would count as cut
+	 * short; filling is what decides. */
+	bool filled = r->tail_chunk != NULL || r->held != NULL;
+	size_t next = r->next_chunk;
+
+	if (sized)
+		held_drop(r);
 	if (r->spare == c)
 		r->spare = NULL;
 	else
@@ -1115,7 +1439,21 @@ rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
 	rope__drop_value(r);
 	segs_push(r, c, c->data, n);
 	claim_set(r, c);
-	tail_grown(r);
+	if (!sized)
+		r->next_chunk = next;
+	else if (filled)
+		tail_filled(r, next);
+}
+
+/*
+ * The chunk the rope appended into becomes its tail. When it was the spare,
+ * the spare is used up; when it was not, a spare too small for this traffic
+ * goes too, so that an idle rope never keeps two chunks.
+ */
+void
+rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n)
+{
+	tail_push(r, c, n, true);
 }
 
 struct rope_chunk *
@@ -1138,12 +1476,11 @@ rope__tail_discard(struct rope *r, struct rope_chunk *c)
 int
 rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 {
-	int ret = check_writable(r);
-	size_t next;
+	int ret = rope__check_writable(r);
 
 	if (ret < 0)
 		return ret;
-	ret = check_extent(r->size, n);
+	ret = rope__check_extent(r->size, n);
 	if (ret < 0)
 		return ret;
 	if (rope__segs_reserve(r, 1) < 0)
@@ -1153,16 +1490,9 @@ rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 	 * a receive that adopts many buffers between small copies would
 	 * otherwise double it with every buffer (a 100 KB stream ended in
 	 * a 256 KiB tail chunk). */
-	next = r->next_chunk;
-	rope__tail_push(r, c, n);
-	r->next_chunk = next;
+	claim_hold(r);
+	tail_push(r, c, n, false);
 	return 0;
-}
-
-size_t
-rope__tail_next(const struct rope *r)
-{
-	return r->next_chunk;
 }
 
 /* ------------------------------------------------------------------------ */

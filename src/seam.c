@@ -185,7 +185,7 @@ rope_seal_value(struct rope *r, void **handle, size_t *len)
 	c->kind = ROPE_CHUNK_EXTERNAL;
 	/* As after a flatten: a byte written after getvalue() should not
 	 * take a block sized for the appends that came before. */
-	r->next_chunk = ROPE_CHUNK_FIRST;
+	rope__tail_restart(r);
 	*handle = sc->handle;
 	*len = s->len;
 	return 0;

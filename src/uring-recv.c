@@ -493,8 +493,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 		 * a buffer's size: the rope's doubling would make rooms that
 		 * later full buffers are copied into instead of adopted. */
 		if (len > rope__tail_room(rc->r))
-			rc->r->next_chunk = MIN(rc->r->next_chunk,
-						(size_t)RECV_BUFSZ);
+			rope__tail_limit(rc->r, RECV_BUFSZ);
 		w = rope_append(rc->r, c->data, len);
 
 		ret = w < 0 ? (int)w : 0;

@@ -218,7 +218,7 @@ rope_getvalue(struct rope *r, struct rope_bytes **out)
 		r->flat_id = c->flat_id = next_flat_id();
 		/* Growth after a flatten starts small again: a byte written
 		 * after getvalue() should not reserve a megabyte. */
-		r->next_chunk = ROPE_CHUNK_FIRST;
+		rope__tail_restart(r);
 	}
 	r->value = b;
 	rope__put_close(r);  /* a write must drop the value first */

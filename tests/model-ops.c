@@ -298,7 +298,9 @@ t_truncate_to(struct ctx *c, int64_t size)
 	rope_mem_stats(&after, sizeof(after));
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
-	EXPECT(c, after.allocs == before.allocs,
+	/* Only to let go of a large block a few bytes would keep alive:
+	 * at most the two segments at the ends move (invariant 12). */
+	EXPECT(c, after.allocs - before.allocs <= 2,
 	       "truncating allocated %" PRIu64 " times",
 	       after.allocs - before.allocs);
 }
@@ -423,7 +425,9 @@ op_drain(struct ctx *c)
 	rope_mem_stats(&after, sizeof(after));
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);
-	EXPECT(c, after.allocs == before.allocs,
+	/* Only to let go of a large block a few bytes would keep alive:
+	 * at most the two segments at the ends move (invariant 12). */
+	EXPECT(c, after.allocs - before.allocs <= 2,
 	       "draining allocated %" PRIu64 " times",
 	       after.allocs - before.allocs);
 	return true;

@@ -618,6 +618,8 @@ void py_add(struct scen *s, const char *id, const char *label);
 /* ------------------------------------------------------------------------ */
 
 void scen_memory(void);
+/* scen-small.c: a small message's life, and memory per byte held. */
+void scen_small(int reps);
 void scen_appends(const char *id, const struct feed *f, int reps, int warmup,
 		  const char *what);
 void scen_getvalue(size_t bytes, int reps);

@@ -21,7 +21,7 @@
 
 #include "bench.h"
 
-static const char GROUPS[] = "memory,appends,getvalue,held,loop,http,exports,"
+static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,exports,"
 			     "io,queue,proxy,httpd";
 
 static bool
@@ -95,6 +95,8 @@ run_all(const struct config *c, const struct http *h)
 		 c->net / MiB);
 	if (wanted(c, "memory"))
 		scen_memory();
+	if (wanted(c, "small"))
+		scen_small(c->reps_50k);
 	if (wanted(c, "appends")) {
 		scen_appends("append11_50k", &hello, c->reps_50k, 1,
 			     "11-byte appends: 50,000 x \"Hello World\"");

@@ -4,6 +4,7 @@
  * from the medians of this run, and the Targets block that ends the tables.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bench.h"
@@ -341,6 +342,41 @@ targets_memory(void)
  * state. Issue 9 adds, for 40-byte messages, fewer than 100 page faults in
  * 200,000. The proxy loop is a queue with a send in between.
  */
+/* The everyday cases: a small message's life within 1.5x of a malloc'd
+ * buffer's, and the patterns that once broke the memory bound within 4x
+ * their bytes plus 1 MiB. */
+static void
+targets_small(void)
+{
+	static const char *const lives[] = { "small_life", "small_read64" };
+	static const char *const amps[] = { "amp_head_ref3", "amp_head_ref600",
+					    "amp_gap1", "amp_gap4k" };
+
+	if (!scen_find(lives[0]))
+		return;         /* not run (--only) */
+	for (size_t i = 0; i < ARRAY_SIZE(lives); i++)
+		target_ratio(target_new("%s, warm: at most 1.5x of the same "
+					"with a malloc'd buffer",
+					scen_find(lives[i])->title),
+			     ratio(fig_get(lives[i], "ropeio", "warm"),
+				   fig_get(lives[i], "limit", "warm")),
+			     1.5, true, "ropeio's time / the malloc'd "
+			     "buffer's");
+	for (size_t i = 0; i < ARRAY_SIZE(amps); i++) {
+		const struct fig *f = fig_get(amps[i], "ropeio", "");
+		struct target *t = target_new("%s: at most 4x the bytes plus "
+					      "1 MiB",
+					      scen_find(amps[i])->title);
+		double held;
+
+		if (!f || sscanf(scen_find(amps[i])->title,
+				 "memory for a rope of %lf", &held) != 1)
+			continue;
+		target_ratio(t, median(f->kept, f->n) / (4 * held + MiB), 1,
+			     true, "allocated / (4 x bytes + 1 MiB)");
+	}
+}
+
 static void
 targets_queue(void)
 {
@@ -429,6 +465,7 @@ targets_compute(void)
 	targets_exports();
 	targets_io();
 	targets_memory();
+	targets_small();
 	targets_queue();
 	targets_httpd();
 }
