@@ -1231,6 +1231,26 @@ ROPEIO_EXPORT int rope_set_allocator(struct rope *r,
  */
 ROPEIO_EXPORT int rope_seal_value(struct rope *r, void **handle, size_t *len);
 
+/**
+ * Take back the block rope_seal_value() handed out, so that the rope may
+ * write into it and grow it again, once the caller's object made of it is
+ * referenced by nothing but the rope (a Python binding checks that its
+ * bytes object's refcount is 1, as CPython's BytesIO does before writing
+ * into its buffer). An overwrite after a getvalue() whose result was
+ * dropped then costs the written bytes, not a copy of the stream.
+ *
+ * Lifetime: the caller promises that nothing reads the block any more
+ * except through the rope; from here on the block is the rope's again, and
+ * the next rope_seal_value() hands it out anew, perhaps moved.
+ *
+ * @param r  the rope
+ * @return 0, -EBADF, -EBUSY (an export is alive), -EINVAL (NULL),
+ *         -EAGAIN (the stream is not exactly that one sealed block, whole,
+ *         or a snapshot or value references it: nothing changes).
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_unseal_value(struct rope *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -190,3 +190,38 @@ rope_seal_value(struct rope *r, void **handle, size_t *len)
 	*len = s->len;
 	return 0;
 }
+
+/*
+ * The reverse of a seal, for a binding whose object made of the block has
+ * gone back to being referenced by the rope alone (CPython checks its
+ * buffer's refcount the same way before writing in place). Nothing else can
+ * read the block then, so it may be written and grown again: an overwrite
+ * after a getvalue() whose result was dropped costs the write, not a copy
+ * of the stream, as it does in CPython.
+ */
+ROPEIO_EXPORT int
+rope_unseal_value(struct rope *r)
+{
+	struct rope_seg *s;
+	struct rope_chunk *c;
+
+	if (!r)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports)
+		return -EBUSY;
+	if (r->nseg != 1 || r->value)
+		return -EAGAIN;
+	s = &r->segs[0];
+	c = s->chunk;
+	/* Sealed and whole: a truncate may have cut the caller's object
+	 * short, and a snapshot or a value holds its own reference. */
+	if (!seam_ours(r, c) || c->kind != ROPE_CHUNK_EXTERNAL ||
+	    s->data != c->data || s->len != c->cap ||
+	    rope__chunk_refs(c) != 1)
+		return -EAGAIN;
+	c->kind = ROPE_CHUNK_OWNED;
+	rope__claim_recheck(r);
+	return 0;
+}

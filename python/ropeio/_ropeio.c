@@ -9,7 +9,6 @@
 
 #include <errno.h>
 
-static const char closed_msg[] = "I/O operation on closed file.";
 static const char exports_msg[] =
 	"Existing exports of data: object cannot be re-sized";
 
@@ -24,7 +23,7 @@ rio_raise(int err)
 {
 	switch (err) {
 	case -EBADF:
-		PyErr_SetString(PyExc_ValueError, closed_msg);
+		PyErr_SetString(PyExc_ValueError, rio_closed_msg);
 		break;
 	case -EBUSY:
 		PyErr_SetString(PyExc_BufferError, exports_msg);
@@ -61,19 +60,8 @@ rio_raise_io(int err)
 }
 
 int
-rio_check_open(struct rio *self)
+rio_exports_error(void)
 {
-	if (self->rope)
-		return 0;
-	PyErr_SetString(PyExc_ValueError, closed_msg);
-	return -1;
-}
-
-int
-rio_check_exports(struct rio *self)
-{
-	if (self->exports == 0)
-		return 0;
 	PyErr_SetString(PyExc_BufferError, exports_msg);
 	return -1;
 }

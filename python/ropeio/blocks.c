@@ -28,20 +28,18 @@ _Static_assert(offsetof(PyBytesObject, ob_sval) ==
 	       sizeof(PyVarObject) + sizeof(Py_hash_t),
 	       "a bytes object is its header, its hash, then its bytes");
 
-/* take() and resize() run inside a write, with the GIL held; taking it
- * again costs a counter, and keeps the allocator safe if one day they
- * run in a call that released it. */
+/* take() and resize() run inside a write or a getvalue(), and the module
+ * makes every such call with the GIL held (it releases the GIL only to
+ * send or write a snapshot, which allocates no block): no GIL to take, a
+ * cost a tiny stream would pay on each of its first writes. */
 static void *
 block_take(void *ctx, size_t cap, void **handle)
 {
-	PyGILState_STATE st;
 	PyObject *o;
 
 	if (cap > (size_t)PY_SSIZE_T_MAX - HDR - 1)
 		return NULL;
-	st = PyGILState_Ensure();
 	o = PyObject_Malloc(HDR + cap + 1);
-	PyGILState_Release(st);
 	if (!o)
 		return NULL;
 	o->ob_type = NULL;  /* not an object yet */
@@ -53,14 +51,11 @@ static void *
 block_resize(void *ctx, void *handle, size_t used, size_t cap,
 	     void **new_handle)
 {
-	PyGILState_STATE st;
 	PyObject *o;
 
 	if (cap > (size_t)PY_SSIZE_T_MAX - HDR - 1)
 		return NULL;
-	st = PyGILState_Ensure();
 	o = PyObject_Realloc(handle, HDR + cap + 1);
-	PyGILState_Release(st);
 	if (!o)
 		return NULL;
 	*new_handle = o;
@@ -110,7 +105,10 @@ rio_rope_new(void)
 /*
  * The bytes object of a block rope_seal_value() handed out, holding its
  * first @len bytes: made in place the first time (the rope's chunk then
- * owns its one reference), the same object after that. Borrowed.
+ * owns its one reference), the same object after that. A block taken back
+ * by rope_unseal_value() (its object referenced by the rope alone) stays
+ * that object while the rope writes and resizes it: sealed again, its
+ * size, hash and terminator are set anew. Borrowed.
  */
 PyObject *
 rio_block_bytes(void *handle, size_t len)
@@ -118,9 +116,10 @@ rio_block_bytes(void *handle, size_t len)
 	PyObject *o = handle;
 
 	if (o->ob_type)
-		return o;
-	(void)PyObject_InitVar((PyVarObject *)o, &PyBytes_Type,
-			       (Py_ssize_t)len);
+		Py_SET_SIZE(o, (Py_ssize_t)len);
+	else
+		(void)PyObject_InitVar((PyVarObject *)o, &PyBytes_Type,
+				       (Py_ssize_t)len);
 	/* The hash, not computed yet: -1, every byte set. */
 	memset((char *)o + sizeof(PyVarObject), 0xff, sizeof(Py_hash_t));
 	((char *)o)[HDR + len] = '\0';

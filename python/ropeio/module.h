@@ -17,26 +17,50 @@
 
 #include <ropeio.h>
 
-/* An instance of ropeio.BytesIO. */
+/*
+ * An instance of ropeio.BytesIO.
+ *
+ * The position is the object's (pos), not the rope's: reads from the
+ * window move it alone, and the rope's own position catches up
+ * (pos_moved) only when a call of the library needs it (rio_rope()).
+ *
+ * The rope is made when first needed: a stream made from bytes, or empty,
+ * that is only read, tell()'d and getvalue()'d has none, and its contents
+ * are then the cached value (held, value_owned 1) or nothing. So
+ * BytesIO(b).read() costs what CPython's does: no allocation but the
+ * object.
+ */
 struct rio {
 	PyObject_HEAD
-	struct rope *rope;	/* NULL once closed */
+	struct rope *rope;	/* NULL while closed, or not made yet */
 	PyObject *dict;
 	PyObject *weakreflist;
 	Py_ssize_t exports;	/* live getbuffer() views */
 	/*
 	 * Bumped by every call that may change the contents. The cached
 	 * value is the stream's bytes while value_gen == gen. When the rope's
-	 * only chunk is that very object (adopted), the rope's reference keeps
-	 * it alive and the cache borrows it (value_owned 0): it is then valid
-	 * only while value_gen == gen, since a change may release it.
+	 * only chunk is that very object (a sealed block), the rope's
+	 * reference keeps it alive and the cache borrows it (value_owned 0):
+	 * it is then valid only while value_gen == gen, since a change may
+	 * release it.
 	 */
 	uint64_t gen;
 	PyObject *value;
 	uint64_t value_gen;
 	int value_owned;
+	char closed;
+	char pos_moved;		/* the rope's position is not pos */
+	char win_eof;		/* the window ends where the stream does */
+	Py_ssize_t pos;
+	/*
+	 * The window: the stream's bytes [win_off, win_off + win_len), which
+	 * lie contiguous at win (one segment). Reads, readline() and
+	 * iteration inside it touch no library call. Every change of the
+	 * contents or of where they lie empties it (rio_changed()).
+	 */
+	const char *win;
+	Py_ssize_t win_off, win_len;
 };
-
 extern PyTypeObject rio_type;
 extern PyTypeObject rio_buffer_type;
 extern PyTypeObject rio_snap_type;
@@ -57,12 +81,58 @@ rio_finalizing(void)
 #endif
 }
 
+static const char rio_closed_msg[] = "I/O operation on closed file.";
+
+/* The contents changed, or where they lie: the window goes. */
+static inline void
+rio_changed(struct rio *self)
+{
+	self->gen++;
+	self->win_len = 0;
+}
+
+static inline int
+rio_check_open(struct rio *self)
+{
+	if (!self->closed)
+		return 0;
+	PyErr_SetString(PyExc_ValueError, rio_closed_msg);
+	return -1;
+}
+
+int rio_exports_error(void);
+
+static inline int
+rio_check_exports(struct rio *self)
+{
+	return self->exports == 0 ? 0 : rio_exports_error();
+}
+
+/* bytesio.c: the rope of an open stream, made if need be, at the
+ * position; NULL with an exception set. */
+struct rope *rio_rope_slow(struct rio *self);
+
+static inline struct rope *
+rio_rope(struct rio *self)
+{
+	if (self->rope && !self->pos_moved)
+		return self->rope;
+	return rio_rope_slow(self);
+}
+
+/* The stream's size (the object is open). */
+static inline size_t
+rio_size(const struct rio *self)
+{
+	if (self->rope)
+		return rope_size(self->rope);
+	return self->value ? (size_t)PyBytes_GET_SIZE(self->value) : 0;
+}
+
 /* _ropeio.c */
 PyObject *rio_raise(int err);
 PyObject *rio_raise_io(int err);
 int rio_adopt(struct rope *r, PyObject *bytes);
-int rio_check_open(struct rio *self);
-int rio_check_exports(struct rio *self);
 int rio_fd_of(PyObject *obj);
 
 /* blocks.c */

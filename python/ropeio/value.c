@@ -55,12 +55,14 @@ rebase(struct rio *self, PyObject *value)
 	if (!r)
 		return -1;
 	if (rio_adopt(r, value) < 0 ||
-	    rope_seek(r, rope_tell(self->rope), SEEK_SET) < 0) {
+	    rope_seek(r, self->pos, SEEK_SET) < 0) {
 		rope_free(r);
 		return -1;
 	}
 	rope_free(self->rope);
 	self->rope = r;
+	self->pos_moved = 0;
+	self->win_len = 0;
 	return 0;
 }
 
@@ -76,10 +78,14 @@ rio_getvalue(struct rio *self, PyObject *unused)
 		return NULL;
 	if (self->value && self->value_gen == self->gen && self->exports == 0)
 		return Py_NewRef(self->value);
+	if (!self->rope)
+		return PyBytes_FromStringAndSize(NULL, 0);
 	/* One block holding it all: that block is the value. A short
 	 * stream is copied, as CPython does below 2 bytes. */
 	if (self->exports == 0 && rope_size(self->rope) > 1 &&
 	    rope_seal_value(self->rope, &block, &size) == 0) {
+		/* Shrinking it may have moved it. */
+		self->win_len = 0;
 		v = rio_block_bytes(block, size);
 		rio_value_set(self, v, 0);
 		return Py_NewRef(v);
@@ -146,7 +152,7 @@ buffer_get(struct rio_buffer *obj, Py_buffer *view, int flags)
 	const void *p;
 	int n;
 
-	if (rio_check_open(b) < 0)
+	if (rio_check_open(b) < 0 || !rio_rope(b))
 		return -1;
 	size = rope_size(b->rope);
 	if (size > 0) {
@@ -172,8 +178,9 @@ buffer_get(struct rio_buffer *obj, Py_buffer *view, int flags)
 	(void)PyBuffer_FillInfo(view, (PyObject *)obj, iov.iov_base,
 				(Py_ssize_t)iov.iov_len, 0, flags);
 	b->exports++;
-	/* Writes through the view change the contents. */
-	b->gen++;
+	/* Writes through the view change the contents; the pullup and the
+	 * unsharing may have moved them. */
+	rio_changed(b);
 	return 0;
 }
 
@@ -184,7 +191,7 @@ buffer_release(struct rio_buffer *obj, Py_buffer *view)
 
 	rope_releasebuffer(b->rope);
 	b->exports--;
-	b->gen++;
+	rio_changed(b);
 }
 
 static int
