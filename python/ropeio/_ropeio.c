@@ -79,6 +79,10 @@ release_bytes(void *data, size_t len, void *arg)
 
 	if (rio_finalizing())
 		return;
+	if (PyGILState_Check()) {
+		Py_DECREF((PyObject *)arg);
+		return;
+	}
 	st = PyGILState_Ensure();
 	Py_DECREF((PyObject *)arg);
 	PyGILState_Release(st);

@@ -69,6 +69,15 @@ block_resize(void *ctx, void *handle, size_t used, size_t cap,
  * left alone, as adopted objects are: the GIL may be gone for good.
  */
 static void
+give_now(PyObject *o)
+{
+	if (o->ob_type)
+		Py_DECREF(o);
+	else
+		PyObject_Free(o);
+}
+
+static void
 block_give(void *ctx, void *handle)
 {
 	PyObject *o = handle;
@@ -76,11 +85,13 @@ block_give(void *ctx, void *handle)
 
 	if (rio_finalizing())
 		return;
+	/* Mostly on the thread that holds it already: no GIL to take. */
+	if (PyGILState_Check()) {
+		give_now(o);
+		return;
+	}
 	st = PyGILState_Ensure();
-	if (o->ob_type)
-		Py_DECREF(o);
-	else
-		PyObject_Free(o);
+	give_now(o);
 	PyGILState_Release(st);
 }
 

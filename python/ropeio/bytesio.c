@@ -311,7 +311,10 @@ rio_read(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	    ((size = PyLong_AsSsize_t(args[0])) != -1 || !PyErr_Occurred())) {
 		/* An int that fits; others take the converter, for its
 		 * messages. */
-	} else if (PyErr_Occurred() && (PyErr_Clear(), 0)) {
+	} else if (nargs == 1 && PyErr_Occurred()) {
+		PyErr_Clear();
+		if (conv_opt_size(args[0], &size) < 0)
+			return NULL;
 	} else if (check_nargs("read", nargs, 0, 1) < 0 ||
 		   (nargs && conv_opt_size(args[0], &size) < 0)) {
 		return NULL;
@@ -764,6 +767,8 @@ rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 		self->pos_moved = 1;
 		rio_value_forget(self);
 	} else {
+		/* A dropped value's block may then stay the spare. */
+		take_back_value(self, r);
 		ret = rope_truncate(r, size);
 		if (ret < 0)
 			return rio_raise((int)ret);
