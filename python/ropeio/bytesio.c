@@ -990,10 +990,16 @@ rio_sizeof(struct rio *self, PyObject *unused)
 }
 
 /* No rope yet: it is made by the first call that needs one. */
+int rio_is_bytesio;
+
 static PyObject *
 rio_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-	return type->tp_alloc(type, 0);
+	struct rio *self = (struct rio *)type->tp_alloc(type, 0);
+
+	if (self && rio_is_bytesio)
+		self->base_exports = RIO_BASE_EXPORTS;
+	return (PyObject *)self;
 }
 
 static int

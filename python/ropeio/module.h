@@ -32,9 +32,26 @@
  */
 struct rio {
 	PyObject_HEAD
-	struct rope *rope;	/* NULL while closed, or not made yet */
+	/*
+	 * io.BytesIO's own fields (CPython's struct bytesio, 3.8 to 3.13):
+	 * ropeio.BytesIO is a subtype of io.BytesIO at the C level, so that
+	 * isinstance(x, io.BytesIO) holds. The base's part is never
+	 * initialised: its buffer stays NULL, so io.BytesIO's own methods
+	 * called on a ropeio stream (io.BytesIO.getvalue(x)) raise "closed
+	 * file" rather than return bytes that are not the stream's, and its
+	 * export count stays at RIO_BASE_EXPORTS, so io.BytesIO.__init__(x)
+	 * and __setstate__ raise BufferError rather than give the base a
+	 * buffer. PyInit checks the layout against the base type's offsets
+	 * and falls back to _io._BufferedIOBase when it differs.
+	 */
+	PyObject *base_buf;
+	Py_ssize_t base_pos;
+	Py_ssize_t base_string_size;
 	PyObject *dict;
 	PyObject *weakreflist;
+	Py_ssize_t base_exports;
+
+	struct rope *rope;	/* NULL while closed, or not made yet */
 	Py_ssize_t exports;	/* live getbuffer() views */
 	/*
 	 * Bumped by every call that may change the contents. The cached
@@ -61,6 +78,12 @@ struct rio {
 	const char *win;
 	Py_ssize_t win_off, win_len;
 };
+/* io.BytesIO's export count in a ropeio stream: never reaches 0. */
+#define RIO_BASE_EXPORTS (PY_SSIZE_T_MAX / 2)
+
+/* Whether rio_type derives from io.BytesIO (see struct rio). */
+extern int rio_is_bytesio;
+
 extern PyTypeObject rio_type;
 extern PyTypeObject rio_buffer_type;
 extern PyTypeObject rio_snap_type;
