@@ -6,9 +6,13 @@ later is not copied by getvalue(), a write far past the end fails at the
 write, and the small reads come from the stream's own memory."""
 import _pyio
 import copy
+import importlib.util
 import io
+import os
 import pickle
+import subprocess
 import sys
+import tempfile
 import tracemalloc
 import unittest
 
@@ -289,6 +293,59 @@ class SmallReads(unittest.TestCase):
         self.assertEqual((f.tell(), f.read()), (3, b""))
         f.seek(0)
         self.assertEqual(f.read(), b"NE ")
+
+
+USER = """\
+import io
+import ropeio
+
+def patch(b: io.BytesIO) -> bytes:
+    b.seek(0)
+    b.write(bytearray(b"PK"))
+    b.writelines([memoryview(b"\\x03"), b"\\x04"])
+    return b.getvalue()
+
+b: io.BytesIO = ropeio.BytesIO()
+b.write(bytearray(b"xxxx"))
+r = ropeio.BytesIO(bytearray(b"ab"))
+n: int = r.readinto(bytearray(2)) + r.find(b"P")
+with r.snapshot() as snap:
+    views: list[memoryview] = list(snap)
+print(patch(b), patch(r), n, views)
+"""
+
+
+@unittest.skipUnless(importlib.util.find_spec("mypy"), "mypy not installed")
+class Stub(unittest.TestCase):
+    """The stub: mypy --strict accepts it and a program that passes a
+    ropeio.BytesIO where io.BytesIO is annotated, and stubtest finds it
+    true to the module."""
+
+    def mypy(self, *args):
+        pkg = os.path.dirname(os.path.dirname(ropeio.__file__))
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, MYPYPATH=pkg)
+            cache = (["--cache-dir", os.path.join(tmp, "cache")]
+                     if args[0] == "mypy" else [])
+            r = subprocess.run([sys.executable, "-m", *args, *cache],
+                               cwd=pkg, env=env, capture_output=True,
+                               text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_mypy_strict(self):
+        self.mypy("mypy", "--strict", "-p", "ropeio")
+
+    def test_stubtest(self):
+        self.mypy("mypy.stubtest", "ropeio")
+
+    def test_user_program_strict(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py",
+                                         delete=False) as f:
+            f.write(USER)
+        try:
+            self.mypy("mypy", "--strict", f.name)
+        finally:
+            os.unlink(f.name)
 
 
 if __name__ == "__main__":
