@@ -1251,6 +1251,30 @@ ROPEIO_EXPORT int rope_seal_value(struct rope *r, void **handle, size_t *len);
  */
 ROPEIO_EXPORT int rope_unseal_value(struct rope *r);
 
+/**
+ * Make a block of the rope's allocator the contents of the empty rope @p r,
+ * without copying: the reverse of rope_seal_value(), for a binding that
+ * keeps a small stream in a block of its own (as CPython's BytesIO keeps
+ * its buffer) and hands it to a rope when it first needs one. The rope then
+ * owns the block as if it had taken it itself: it writes into its room,
+ * grows it through resize(), and gives it back through give().
+ *
+ * Lifetime: on success the block is the rope's; the caller must not touch
+ * it again. On failure it stays the caller's and the rope is unchanged.
+ *
+ * @param r       the rope: open, empty, with an allocator set
+ * @param handle  the block's handle, as take() would have returned it
+ * @param data    where its bytes start, as take() would have returned it
+ * @param len     the bytes it holds (> 0)
+ * @param cap     the bytes it has room for (>= @p len)
+ * @return 0, -EBADF, -EBUSY (the rope is not empty, or an export is
+ *         alive), -EINVAL (NULL, @p len 0, @p cap < @p len, no allocator),
+ *         -EOVERFLOW, -ENOMEM.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_adopt_block(struct rope *r, void *handle, void *data,
+				   size_t len, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

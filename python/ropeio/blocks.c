@@ -136,3 +136,35 @@ rio_block_bytes(void *handle, size_t len)
 	((char *)o)[HDR + len] = '\0';
 	return o;
 }
+
+/*
+ * A block of @cap bytes for a stream that has no rope yet (bytesio.c keeps
+ * a small stream in one, as CPython keeps its buffer): @blk grown or
+ * shrunk, or a new block when @blk is NULL. The same layout as the rope's
+ * blocks, so that a rope can adopt it later (rope_adopt_block()) and
+ * rio_block_bytes() can make it the value. NULL when memory is refused;
+ * @blk is then unchanged.
+ */
+void *
+rio_block_resize(void *blk, size_t cap)
+{
+	PyObject *o;
+
+	if (cap > (size_t)PY_SSIZE_T_MAX - HDR - 1)
+		return NULL;
+	if (blk)
+		return PyObject_Realloc(blk, HDR + cap + 1);
+	o = PyObject_Malloc(HDR + cap + 1);
+	if (o)
+		o->ob_type = NULL;  /* not an object yet */
+	return o;
+}
+
+/* Let go of a block no rope holds: a bytes object taken back (its one
+ * reference), or raw memory. */
+void
+rio_block_free(void *blk)
+{
+	if (blk)
+		give_now(blk);
+}

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------------- */
 /* Arguments, converted the way Argument Clinic does for io.BytesIO        */
@@ -94,18 +95,28 @@ rio_rope_slow(struct rio *self)
 	if (rio_check_open(self) < 0)
 		return NULL;
 	if (!r) {
-		/* The contents so far are the value, or nothing: the rope
-		 * adopts the value, which the cache keeps holding. */
+		/* The contents so far are the block, the value, or nothing:
+		 * the rope adopts the block as its own tail chunk, or the
+		 * value, which the cache keeps holding. */
 		r = rio_rope_new();
 		if (!r)
 			return (struct rope *)PyErr_NoMemory();
-		if (self->value) {
+		ret = 0;
+		if (self->blk && self->blk_size > 0)
+			ret = rope_adopt_block(r, self->blk,
+					       RIO_BLOCK_DATA(self->blk),
+					       (size_t)self->blk_size,
+					       (size_t)self->blk_cap);
+		else if (self->value)
 			ret = rio_adopt(r, self->value);
-			if (ret < 0) {
-				rope_free(r);
-				return (struct rope *)rio_raise(ret);
-			}
+		if (ret < 0) {
+			rope_free(r);
+			return (struct rope *)rio_raise(ret);
 		}
+		if (self->blk && self->blk_size == 0)
+			rio_block_free(self->blk);
+		self->blk = NULL;
+		self->blk_size = self->blk_cap = 0;
 		self->rope = r;
 		self->win_len = 0;
 		self->pos_moved = 1;
@@ -133,12 +144,17 @@ win_fill(struct rio *self)
 
 	self->win_len = 0;
 	if (!self->rope) {
-		/* Made from bytes: the window is the whole value. */
-		if (!self->value)
+		/* No rope: the window is the whole block or value. */
+		if (self->blk) {
+			self->win = RIO_BLOCK_DATA(self->blk);
+			self->win_len = self->blk_size;
+		} else if (self->value) {
+			self->win = PyBytes_AS_STRING(self->value);
+			self->win_len = PyBytes_GET_SIZE(self->value);
+		} else {
 			return 0;
-		self->win = PyBytes_AS_STRING(self->value);
+		}
 		self->win_off = 0;
-		self->win_len = PyBytes_GET_SIZE(self->value);
 		self->win_eof = 1;
 	} else {
 		size = rope_size(self->rope);
@@ -153,7 +169,8 @@ win_fill(struct rio *self)
 		self->win_len = n;
 		self->win_eof = (size_t)self->pos + (size_t)n == size;
 	}
-	return self->win_off + self->win_len - self->pos;
+	return self->pos < self->win_off + self->win_len ?
+		self->win_off + self->win_len - self->pos : 0;
 }
 
 /* The window's bytes from the position, filling it if need be. */
@@ -357,6 +374,19 @@ readinto_impl(struct rio *self, PyObject *arg, const char *name)
 	if (rio_check_open(self) < 0) {
 		PyBuffer_Release(&view);
 		return NULL;
+	}
+	if (!self->rope) {
+		/* No rope: the window holds everything. */
+		got = win_avail(self);
+		if (got > view.len)
+			got = view.len;
+		if (got > 0)
+			memcpy(view.buf, self->win + (self->pos - self->win_off),
+			       (size_t)got);
+		self->pos += got;
+		self->pos_moved = 1;
+		PyBuffer_Release(&view);
+		return PyLong_FromSsize_t(got);
 	}
 	r = rio_rope(self);
 	if (!r) {
@@ -594,6 +624,119 @@ write_past_end(struct rope *r, size_t size, Py_ssize_t pos, const void *buf,
 	return n - (ssize_t)gap;
 }
 
+/* ---------------------------------------------------------------------- */
+/* A stream without a rope: one block of its own                          */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Whether the stream can be written without a rope: it has none, and its
+ * contents are nothing, its block, or a value nothing else references
+ * (then taken back as the block, as CPython writes into its buffer once
+ * the refcount says it is no longer shared: no copy either way).
+ */
+static int
+flat_writable(struct rio *self)
+{
+	PyObject *v = self->value;
+
+	if (self->rope)
+		return 0;
+	if (!v)
+		return 1;
+	if (Py_REFCNT(v) != 1)
+		return 0;
+	/* The cache's one reference becomes the block's. */
+	self->value = NULL;
+	self->value_owned = 0;
+	self->blk = v;
+	self->blk_size = self->blk_cap = PyBytes_GET_SIZE(v);
+	self->win_len = 0;
+	return 1;
+}
+
+/* Room for @need bytes, grown as CPython's resize_buffer() grows. */
+static int
+flat_reserve(struct rio *self, Py_ssize_t need)
+{
+	Py_ssize_t cap = need;
+	void *b;
+
+	if (self->blk && need <= self->blk_cap)
+		return 0;
+	if (self->blk && need <= self->blk_cap + (self->blk_cap >> 3))
+		cap = need + (need >> 3) + (need < 9 ? 3 : 6);
+	b = rio_block_resize(self->blk, (size_t)cap);
+	if (!b) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	self->blk = b;
+	self->blk_cap = cap;
+	return 0;
+}
+
+/* write() without a rope: a gap becomes zeros, as in CPython. */
+static Py_ssize_t
+flat_write(struct rio *self, const void *buf, Py_ssize_t len)
+{
+	Py_ssize_t end;
+	char *d;
+
+	if (self->pos > PY_SSIZE_T_MAX - len) {
+		PyErr_SetString(PyExc_OverflowError,
+				"new buffer size too large");
+		return -1;
+	}
+	end = self->pos + len;
+	if (flat_reserve(self, end) < 0)
+		return -1;
+	d = RIO_BLOCK_DATA(self->blk);
+	if (self->pos > self->blk_size)
+		memset(d + self->blk_size, 0,
+		       (size_t)(self->pos - self->blk_size));
+	memcpy(d + self->pos, buf, (size_t)len);
+	if (end > self->blk_size)
+		self->blk_size = end;
+	self->pos = end;
+	self->pos_moved = 0;
+	rio_changed(self);
+	return len;
+}
+
+/*
+ * truncate() without a rope. A value still referenced elsewhere is
+ * copied as far as it is kept, as CPython unshares its buffer, so the
+ * bytes cut go with it.
+ */
+static int
+flat_truncate(struct rio *self, Py_ssize_t size)
+{
+	PyObject *v = self->value;
+	void *b;
+
+	if (!flat_writable(self)) {
+		b = rio_block_resize(NULL, (size_t)size);
+		if (!b) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		memcpy(RIO_BLOCK_DATA(b), PyBytes_AS_STRING(v), (size_t)size);
+		rio_value_forget(self);
+		self->blk = b;
+		self->blk_cap = size;
+	} else if (size < self->blk_cap / 2) {
+		/* Most of the room goes back, as in CPython. */
+		b = rio_block_resize(self->blk, (size_t)size);
+		if (b) {
+			self->blk = b;
+			self->blk_cap = size;
+		}
+	}
+	self->blk_size = size;
+	rio_changed(self);
+	return 0;
+}
+
 /* CPython's write_bytes(): closed, then exports, then the buffer. */
 static Py_ssize_t
 write_obj(struct rio *self, PyObject *b)
@@ -625,6 +768,10 @@ write_obj(struct rio *self, PyObject *b)
 	}
 	if (len == 0) {
 		n = 0;
+		goto out;
+	}
+	if (flat_writable(self)) {
+		n = flat_write(self, buf, len);
 		goto out;
 	}
 	n = -1;
@@ -750,6 +897,9 @@ rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	old = rio_size(self);
 	if ((size_t)size >= old)
 		return PyLong_FromSsize_t(size);
+	if (!self->rope)
+		return flat_truncate(self, size) < 0 ? NULL :
+			PyLong_FromSsize_t(size);
 	r = rio_rope(self);
 	if (!r)
 		return NULL;
@@ -847,6 +997,9 @@ reset(struct rio *self)
 {
 	rope_free(self->rope);
 	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
 	self->closed = 0;
 	self->pos = 0;
 	self->pos_moved = 0;
@@ -861,6 +1014,9 @@ rio_close(struct rio *self, PyObject *unused)
 		return NULL;
 	rope_free(self->rope);
 	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
 	self->closed = 1;
 	rio_value_forget(self);
 	rio_changed(self);
@@ -984,6 +1140,8 @@ rio_sizeof(struct rio *self, PyObject *unused)
 	if (self->rope && rope_get_info(self->rope, &info, sizeof(info)) == 0)
 		res += (Py_ssize_t)(info.overhead + info.size +
 				    info.tail_room);
+	else if (self->blk)
+		res += self->blk_cap;
 	else if (!self->closed)
 		res += (Py_ssize_t)rio_size(self);
 	return PyLong_FromSsize_t(res);
@@ -1080,6 +1238,8 @@ rio_dealloc(struct rio *self)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	rope_free(self->rope);
 	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
 	self->closed = 1;
 	Py_CLEAR(self->dict);
 	rio_value_forget(self);

@@ -52,6 +52,16 @@ struct rio {
 	Py_ssize_t base_exports;
 
 	struct rope *rope;	/* NULL while closed, or not made yet */
+	/*
+	 * Without a rope, the contents are the block (blk, blk_size bytes
+	 * written of blk_cap), else the value, else nothing: a small stream
+	 * lives in one block of its own, grown and written in place as
+	 * CPython's buffer is, until a call needs a rope (a write while a
+	 * value is held, a snapshot, getbuffer()...), which then adopts the
+	 * block or the value without a copy. blk and value never coexist.
+	 */
+	void *blk;
+	Py_ssize_t blk_size, blk_cap;
 	Py_ssize_t exports;	/* live getbuffer() views */
 	/*
 	 * Bumped by every call that may change the contents. The cached
@@ -149,6 +159,8 @@ rio_size(const struct rio *self)
 {
 	if (self->rope)
 		return rope_size(self->rope);
+	if (self->blk)
+		return (size_t)self->blk_size;
 	return self->value ? (size_t)PyBytes_GET_SIZE(self->value) : 0;
 }
 
@@ -161,6 +173,12 @@ int rio_fd_of(PyObject *obj);
 /* blocks.c */
 struct rope *rio_rope_new(void);
 PyObject *rio_block_bytes(void *handle, size_t len);
+void *rio_block_resize(void *blk, size_t cap);
+void rio_block_free(void *blk);
+
+/* Where a block's bytes start: after a bytes object's header. */
+#define RIO_BLOCK_DATA(blk) \
+	((char *)(blk) + offsetof(PyBytesObject, ob_sval))
 
 /* value.c */
 PyObject *rio_getvalue(struct rio *self, PyObject *unused);

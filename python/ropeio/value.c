@@ -66,6 +66,40 @@ rebase(struct rio *self, PyObject *value)
 	return 0;
 }
 
+/*
+ * getvalue() of a stream without a rope: its block, shrunk to the size,
+ * becomes the bytes object, with no copy, as CPython's buffer does; the
+ * cache then holds its one reference, and a write once the caller dropped
+ * it takes it back (flat_writable() in bytesio.c). Under 2 bytes: a copy,
+ * as in CPython (1 byte is the interpreter's cached object).
+ */
+static PyObject *
+flat_value(struct rio *self)
+{
+	void *b = self->blk;
+	PyObject *v;
+
+	if (!b || self->blk_size < 2)
+		return PyBytes_FromStringAndSize(b ? RIO_BLOCK_DATA(b) : NULL,
+						 b ? self->blk_size : 0);
+	if (self->blk_cap != self->blk_size) {
+		b = rio_block_resize(b, (size_t)self->blk_size);
+		if (b) {
+			self->blk = b;
+			self->blk_cap = self->blk_size;
+		}
+	}
+	v = rio_block_bytes(self->blk, (size_t)self->blk_size);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
+	rio_value_forget(self);
+	self->value = v;
+	self->value_owned = 1;
+	self->value_gen = self->gen;
+	self->win_len = 0;
+	return Py_NewRef(v);
+}
+
 PyObject *
 rio_getvalue(struct rio *self, PyObject *unused)
 {
@@ -79,7 +113,7 @@ rio_getvalue(struct rio *self, PyObject *unused)
 	if (self->value && self->value_gen == self->gen && self->exports == 0)
 		return Py_NewRef(self->value);
 	if (!self->rope)
-		return PyBytes_FromStringAndSize(NULL, 0);
+		return flat_value(self);
 	/* One block holding it all: that block is the value. A short
 	 * stream is copied, as CPython does below 2 bytes. */
 	if (self->exports == 0 && rope_size(self->rope) > 1 &&
