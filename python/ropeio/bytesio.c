@@ -113,6 +113,17 @@ rio_rope_slow(struct rio *self)
 			rope_free(r);
 			return (struct rope *)rio_raise(ret);
 		}
+		/* Views of the block stay valid: the rope's chunk is the
+		 * block, private, so its exports are the same memory. */
+		for (Py_ssize_t i = 0; i < self->exports && ret == 0; i++) {
+			struct iovec iov;
+
+			ret = rope_getbuffer(r, &iov, 1);
+		}
+		if (ret < 0) {
+			rope_free(r);
+			return (struct rope *)rio_raise(ret);
+		}
 		if (self->blk && self->blk_size == 0)
 			rio_block_free(self->blk);
 		self->blk = NULL;
@@ -324,7 +335,16 @@ rio_read(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	Py_ssize_t size = -1, n, avail;
 
-	if (nargs == 1 && PyLong_CheckExact(args[0]) &&
+	if (nargs == 0) {
+		/* read() of a stream made from bytes, from 0: that object,
+		 * as CPython returns its buffer. */
+		if (self->pos == 0 && !self->rope && self->value &&
+		    PyBytes_GET_SIZE(self->value) > 1) {
+			self->pos = PyBytes_GET_SIZE(self->value);
+			self->pos_moved = 1;
+			return Py_NewRef(self->value);
+		}
+	} else if (nargs == 1 && PyLong_CheckExact(args[0]) &&
 	    ((size = PyLong_AsSsize_t(args[0])) != -1 || !PyErr_Occurred())) {
 		/* An int that fits; others take the converter, for its
 		 * messages. */
@@ -704,27 +724,61 @@ flat_write(struct rio *self, const void *buf, Py_ssize_t len)
 }
 
 /*
- * truncate() without a rope. A value still referenced elsewhere is
- * copied as far as it is kept, as CPython unshares its buffer, so the
- * bytes cut go with it.
+ * Make the first @keep bytes of a stream without a rope its own block: a
+ * value nothing else references is taken back, one still referenced is
+ * copied as far as it is kept, as CPython unshares its buffer.
  */
 static int
-flat_truncate(struct rio *self, Py_ssize_t size)
+flat_unshare(struct rio *self, Py_ssize_t keep)
 {
 	PyObject *v = self->value;
 	void *b;
 
-	if (!flat_writable(self)) {
-		b = rio_block_resize(NULL, (size_t)size);
-		if (!b) {
-			PyErr_NoMemory();
+	if (flat_writable(self))
+		return 0;
+	b = rio_block_resize(NULL, (size_t)keep);
+	if (!b) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	memcpy(RIO_BLOCK_DATA(b), PyBytes_AS_STRING(v), (size_t)keep);
+	rio_value_forget(self);
+	self->blk = b;
+	self->blk_size = self->blk_cap = keep;
+	rio_changed(self);
+	return 0;
+}
+
+/*
+ * getbuffer() without a rope: the view is the block itself, which no
+ * write, truncate or close can move while it is exported. The contents'
+ * address is @*p (NULL when empty).
+ */
+int
+rio_flat_export(struct rio *self, char **p, Py_ssize_t *len)
+{
+	if (self->value &&
+	    flat_unshare(self, PyBytes_GET_SIZE(self->value)) < 0)
+		return -1;
+	*p = self->blk ? RIO_BLOCK_DATA(self->blk) : NULL;
+	*len = self->blk ? self->blk_size : 0;
+	return 0;
+}
+
+/*
+ * truncate() without a rope. A value still referenced elsewhere is
+ * copied as far as it is kept, so the bytes cut go with it.
+ */
+static int
+flat_truncate(struct rio *self, Py_ssize_t size)
+{
+	void *b;
+
+	if (self->value) {
+		if (flat_unshare(self, size) < 0)
 			return -1;
-		}
-		memcpy(RIO_BLOCK_DATA(b), PyBytes_AS_STRING(v), (size_t)size);
-		rio_value_forget(self);
-		self->blk = b;
-		self->blk_cap = size;
-	} else if (size < self->blk_cap / 2) {
+	}
+	if (size < self->blk_cap / 2) {
 		/* Most of the room goes back, as in CPython. */
 		b = rio_block_resize(self->blk, (size_t)size);
 		if (b) {
@@ -1177,6 +1231,17 @@ rio_init(struct rio *self, PyObject *args, PyObject *kwds)
 	}
 	if (rio_check_exports(self) < 0)
 		return -1;
+	/* A fresh object, the usual case: nothing to reset. */
+	if (!self->rope && !self->blk && !self->value && !self->closed &&
+	    self->pos == 0 && (!init || PyBytes_CheckExact(init))) {
+		self->win_len = 0;
+		if (init && PyBytes_GET_SIZE(init) > 0) {
+			self->value = Py_NewRef(init);
+			self->value_owned = 1;
+			self->value_gen = self->gen;
+		}
+		return 0;
+	}
 	if (!init || init == Py_None) {
 		/* CPython: empties an open stream, leaves a closed one. */
 		if (!self->closed)
@@ -1232,7 +1297,8 @@ rio_dealloc(struct rio *self)
 		/* Views cannot outlive the object: end them before the
 		 * rope's memory goes. */
 		while (self->exports-- > 0)
-			rope_releasebuffer(self->rope);
+			if (self->rope)
+				rope_releasebuffer(self->rope);
 	}
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);

@@ -164,6 +164,8 @@ rio_size(const struct rio *self)
 	return self->value ? (size_t)PyBytes_GET_SIZE(self->value) : 0;
 }
 
+int rio_flat_export(struct rio *self, char **p, Py_ssize_t *len);
+
 /* _ropeio.c */
 PyObject *rio_raise(int err);
 PyObject *rio_raise_io(int err);

@@ -79,7 +79,9 @@ flat_value(struct rio *self)
 	void *b = self->blk;
 	PyObject *v;
 
-	if (!b || self->blk_size < 2)
+	/* While exported the bytes can still change through the view: a
+	 * copy each time, as CPython does. */
+	if (!b || self->blk_size < 2 || self->exports > 0)
 		return PyBytes_FromStringAndSize(b ? RIO_BLOCK_DATA(b) : NULL,
 						 b ? self->blk_size : 0);
 	if (self->blk_cap != self->blk_size) {
@@ -186,7 +188,22 @@ buffer_get(struct rio_buffer *obj, Py_buffer *view, int flags)
 	const void *p;
 	int n;
 
-	if (rio_check_open(b) < 0 || !rio_rope(b))
+	if (rio_check_open(b) < 0)
+		return -1;
+	if (!b->rope) {
+		/* No rope: the stream's own block, as CPython's buffer. */
+		char *d;
+		Py_ssize_t len;
+
+		if (rio_flat_export(b, &d, &len) < 0)
+			return -1;
+		(void)PyBuffer_FillInfo(view, (PyObject *)obj, d ? d : empty,
+					len, 0, flags);
+		b->exports++;
+		rio_changed(b);
+		return 0;
+	}
+	if (!rio_rope(b))
 		return -1;
 	size = rope_size(b->rope);
 	if (size > 0) {
@@ -223,7 +240,8 @@ buffer_release(struct rio_buffer *obj, Py_buffer *view)
 {
 	struct rio *b = obj->source;
 
-	rope_releasebuffer(b->rope);
+	if (b->rope)
+		rope_releasebuffer(b->rope);
 	b->exports--;
 	rio_changed(b);
 }

@@ -295,6 +295,55 @@ class SmallReads(unittest.TestCase):
         self.assertEqual(f.read(), b"NE ")
 
 
+class OwnBlock(unittest.TestCase):
+    """A stream without a rope keeps its bytes in a block of its own; the
+    first call that needs a rope takes the block over, views and all."""
+
+    def test_view_survives_the_rope(self):
+        for make_rope_first in (False, True):
+            f = ropeio.BytesIO()
+            f.write(b"abcdef")
+            if make_rope_first:
+                f.snapshot().release()
+            m = f.getbuffer()
+            s = f.snapshot()  # needs a rope: made while exported
+            m[0] = ord("Z")
+            self.assertEqual(bytes(s), b"abcdef")
+            self.assertEqual(f.getvalue(), b"Zbcdef")
+            self.assertEqual(f.find(b"Z"), 0)
+            with self.assertRaises(BufferError):
+                f.write(b"!")
+            m.release()
+            f.seek(0, 2)
+            f.write(b"!")
+            self.assertEqual((f.getvalue(), bytes(s)),
+                             (b"Zbcdef!", b"abcdef"))
+
+    def test_value_held_then_written(self):
+        f = ropeio.BytesIO()
+        f.write(b"x" * 1000)
+        v = f.getvalue()
+        f.write(b"y")  # a rope now: v is adopted, not copied
+        self.assertEqual(v, b"x" * 1000)
+        self.assertEqual(f.getvalue(), b"x" * 1000 + b"y")
+
+    def test_getvalue_while_exported_is_a_copy(self):
+        f = ropeio.BytesIO()
+        f.write(b"hello")
+        m = f.getbuffer()
+        v = f.getvalue()
+        m[0] = ord("J")
+        self.assertEqual((v, f.getvalue()), (b"hello", b"Jello"))
+        m.release()
+
+    def test_truncate_shared_value_copies_what_it_keeps(self):
+        f = ropeio.BytesIO()
+        f.write(b"0123456789")
+        v = f.getvalue()
+        f.truncate(4)
+        self.assertEqual((v, f.getvalue()), (b"0123456789", b"0123"))
+
+
 USER = """\
 import io
 import ropeio
