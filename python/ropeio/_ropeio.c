@@ -243,7 +243,7 @@ PyInit__ropeio(void)
 	PyObject *mod;
 	PyTypeObject *base = base_type();
 
-	if (!base)
+	if (!base || rio_bytes_init() < 0)
 		return NULL;
 	/* The type keeps the reference. */
 	rio_type.tp_base = base;

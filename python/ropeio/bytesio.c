@@ -195,6 +195,26 @@ win_avail(struct rio *self)
 	return win_fill(self);
 }
 
+/*
+ * The interpreter's cached 1-byte objects, which PyBytes_FromStringAndSize()
+ * returns for one byte, looked up once (rio_bytes_init()) so that read(1)
+ * returns one without a call, as CPython's read() does.
+ */
+static PyObject *one_byte[256];
+
+int
+rio_bytes_init(void)
+{
+	for (int c = 0; c < 256; c++) {
+		char ch = (char)c;
+
+		one_byte[c] = PyBytes_FromStringAndSize(&ch, 1);
+		if (!one_byte[c])
+			return -1;
+	}
+	return 0;
+}
+
 /* @n bytes of the window at the position, as bytes; the position moves.
  * One byte is the interpreter's cached object, as in CPython. */
 static inline PyObject *
@@ -204,7 +224,28 @@ win_take(struct rio *self, Py_ssize_t n)
 
 	self->pos += n;
 	self->pos_moved = 1;
+	if (n == 1)
+		return Py_NewRef(one_byte[(unsigned char)*p]);
 	return PyBytes_FromStringAndSize(p, n);
+}
+
+/* An exact int argument as a size: the common small ones without a call
+ * (CPython 3.11's layout: a sign-and-length field, then 30-bit digits). */
+static inline int
+small_size(PyObject *o, Py_ssize_t *out)
+{
+#if PY_VERSION_HEX < 0x030C0000
+	if (Py_SIZE(o) == 1) {
+		*out = (Py_ssize_t)((PyLongObject *)o)->ob_digit[0];
+		return 1;
+	}
+	if (Py_SIZE(o) == 0) {
+		*out = 0;
+		return 1;
+	}
+#endif
+	*out = PyLong_AsSsize_t(o);
+	return *out != -1 || !PyErr_Occurred();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -345,7 +386,7 @@ rio_read(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 			return Py_NewRef(self->value);
 		}
 	} else if (nargs == 1 && PyLong_CheckExact(args[0]) &&
-	    ((size = PyLong_AsSsize_t(args[0])) != -1 || !PyErr_Occurred())) {
+		   small_size(args[0], &size)) {
 		/* An int that fits; others take the converter, for its
 		 * messages. */
 	} else if (nargs == 1 && PyErr_Occurred()) {

@@ -165,6 +165,7 @@ rio_size(const struct rio *self)
 }
 
 int rio_flat_export(struct rio *self, char **p, Py_ssize_t *len);
+int rio_bytes_init(void);
 
 /* _ropeio.c */
 PyObject *rio_raise(int err);
