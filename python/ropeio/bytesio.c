@@ -992,7 +992,10 @@ rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	old = rio_size(self);
 	if ((size_t)size >= old)
 		return PyLong_FromSsize_t(size);
-	if (!self->rope)
+	/* Without a rope, unless a value still referenced elsewhere keeps
+	 * most of its bytes: a rope shares them then, rather than copy. */
+	if (!self->rope && (!self->value || Py_REFCNT(self->value) == 1 ||
+			    (size_t)size < old / 2))
 		return flat_truncate(self, size) < 0 ? NULL :
 			PyLong_FromSsize_t(size);
 	r = rio_rope(self);

@@ -201,6 +201,13 @@ class Truncate(unittest.TestCase):
         self.assertEqual(f.getvalue(), b"abc" + b"x" * 7)
         self.assertEqual(f.tell(), 3)
 
+    def test_mild_truncate_keeps_sharing(self):
+        """Keeping most of a shared object: no copy, as before."""
+        b = fresh(4 * MIB)
+        f = ropeio.BytesIO(b)
+        self.assertLess(traced_peak(lambda: f.truncate(3 * MIB)), 64 * 1024)
+        self.assertEqual(f.getvalue(), b[:3 * MIB])
+
     def test_truncate_unread_adopted(self):
         b = fresh(4 * MIB)
         rc = sys.getrefcount(b)
