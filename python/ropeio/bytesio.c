@@ -685,153 +685,6 @@ write_past_end(struct rope *r, size_t size, Py_ssize_t pos, const void *buf,
 	return n - (ssize_t)gap;
 }
 
-/* ---------------------------------------------------------------------- */
-/* A stream without a rope: one block of its own                          */
-/* ---------------------------------------------------------------------- */
-
-/*
- * Whether the stream can be written without a rope: it has none, and its
- * contents are nothing, its block, or a value nothing else references
- * (then taken back as the block, as CPython writes into its buffer once
- * the refcount says it is no longer shared: no copy either way).
- */
-static int
-flat_writable(struct rio *self)
-{
-	PyObject *v = self->value;
-
-	if (self->rope)
-		return 0;
-	if (!v)
-		return 1;
-	if (Py_REFCNT(v) != 1)
-		return 0;
-	/* The cache's one reference becomes the block's. */
-	self->value = NULL;
-	self->value_owned = 0;
-	self->blk = v;
-	self->blk_size = self->blk_cap = PyBytes_GET_SIZE(v);
-	self->win_len = 0;
-	return 1;
-}
-
-/* Room for @need bytes, grown as CPython's resize_buffer() grows. */
-static int
-flat_reserve(struct rio *self, Py_ssize_t need)
-{
-	Py_ssize_t cap = need;
-	void *b;
-
-	if (self->blk && need <= self->blk_cap)
-		return 0;
-	if (self->blk && need <= self->blk_cap + (self->blk_cap >> 3))
-		cap = need + (need >> 3) + (need < 9 ? 3 : 6);
-	b = rio_block_resize(self->blk, (size_t)cap);
-	if (!b) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	self->blk = b;
-	self->blk_cap = cap;
-	return 0;
-}
-
-/* write() without a rope: a gap becomes zeros, as in CPython. */
-static Py_ssize_t
-flat_write(struct rio *self, const void *buf, Py_ssize_t len)
-{
-	Py_ssize_t end;
-	char *d;
-
-	if (self->pos > PY_SSIZE_T_MAX - len) {
-		PyErr_SetString(PyExc_OverflowError,
-				"new buffer size too large");
-		return -1;
-	}
-	end = self->pos + len;
-	if (flat_reserve(self, end) < 0)
-		return -1;
-	d = RIO_BLOCK_DATA(self->blk);
-	if (self->pos > self->blk_size)
-		memset(d + self->blk_size, 0,
-		       (size_t)(self->pos - self->blk_size));
-	memcpy(d + self->pos, buf, (size_t)len);
-	if (end > self->blk_size)
-		self->blk_size = end;
-	self->pos = end;
-	self->pos_moved = 0;
-	rio_changed(self);
-	return len;
-}
-
-/*
- * Make the first @keep bytes of a stream without a rope its own block: a
- * value nothing else references is taken back, one still referenced is
- * copied as far as it is kept, as CPython unshares its buffer.
- */
-static int
-flat_unshare(struct rio *self, Py_ssize_t keep)
-{
-	PyObject *v = self->value;
-	void *b;
-
-	if (flat_writable(self))
-		return 0;
-	b = rio_block_resize(NULL, (size_t)keep);
-	if (!b) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	memcpy(RIO_BLOCK_DATA(b), PyBytes_AS_STRING(v), (size_t)keep);
-	rio_value_forget(self);
-	self->blk = b;
-	self->blk_size = self->blk_cap = keep;
-	rio_changed(self);
-	return 0;
-}
-
-/*
- * getbuffer() without a rope: the view is the block itself, which no
- * write, truncate or close can move while it is exported. The contents'
- * address is @*p (NULL when empty).
- */
-int
-rio_flat_export(struct rio *self, char **p, Py_ssize_t *len)
-{
-	if (self->value &&
-	    flat_unshare(self, PyBytes_GET_SIZE(self->value)) < 0)
-		return -1;
-	*p = self->blk ? RIO_BLOCK_DATA(self->blk) : NULL;
-	*len = self->blk ? self->blk_size : 0;
-	return 0;
-}
-
-/*
- * truncate() without a rope. A value still referenced elsewhere is
- * copied as far as it is kept, so the bytes cut go with it.
- */
-static int
-flat_truncate(struct rio *self, Py_ssize_t size)
-{
-	void *b;
-
-	if (self->value) {
-		if (flat_unshare(self, size) < 0)
-			return -1;
-	}
-	if (size < self->blk_cap / 2) {
-		/* Most of the room goes back, as in CPython. */
-		b = rio_block_resize(self->blk, (size_t)size);
-		if (b) {
-			self->blk = b;
-			self->blk_cap = size;
-		}
-	}
-	self->blk_size = size;
-	rio_changed(self);
-	return 0;
-}
-
 /* CPython's write_bytes(): closed, then exports, then the buffer. */
 static Py_ssize_t
 write_obj(struct rio *self, PyObject *b)
@@ -865,8 +718,8 @@ write_obj(struct rio *self, PyObject *b)
 		n = 0;
 		goto out;
 	}
-	if (flat_writable(self)) {
-		n = flat_write(self, buf, len);
+	if (rio_flat_writable(self)) {
+		n = rio_flat_write(self, buf, len);
 		goto out;
 	}
 	n = -1;
@@ -996,7 +849,7 @@ rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	 * most of its bytes: a rope shares them then, rather than copy. */
 	if (!self->rope && (!self->value || Py_REFCNT(self->value) == 1 ||
 			    (size_t)size < old / 2))
-		return flat_truncate(self, size) < 0 ? NULL :
+		return rio_flat_truncate(self, size) < 0 ? NULL :
 			PyLong_FromSsize_t(size);
 	r = rio_rope(self);
 	if (!r)

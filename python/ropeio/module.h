@@ -6,7 +6,8 @@
  * value.c      getvalue(), the cached value and getbuffer()'s exporter
  * snapshot.c   ropeio.Snapshot, its per-chunk views, send() and write_to()
  * _ropeio.c    the module, errno to exception, adopting bytes objects
- * blocks.c     the streams' memory: blocks that become bytes objects
+ * blocks.c     the streams' memory: blocks that become bytes objects, and
+ *              a stream's own block before it has a rope
  */
 #ifndef ROPEIO_PY_MODULE_H
 #define ROPEIO_PY_MODULE_H
@@ -164,7 +165,6 @@ rio_size(const struct rio *self)
 	return self->value ? (size_t)PyBytes_GET_SIZE(self->value) : 0;
 }
 
-int rio_flat_export(struct rio *self, char **p, Py_ssize_t *len);
 int rio_bytes_init(void);
 
 /* _ropeio.c */
@@ -178,6 +178,12 @@ struct rope *rio_rope_new(void);
 PyObject *rio_block_bytes(void *handle, size_t len);
 void *rio_block_resize(void *blk, size_t cap);
 void rio_block_free(void *blk);
+
+/* A stream without a rope, in a block of its own (blocks.c). */
+int rio_flat_writable(struct rio *self);
+Py_ssize_t rio_flat_write(struct rio *self, const void *buf, Py_ssize_t len);
+int rio_flat_truncate(struct rio *self, Py_ssize_t size);
+int rio_flat_export(struct rio *self, char **p, Py_ssize_t *len);
 
 /* Where a block's bytes start: after a bytes object's header. */
 #define RIO_BLOCK_DATA(blk) \

@@ -70,7 +70,7 @@ rebase(struct rio *self, PyObject *value)
  * getvalue() of a stream without a rope: its block, shrunk to the size,
  * becomes the bytes object, with no copy, as CPython's buffer does; the
  * cache then holds its one reference, and a write once the caller dropped
- * it takes it back (flat_writable() in bytesio.c). Under 2 bytes: a copy,
+ * it takes it back (rio_flat_writable() in blocks.c). Under 2 bytes: a copy,
  * as in CPython (1 byte is the interpreter's cached object).
  */
 static PyObject *
