@@ -718,7 +718,7 @@ write_obj(struct rio *self, PyObject *b)
 		n = 0;
 		goto out;
 	}
-	if (rio_flat_writable(self)) {
+	if (!self->rope && (!self->value || rio_flat_writable(self))) {
 		n = rio_flat_write(self, buf, len);
 		goto out;
 	}
