@@ -1136,7 +1136,9 @@ ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out,
  *   An append-only stream so stays one chunk, with no old byte copied by
  *   ropeio (realloc(3) moves large blocks with mremap(2));
  * - rope_seal_value() hands the one chunk holding the whole stream to the
- *   caller as the value, exactly its size.
+ *   caller as the value, exactly its size; rope_unseal_value() takes it
+ *   back once the caller's object is unreferenced, and rope_adopt_block()
+ *   makes a block the caller filled itself an empty rope's tail chunk.
  *
  * ropeio counts only the chunks' headers in rope_mem_stats(), never the
  * caller's bytes, and never caches them.
