@@ -131,9 +131,23 @@ class Subtype(unittest.TestCase):
         self.assertNotIsInstance(io.BytesIO(), _pyio.BytesIO)
 
 
+def stream(rope):
+    """An empty stream, with a rope already (rope=True) or without one (a
+    stream's own block until a call needs a rope)."""
+    f = ropeio.BytesIO()
+    if rope:
+        f.snapshot().release()  # needs a rope
+    return f
+
+
 class InPlace(unittest.TestCase):
     def test_overwrite_after_dropped_value_costs_the_write(self):
-        f = ropeio.BytesIO()
+        for rope in (False, True):
+            with self.subTest(rope=rope):
+                self.overwrite_after_dropped_value(rope)
+
+    def overwrite_after_dropped_value(self, rope):
+        f = stream(rope)
         f.write(fresh(8 * MIB))
         f.getvalue()  # dropped at once, as zipfile's patching does
 
@@ -219,11 +233,16 @@ class Truncate(unittest.TestCase):
 
 class Gaps(unittest.TestCase):
     def test_gap_then_fill_getvalue_not_copied(self):
+        for rope in (False, True):
+            with self.subTest(rope=rope):
+                self.gap_then_fill(rope)
+
+    def gap_then_fill(self, rope):
         n = 16 * MIB
         fill = memoryview(bytes(n))[:n - 1]
 
         def h5():
-            f = ropeio.BytesIO()
+            f = stream(rope)
             f.seek(n - 1)
             f.write(b"x")
             f.seek(0)
