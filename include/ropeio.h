@@ -1285,7 +1285,9 @@ ROPEIO_EXPORT int rope_get_info(const struct rope *r, struct rope_info *out,
  *   An append-only stream so stays one chunk, with no old byte copied by
  *   ropeio (realloc(3) moves large blocks with mremap(2));
  * - rope_seal_value() hands the one chunk holding the whole stream to the
- *   caller as the value, exactly its size.
+ *   caller as the value, exactly its size; rope_unseal_value() takes it
+ *   back once the caller's object is unreferenced, and rope_adopt_block()
+ *   makes a block the caller filled itself an empty rope's tail chunk.
  *
  * ropeio counts only the chunks' headers in rope_mem_stats(), never the
  * caller's bytes, and never caches them.
@@ -1379,6 +1381,50 @@ ROPEIO_EXPORT int rope_set_allocator(struct rope *r,
  * @since 0.2
  */
 ROPEIO_EXPORT int rope_seal_value(struct rope *r, void **handle, size_t *len);
+
+/**
+ * Take back the block rope_seal_value() handed out, so that the rope may
+ * write into it and grow it again, once the caller's object made of it is
+ * referenced by nothing but the rope (a Python binding checks that its
+ * bytes object's refcount is 1, as CPython's BytesIO does before writing
+ * into its buffer). An overwrite after a getvalue() whose result was
+ * dropped then costs the written bytes, not a copy of the stream.
+ *
+ * Lifetime: the caller promises that nothing reads the block any more
+ * except through the rope; from here on the block is the rope's again, and
+ * the next rope_seal_value() hands it out anew, perhaps moved.
+ *
+ * @param r  the rope
+ * @return 0, -EBADF, -EBUSY (an export is alive), -EINVAL (NULL),
+ *         -EAGAIN (the stream is not exactly that one sealed block, whole,
+ *         or a snapshot or value references it: nothing changes).
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_unseal_value(struct rope *r);
+
+/**
+ * Make a block of the rope's allocator the contents of the empty rope @p r,
+ * without copying: the reverse of rope_seal_value(), for a binding that
+ * keeps a small stream in a block of its own (as CPython's BytesIO keeps
+ * its buffer) and hands it to a rope when it first needs one. The rope then
+ * owns the block as if it had taken it itself: it writes into its room,
+ * grows it through resize(), and gives it back through give().
+ *
+ * Lifetime: on success the block is the rope's; the caller must not touch
+ * it again. On failure it stays the caller's and the rope is unchanged.
+ *
+ * @param r       the rope: open, empty, with an allocator set
+ * @param handle  the block's handle, as take() would have returned it
+ * @param data    where its bytes start, as take() would have returned it
+ * @param len     the bytes it holds (> 0)
+ * @param cap     the bytes it has room for (>= @p len)
+ * @return 0, -EBADF, -EBUSY (the rope is not empty, or an export is
+ *         alive), -EINVAL (NULL, @p len 0, @p cap < @p len, no allocator),
+ *         -EOVERFLOW, -ENOMEM.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_adopt_block(struct rope *r, void *handle, void *data,
+				   size_t len, size_t cap);
 
 #ifdef __cplusplus
 }

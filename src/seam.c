@@ -20,20 +20,14 @@
 
 #include "rope-priv.h"
 
-struct rope_chunk *
-rope__seam_chunk_new(struct rope *r, size_t cap)
+/* The header of a seam chunk around a block of @r's allocator. */
+static struct rope_chunk_seam *
+seam_header(struct rope *r, void *handle, void *p, size_t cap)
 {
-	struct rope_chunk_seam *s;
-	void *handle = NULL, *p;
+	struct rope_chunk_seam *s = rope__alloc(sizeof(*s));
 
-	s = rope__alloc(sizeof(*s));
 	if (!s)
 		return NULL;
-	p = r->alloc.take(r->alloc.ctx, cap, &handle);
-	if (!p) {
-		rope__free(s, sizeof(*s));
-		return NULL;
-	}
 	atomic_init(&s->base.refs, 1);
 	s->base.kind = ROPE_CHUNK_OWNED;
 	s->base.pages = false;
@@ -43,6 +37,25 @@ rope__seam_chunk_new(struct rope *r, size_t cap)
 	s->base.data = p;
 	s->ctx = r->alloc.ctx;
 	s->give = r->alloc.give;
+	s->handle = handle;
+	return s;
+}
+
+struct rope_chunk *
+rope__seam_chunk_new(struct rope *r, size_t cap)
+{
+	struct rope_chunk_seam *s;
+	void *handle = NULL, *p;
+
+	s = seam_header(r, NULL, NULL, cap);
+	if (!s)
+		return NULL;
+	p = r->alloc.take(r->alloc.ctx, cap, &handle);
+	if (!p) {
+		rope__free(s, sizeof(*s));
+		return NULL;
+	}
+	s->base.data = p;
 	s->handle = handle;
 	return &s->base;
 }
@@ -189,4 +202,69 @@ rope_seal_value(struct rope *r, void **handle, size_t *len)
 	*handle = sc->handle;
 	*len = s->len;
 	return 0;
+}
+
+/*
+ * The reverse of a seal, for a binding whose object made of the block has
+ * gone back to being referenced by the rope alone (CPython checks its
+ * buffer's refcount the same way before writing in place). Nothing else can
+ * read the block then, so it may be written and grown again: an overwrite
+ * after a getvalue() whose result was dropped costs the write, not a copy
+ * of the stream, as it does in CPython.
+ */
+ROPEIO_EXPORT int
+rope_unseal_value(struct rope *r)
+{
+	struct rope_seg *s;
+	struct rope_chunk *c;
+
+	if (!r)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports)
+		return -EBUSY;
+	if (r->nseg != 1 || r->value)
+		return -EAGAIN;
+	s = &r->segs[0];
+	c = s->chunk;
+	/* Sealed and whole: a truncate may have cut the caller's object
+	 * short, and a snapshot or a value holds its own reference. */
+	if (!seam_ours(r, c) || c->kind != ROPE_CHUNK_EXTERNAL ||
+	    s->data != c->data || s->len != c->cap ||
+	    rope__chunk_refs(c) != 1)
+		return -EAGAIN;
+	c->kind = ROPE_CHUNK_OWNED;
+	rope__claim_recheck(r);
+	return 0;
+}
+
+/*
+ * The other way round: a binding that keeps a small stream in a block of
+ * its own (as CPython's BytesIO keeps its buffer) hands it to a rope when
+ * it first needs one, and the rope goes on growing it, with no byte
+ * copied.
+ */
+ROPEIO_EXPORT int
+rope_adopt_block(struct rope *r, void *handle, void *data, size_t len,
+		 size_t cap)
+{
+	struct rope_chunk_seam *s;
+	int ret;
+
+	if (!r || !handle || !data || len == 0 || cap < len)
+		return -EINVAL;
+	if (r->closed)
+		return -EBADF;
+	if (r->exports || r->size || r->nseg)
+		return -EBUSY;
+	if (!r->alloc.take)
+		return -EINVAL;
+	s = seam_header(r, handle, data, cap);
+	if (!s)
+		return -ENOMEM;
+	ret = rope__append_chunk(r, &s->base, len);
+	if (ret < 0)
+		rope__free(s, sizeof(*s));
+	return ret;
 }

@@ -2,7 +2,8 @@
 /*
  * The allocation seam: a rope's tail chunks from the caller's allocator
  * (rope_set_allocator), grown in place so that an append-only stream stays
- * one block, and handed out whole by rope_seal_value().
+ * one block, handed out whole by rope_seal_value(), taken back by
+ * rope_unseal_value(), and a caller's block adopted by rope_adopt_block().
  *
  * The allocator here is plain malloc with a ledger: every live handle is
  * listed, so a block given back twice, or never, or one the allocator
@@ -544,7 +545,137 @@ test_seam_given_back_on_another_thread(void)
 	T_ALL_GIVEN();
 }
 
+/* A sealed block whose value was dropped is the rope's again: written in
+ * place and grown, handed out anew, no other block taken. */
+static void
+test_seam_unseal(void)
+{
+	struct rope *r = t_seam_rope(false);
+	void *h = NULL, *h2 = NULL;
+	size_t len = 0;
+
+	CU_ASSERT_EQUAL(rope_write(r, "hello", 5), 5);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EAGAIN);  /* not sealed */
+	CU_ASSERT_EQUAL(rope_seal_value(r, &h, &len), 0);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), 0);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_SET), 0);
+	CU_ASSERT_EQUAL(rope_write(r, "J", 1), 1);
+	T_EQUALS_STR(r, "Jello");
+	CU_ASSERT(h && memcmp(((struct t_block *)h)->bytes, "Jello", 5) == 0);
+	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_END), 5);
+	CU_ASSERT_EQUAL(rope_write(r, " world", 6), 6);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(t_segments(r), 1);
+	CU_ASSERT_EQUAL(ta.takes, 1);
+	CU_ASSERT_EQUAL(rope_seal_value(r, &h2, &len), 0);
+	CU_ASSERT_EQUAL(len, 11);
+	CU_ASSERT(h2 && memcmp(((struct t_block *)h2)->bytes, "Jello world",
+			       11) == 0);
+	T_CHECK(r);
+	rope_free(r);
+	T_ALL_GIVEN();
+}
+
+/* Anything else that references the sealed block, or a stream that is
+ * not that block whole, keeps it sealed and the rope as it was. */
+static void
+test_seam_unseal_refusals(void)
+{
+	struct rope *r = t_seam_rope(false);
+	struct rope_bytes *v = NULL;
+	struct rope_snap *s = NULL;
+	struct iovec iov;
+	void *h = NULL;
+	size_t len = 0;
+
+	CU_ASSERT_EQUAL(rope_unseal_value(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(rope_write(r, "hello", 5), 5);
+	CU_ASSERT_EQUAL(rope_seal_value(r, &h, &len), 0);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EAGAIN);
+	rope_snap_unref(s);
+	CU_ASSERT_EQUAL(rope_getvalue(r, &v), 0);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EAGAIN);  /* a value */
+	rope_bytes_unref(v);
+	CU_ASSERT_EQUAL(rope_getbuffer(r, &iov, 1), 1);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EBUSY);
+	rope_releasebuffer(r);
+	T_CHECK(r);
+	/* Cut short: the caller's object says another size. */
+	CU_ASSERT_EQUAL(rope_truncate(r, 3), 3);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EAGAIN);
+	T_EQUALS_STR(r, "hel");
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_close(r), 0);
+	CU_ASSERT_EQUAL(rope_unseal_value(r), -EBADF);
+	rope_free(r);
+	T_ALL_GIVEN();
+}
+
+/* A block of the caller's becomes the empty rope's own tail chunk: its
+ * room written into, grown, sealed, given back once. */
+static void
+test_seam_adopt_block(void)
+{
+	struct rope *r = t_seam_rope(false);
+	void *h = NULL, *h2 = NULL;
+	size_t len = 0;
+	uint8_t *p = t_take(&ta, 16, &h);
+
+	CU_ASSERT_FATAL(p != NULL);
+	memcpy(p, "abc", 3);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 3, 16), 0);
+	T_CHECK(r);
+	T_EQUALS_STR(r, "abc");
+	CU_ASSERT_EQUAL(rope_seek(r, 0, SEEK_END), 3);
+	CU_ASSERT_EQUAL(rope_write(r, "defghij", 7), 7);  /* in its room */
+	CU_ASSERT_EQUAL(ta.resizes, 0);
+	CU_ASSERT_EQUAL(rope_write(r, big, 100), 100);  /* grows it */
+	CU_ASSERT_EQUAL(ta.takes, 1);
+	CU_ASSERT_EQUAL(t_segments(r), 1);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_seal_value(r, &h2, &len), 0);
+	CU_ASSERT_EQUAL(len, 110);
+	CU_ASSERT(h2 && memcmp(((struct t_block *)h2)->bytes, "abcdefghij",
+			       10) == 0);
+	rope_free(r);
+	T_ALL_GIVEN();
+}
+
+static void
+test_seam_adopt_block_refusals(void)
+{
+	struct rope *r = t_seam_rope(false), *plain = rope_new();
+	void *h = NULL;
+	uint8_t *p = t_take(&ta, 8, &h);
+
+	CU_ASSERT_FATAL(p != NULL && plain != NULL);
+	CU_ASSERT_EQUAL(rope_adopt_block(NULL, h, p, 1, 8), -EINVAL);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, NULL, p, 1, 8), -EINVAL);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 0, 8), -EINVAL);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 9, 8), -EINVAL);
+	CU_ASSERT_EQUAL(rope_adopt_block(plain, h, p, 1, 8), -EINVAL);
+	/* Out of memory: nothing changed, the block still the caller's. */
+	rope__alloc_fail_at(0);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 1, 8), -ENOMEM);
+	rope__alloc_fail_at(-1);
+	CU_ASSERT_EQUAL(rope_size(r), 0);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_write(r, "x", 1), 1);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 1, 8), -EBUSY);
+	T_EQUALS_STR(r, "x");
+	CU_ASSERT_EQUAL(rope_close(r), 0);
+	CU_ASSERT_EQUAL(rope_adopt_block(r, h, p, 1, 8), -EBADF);
+	t_give(&ta, h);
+	rope_free(r);
+	rope_free(plain);
+	T_ALL_GIVEN();
+}
+
 static const struct t_test tests[] = {
+	{ "adopt_block", test_seam_adopt_block },
+	{ "adopt_block_refusals", test_seam_adopt_block_refusals },
 	{ "append_stays_one_block", test_seam_append_stays_one_block },
 	{ "append_stays_one_block_moving",
 	  test_seam_append_stays_one_block_moving },
@@ -554,6 +685,8 @@ static const struct t_test tests[] = {
 	{ "seal_refusals", test_seam_seal_refusals },
 	{ "sealed_is_immutable", test_seam_sealed_is_immutable },
 	{ "set_allocator", test_seam_set_allocator },
+	{ "unseal", test_seam_unseal },
+	{ "unseal_refusals", test_seam_unseal_refusals },
 	{ "values_and_snapshots_keep_bytes",
 	  test_seam_values_and_snapshots_keep_bytes },
 };

@@ -12,16 +12,17 @@ ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev
 curl abigail-tools musl-tools"
 
 # The Python module and its tests (suite 'python'): the headers,
-# meson-python (for pip install), and CPython's own test package, whose
+# meson-python (for pip install), CPython's own test package, whose
 # name carries the version of the distribution's python3 (3.11 on Debian
-# 12: libpython3.11-testsuite). meson pulls in python3 itself.
+# 12: libpython3.11-testsuite), and mypy, which checks the stub (mypy
+# --strict and stubtest). meson pulls in python3 itself.
 ropeio_python_deps() {
 	local py=/usr/bin/python3 ver
 
 	[ -x "$py" ] || py=python3
 	ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
 		2>/dev/null) || return 0
-	echo "python3-dev python3-mesonpy libpython$ver-testsuite"
+	echo "python3-dev python3-mesonpy libpython$ver-testsuite python3-mypy"
 }
 
 # The reference manual (doc/): Doxygen, for the build that makes it and

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 
-static const char closed_msg[] = "I/O operation on closed file.";
 static const char exports_msg[] =
 	"Existing exports of data: object cannot be re-sized";
 
@@ -24,7 +23,7 @@ rio_raise(int err)
 {
 	switch (err) {
 	case -EBADF:
-		PyErr_SetString(PyExc_ValueError, closed_msg);
+		PyErr_SetString(PyExc_ValueError, rio_closed_msg);
 		break;
 	case -EBUSY:
 		PyErr_SetString(PyExc_BufferError, exports_msg);
@@ -61,19 +60,8 @@ rio_raise_io(int err)
 }
 
 int
-rio_check_open(struct rio *self)
+rio_exports_error(void)
 {
-	if (self->rope)
-		return 0;
-	PyErr_SetString(PyExc_ValueError, closed_msg);
-	return -1;
-}
-
-int
-rio_check_exports(struct rio *self)
-{
-	if (self->exports == 0)
-		return 0;
 	PyErr_SetString(PyExc_BufferError, exports_msg);
 	return -1;
 }
@@ -91,6 +79,10 @@ release_bytes(void *data, size_t len, void *arg)
 
 	if (rio_finalizing())
 		return;
+	if (PyGILState_Check()) {
+		Py_DECREF((PyObject *)arg);
+		return;
+	}
 	st = PyGILState_Ensure();
 	Py_DECREF((PyObject *)arg);
 	PyGILState_Release(st);
@@ -202,31 +194,59 @@ add_type(PyObject *mod, PyTypeObject *type, const char *name)
 
 PyMODINIT_FUNC PyInit__ropeio(void);
 
-PyMODINIT_FUNC
-PyInit__ropeio(void)
+/*
+ * The base type: io.BytesIO when its layout is the one struct rio starts
+ * with (its size, and where it keeps __dict__ and weak references), so that
+ * isinstance(x, io.BytesIO) holds; otherwise _io._BufferedIOBase, the base
+ * io.BytesIO itself derives from, which gives detach(), fileno(),
+ * __enter__/__exit__ and the finalizer either way.
+ */
+static PyTypeObject *
+base_type(void)
 {
-	PyObject *mod, *io, *base;
+	PyObject *io, *b;
+	PyTypeObject *t;
 
-	/*
-	 * io.BytesIO derives from _io._BufferedIOBase (and is registered with
-	 * the io.BufferedIOBase ABC); so does ropeio.BytesIO, which inherits
-	 * detach(), fileno(), __enter__/__exit__ and the finalizer from it.
-	 */
 	io = PyImport_ImportModule("_io");
 	if (!io)
 		return NULL;
-	base = PyObject_GetAttrString(io, "_BufferedIOBase");
+	b = PyObject_GetAttrString(io, "BytesIO");
+	if (b && PyType_Check(b)) {
+		t = (PyTypeObject *)b;
+		if (t->tp_basicsize == offsetof(struct rio, rope) &&
+		    t->tp_dictoffset == offsetof(struct rio, dict) &&
+		    t->tp_weaklistoffset == offsetof(struct rio, weakreflist) &&
+		    (t->tp_flags & Py_TPFLAGS_BASETYPE)) {
+			Py_DECREF(io);
+			rio_is_bytesio = 1;
+			return t;
+		}
+	}
+	Py_XDECREF(b);
+	PyErr_Clear();
+	b = PyObject_GetAttrString(io, "_BufferedIOBase");
 	Py_DECREF(io);
-	if (!base)
+	if (!b)
 		return NULL;
-	if (!PyType_Check(base)) {
-		Py_DECREF(base);
+	if (!PyType_Check(b)) {
+		Py_DECREF(b);
 		PyErr_SetString(PyExc_ImportError,
 				"_io._BufferedIOBase is not a type");
 		return NULL;
 	}
+	return (PyTypeObject *)b;
+}
+
+PyMODINIT_FUNC
+PyInit__ropeio(void)
+{
+	PyObject *mod;
+	PyTypeObject *base = base_type();
+
+	if (!base || rio_bytes_init() < 0)
+		return NULL;
 	/* The type keeps the reference. */
-	rio_type.tp_base = (PyTypeObject *)base;
+	rio_type.tp_base = base;
 
 	mod = PyModule_Create(&module_def);
 	if (!mod)
@@ -236,7 +256,9 @@ PyInit__ropeio(void)
 	    add_type(mod, &rio_buffer_type, NULL) < 0 ||
 	    add_type(mod, &rio_snapiter_type, NULL) < 0 ||
 	    add_type(mod, &rio_view_type, NULL) < 0 ||
-	    PyModule_AddStringConstant(mod, "__version__", "0.2.0") < 0) {
+	    PyModule_AddStringConstant(mod, "__version__", "0.2.0") < 0 ||
+	    PyModule_AddIntConstant(mod, "_derives_from_bytesio",
+				    rio_is_bytesio) < 0) {
 		Py_DECREF(mod);
 		return NULL;
 	}

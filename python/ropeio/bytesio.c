@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------------- */
 /* Arguments, converted the way Argument Clinic does for io.BytesIO        */
@@ -82,17 +83,182 @@ conv_int(PyObject *obj, int *out)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The rope, made when first needed, and the window                       */
+/* ---------------------------------------------------------------------- */
+
+struct rope *
+rio_rope_slow(struct rio *self)
+{
+	struct rope *r = self->rope;
+	int ret;
+
+	if (rio_check_open(self) < 0)
+		return NULL;
+	if (!r) {
+		/* The contents so far are the block, the value, or nothing:
+		 * the rope adopts the block as its own tail chunk, or the
+		 * value, which the cache keeps holding. */
+		r = rio_rope_new();
+		if (!r)
+			return (struct rope *)PyErr_NoMemory();
+		ret = 0;
+		if (self->blk && self->blk_size > 0)
+			ret = rope_adopt_block(r, self->blk,
+					       RIO_BLOCK_DATA(self->blk),
+					       (size_t)self->blk_size,
+					       (size_t)self->blk_cap);
+		else if (self->value)
+			ret = rio_adopt(r, self->value);
+		if (ret < 0) {
+			rope_free(r);
+			return (struct rope *)rio_raise(ret);
+		}
+		/* Views of the block stay valid: the rope's chunk is the
+		 * block, private, so its exports are the same memory. */
+		for (Py_ssize_t i = 0; i < self->exports && ret == 0; i++) {
+			struct iovec iov;
+
+			ret = rope_getbuffer(r, &iov, 1);
+		}
+		if (ret < 0) {
+			rope_free(r);
+			return (struct rope *)rio_raise(ret);
+		}
+		if (self->blk && self->blk_size == 0)
+			rio_block_free(self->blk);
+		self->blk = NULL;
+		self->blk_size = self->blk_cap = 0;
+		self->rope = r;
+		self->win_len = 0;
+		self->pos_moved = 1;
+	}
+	if (self->pos_moved) {
+		/* Past the end is allowed; pos never passes PY_SSIZE_T_MAX. */
+		(void)rope_seek(r, self->pos, SEEK_SET);
+		self->pos_moved = 0;
+	}
+	return r;
+}
+
+/*
+ * Point the window at the segment holding the position, without copying.
+ * Returns the bytes it holds from the position (0 at the end, or when no
+ * segment can be had without a copy).
+ */
+static Py_ssize_t
+win_fill(struct rio *self)
+{
+	struct rope_cursor c;
+	const void *p;
+	ssize_t n;
+	size_t size;
+
+	self->win_len = 0;
+	if (!self->rope) {
+		/* No rope: the window is the whole block or value. */
+		if (self->blk) {
+			self->win = RIO_BLOCK_DATA(self->blk);
+			self->win_len = self->blk_size;
+		} else if (self->value) {
+			self->win = PyBytes_AS_STRING(self->value);
+			self->win_len = PyBytes_GET_SIZE(self->value);
+		} else {
+			return 0;
+		}
+		self->win_off = 0;
+		self->win_eof = 1;
+	} else {
+		size = rope_size(self->rope);
+		if ((size_t)self->pos >= size ||
+		    rope_cursor_init(&c, self->rope, self->pos) < 0)
+			return 0;
+		n = rope_cursor_peek(&c, &p);
+		if (n <= 0)
+			return 0;
+		self->win = p;
+		self->win_off = self->pos;
+		self->win_len = n;
+		self->win_eof = (size_t)self->pos + (size_t)n == size;
+	}
+	return self->pos < self->win_off + self->win_len ?
+		self->win_off + self->win_len - self->pos : 0;
+}
+
+/* The window's bytes from the position, filling it if need be. */
+static inline Py_ssize_t
+win_avail(struct rio *self)
+{
+	Py_ssize_t d = self->pos - self->win_off;
+
+	if (d >= 0 && d < self->win_len)
+		return self->win_len - d;
+	return win_fill(self);
+}
+
+/*
+ * The interpreter's cached 1-byte objects, which PyBytes_FromStringAndSize()
+ * returns for one byte, looked up once (rio_bytes_init()) so that read(1)
+ * returns one without a call, as CPython's read() does.
+ */
+static PyObject *one_byte[256];
+
+int
+rio_bytes_init(void)
+{
+	for (int c = 0; c < 256; c++) {
+		char ch = (char)c;
+
+		one_byte[c] = PyBytes_FromStringAndSize(&ch, 1);
+		if (!one_byte[c])
+			return -1;
+	}
+	return 0;
+}
+
+/* @n bytes of the window at the position, as bytes; the position moves.
+ * One byte is the interpreter's cached object, as in CPython. */
+static inline PyObject *
+win_take(struct rio *self, Py_ssize_t n)
+{
+	const char *p = self->win + (self->pos - self->win_off);
+
+	self->pos += n;
+	self->pos_moved = 1;
+	if (n == 1)
+		return Py_NewRef(one_byte[(unsigned char)*p]);
+	return PyBytes_FromStringAndSize(p, n);
+}
+
+/* An exact int argument as a size: the common small ones without a call
+ * (CPython 3.11's layout: a sign-and-length field, then 30-bit digits). */
+static inline int
+small_size(PyObject *o, Py_ssize_t *out)
+{
+#if PY_VERSION_HEX < 0x030C0000
+	if (Py_SIZE(o) == 1) {
+		*out = (Py_ssize_t)((PyLongObject *)o)->ob_digit[0];
+		return 1;
+	}
+	if (Py_SIZE(o) == 0) {
+		*out = 0;
+		return 1;
+	}
+#endif
+	*out = PyLong_AsSsize_t(o);
+	return *out != -1 || !PyErr_Occurred();
+}
+
+/* ---------------------------------------------------------------------- */
 /* Reading                                                                */
 /* ---------------------------------------------------------------------- */
 
 static Py_ssize_t
 remaining(struct rio *self)
 {
-	int64_t pos = rope_tell(self->rope);
-	size_t size = rope_size(self->rope);
+	size_t size = rio_size(self);
 
-	return pos < 0 || (uint64_t)pos >= size ? 0 :
-		(Py_ssize_t)(size - (uint64_t)pos);
+	return (size_t)self->pos >= size ? 0 :
+		(Py_ssize_t)(size - (size_t)self->pos);
 }
 
 /*
@@ -103,24 +269,35 @@ remaining(struct rio *self)
 static PyObject *
 read_n(struct rio *self, Py_ssize_t n)
 {
+	struct rope *r;
 	PyObject *b;
 	ssize_t got;
 
-	if (n > 1 && rope_tell(self->rope) == 0 && self->exports == 0 &&
-	    (size_t)n == rope_size(self->rope)) {
+	if (n == 0)
+		return PyBytes_FromStringAndSize(NULL, 0);
+	if (n > 1 && self->pos == 0 && self->exports == 0 &&
+	    (size_t)n == rio_size(self)) {
 		b = rio_getvalue(self, NULL);
-		if (b)
-			rope_seek(self->rope, n, SEEK_SET);
+		if (b) {
+			self->pos = n;
+			self->pos_moved = 1;
+		}
 		return b;
 	}
+	if (win_avail(self) >= n)
+		return win_take(self, n);
+	r = rio_rope(self);
+	if (!r)
+		return NULL;
 	b = PyBytes_FromStringAndSize(NULL, n);
 	if (!b)
 		return NULL;
-	got = rope_read(self->rope, PyBytes_AS_STRING(b), (size_t)n);
+	got = rope_read(r, PyBytes_AS_STRING(b), (size_t)n);
 	if (got < 0) {
 		Py_DECREF(b);
 		return rio_raise((int)got);
 	}
+	self->pos += got;
 	return b;
 }
 
@@ -131,50 +308,102 @@ read_n(struct rio *self, Py_ssize_t n)
  * the line first and read_n() copies it once.
  */
 static PyObject *
-read_line(struct rio *self, Py_ssize_t limit, const void *delim, size_t dlen)
+read_line_slow(struct rio *self, Py_ssize_t limit, const void *delim,
+	       size_t dlen)
 {
 	Py_ssize_t maxlen = remaining(self), n;
-	int64_t pos, m;
+	struct rope *r;
+	int64_t m;
 	PyObject *b;
 
 	if (limit < 0 || limit > maxlen)
 		limit = maxlen;
 	if (limit == 0)
 		return PyBytes_FromStringAndSize(NULL, 0);
+	r = rio_rope(self);
+	if (!r)
+		return NULL;
 	if (limit < maxlen) {
 		b = PyBytes_FromStringAndSize(NULL, limit);
 		if (!b)
 			return NULL;
-		n = rope_readline_delim(self->rope, PyBytes_AS_STRING(b),
+		n = rope_readline_delim(r, PyBytes_AS_STRING(b),
 					(size_t)limit, delim, dlen);
 		if (n < 0) {
 			Py_DECREF(b);
 			return rio_raise((int)n);
 		}
+		self->pos += n;
 		if (n < limit && _PyBytes_Resize(&b, n) < 0)
 			return NULL;
 		return b;
 	}
-	pos = rope_tell(self->rope);
-	m = rope_find(self->rope, delim, dlen, pos);
+	m = rope_find(r, delim, dlen, self->pos);
 	if (m == -ENOENT)
 		n = maxlen;
 	else if (m < 0)
 		return rio_raise((int)m);
 	else
-		n = (Py_ssize_t)(m - pos + (int64_t)dlen);
+		n = (Py_ssize_t)(m - self->pos + (int64_t)dlen);
 	return read_n(self, n);
+}
+
+/*
+ * readline() and iteration: a line that ends inside the window is one
+ * memchr() and the bytes object, as in CPython; only a line that runs past
+ * the window's segment asks the rope.
+ */
+static PyObject *
+read_line(struct rio *self, Py_ssize_t limit)
+{
+	Py_ssize_t avail = win_avail(self), scan;
+	const char *p, *nl;
+
+	if (avail > 0) {
+		p = self->win + (self->pos - self->win_off);
+		scan = limit >= 0 && limit < avail ? limit : avail;
+		nl = memchr(p, '\n', (size_t)scan);
+		if (nl)
+			return win_take(self, nl - p + 1);
+		if ((limit >= 0 && limit <= avail) || self->win_eof)
+			return win_take(self, scan);
+	}
+	return read_line_slow(self, limit, "\n", 1);
 }
 
 static PyObject *
 rio_read(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	Py_ssize_t size = -1, n;
+	Py_ssize_t size = -1, n, avail;
 
-	if (check_nargs("read", nargs, 0, 1) < 0 ||
-	    (nargs && conv_opt_size(args[0], &size) < 0) ||
-	    rio_check_open(self) < 0)
+	if (nargs == 0) {
+		/* read() of a stream made from bytes, from 0: that object,
+		 * as CPython returns its buffer. */
+		if (self->pos == 0 && !self->rope && self->value &&
+		    PyBytes_GET_SIZE(self->value) > 1) {
+			self->pos = PyBytes_GET_SIZE(self->value);
+			self->pos_moved = 1;
+			return Py_NewRef(self->value);
+		}
+	} else if (nargs == 1 && PyLong_CheckExact(args[0]) &&
+		   small_size(args[0], &size)) {
+		/* An int that fits; others take the converter, for its
+		 * messages. */
+	} else if (nargs == 1 && PyErr_Occurred()) {
+		PyErr_Clear();
+		if (conv_opt_size(args[0], &size) < 0)
+			return NULL;
+	} else if (check_nargs("read", nargs, 0, 1) < 0 ||
+		   (nargs && conv_opt_size(args[0], &size) < 0)) {
 		return NULL;
+	}
+	if (rio_check_open(self) < 0)
+		return NULL;
+	/* Inside the window: no call into the library, and no size. */
+	avail = win_avail(self);
+	if (size >= 0 && size <= avail && (size < avail || self->pos > 0 ||
+					   !self->win_eof || size < 2))
+		return win_take(self, size);
 	n = remaining(self);
 	if (size >= 0 && size < n)
 		n = size;
@@ -192,6 +421,7 @@ rio_read1(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 readinto_impl(struct rio *self, PyObject *arg, const char *name)
 {
+	struct rope *r;
 	Py_buffer view;
 	ssize_t got;
 
@@ -206,10 +436,29 @@ readinto_impl(struct rio *self, PyObject *arg, const char *name)
 		PyBuffer_Release(&view);
 		return NULL;
 	}
-	got = rope_read(self->rope, view.buf, (size_t)view.len);
+	if (!self->rope) {
+		/* No rope: the window holds everything. */
+		got = win_avail(self);
+		if (got > view.len)
+			got = view.len;
+		if (got > 0)
+			memcpy(view.buf, self->win + (self->pos - self->win_off),
+			       (size_t)got);
+		self->pos += got;
+		self->pos_moved = 1;
+		PyBuffer_Release(&view);
+		return PyLong_FromSsize_t(got);
+	}
+	r = rio_rope(self);
+	if (!r) {
+		PyBuffer_Release(&view);
+		return NULL;
+	}
+	got = rope_read(r, view.buf, (size_t)view.len);
 	PyBuffer_Release(&view);
 	if (got < 0)
 		return rio_raise((int)got);
+	self->pos += got;
 	return PyLong_FromSsize_t(got);
 }
 
@@ -234,7 +483,7 @@ rio_readline(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	    (nargs && conv_opt_size(args[0], &size) < 0) ||
 	    rio_check_open(self) < 0)
 		return NULL;
-	return read_line(self, size, "\n", 1);
+	return read_line(self, size);
 }
 
 static PyObject *
@@ -254,7 +503,8 @@ rio_readline_delim(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 		PyErr_SetString(PyExc_ValueError, "empty delimiter");
 		line = NULL;
 	} else {
-		line = read_line(self, size, delim.buf, (size_t)delim.len);
+		line = read_line_slow(self, size, delim.buf,
+				      (size_t)delim.len);
 	}
 	PyBuffer_Release(&delim);
 	return line;
@@ -284,7 +534,7 @@ rio_readlines(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	if (!list)
 		return NULL;
 	for (;;) {
-		line = read_line(self, -1, "\n", 1);
+		line = read_line(self, -1);
 		if (!line)
 			goto fail;
 		if (PyBytes_GET_SIZE(line) == 0) {
@@ -309,11 +559,22 @@ fail:
 static PyObject *
 rio_iternext(struct rio *self)
 {
+	Py_ssize_t d = self->pos - self->win_off;
+	const char *p, *nl;
 	PyObject *line;
 
+	/* A line that ends inside the window: one memchr, as in CPython. */
+	if (d >= 0 && d < self->win_len && !self->closed) {
+		p = self->win + d;
+		nl = memchr(p, '\n', (size_t)(self->win_len - d));
+		if (nl)
+			return win_take(self, nl - p + 1);
+		if (self->win_eof)
+			return win_take(self, self->win_len - d);
+	}
 	if (rio_check_open(self) < 0)
 		return NULL;
-	line = read_line(self, -1, "\n", 1);
+	line = read_line(self, -1);
 	if (line && PyBytes_GET_SIZE(line) == 0) {
 		Py_DECREF(line);
 		return NULL;
@@ -330,7 +591,7 @@ rio_tell(struct rio *self, PyObject *unused)
 {
 	if (rio_check_open(self) < 0)
 		return NULL;
-	return PyLong_FromLongLong(rope_tell(self->rope));
+	return PyLong_FromSsize_t(self->pos);
 }
 
 static PyObject *
@@ -338,21 +599,26 @@ rio_seek(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	Py_ssize_t pos, base = 0;
 	int whence = 0;
-	int64_t ret;
 
-	if (check_nargs("seek", nargs, 1, 2) < 0 ||
-	    conv_size(args[0], &pos) < 0 ||
-	    (nargs > 1 && conv_int(args[1], &whence) < 0) ||
-	    rio_check_open(self) < 0)
+	if (nargs == 1 && PyLong_CheckExact(args[0])) {
+		pos = PyLong_AsSsize_t(args[0]);
+		if (pos == -1 && PyErr_Occurred())
+			return NULL;
+	} else if (check_nargs("seek", nargs, 1, 2) < 0 ||
+		   conv_size(args[0], &pos) < 0 ||
+		   (nargs > 1 && conv_int(args[1], &whence) < 0)) {
+		return NULL;
+	}
+	if (rio_check_open(self) < 0)
 		return NULL;
 	if (pos < 0 && whence == 0) {
 		PyErr_Format(PyExc_ValueError, "negative seek value %zd", pos);
 		return NULL;
 	}
 	if (whence == 1)
-		base = (Py_ssize_t)rope_tell(self->rope);
+		base = self->pos;
 	else if (whence == 2)
-		base = (Py_ssize_t)rope_size(self->rope);
+		base = (Py_ssize_t)rio_size(self);
 	else if (whence != 0)
 		return PyErr_Format(PyExc_ValueError,
 				    "invalid whence (%i, should be 0, 1 or 2)",
@@ -362,48 +628,140 @@ rio_seek(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 	pos += base;
-	ret = rope_seek(self->rope, pos < 0 ? 0 : pos, SEEK_SET);
-	if (ret < 0)
-		return rio_raise((int)ret);
-	return PyLong_FromLongLong(ret);
+	if (pos < 0)
+		pos = 0;
+	if (pos != self->pos) {
+		self->pos = pos;
+		self->pos_moved = 1;
+	}
+	return PyLong_FromSsize_t(pos);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Writing                                                                */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The stream is the one block getvalue() handed out, and that bytes object
+ * is referenced by nothing but the rope (the caller dropped the value): the
+ * block is the rope's again, to write in place and grow, as CPython writes
+ * into its buffer once the refcount says it is no longer shared. The cache
+ * borrows the object, so it is still alive while value_gen == gen.
+ */
+static void
+take_back_value(struct rio *self, struct rope *r)
+{
+	if (self->value && !self->value_owned && self->value_gen == self->gen &&
+	    Py_REFCNT(self->value) == 1 && rope_unseal_value(r) == 0)
+		self->value = NULL;
+}
+
+/* Zero bytes written where a gap needs them without a buffer of its own. */
+static const char zeros[4096];
+
+/*
+ * A write past the end: the gap becomes zero bytes in the same write, as
+ * CPython's resize does, so the stream stays one block that getvalue()
+ * hands out after the gap is filled (no copy, no second stream's worth of
+ * memory), and a gap too large for memory fails here with MemoryError
+ * rather than at a later getvalue(). A large gap's zeros come from
+ * calloc(), whose fresh pages are not touched by reading them.
+ */
+static ssize_t
+write_past_end(struct rope *r, size_t size, Py_ssize_t pos, const void *buf,
+	       size_t len)
+{
+	size_t gap = (size_t)pos - size;
+	struct iovec iov[2];
+	void *z = (void *)zeros;
+	ssize_t n;
+
+	if (gap > sizeof(zeros)) {
+		z = calloc(1, gap);
+		if (!z)
+			return -ENOMEM;
+	}
+	iov[0].iov_base = z;
+	iov[0].iov_len = gap;
+	iov[1].iov_base = (void *)buf;
+	iov[1].iov_len = len;
+	(void)rope_seek(r, (int64_t)size, SEEK_SET);
+	n = rope_writev(r, iov, 2);
+	if (z != zeros)
+		free(z);
+	if (n < 0) {
+		(void)rope_seek(r, pos, SEEK_SET);
+		return n;
+	}
+	return n - (ssize_t)gap;
+}
+
 /* CPython's write_bytes(): closed, then exports, then the buffer. */
 static Py_ssize_t
 write_obj(struct rio *self, PyObject *b)
 {
 	Py_buffer view;
+	const void *buf;
+	struct rope *r;
+	Py_ssize_t len;
 	ssize_t n;
+	size_t size;
 
 	if (rio_check_open(self) < 0 || rio_check_exports(self) < 0)
 		return -1;
-	if (PyObject_GetBuffer(b, &view, PyBUF_CONTIG_RO) < 0)
-		return -1;
-	/* A buffer provider runs Python code: it may have closed us. */
-	if (rio_check_open(self) < 0 || rio_check_exports(self) < 0) {
-		PyBuffer_Release(&view);
-		return -1;
+	if (PyBytes_CheckExact(b)) {
+		view.obj = NULL;
+		buf = PyBytes_AS_STRING(b);
+		len = PyBytes_GET_SIZE(b);
+	} else {
+		if (PyObject_GetBuffer(b, &view, PyBUF_CONTIG_RO) < 0)
+			return -1;
+		/* A buffer provider runs Python code: it may have closed
+		 * us. */
+		if (rio_check_open(self) < 0 || rio_check_exports(self) < 0) {
+			PyBuffer_Release(&view);
+			return -1;
+		}
+		buf = view.buf;
+		len = view.len;
 	}
-	if (view.len == 0) {
-		PyBuffer_Release(&view);
-		return 0;
+	if (len == 0) {
+		n = 0;
+		goto out;
 	}
-	n = rope_write(self->rope, view.buf, (size_t)view.len);
-	PyBuffer_Release(&view);
+	if (!self->rope && (!self->value || rio_flat_writable(self))) {
+		n = rio_flat_write(self, buf, len);
+		goto out;
+	}
+	n = -1;
+	r = rio_rope(self);
+	if (!r)
+		goto out;
+	take_back_value(self, r);
+	size = rope_size(r);
+	if ((size_t)self->pos > size) {
+		if (len > PY_SSIZE_T_MAX - self->pos)
+			n = -EOVERFLOW;
+		else
+			n = write_past_end(r, size, self->pos, buf,
+					   (size_t)len);
+	} else {
+		n = rope_write(r, buf, (size_t)len);
+	}
 	if (n == -EOVERFLOW) {
 		PyErr_SetString(PyExc_OverflowError,
 				"new buffer size too large");
-		return -1;
-	}
-	if (n < 0) {
+		n = -1;
+	} else if (n < 0) {
 		rio_raise((int)n);
-		return -1;
+		n = -1;
+	} else {
+		self->pos += n;
+		rio_changed(self);
 	}
-	self->gen++;
+out:
+	if (view.obj)
+		PyBuffer_Release(&view);
 	return n;
 }
 
@@ -440,11 +798,45 @@ rio_writelines(struct rio *self, PyObject *lines)
 	Py_RETURN_NONE;
 }
 
+/*
+ * A rope holding @size bytes, copied from @r, at the same position: what a
+ * truncate keeps, without the chunks it cut (an adopted object, a block)
+ * that the rest still points into.
+ */
+static struct rope *
+compact(struct rope *r, size_t size)
+{
+	struct rope *n = rio_rope_new();
+	struct rope_cursor c;
+	const void *p;
+	ssize_t got;
+
+	if (!n || rope_cursor_init(&c, r, 0) < 0)
+		goto fail;
+	while (size > 0) {
+		got = rope_cursor_peek(&c, &p);
+		if (got <= 0)
+			goto fail;
+		if ((size_t)got > size)
+			got = (ssize_t)size;
+		if (rope_write(n, p, (size_t)got) != got ||
+		    rope_cursor_skip(&c, (size_t)got) < 0)
+			goto fail;
+		size -= (size_t)got;
+	}
+	return n;
+fail:
+	rope_free(n);
+	return NULL;
+}
+
 static PyObject *
 rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	Py_ssize_t size = -1;
 	int use_pos = 1;
+	struct rope *r, *c;
+	size_t old;
 	int64_t ret;
 
 	if (check_nargs("truncate", nargs, 0, 1) < 0)
@@ -457,16 +849,43 @@ rio_truncate(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	if (rio_check_open(self) < 0 || rio_check_exports(self) < 0)
 		return NULL;
 	if (use_pos)
-		size = (Py_ssize_t)rope_tell(self->rope);
+		size = self->pos;
 	if (size < 0)
 		return PyErr_Format(PyExc_ValueError, "negative size value %zd",
 				    size);
-	if ((size_t)size < rope_size(self->rope)) {
-		ret = rope_truncate(self->rope, size);
+	old = rio_size(self);
+	if ((size_t)size >= old)
+		return PyLong_FromSsize_t(size);
+	/* Without a rope, unless a value still referenced elsewhere keeps
+	 * most of its bytes: a rope shares them then, rather than copy. */
+	if (!self->rope && (!self->value || Py_REFCNT(self->value) == 1 ||
+			    (size_t)size < old / 2))
+		return rio_flat_truncate(self, size) < 0 ? NULL :
+			PyLong_FromSsize_t(size);
+	r = rio_rope(self);
+	if (!r)
+		return NULL;
+	/*
+	 * Cutting away most of the stream: keep a copy of what remains, as
+	 * CPython does, so the bytes cut (say the 200 MiB of an adopted
+	 * object truncated to 10) are let go now rather than kept alive by
+	 * the few that remain in the same chunk. Otherwise (or when memory
+	 * is short) truncate in place.
+	 */
+	c = size > 0 && (size_t)size < old / 2 ? compact(r, (size_t)size) : NULL;
+	if (c) {
+		rope_free(r);
+		self->rope = c;
+		self->pos_moved = 1;
+		rio_value_forget(self);
+	} else {
+		/* A dropped value's block may then stay the spare. */
+		take_back_value(self, r);
+		ret = rope_truncate(r, size);
 		if (ret < 0)
 			return rio_raise((int)ret);
-		self->gen++;
 	}
+	rio_changed(self);
 	return PyLong_FromSsize_t(size);
 }
 
@@ -474,6 +893,7 @@ static PyObject *
 rio_drain(struct rio *self, PyObject *arg)
 {
 	Py_ssize_t n;
+	struct rope *r;
 	int64_t ret;
 
 	if (conv_size(arg, &n) < 0 || rio_check_open(self) < 0 ||
@@ -482,11 +902,15 @@ rio_drain(struct rio *self, PyObject *arg)
 	if (n < 0)
 		return PyErr_Format(PyExc_ValueError, "negative size value %zd",
 				    n);
-	ret = rope_drain(self->rope, (size_t)n);
+	r = rio_rope(self);
+	if (!r)
+		return NULL;
+	ret = rope_drain(r, (size_t)n);
 	if (ret < 0)
 		return rio_raise((int)ret);
+	self->pos = (Py_ssize_t)rope_tell(r);
 	if (ret > 0)
-		self->gen++;
+		rio_changed(self);
 	return PyLong_FromLongLong(ret);
 }
 
@@ -494,6 +918,7 @@ static PyObject *
 rio_find(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	Py_ssize_t start = 0, size;
+	struct rope *r = NULL;
 	Py_buffer sub;
 	int64_t ret;
 
@@ -501,12 +926,12 @@ rio_find(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	    (nargs > 1 && conv_size(args[1], &start) < 0) ||
 	    PyObject_GetBuffer(args[0], &sub, PyBUF_SIMPLE) < 0)
 		return NULL;
-	if (rio_check_open(self) < 0) {
+	if (rio_check_open(self) < 0 || !(r = rio_rope(self))) {
 		PyBuffer_Release(&sub);
 		return NULL;
 	}
 	/* bytes.find(): a negative start counts from the end. */
-	size = (Py_ssize_t)rope_size(self->rope);
+	size = (Py_ssize_t)rope_size(r);
 	if (start < 0)
 		start = start + size < 0 ? 0 : start + size;
 	if (start > size)
@@ -514,7 +939,7 @@ rio_find(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 	else if (sub.len == 0)
 		ret = start;
 	else
-		ret = rope_find(self->rope, sub.buf, (size_t)sub.len, start);
+		ret = rope_find(r, sub.buf, (size_t)sub.len, start);
 	PyBuffer_Release(&sub);
 	if (ret == -ENOENT)
 		ret = -1;
@@ -527,22 +952,21 @@ rio_find(struct rio *self, PyObject *const *args, Py_ssize_t nargs)
 /* Life cycle, state and the small methods                                */
 /* ---------------------------------------------------------------------- */
 
-/* Swap in an empty rope at position 0 (the reset of __init__ and
- * __setstate__). */
-static int
+/* Empty at position 0, open (the reset of __init__ and __setstate__); the
+ * rope comes back when needed. */
+static void
 reset(struct rio *self)
 {
-	struct rope *r = rio_rope_new();
-
-	if (!r) {
-		PyErr_NoMemory();
-		return -1;
-	}
 	rope_free(self->rope);
-	self->rope = r;
+	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
+	self->closed = 0;
+	self->pos = 0;
+	self->pos_moved = 0;
 	rio_value_forget(self);
-	self->gen++;
-	return 0;
+	rio_changed(self);
 }
 
 static PyObject *
@@ -552,15 +976,19 @@ rio_close(struct rio *self, PyObject *unused)
 		return NULL;
 	rope_free(self->rope);
 	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
+	self->closed = 1;
 	rio_value_forget(self);
-	self->gen++;
+	rio_changed(self);
 	Py_RETURN_NONE;
 }
 
 static PyObject *
 rio_get_closed(struct rio *self, void *unused)
 {
-	return PyBool_FromLong(self->rope == NULL);
+	return PyBool_FromLong(self->closed);
 }
 
 static PyObject *
@@ -603,8 +1031,7 @@ rio_getstate(struct rio *self, PyObject *unused)
 			return NULL;
 		}
 	}
-	state = Py_BuildValue("(OLN)", value,
-			      (long long)rope_tell(self->rope), dict);
+	state = Py_BuildValue("(OnN)", value, self->pos, dict);
 	Py_DECREF(value);
 	return state;
 }
@@ -614,7 +1041,6 @@ rio_setstate(struct rio *self, PyObject *state)
 {
 	PyObject *pos_obj, *dict;
 	Py_ssize_t pos;
-	int64_t ret;
 
 	if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) < 3)
 		return PyErr_Format(PyExc_TypeError,
@@ -624,8 +1050,8 @@ rio_setstate(struct rio *self, PyObject *state)
 				    Py_TYPE(state)->tp_name);
 	if (rio_check_exports(self) < 0)
 		return NULL;
-	if (self->rope && reset(self) < 0)
-		return NULL;
+	if (!self->closed)
+		reset(self);
 	/* Copies state[0], as CPython's write() there does. */
 	if (write_obj(self, PyTuple_GET_ITEM(state, 0)) < 0)
 		return NULL;
@@ -642,9 +1068,8 @@ rio_setstate(struct rio *self, PyObject *state)
 				"position value cannot be negative");
 		return NULL;
 	}
-	ret = rope_seek(self->rope, pos, SEEK_SET);
-	if (ret < 0)
-		return rio_raise((int)ret);
+	self->pos = pos;
+	self->pos_moved = 1;
 	dict = PyTuple_GET_ITEM(state, 2);
 	if (dict != Py_None) {
 		if (!PyDict_Check(dict))
@@ -677,21 +1102,23 @@ rio_sizeof(struct rio *self, PyObject *unused)
 	if (self->rope && rope_get_info(self->rope, &info, sizeof(info)) == 0)
 		res += (Py_ssize_t)(info.overhead + info.size +
 				    info.tail_room);
+	else if (self->blk)
+		res += self->blk_cap;
+	else if (!self->closed)
+		res += (Py_ssize_t)rio_size(self);
 	return PyLong_FromSsize_t(res);
 }
+
+/* No rope yet: it is made by the first call that needs one. */
+int rio_is_bytesio;
 
 static PyObject *
 rio_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	struct rio *self = (struct rio *)type->tp_alloc(type, 0);
 
-	if (!self)
-		return NULL;
-	self->rope = rio_rope_new();
-	if (!self->rope) {
-		Py_DECREF(self);
-		return PyErr_NoMemory();
-	}
+	if (self && rio_is_bytesio)
+		self->base_exports = RIO_BASE_EXPORTS;
 	return (PyObject *)self;
 }
 
@@ -701,45 +1128,51 @@ rio_init(struct rio *self, PyObject *args, PyObject *kwds)
 	static char kw_initial[] = "initial_bytes";
 	static char *kwlist[] = {kw_initial, NULL};
 	PyObject *init = NULL;
-	struct rope *r;
-	int ret;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:BytesIO", kwlist,
-					 &init))
+	/* The usual calls, BytesIO() and BytesIO(b), without the parser. */
+	if (!kwds && PyTuple_GET_SIZE(args) <= 1) {
+		if (PyTuple_GET_SIZE(args))
+			init = PyTuple_GET_ITEM(args, 0);
+	} else if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:BytesIO",
+						kwlist, &init)) {
 		return -1;
+	}
 	if (rio_check_exports(self) < 0)
 		return -1;
+	/* A fresh object, the usual case: nothing to reset. */
+	if (!self->rope && !self->blk && !self->value && !self->closed &&
+	    self->pos == 0 && (!init || PyBytes_CheckExact(init))) {
+		self->win_len = 0;
+		if (init && PyBytes_GET_SIZE(init) > 0) {
+			self->value = Py_NewRef(init);
+			self->value_owned = 1;
+			self->value_gen = self->gen;
+		}
+		return 0;
+	}
 	if (!init || init == Py_None) {
 		/* CPython: empties an open stream, leaves a closed one. */
-		return self->rope ? reset(self) : 0;
+		if (!self->closed)
+			reset(self);
+		return 0;
 	}
 	if (!PyBytes_CheckExact(init)) {
 		/* A copy through write(), which refuses a closed stream. */
-		if (rio_check_open(self) < 0 || reset(self) < 0 ||
-		    write_obj(self, init) < 0)
+		if (rio_check_open(self) < 0)
 			return -1;
-		rope_seek(self->rope, 0, SEEK_SET);
+		reset(self);
+		if (write_obj(self, init) < 0)
+			return -1;
+		self->pos = 0;
+		self->pos_moved = 1;
 		return 0;
 	}
-	/* Exactly bytes: adopted, not copied; this reopens a closed one. */
-	r = rio_rope_new();
-	if (!r) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	ret = rio_adopt(r, init);
-	if (ret < 0) {
-		rope_free(r);
-		rio_raise(ret);
-		return -1;
-	}
-	rope_free(self->rope);
-	self->rope = r;
-	rio_value_forget(self);
-	self->gen++;
-	/* getvalue() of the unchanged stream is the object itself, which
-	 * the rope holds while it is its only chunk. */
-	rio_value_set(self, init, PyBytes_GET_SIZE(init) == 0);
+	/* Exactly bytes: shared, not copied; this reopens a closed one. The
+	 * object is the contents until a change needs a rope, which then
+	 * adopts it. */
+	reset(self);
+	if (PyBytes_GET_SIZE(init) > 0)
+		rio_value_set(self, init, 1);
 	return 0;
 }
 
@@ -772,12 +1205,16 @@ rio_dealloc(struct rio *self)
 		/* Views cannot outlive the object: end them before the
 		 * rope's memory goes. */
 		while (self->exports-- > 0)
-			rope_releasebuffer(self->rope);
+			if (self->rope)
+				rope_releasebuffer(self->rope);
 	}
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	rope_free(self->rope);
 	self->rope = NULL;
+	rio_block_free(self->blk);
+	self->blk = NULL;
+	self->closed = 1;
 	Py_CLEAR(self->dict);
 	rio_value_forget(self);
 	Py_TYPE(self)->tp_free(self);

@@ -67,10 +67,11 @@ rio_send(struct rio *self, PyObject *arg)
 {
 	struct rope_snap *s;
 	int fd = rio_fd_of(arg), ret;
+	struct rope *r;
 
-	if (fd < 0 || rio_check_open(self) < 0)
+	if (fd < 0 || rio_check_open(self) < 0 || !(r = rio_rope(self)))
 		return NULL;
-	ret = rope_snapshot(self->rope, &s);
+	ret = rope_snapshot(r, &s);
 	if (ret < 0)
 		return rio_raise(ret);
 	return write_snap(s, 0, fd);
@@ -80,14 +81,15 @@ PyObject *
 rio_snapshot(struct rio *self, PyObject *unused)
 {
 	struct rio_snap *obj;
+	struct rope *r;
 	int ret;
 
-	if (rio_check_open(self) < 0)
+	if (rio_check_open(self) < 0 || !(r = rio_rope(self)))
 		return NULL;
 	obj = PyObject_New(struct rio_snap, &rio_snap_type);
 	if (!obj)
 		return NULL;
-	ret = rope_snapshot(self->rope, &obj->snap);
+	ret = rope_snapshot(r, &obj->snap);
 	if (ret < 0) {
 		obj->snap = NULL;
 		Py_DECREF(obj);

@@ -55,13 +55,51 @@ rebase(struct rio *self, PyObject *value)
 	if (!r)
 		return -1;
 	if (rio_adopt(r, value) < 0 ||
-	    rope_seek(r, rope_tell(self->rope), SEEK_SET) < 0) {
+	    rope_seek(r, self->pos, SEEK_SET) < 0) {
 		rope_free(r);
 		return -1;
 	}
 	rope_free(self->rope);
 	self->rope = r;
+	self->pos_moved = 0;
+	self->win_len = 0;
 	return 0;
+}
+
+/*
+ * getvalue() of a stream without a rope: its block, shrunk to the size,
+ * becomes the bytes object, with no copy, as CPython's buffer does; the
+ * cache then holds its one reference, and a write once the caller dropped
+ * it takes it back (rio_flat_writable() in blocks.c). Under 2 bytes: a copy,
+ * as in CPython (1 byte is the interpreter's cached object).
+ */
+static PyObject *
+flat_value(struct rio *self)
+{
+	void *b = self->blk;
+	PyObject *v;
+
+	/* While exported the bytes can still change through the view: a
+	 * copy each time, as CPython does. */
+	if (!b || self->blk_size < 2 || self->exports > 0)
+		return PyBytes_FromStringAndSize(b ? RIO_BLOCK_DATA(b) : NULL,
+						 b ? self->blk_size : 0);
+	if (self->blk_cap != self->blk_size) {
+		b = rio_block_resize(b, (size_t)self->blk_size);
+		if (b) {
+			self->blk = b;
+			self->blk_cap = self->blk_size;
+		}
+	}
+	v = rio_block_bytes(self->blk, (size_t)self->blk_size);
+	self->blk = NULL;
+	self->blk_size = self->blk_cap = 0;
+	rio_value_forget(self);
+	self->value = v;
+	self->value_owned = 1;
+	self->value_gen = self->gen;
+	self->win_len = 0;
+	return Py_NewRef(v);
 }
 
 PyObject *
@@ -76,10 +114,14 @@ rio_getvalue(struct rio *self, PyObject *unused)
 		return NULL;
 	if (self->value && self->value_gen == self->gen && self->exports == 0)
 		return Py_NewRef(self->value);
+	if (!self->rope)
+		return flat_value(self);
 	/* One block holding it all: that block is the value. A short
 	 * stream is copied, as CPython does below 2 bytes. */
 	if (self->exports == 0 && rope_size(self->rope) > 1 &&
 	    rope_seal_value(self->rope, &block, &size) == 0) {
+		/* Shrinking it may have moved it. */
+		self->win_len = 0;
 		v = rio_block_bytes(block, size);
 		rio_value_set(self, v, 0);
 		return Py_NewRef(v);
@@ -148,6 +190,21 @@ buffer_get(struct rio_buffer *obj, Py_buffer *view, int flags)
 
 	if (rio_check_open(b) < 0)
 		return -1;
+	if (!b->rope) {
+		/* No rope: the stream's own block, as CPython's buffer. */
+		char *d;
+		Py_ssize_t len;
+
+		if (rio_flat_export(b, &d, &len) < 0)
+			return -1;
+		(void)PyBuffer_FillInfo(view, (PyObject *)obj, d ? d : empty,
+					len, 0, flags);
+		b->exports++;
+		rio_changed(b);
+		return 0;
+	}
+	if (!rio_rope(b))
+		return -1;
 	size = rope_size(b->rope);
 	if (size > 0) {
 		n = rope_pullup(b->rope, 0, size, &p);
@@ -172,8 +229,9 @@ buffer_get(struct rio_buffer *obj, Py_buffer *view, int flags)
 	(void)PyBuffer_FillInfo(view, (PyObject *)obj, iov.iov_base,
 				(Py_ssize_t)iov.iov_len, 0, flags);
 	b->exports++;
-	/* Writes through the view change the contents. */
-	b->gen++;
+	/* Writes through the view change the contents; the pullup and the
+	 * unsharing may have moved them. */
+	rio_changed(b);
 	return 0;
 }
 
@@ -182,9 +240,10 @@ buffer_release(struct rio_buffer *obj, Py_buffer *view)
 {
 	struct rio *b = obj->source;
 
-	rope_releasebuffer(b->rope);
+	if (b->rope)
+		rope_releasebuffer(b->rope);
 	b->exports--;
-	b->gen++;
+	rio_changed(b);
 }
 
 static int

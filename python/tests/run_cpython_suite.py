@@ -5,10 +5,12 @@ the Python that runs this script) run against ropeio.BytesIO.
 Skipped, and why (the README lists them too):
 - test_sizeof: it measures io.BytesIO itself (it never uses the class under
   test) against CPython's private struct layout.
-- test_cow_truncate, test_cow_write: they check that a truncate or an
-  overwrite makes CPython copy its whole private buffer and drop the
-  initial bytes object. ropeio does not copy there by design: it keeps
-  sharing the bytes that are left and replaces only the written range.
+- test_cow_write: it checks that an overwrite makes CPython copy its
+  whole buffer and drop the initial bytes object. ropeio does not copy
+  there by design: it keeps sharing that object and replaces only the
+  written range. (test_cow_truncate runs: a truncate that cuts most of
+  the stream keeps a copy of the rest and lets the object go, as CPython
+  does.)
 """
 import io
 import sys
@@ -24,7 +26,6 @@ except ImportError:
 
 SKIPPED = {
     "test_sizeof": "measures io.BytesIO's private layout, not ioclass",
-    "test_cow_truncate": "ropeio shares what is left instead of copying",
     "test_cow_write": "ropeio copies the written range only",
 }
 

@@ -35,6 +35,7 @@ class Pair:
         self.snaps = []      # (expected bytes, snapshot)
         self.views = None    # (ref view, rope view) while exported
         self.succeeded = 0   # calls that did not raise
+        self.light = False   # check contents by reads, not getvalue()
 
     def same(self, what, *args):
         a = outcome(getattr(self.ref, what), *args)
@@ -162,11 +163,27 @@ class Pair:
         self.tc.assertIs(type(b), ropeio.BytesIO)
         self.ref, self.rope = a, b
 
+    def contents(self):
+        """The stream's bytes read without getvalue(), which changes how a
+        stream without a rope holds them (its block becomes the value):
+        in reads of less than the whole, which change nothing."""
+        f = self.rope
+        pos = f.tell()
+        f.seek(0)
+        head = f.read(max(0, len(self.ref.getvalue()) - 1))
+        tail = f.read()
+        f.seek(pos)
+        return head + tail
+
     def check(self):
         self.tc.assertEqual(self.ref.closed, self.rope.closed)
         if not self.ref.closed:
             self.tc.assertEqual(self.ref.tell(), self.rope.tell())
-            self.tc.assertEqual(self.ref.getvalue(), self.rope.getvalue())
+            if self.light:
+                self.tc.assertEqual(self.ref.getvalue(), self.contents())
+            else:
+                self.tc.assertEqual(self.ref.getvalue(),
+                                    self.rope.getvalue())
         if self.views:
             self.tc.assertEqual(bytes(self.views[0]), bytes(self.views[1]))
         for a, b in self.held[-8:]:
@@ -183,6 +200,8 @@ class Differential(unittest.TestCase):
     def run_seed(self, seed):
         rnd = random.Random(seed)
         pair = Pair(self, rnd)
+        # Seeds 3 and 4 leave a stream's own block as it is between steps.
+        pair.light = seed >= 3
         for i in range(STEPS):
             try:
                 pair.step()

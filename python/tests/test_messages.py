@@ -91,7 +91,9 @@ def calls():
     yield "weakref", lambda f: __import__('weakref').ref(f)() is f
     yield "sizeof int", lambda f: isinstance(f.__sizeof__(), int)
     yield "truncate()", lambda f: (f.seek(3), f.truncate(), f.getvalue(), f.tell())
-    yield "repr type", lambda f: type(f).__mro__[1:]
+    # ropeio.BytesIO derives from io.BytesIO: the same classes above it.
+    yield "repr type", lambda f: tuple(c for c in type(f).__mro__
+                                       if c.__module__ != "ropeio")
 
 def outcomes(cls, closed, exported):
     out = []
