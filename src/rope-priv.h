@@ -72,7 +72,9 @@
  *     the area is closed already. Only a write that ends at the end opens
  *     it again.
  * 11. a seam chunk (seam.c) is OWNED, and may be written, claimed, kept as
- *     the spare and resized, until rope_seal_value() makes it EXTERNAL;
+ *     the spare and resized, until rope_seal_value() makes it EXTERNAL
+ *     (rope_unseal_value() makes it OWNED again once its one segment,
+ *     covering all of it, is its only reference);
  *     it is resized only while it is the last segment's chunk, its one
  *     reference that segment's, and the segment starts at its first byte.
  * 12. memory follows the bytes: what the library allocated for an open
