@@ -695,7 +695,15 @@ ROPEIO_EXPORT int64_t rope_move(struct rope *dst, struct rope *src,
 ROPEIO_EXPORT ssize_t rope_printf(struct rope *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/** rope_printf() with a va_list, as vprintf(3). @since 0.3 */
+/**
+ * rope_printf() with a va_list, as vprintf(3) is printf(3) with one.
+ * @param r    the rope
+ * @param fmt  a printf(3) format
+ * @param ap   its arguments (left as vsnprintf(3) leaves them: va_end()
+ *             them; do not use them again)
+ * @return as rope_printf().
+ * @since 0.3
+ */
 ROPEIO_EXPORT ssize_t rope_vprintf(struct rope *r, const char *fmt,
 				   va_list ap)
 	__attribute__((format(printf, 2, 0)));
