@@ -753,6 +753,42 @@ ROPEIO_EXPORT int rope_reserve(struct rope *r, size_t min, struct iovec *iov,
  */
 ROPEIO_EXPORT ssize_t rope_commit(struct rope *r, size_t len);
 
+/**
+ * Append bytes [@p off, @p off + @p len) of the regular file @p fd to the
+ * end of the stream, by reference: evbuffer_add_file(), Netty's
+ * FileRegion. The position does not move.
+ *
+ * The rope keeps its own duplicate of the descriptor (the caller may close
+ * @p fd at once) and maps the range read-only, reading nothing until a byte
+ * is wanted. Reads, getvalue(), getbuffer(), pullup, cursors and
+ * snapshots see the file's bytes through the mapping, and an overwrite
+ * copies as for any memory the rope does not own. rope_write_fd(),
+ * rope_snap_write_fd() and rope_snap_pwrite() send the range by its
+ * descriptor (sendfile(2) to a socket or pipe, copy_file_range(2) to a
+ * file at an offset), so the file's pages never pass through user space;
+ * where the kernel will not, and in the engine, the mapped bytes are
+ * written. A send to a socket whose peer is gone gets -EPIPE, never
+ * SIGPIPE (it is blocked in the calling thread around sendfile(2)).
+ *
+ * The file must not change while a rope, value or snapshot holds the
+ * range, as for sendfile(2): a file truncated under it makes a read of the
+ * lost bytes raise SIGBUS. The range is released (unmapped, the duplicate
+ * closed) when nothing references it.
+ *
+ * @param r    the rope
+ * @param fd   a regular file open for reading
+ * @param off  the range's first byte in the file
+ * @param len  its length (0 appends nothing)
+ * @return 0, -EBADF (@p r closed, or @p fd not open), -EBUSY (@p r
+ *         exported), -EINVAL (NULL, @p fd negative or not a regular file,
+ *         @p off negative, the range past the file's end), -EOVERFLOW,
+ *         -ENOMEM, -EMFILE (no descriptor left for the duplicate), or what
+ *         mmap(2) refuses with; on failure the rope is unchanged.
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_append_file(struct rope *r, int fd, int64_t off,
+				   size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Parsing across chunks, without flattening                                */
 /* ------------------------------------------------------------------------ */

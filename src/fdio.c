@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -62,10 +63,59 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 }
 
 /*
+ * The bytes from coordinate @pos (in segment @i), at most @len, before the
+ * next file range (rope_append_file()), which goes out by its descriptor.
+ */
+static size_t
+span_before_file(const struct rope_seg *segs, size_t n, size_t i,
+		 uint64_t pos, size_t len)
+{
+	size_t span = 0;
+	int fd;
+	int64_t off;
+
+	for (; i < n && span < len; i++) {
+		if (rope__chunk_file(segs[i].chunk, &fd, &off))
+			break;
+		span += (size_t)(segs[i].start + segs[i].len -
+				 MAX(pos, segs[i].start));
+	}
+	return MIN(span, len);
+}
+
+/*
+ * Send up to @len bytes of the file range segment @s from coordinate @pos
+ * by its descriptor (sendfile(2), or copy_file_range(2) to a file at an
+ * offset). Where the kernel will not (an O_APPEND file, a descriptor it
+ * cannot splice to) or must not block (OUT_NOWAIT), 0 says: write the
+ * mapped bytes instead.
+ */
+static ssize_t
+file_out(const struct rope_seg *s, uint64_t pos, size_t len, int fd,
+	 enum out_mode mode, int64_t file_off)
+{
+	int in;
+	int64_t off;
+	ssize_t w;
+
+	if (mode == OUT_NOWAIT || !rope__chunk_file(s->chunk, &in, &off))
+		return 0;
+	off += (s->data - s->chunk->data) + (int64_t)(pos - s->start);
+	len = MIN(len, (size_t)(s->start + s->len - pos));
+	w = rope__file_send(fd, in, off, len,
+			    mode == OUT_PWRITE ? file_off : -1);
+	if (w < 0 && (errno == EINVAL || errno == ENOSYS ||
+		      errno == EXDEV || errno == EOPNOTSUPP))
+		return 0;
+	return w;
+}
+
+/*
  * Write @len bytes from coordinate @pos of a segment array to @fd. Loops
  * over windows and short writes until everything is written or the fd
  * refuses (EAGAIN on a full non-blocking socket, ENOSPC, EPIPE...). Returns
- * the bytes written, or -errno when none could be.
+ * the bytes written, or -errno when none could be. File ranges go out by
+ * their descriptor, the rest in windows of iovecs.
  */
 static ssize_t
 segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
@@ -77,10 +127,25 @@ segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
 
 	len = MIN(len, (size_t)SSIZE_MAX);
 	while (done < len) {
-		size_t cnt = rope__segs_iov(segs, n, pos + done, len - done,
-					    iov, IOV_MAX);
-		ssize_t w = out_once(fd, mode, iov, (int)cnt,
+		uint64_t at = pos + done;
+		size_t i = rope__segs_find(segs, n, at);
+		ssize_t w = file_out(&segs[i], at, len - done, fd, *mode,
 				     file_off + (int64_t)done);
+		size_t span, cnt;
+
+		if (w == 0) {
+			span = span_before_file(segs, n, i, at, len - done);
+			/* A file range the kernel would not take: its
+			 * mapped bytes, one segment at a time. */
+			if (span == 0)
+				span = (size_t)MIN((uint64_t)(len - done),
+						   segs[i].start +
+						   segs[i].len - at);
+			cnt = rope__segs_iov(segs, n, at, span, iov,
+					     IOV_MAX);
+			w = out_once(fd, mode, iov, (int)cnt,
+				     file_off + (int64_t)done);
+		}
 
 		if (w < 0) {
 			if (errno == EINTR)

@@ -684,6 +684,17 @@ int rope__check_extent(uint64_t p, size_t n);
 void rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
 			 size_t len);
 
+/*
+ * filerange.c: whether @c is a file range (rope_append_file()), and then
+ * the rope's descriptor for it and the file offset of c->data[0]; and a
+ * send of @len bytes of @in at @off to @out by the kernel (sendfile(2), or
+ * copy_file_range(2) to @out_off when >= 0; SIGPIPE never raised): the
+ * bytes sent, or -1 with errno.
+ */
+bool rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off);
+ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
+			int64_t out_off);
+
 /* compose.c: let a reservation go (its fresh chunk with it). */
 void rope__reservation_drop(struct rope *r);
 

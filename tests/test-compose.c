@@ -5,6 +5,7 @@
  * their bytes through drains (parse.c).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,11 +315,143 @@ test_compose_cursor_follows_drain(void)
 	rope_free(r);
 }
 
+/* A file of @len pattern bytes, or -1. */
+static int
+pattern_file(size_t len, uint8_t **data)
+{
+	int fd = t_tmpfile();
+
+	*data = malloc(len);
+	if (fd < 0 || !*data)
+		return -1;
+	t_pattern(*data, len, 0);
+	if (write(fd, *data, len) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 16 MiB of a file: a segment, not a copy; read through the mapping, sent
+ * to a TCP socket by sendfile(2) and to a file by copy_file_range(2),
+ * byte for byte. */
+static void
+test_compose_file_range(void)
+{
+	enum { LEN = 16 << 20, OFF = 1000 };
+	size_t span = LEN - 2 * OFF, before;
+	struct rope *r = rope_new();
+	struct rope_snap *s;
+	struct t_sink sink = { 0 };
+	uint8_t *data, buf[64];
+	int fd = pattern_file(LEN, &data), fds[2], out;
+	pthread_t t;
+	ssize_t w;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(rope_append(r, "<", 1), 1);
+	before = t_mem_now();
+	CU_ASSERT_EQUAL_FATAL(rope_append_file(r, fd, OFF, span), 0);
+	CU_ASSERT(t_mem_now() - before <= (1u << 20));
+	close(fd);  /* the rope has its own */
+	CU_ASSERT_EQUAL(rope_append(r, ">", 1), 1);
+	CU_ASSERT_EQUAL(rope_size(r), span + 2);
+	CU_ASSERT_EQUAL(rope_pread(r, buf, 64, 1 + span - 64), 64);
+	CU_ASSERT_EQUAL(memcmp(buf, data + OFF + span - 64, 64), 0);
+
+	/* To a file at an offset. */
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	out = t_tmpfile();
+	CU_ASSERT_EQUAL(rope_snap_pwrite(s, 1, span, out, 5), (ssize_t)span);
+	CU_ASSERT(t_file_is(out, 5, data + OFF, span));
+	close(out);
+
+	/* To a socket, drained as it goes. */
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	sink.fd = fds[1];
+	sink.want = span + 2;
+	sink.step = 1 << 20;
+	sink.close_after = true;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, t_sink_run, &sink), 0);
+	while (rope_size(r) > 0) {
+		w = rope_write_fd(r, fds[0], SIZE_MAX);
+		if (w < 0)
+			break;
+	}
+	CU_ASSERT_EQUAL(rope_size(r), 0);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(sink.got, span + 2);
+	CU_ASSERT(sink.buf && sink.buf[0] == '<' && sink.buf[span + 1] == '>' &&
+		  memcmp(sink.buf + 1, data + OFF, span) == 0);
+	free(sink.buf);
+	close(fds[0]);
+	rope_snap_unref(s);
+	T_CHECK(r);
+	rope_free(r);
+	free(data);
+}
+
+static void
+test_compose_file_range_bad_input(void)
+{
+	struct rope *r = t_rope_from("x");
+	uint8_t *data;
+	int fd = pattern_file(100, &data), p[2];
+
+	CU_ASSERT_FATAL(fd >= 0 && pipe(p) == 0);
+	CU_ASSERT_EQUAL(rope_append_file(r, -1, 0, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, -1, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 50, 51), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 101, 0), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(r, p[0], 0, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(NULL, fd, 0, 1), -EINVAL);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 100, 0), 0);
+	T_EQUALS_STR(r, "x");
+	/* An overwrite copies: the file never changes. */
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 10, 5), 0);
+	CU_ASSERT_EQUAL(rope_seek(r, 2, SEEK_SET), 2);
+	CU_ASSERT_EQUAL(rope_write(r, "Z", 1), 1);
+	CU_ASSERT(t_file_is(fd, 0, data, 100));
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 0, 1), -EBADF);
+	T_CHECK(r);
+	rope_free(r);
+	free(data);
+}
+
+/* A peer that closed: -EPIPE from sendfile(2), and no SIGPIPE (its
+ * default action would end this test binary). */
+static void
+test_compose_file_range_peer_gone(void)
+{
+	struct rope *r = rope_new();
+	uint8_t *data;
+	int fd = pattern_file(1 << 20, &data), fds[2];
+	ssize_t w = 0;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(rope_append_file(r, fd, 0, 1 << 20), 0);
+	for (int i = 0; i < 8 && w >= 0; i++)
+		w = rope_write_fd(r, fds[0], SIZE_MAX);
+	CU_ASSERT(w == -EPIPE || w == -ECONNRESET);
+	close(fds[0]);
+	close(fd);
+	rope_free(r);
+	free(data);
+}
+
 static const struct t_test tests[] = {
 	{ "append_snap_bad_range", test_compose_append_snap_bad_range },
 	{ "append_snap_shares", test_compose_append_snap_shares },
 	{ "append_snap_to_many", test_compose_append_snap_to_many },
 	{ "cursor_follows_drain", test_compose_cursor_follows_drain },
+	{ "file_range", test_compose_file_range },
+	{ "file_range_bad_input", test_compose_file_range_bad_input },
+	{ "file_range_peer_gone", test_compose_file_range_peer_gone },
 	{ "move_oom", test_compose_move_oom },
 	{ "move_splits_by_reference", test_compose_move_splits_by_reference },
 	{ "move_then_write_either", test_compose_move_then_write_either },
