@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Write the manual's man pages from the public headers' comments.
 
-    manpages.py VERSION CHANGELOG OUTDIR HEADER...
+    manpages.py VERSION CHANGELOG README OUTDIR HEADER...
 
 The pages' date is VERSION's in CHANGELOG ("## [0.2.0] - 2026-12-07"), or
 "unreleased": the same sources make the same pages.
@@ -18,7 +18,8 @@ callbacks and flags its prototype or text names (shown in its SYNOPSIS or
 DESCRIPTION, so no page is named after a struct and shadows a function of
 the same name, as rope_mem_stats is both), the meaning of an error code its
 @return list names without saying why (from ropeio.h's table of errors),
-and the threads rule of its header. A function whose @return names no
+the threads rule of its header, and as its EXAMPLE the smallest C block of
+README that calls it (the README's C blocks are compiled by a test). A function whose @return names no
 error gets "None" under ERRORS, so each page shows the three sections.
 
 Doxygen still makes the HTML manual and checks the comments (doxygen.py).
@@ -41,6 +42,7 @@ GENERIC = {
     "EEXIST": "there is one already.",
     "EFBIG": "the file would grow past its limit.",
     "EINTR": "a signal interrupted the call.",
+    "EINPROGRESS": "not an error: the request is still running.",
     "EIO": "an I/O error.",
     "EMFILE": "the process has no descriptor left.",
     "ENFILE": "the system has no descriptor left.",
@@ -177,6 +179,29 @@ def esc(text):
     return text
 
 
+def esc_code(text):
+    """Escape a line of C for troff: no markup, tabs as 8 spaces."""
+    return text.replace("\\", "\\e").replace("\t", "        ")
+
+
+def readme_examples(path):
+    """[(is a fragment, code)] of the README's C blocks, which its test
+    readme-snippets compiles (and runs, for whole programs)."""
+    out, lines = [], open(path, encoding="utf-8").read().split("\n")
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^```c(?:[ \t]+(\S+))?[ \t]*$", lines[i])
+        if not m:
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and lines[end].rstrip() != "```":
+            end += 1
+        out.append((m.group(1) == "fragment", "\n".join(lines[i + 1:end])))
+        i = end + 1
+    return out
+
+
 def line(text):
     """One output line that troff must not read as a request."""
     return ("\\&" + text) if text[:1] in (".", "'") else text
@@ -223,7 +248,11 @@ def split_tags(comment):
     """A function's comment: its prose, @param pairs, @return, @since."""
     prose, params, ret, since = [], [], "", ""
     tag = None
+    lines = []
     for raw in comment.split("\n") + [""]:
+        lines += re.sub(r"\s+(@(?:param|return|since)\b)", r"\n\1",
+                        raw).split("\n")
+    for raw in lines:
         m = re.match(r"^@(param|return|since)\s*(.*)$", raw)
         if m:
             tag = m.group(1)
@@ -285,6 +314,7 @@ def errors_of(ret, table):
             why = why[0].upper() + why[1:] + "." if why else ""
         if not why:
             why = table.get(code) or GENERIC.get(code, "")
+            why = why[:1].upper() + why[1:]
         if code not in [c for c, _ in out]:
             out.append((code, why))
     return out
@@ -382,6 +412,9 @@ def function_page(d, ctx, version, date):
         out += ".PP\nNone.\n"
     out += ".SH ERRORS\n"
     errs = errors_of(ret, ctx["errno"])
+    if not errs and re.search(r"\bNULL\b.*\bmemory\b", ret):
+        errs = [("ENOMEM", "Memory is exhausted: the call returns NULL "
+                 "(and sets no errno).")]
     if errs:
         for code, why in errs:
             out += ".TP\n.B \\-%s\n%s\n" % (code, line(esc(why)))
@@ -394,6 +427,16 @@ def function_page(d, ctx, version, date):
     out += render(ctx["threads"][d.header]) + "\n"
     if notes:
         out += ".SH NOTES\n" + render("\n\n".join(notes)) + "\n"
+    calls = [c for c in ctx["examples"]
+             if re.search(r"\b%s\s*\(" % d.name, c[1])]
+    if calls:
+        fragment, code = min(calls, key=lambda c: len(c[1]))
+        out += ".SH EXAMPLE\n.PP\n"
+        out += ("A fragment of the README (what it uses without declaring "
+                "is declared around it there):\n" if fragment else
+                "A whole program, from the README:\n")
+        out += ".PP\n.nf\n.RS 4\n" + "\n".join(
+            line(esc_code(l)) for l in code.split("\n")) + "\n.RE\n.fi\n"
     if since:
         out += ".SH VERSIONS\n.PP\nSince ropeio " + esc(since) + ".\n"
     refs = []
@@ -428,12 +471,13 @@ def index(decls, sections=None):
 
 
 def main(argv):
-    version, changelog, outdir = argv[1:4]
+    version, changelog, readme, outdir = argv[1:5]
     m = re.search(r"^## \[%s\] - (\d{4}-\d\d-\d\d)" % re.escape(version),
                   open(changelog, encoding="utf-8").read(), re.M)
     date = m.group(1) if m else "unreleased"
-    headers = [parse(p) for p in argv[4:]]
-    ctx = {"types": [], "functions": set(), "errno": {}, "threads": {}}
+    headers = [parse(p) for p in argv[5:]]
+    ctx = {"types": [], "functions": set(), "errno": {}, "threads": {},
+           "examples": readme_examples(readme)}
     for header, decls, prose, filedoc in headers:
         ctx["types"] += [d for d in decls
                          if d.kind in ("struct", "enum", "typedef")]
