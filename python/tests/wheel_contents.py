@@ -16,6 +16,7 @@ Exit 77 (skipped) where /usr/bin/python3 has no venv or no mesonpy.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,25 @@ def run(cmd, **kw):
     return res.stdout
 
 
+def copy_source(src, dst):
+    """The files of the tree, git's (committed or not) where it is a
+    checkout, else all but build directories."""
+    try:
+        files = subprocess.run(
+            ["git", "-C", src, "ls-files", "-z", "-c", "-o",
+             "--exclude-standard"], capture_output=True, check=True
+        ).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(
+            "build", "build-*", ".git", "venv", ".mesonpy-*"))
+        return
+    for f in files:
+        if f and os.path.lexists(os.path.join(src, f)):
+            os.makedirs(os.path.join(dst, os.path.dirname(f)), exist_ok=True)
+            shutil.copy2(os.path.join(src, f), os.path.join(dst, f),
+                         follow_symlinks=False)
+
+
 def main(argv):
     source, version = argv[1:3]
     if not os.access(SYSTEM_PYTHON, os.X_OK):
@@ -62,8 +82,12 @@ def main(argv):
         run([SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", venv])
         py = os.path.join(venv, "bin", "python")
         dist = os.path.join(tmp, "dist")
+        # From a copy: meson-python writes its native file and build
+        # directory into the source tree it builds.
+        copy = os.path.join(tmp, "ropeio")
+        copy_source(source, copy)
         run([py, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
-             "--no-index", "-w", dist, source])
+             "--no-index", "-w", dist, copy])
         wheels = [w for w in os.listdir(dist) if w.endswith(".whl")]
         if len(wheels) != 1:
             print("FAILED: pip made %s, not one wheel" % wheels)
