@@ -358,7 +358,13 @@ def synopsis(d):
 def code_block(d):
     """A struct, enum or typedef as the header has it, its comment first."""
     body = re.sub(r"/\*\*<?", "/*", d.code)
-    text = render(d.comment) + "\n.PP\n.nf\n.RS 4\n"
+    prose, params, ret, _ = split_tags(d.comment)
+    text = render(prose)
+    for name, what in params:
+        text += "\n.TP\n.I %s\n%s" % (name, line(esc(what)))
+    if ret:
+        text += "\n.PP\nReturns " + line(esc(ret))
+    text += "\n.PP\n.nf\n.RS 4\n"
     text += "\n".join(line(esc(l.replace("\t", "        ")))
                       for l in body.split("\n"))
     return text + "\n.RE\n.fi"
@@ -396,10 +402,17 @@ def function_page(d, ctx, version, date):
         out += ".PP\nThe parameters:\n"
         for name, text in params:
             out += ".TP\n.I %s\n%s\n" % (name, line(esc(text)))
-    words = set(re.findall(r"\w+", d.proto + " " + prose))
+    # The structs and callbacks its prototype names, and the flags it or
+    # its text names.
+    proto_words = set(re.findall(r"\w+", d.proto))
+    words = proto_words | set(re.findall(r"\w+", " ".join(
+        [prose, ret] + [p[1] for p in params])))
     for t in ctx["types"]:
         names = t.name.split()
-        if any(n in words for n in names):
+        if t.kind == "enum" and (any(n in words for n in names) or
+                                 re.search(r"\b%s\(\)" % d.name,
+                                           t.comment)) or \
+                t.kind != "enum" and any(n in proto_words for n in names):
             out += ".SS %s\n" % esc(
                 "struct " + t.name if t.kind == "struct" else
                 "Flags" if t.kind == "enum" else t.name)
