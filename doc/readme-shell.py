@@ -134,7 +134,7 @@ def main(argv):
         copy_source(source, src)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("MESON", "PKG_CONFIG", "PYTHON",
-                                    "LD_", "MALLOC_", "ROPEIO_NO_URING"))
+                                    "LD_", "MALLOC_"))
                and k not in ("MANPATH", "DESTDIR")}
         env.update({
             "HOME": home,
