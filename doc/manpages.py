@@ -579,6 +579,9 @@ def main(argv):
         for d in decls:
             if d.kind == "opaque" and d.name == "rope_uring":
                 page += ".SS The engine\n" + render(d.comment) + "\n"
+        # Design prose in plain comments under the header's banners.
+        for section, text in prose:
+            page += ".SS %s\n%s\n" % (esc(section), render(text))
         page += ".SH FUNCTIONS\n" + index(decls)
         page += see_also([("ropeio", 7), ("rope_uring_new", 3),
                           ("rope_uring_run", 3), ("rope_uring_recv", 3),

@@ -9,8 +9,9 @@ pattern of their own, not with manpages.py's parser, so a function the
 generator misses fails). For each one, `man -l DOCDIR/man3/NAME.3` must
 show NAME naming it, a SYNOPSIS with its prototype, and RETURN VALUE and
 ERRORS sections; `man -M DOCDIR NAME` must show that same function's page
-(no page of another kind, a struct's, under its name); and man must not
-warn about any page, section 7's included.
+(no page of another kind, a struct's, under its name); lexgrog, which
+mandb uses for `man -k`, must read its NAME line; and man must not warn
+about any page, section 7's included.
 """
 import os
 import re
@@ -82,6 +83,13 @@ def main(argv):
                 name + " - "):
             why.append("`man 3 %s` does not show the function's page"
                        % name)
+        # man -k and apropos read NAME through lexgrog, as mandb does.
+        if shutil.which("lexgrog"):
+            lex = subprocess.run(["lexgrog", page], capture_output=True,
+                                 text=True)
+            if lex.returncode or ('"%s - ' % name) not in lex.stdout:
+                why.append("lexgrog (man -k) reads no NAME: %s"
+                           % (lex.stdout + lex.stderr).strip())
         if why:
             print("FAILED: %s: %s" % (name, "; ".join(why)))
             failed += 1
