@@ -19,8 +19,9 @@ DESCRIPTION, so no page is named after a struct and shadows a function of
 the same name, as rope_mem_stats is both), the meaning of an error code its
 @return list names without saying why (from ropeio.h's table of errors),
 the threads rule of its header, and as its EXAMPLE the smallest C block of
-README that calls it (the README's C blocks are compiled by a test). A function whose @return names no
-error gets "None" under ERRORS, so each page shows the three sections.
+README that calls it (the README's C blocks are compiled by a test). A
+function whose @return names no error gets "None" under ERRORS (ENOMEM
+where it returns NULL for it), so each page shows the three sections.
 
 Doxygen still makes the HTML manual and checks the comments (doxygen.py).
 """
@@ -28,7 +29,6 @@ import os
 import re
 import sys
 
-DECL_END = re.compile(r";")
 FUNC = re.compile(r"\b(rope_\w+)\s*\(")
 ERRNO = re.compile(r"-(E[A-Z0-9]+)\b")
 
