@@ -531,9 +531,12 @@ def main(argv):
     for section, text in prose:
         if "emory" not in section:
             page += ".SS %s\n%s\n" % (esc(section), render(text))
+    has_uring = any(h[0] == "ropeio-uring.h" for h in headers)
     page += ".SH FUNCTIONS\n" + index(alld) + see_also(
-        [("ropeio-memory", 7), ("ropeio-engine", 7), ("rope_new", 3),
-         ("rope_write", 3), ("rope_getvalue", 3), ("rope_snapshot", 3)])
+        [("ropeio-memory", 7)] + ([("ropeio-engine", 7)] if has_uring
+                                  else []) +
+        [("rope_new", 3), ("rope_write", 3), ("rope_getvalue", 3),
+         ("rope_snapshot", 3)])
     with open(os.path.join(man7, "ropeio.7"), "w") as f:
         f.write(page)
 
