@@ -2,22 +2,20 @@
 # SPDX-License-Identifier: MIT
 """Run Doxygen on the public headers; fail on any warning.
 
-    doxygen.py DOXYGEN DOXYFILE OUTDIR          the manual: OUTDIR/html and
-                                                OUTDIR/man3, one page a call
+    doxygen.py DOXYGEN DOXYFILE OUTDIR          the HTML manual, OUTDIR/html
     doxygen.py --check DOXYGEN DOXYFILE OUTDIR  the warnings alone (a test)
 
-Doxygen's man pages with MAN_LINKS include one page per member of every
-struct too ("size.3", "off.3"): names that would collide with other
-packages' pages in man3. Only the pages named after the API (rope_*,
-ROPE*, the two headers) are kept.
+The man pages are manpages.py's, one page per function: Doxygen's, made
+alongside because its checks of @param lists run while it writes them, are
+dropped (they put every struct in a page named after it, which shadowed the
+function of the same name, and each function's page was a link to its
+header's).
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
 
-KEEP = re.compile(r"^(rope_\w+|ROPE\w+|ropeio(-uring)?\.h)\.3$")
 
 
 def main(argv):
@@ -47,28 +45,8 @@ def main(argv):
         shutil.rmtree(work)
         print("doxygen: no warnings")
         return 0
-    for name in ("html", "man3"):
-        shutil.rmtree(os.path.join(outdir, name), ignore_errors=True)
+    shutil.rmtree(os.path.join(outdir, "html"), ignore_errors=True)
     shutil.move(os.path.join(work, "html"), os.path.join(outdir, "html"))
-    man3 = os.path.join(outdir, "man3")
-    os.makedirs(man3)
-    for page in sorted(os.listdir(os.path.join(work, "man3"))):
-        if not KEEP.match(page):
-            continue
-        with open(os.path.join(work, "man3", page)) as f:
-            text = f.read()
-        # Doxygen writes a backslash as \\, which troff reads twice inside
-        # the quoted arguments of its summary lines (.RI "...'\\n'..."):
-        # '\n' then prints as '0'. \(rs is a backslash in either place.
-        text = text.replace("\\\\", "\\(rs")
-        # A struct's page says nothing of the calls that use it, which are
-        # documented on its header's page; and rope_mem_stats.3 is the
-        # struct's page, not the function's. Point at the header's page.
-        inc = re.search(r"#include <(ropeio(\\-uring)?)\\&\.h>", text)
-        if inc and not page.startswith("ropeio"):
-            text += '.SH "SEE ALSO"\n\\fB%s\\&.h\\fP(3)\n' % inc.group(1)
-        with open(os.path.join(man3, page), "w") as f:
-            f.write(text)
     shutil.rmtree(work)
     return 0
 

@@ -7,22 +7,24 @@
 # Debian packages: the build, the tests (CUnit, a C++ compiler for the
 # header test, curl for the HTTP example's test, abigail-tools for the ABI
 # check against the last release, musl-tools for the test that builds on
-# musl) and the io_uring layer's liburing.
+# musl, man-db for the man pages' test, wrk for the README's HTTP block,
+# which the test readme-shell runs) and the io_uring layer's liburing.
 ROPEIO_DEPS="meson ninja-build pkg-config gcc g++ libcunit1-dev liburing-dev
-curl abigail-tools musl-tools"
+curl abigail-tools musl-tools man-db wrk"
 
 # The Python module and its tests (suite 'python'): the headers,
-# meson-python (for pip install), CPython's own test package, whose
-# name carries the version of the distribution's python3 (3.11 on Debian
-# 12: libpython3.11-testsuite), and mypy, which checks the stub (mypy
-# --strict and stubtest). meson pulls in python3 itself.
+# meson-python and venv (for pip install in a venv, as the README and the
+# tests readme-shell and wheel-contents do), CPython's own test package,
+# whose name carries the version of the distribution's python3 (3.11 on
+# Debian 12: libpython3.11-testsuite), and mypy, which checks the stub
+# (mypy --strict and stubtest). meson pulls in python3 itself.
 ropeio_python_deps() {
 	local py=/usr/bin/python3 ver
 
 	[ -x "$py" ] || py=python3
 	ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
 		2>/dev/null) || return 0
-	echo "python3-dev python3-mesonpy libpython$ver-testsuite python3-mypy"
+	echo "python3-dev python3-mesonpy python3-venv libpython$ver-testsuite python3-mypy"
 }
 
 # The reference manual (doc/): Doxygen, for the build that makes it and

@@ -256,7 +256,8 @@ PyInit__ropeio(void)
 	    add_type(mod, &rio_buffer_type, NULL) < 0 ||
 	    add_type(mod, &rio_snapiter_type, NULL) < 0 ||
 	    add_type(mod, &rio_view_type, NULL) < 0 ||
-	    PyModule_AddStringConstant(mod, "__version__", "0.2.0") < 0 ||
+	    PyModule_AddStringConstant(mod, "__version__",
+				       ROPEIO_PY_VERSION) < 0 ||
 	    PyModule_AddIntConstant(mod, "_derives_from_bytesio",
 				    rio_is_bytesio) < 0) {
 		Py_DECREF(mod);
