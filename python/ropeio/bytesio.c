@@ -1353,6 +1353,10 @@ static PyMethodDef rio_methods[] = {
 	{"readline_delim", (PyCFunction)(void (*)(void))rio_readline_delim,
 	 METH_FASTCALL, readline_delim_doc},
 	{"drain", (PyCFunction)rio_drain, METH_O, drain_doc},
+	{"append_snapshot", (PyCFunction)(void (*)(void))rio_append_snapshot,
+	 METH_FASTCALL, rio_append_snapshot_doc},
+	{"move_from", (PyCFunction)(void (*)(void))rio_move_from,
+	 METH_FASTCALL, rio_move_from_doc},
 	{NULL, NULL, 0, NULL}
 };
 

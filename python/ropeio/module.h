@@ -195,8 +195,17 @@ PyObject *rio_getbuffer(struct rio *self, PyObject *unused);
 void rio_value_forget(struct rio *self);
 void rio_value_set(struct rio *self, PyObject *v, int owned);
 
-/* snapshot.c */
+/* snapshot.c; rio_snap_of(): a Snapshot's snapshot, or NULL with
+ * TypeError (not a Snapshot) or ValueError (released). */
 PyObject *rio_snapshot(struct rio *self, PyObject *unused);
+const struct rope_snap *rio_snap_of(PyObject *obj);
+
+/* compose.c */
+extern const char rio_append_snapshot_doc[], rio_move_from_doc[];
+PyObject *rio_append_snapshot(struct rio *self, PyObject *const *args,
+			      Py_ssize_t nargs);
+PyObject *rio_move_from(struct rio *self, PyObject *const *args,
+			Py_ssize_t nargs);
 PyObject *rio_send(struct rio *self, PyObject *arg);
 
 #endif

@@ -77,6 +77,24 @@ rio_send(struct rio *self, PyObject *arg)
 	return write_snap(s, 0, fd);
 }
 
+const struct rope_snap *
+rio_snap_of(PyObject *obj)
+{
+	struct rio_snap *s = (struct rio_snap *)obj;
+
+	if (!PyObject_TypeCheck(obj, &rio_snap_type)) {
+		PyErr_Format(PyExc_TypeError, "expected a ropeio.Snapshot, "
+			     "not %.100s", Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+	if (!s->snap) {
+		PyErr_SetString(PyExc_ValueError,
+				"operation on a released snapshot");
+		return NULL;
+	}
+	return s->snap;
+}
+
 PyObject *
 rio_snapshot(struct rio *self, PyObject *unused)
 {
