@@ -114,11 +114,19 @@ rope__mem_footprint(const struct rope *r)
 	return total;
 }
 
+/* Saturating: a sparse rope may hold up to INT64_MAX bytes of zero runs,
+ * and four times that does not fit in a size_t. */
 size_t
 rope__mem_bound(const struct rope *r)
 {
-	return ROPE_MEM_FACTOR * (size_t)r->size + ROPE_MEM_PER_SEG * r->nseg +
-	       ROPE_MEM_SLACK;
+	size_t bound;
+
+	if (__builtin_mul_overflow((size_t)r->size, (size_t)ROPE_MEM_FACTOR,
+				   &bound) ||
+	    __builtin_add_overflow(bound, ROPE_MEM_PER_SEG * r->nseg, &bound) ||
+	    __builtin_add_overflow(bound, (size_t)ROPE_MEM_SLACK, &bound))
+		return SIZE_MAX;
+	return bound;
 }
 
 int

@@ -272,6 +272,22 @@ test_bound_truncate_releases_a_reference(void)
 	free(big);
 }
 
+/* A sparse rope near INT64_MAX bytes: the bound saturates rather than
+ * wrap around (four times the size does not fit in 64 bits). */
+static void
+test_bound_sparse_rope_near_the_limit(void)
+{
+	struct rope *r = rope_new();
+
+	CU_ASSERT_EQUAL(rope_append(r, "abc", 3), 3);
+	CU_ASSERT_EQUAL(rope_seek(r, INT64_MAX - 100, SEEK_SET),
+			INT64_MAX - 100);
+	CU_ASSERT_EQUAL(rope_write(r, "x", 1), 1);
+	CU_ASSERT(rope__mem_bound(r) >= rope__mem_footprint(r));
+	T_CHECK(r);
+	rope_free(r);
+}
+
 /* The checker itself fails on a breach: a tail chunk sized as the old
  * doubling did, for one byte. */
 static void
@@ -302,6 +318,8 @@ static const struct t_test tests[] = {
 	  test_bound_heads_share_the_room_before_references },
 	{ "long_gaps", test_bound_long_gaps },
 	{ "one_byte_gaps", test_bound_one_byte_gaps },
+	{ "sparse_rope_near_the_limit",
+	  test_bound_sparse_rope_near_the_limit },
 	{ "truncate_releases_a_reference",
 	  test_bound_truncate_releases_a_reference },
 };
