@@ -19,6 +19,14 @@
  * The fuzz target (tests/fuzz) runs the same table from the fuzzer's
  * bytes; model.h says how the files fit. This file is the PRNG's driver:
  * the seed, the crash report, how long each run is, and the tests.
+ *
+ * How long: MODEL_STEPS steps per run on a plain or ASan build. Under
+ * ThreadSanitizer and valgrind every step costs 10 to 50 times more, and
+ * buys little: the harness is one thread, so TSan can only repeat what
+ * the plain arm proves, and valgrind adds uninitialised reads to what
+ * ASan finds. There a run is a fifth (valgrind) or a tenth (TSan) as
+ * long, still thousands of steps of every operation; ROPEIO_STEPS sets
+ * a floor on any build.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -27,12 +35,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
 #include "model.h"
 
 /* Every run performs at least this many operations, unless it fails. */
 #define MODEL_STEPS 100000UL
 
 #define DEFAULT_SEED UINT64_C(0x726f7065696f2d31)
+
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
 
 /* For the crash handler, which has no other way to find the run. */
 static struct ctx *g_ctx;
@@ -123,6 +145,21 @@ env_u64(const char *name, uint64_t dflt)
 	return *end ? dflt : (uint64_t)v;
 }
 
+/* A run's length on this build: see the top of the file for why. */
+static unsigned long
+scaled_steps(unsigned long steps)
+{
+#ifdef T_TSAN
+	return steps / 10;
+#else
+#ifdef RUNNING_ON_VALGRIND
+	if (RUNNING_ON_VALGRIND)
+		return steps / 5;
+#endif
+	return steps;
+#endif
+}
+
 static void
 cunit_mismatch(struct ctx *c, const char *file, int line, const char *expr)
 {
@@ -138,6 +175,7 @@ run_model_steps(const char *name, unsigned flags, uint64_t salt,
 	struct ctx *c = t_xmalloc(sizeof(*c));
 
 	memset(c, 0, sizeof(*c));
+	min_steps = scaled_steps(min_steps);
 	c->on_mismatch = cunit_mismatch;
 	c->seed = env_u64("ROPEIO_SEED", DEFAULT_SEED);
 	snprintf(c->origin, sizeof(c->origin), "ROPEIO_SEED=%#" PRIx64,
