@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The operations of the differential harness that reach past the flat
- * stream (model.h): descriptors under faults, cursors, delimiters, and
- * offsets far beyond what a flat model can hold.
+ * stream (model.h): descriptors under faults, allocation failures,
+ * cursors, delimiters, and offsets far beyond what a flat model can hold.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -372,5 +372,69 @@ op_far(struct ctx *c)
 		}
 	}
 	rope_free(fr);
+	return true;
+}
+
+/*
+ * A change whose allocation number @nth (0: the first) fails: all or
+ * nothing. Either the call needed fewer allocations and succeeds, and the
+ * model follows, or it returns -ENOMEM and the rope, its position and the
+ * memory ropeio holds are as they were (the step's comparison checks the
+ * rest). Random states make the sweep reach what test-oom's fixed states
+ * do not: shared chunks, exports released, seam blocks, twins.
+ */
+bool
+op_oom(struct ctx *c)
+{
+	struct model *m = &c->m;
+	unsigned kind = (unsigned)t_below(c, 4);
+	long nth = (long)t_below(c, 6);
+	size_t len = t_pick_len(c), size = m->size, mem;
+	uint64_t pos = m->pos;
+	uint8_t *data, *saved;
+	struct rope_snap *sn = NULL;
+	int64_t want = 0, got;
+
+	if (m->closed || m->exports)
+		return false;
+	data = t_xdup(t_gen_data(c, len), len);
+	saved = t_xdup(m->buf, m->size);
+	mem = t_mem_now();
+	t_note(c, "allocation %ld fails: %s(buf, %zu) at pos %" PRIu64
+	       " of size %zu", nth, kind == 0 ? "write" : kind == 1 ? "append"
+	       : kind == 2 ? "writev" : "snapshot", len, pos, size);
+	if (kind < 3)
+		want = t_model_write(c, data, len, kind == 1);
+	rope__alloc_fail_at(nth);
+	if (kind == 0) {
+		got = rope_write(c->r, data, len);
+	} else if (kind == 1) {
+		got = rope_append(c->r, data, len);
+	} else if (kind == 2) {
+		struct iovec iov[2] = { { data, len / 2 },
+					{ data + len / 2, len - len / 2 } };
+
+		got = rope_writev(c->r, iov, 2);
+	} else {
+		got = rope_snapshot(c->r, &sn);
+	}
+	rope__alloc_fail_at(-1);
+	if (got == -ENOMEM) {
+		/* Back to the model as it was; the cache may have gone. */
+		memcpy(m->buf, saved, size);
+		m->size = size;
+		m->pos = pos;
+		m->gen++;
+		c->cached_ok = false;
+		EXPECT(c, t_mem_now() == mem,
+		       "the failed call left ropeio holding %zd bytes more",
+		       (ssize_t)(t_mem_now() - mem));
+	} else {
+		EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64,
+		       got, want);
+	}
+	rope_snap_unref(sn);
+	free(saved);
+	free(data);
 	return true;
 }

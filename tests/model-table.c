@@ -4,9 +4,11 @@
  * (test-model) and the fuzzer runs (tests/fuzz), with its weight and the
  * run features it needs. Adding a line here is how an operation joins both.
  *
- * The order is part of the fuzz input's meaning (an op is picked by where
- * a draw falls among the weights): add new operations at the end, and
- * remake the seed corpus (tests/fuzz/replay.c --record) when a line moves.
+ * The order and the weights are part of a fuzz input's meaning (an op is
+ * picked by where a draw falls among the weights). A line added at the end
+ * leaves the corpus meaning what it did (while the total weight stays
+ * under 65,536: one draw of two bytes); moving or reweighing a line does
+ * not: remake the corpus then (tests/fuzz/make-seeds.sh).
  */
 #include "model.h"
 
@@ -47,6 +49,7 @@ const struct op_def t_model_ops[] = {
 	{ "write_fd",       op_write_fd,        12, 0 },
 	{ "read_fd",        op_read_fd,         12, 0 },
 	{ "far",            op_far,              3, 0 },
+	{ "oom",            op_oom,              6, 0 },
 };
 
 const size_t t_model_nops = ARRAY_SIZE(t_model_ops);

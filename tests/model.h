@@ -227,6 +227,7 @@ bool op_seal(struct ctx *c);
 bool op_seal_run(struct ctx *c);
 bool op_write_fd(struct ctx *c);
 bool op_read_fd(struct ctx *c);
+bool op_oom(struct ctx *c);
 
 /* Memory handed to rope_append_ref() with no release function. */
 extern uint8_t t_static_ext[8192];

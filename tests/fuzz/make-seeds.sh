@@ -28,6 +28,7 @@ seeds=(
   "gap-and-read                7 0x02 80  gap,read,readline,pread,seek,write,getvalue"
   "int64-max-edge              8 0x00 80  overflow,seek,far,write,truncate,pread"
   "pipe-faults                 9 0x00 150 write_fd,read_fd,write,append,seek"
+  "oom-mid-change             18 0x3f 150 oom,write,append,append_ref,getvalue,snapshot,fork,seal_run,releasebuffer"
   "seam-append-seal           10 0x20 120 append,seal,seal_run,write"
   "seam-read-fd-overwrite     11 0x20 120 read_fd,write,seek,seal,seal_run"
   "seam-reopen-export         12 0x2e 150 reopen,close,getbuffer,releasebuffer,append,seal_run,seal"
