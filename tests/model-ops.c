@@ -764,8 +764,8 @@ t_seal(struct ctx *c, bool shared)
 {
 	const struct model *m = &c->m;
 	const uint8_t *p;
-	void *h = NULL;
-	size_t len = 0;
+	void *h = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
 	int got;
 
 	t_note(c, "seal_value() of size %zu", m->size);
@@ -790,6 +790,14 @@ t_seal(struct ctx *c, bool shared)
 			 t_first_diff(p, m->buf, len));
 	/* The rope's cached value went with the block's old place. */
 	c->cached_ok = false;
+	/* Sealed, it stays sealed: a second call hands out the same. */
+	got = rope_seal_value(c->r, &again, &len2);
+	EXPECT(c, got == 0 && again == h && len2 == len,
+	       "sealing again returned %d, %s block", got,
+	       again == h ? "the same" : "another");
+	/* Held past the seal, as a binding's string object would be. */
+	if (!c->failed)
+		t_model_hold_seal(c, h, len);
 }
 
 bool

@@ -363,11 +363,24 @@ t_check_canary(struct ctx *c, const uint8_t *buf, size_t len, int64_t got)
 
 /* A block: its capacity, then its bytes. Resize number k moves the block
  * when k % move_every is 0 (scribbling over the old bytes first, so a rope
- * that still reads them disagrees), else resizes it in place if it can. */
+ * that still reads them disagrees), else resizes it in place if it can.
+ * A sealed block is held by the run too, as a binding's string object
+ * would hold it, and freed when both have let go. */
 struct t_block {
 	size_t cap;
+	unsigned refs;      /* the rope's, and the run's if sealed */
+	bool given;         /* the rope gave it back */
 	uint8_t bytes[];
 };
+
+static void
+block_unref(struct ctx *c, struct t_block *b)
+{
+	if (--b->refs)
+		return;
+	c->blocks_live--;
+	free(b);
+}
 
 static void *
 t_block_take(void *ctx, size_t cap, void **handle)
@@ -378,6 +391,8 @@ t_block_take(void *ctx, size_t cap, void **handle)
 	if (!b)
 		return NULL;
 	b->cap = cap;
+	b->refs = 1;
+	b->given = false;
 	c->blocks_live++;
 	*handle = b;
 	return b->bytes;
@@ -392,11 +407,14 @@ t_block_resize(void *ctx, void *handle, size_t used, size_t cap,
 
 	if (used > cap || used > old->cap)
 		abort();
+	/* Only a block the rope alone holds, never a sealed one. */
+	EXPECT(c, !old->given && old->refs == 1,
+	       "resize of a block %s", old->given ? "given back" : "sealed");
 	if (++c->blocks_resized % c->move_every == 0) {
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
 			return NULL;
-		memcpy(b->bytes, old->bytes, used);
+		memcpy(b, old, sizeof(*b) + used);
 		memset(old->bytes, 0xdb, old->cap);
 		free(old);
 		c->blocks_moved++;
@@ -414,9 +432,11 @@ static void
 t_block_give(void *ctx, void *handle)
 {
 	struct ctx *c = ctx;
+	struct t_block *b = handle;
 
-	c->blocks_live--;
-	free(handle);
+	EXPECT(c, !b->given, "a block was given back twice");
+	b->given = true;
+	block_unref(c, b);
 }
 
 void
@@ -439,10 +459,49 @@ t_model_block_bytes(void *handle)
 	return ((struct t_block *)handle)->bytes;
 }
 
-size_t
-t_model_block_cap(void *handle)
+/* Keep a sealed block, and a copy of what it must go on holding. */
+void
+t_model_hold_seal(struct ctx *c, void *handle, size_t len)
 {
-	return ((struct t_block *)handle)->cap;
+	struct t_block *b = handle;
+	struct held_seal *h;
+
+	EXPECT(c, !b->given && b->cap == len,
+	       "a sealed block of %zu bytes holds %zu%s", b->cap, len,
+	       b->given ? ", given back" : "");
+	if (c->failed)
+		return;
+	if (c->nseals == MAX_SEALS)
+		t_model_drop_seal_at(c, t_below(c, MAX_SEALS));
+	b->refs++;
+	h = &c->sealed[c->nseals++];
+	h->handle = b;
+	h->copy = t_xdup(b->bytes, len);
+	h->len = len;
+}
+
+/* A sealed block keeps the bytes it had when sealed, whatever the rope
+ * did since. */
+void
+t_model_check_seal(struct ctx *c, const struct held_seal *h)
+{
+	const struct t_block *b = h->handle;
+
+	if (memcmp(b->bytes, h->copy, h->len))
+		MISMATCH(c, "sealed block unchanged",
+			 "byte %zu of a sealed block of %zu changed",
+			 t_first_diff(b->bytes, h->copy, h->len), h->len);
+}
+
+void
+t_model_drop_seal_at(struct ctx *c, size_t i)
+{
+	struct held_seal *h = &c->sealed[i];
+
+	t_model_check_seal(c, h);
+	block_unref(c, h->handle);
+	free(h->copy);
+	*h = c->sealed[--c->nseals];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -644,6 +703,8 @@ t_model_finish(struct ctx *c)
 		t_drop_value_at(c, c->nvals - 1);
 	while (c->nsnaps)
 		t_drop_snap_at(c, c->nsnaps - 1);
+	while (c->nseals)
+		t_model_drop_seal_at(c, c->nseals - 1);
 
 	/* Nothing references the borrowed memory any more. */
 	for (size_t i = 0; i < c->nexts; i++) {

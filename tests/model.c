@@ -474,6 +474,8 @@ t_check_held(struct ctx *c)
 		t_check_snap(c, &c->snaps[i], true);
 	for (size_t i = 0; i < c->nexps && !c->failed; i++)
 		t_check_export(c, &c->exps[i]);
+	for (size_t i = 0; i < c->nseals && !c->failed; i++)
+		t_model_check_seal(c, &c->sealed[i]);
 	if (!c->failed)
 		check_exts(c);
 }

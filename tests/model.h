@@ -33,6 +33,7 @@
 #define MAX_VALUES 8
 #define MAX_SNAPS 6
 #define MAX_EXPORTS 3
+#define MAX_SEALS 4
 
 /* What a run exercises besides writes, reads, seeks and truncates. */
 enum {
@@ -65,6 +66,13 @@ struct held_value {
 struct held_snap {
 	struct rope_snap *s;
 	unsigned refs;
+	uint8_t *copy;
+	size_t len;
+};
+
+/* A block rope_seal_value() handed out, held past the seal. */
+struct held_seal {
+	void *handle;
 	uint8_t *copy;
 	size_t len;
 };
@@ -143,6 +151,8 @@ struct ctx {
 	size_t nsnaps;
 	struct held_export exps[MAX_EXPORTS];
 	size_t nexps;
+	struct held_seal sealed[MAX_SEALS];
+	size_t nseals;
 
 	/* The twin: made from a value of the active rope, so the two share
 	 * chunks, and writes to either must never reach the other. */
@@ -285,7 +295,9 @@ void t_model_reset(struct ctx *c, const void *bytes, size_t len);
  * (F_SEAM), which moves every block it resizes. */
 void t_model_seam(struct ctx *c);
 const uint8_t *t_model_block_bytes(void *handle);
-size_t t_model_block_cap(void *handle);
+void t_model_hold_seal(struct ctx *c, void *handle, size_t len);
+void t_model_check_seal(struct ctx *c, const struct held_seal *h);
+void t_model_drop_seal_at(struct ctx *c, size_t i);
 int64_t t_model_write(struct ctx *c, const void *buf, size_t len, bool append);
 int64_t t_model_truncate(struct ctx *c, int64_t size);
 int64_t t_model_drain(struct ctx *c, size_t len);
