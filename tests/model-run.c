@@ -31,6 +31,7 @@
  * past 1 MiB, where a zero gap is longer than the library's real zero block.
  */
 #define SIZE_SOFT (256u * 1024)
+#define SIZE_SOFT_FUZZ (32u * 1024)
 #define SIZE_HARD (4u * 1024 * 1024)
 
 /* Bytes after a read's length that the rope must leave alone. */
@@ -614,15 +615,22 @@ one_step(struct ctx *c)
 	}
 }
 
-/* Keep the stream small enough that a run takes seconds. */
+/*
+ * Keep the stream small enough that a run takes seconds. Every step
+ * compares the whole stream and all that is held, so a fuzz input, which
+ * wants many short executions, keeps it smaller still: cut back past
+ * SIZE_SOFT_FUZZ at even odds (a gap past 1 MiB still lasts a few steps).
+ */
 static void
 bound_size(struct ctx *c)
 {
 	const struct model *m = &c->m;
+	size_t soft = c->in ? SIZE_SOFT_FUZZ : SIZE_SOFT;
 
 	if (m->closed || m->exports)
 		return;
-	if (m->size > SIZE_HARD || (m->size > SIZE_SOFT && t_chance(c, 20)))
+	if (m->size > SIZE_HARD ||
+	    (m->size > soft && t_chance(c, c->in ? 50 : 20)))
 		t_truncate_to(c, (int64_t)t_below(c, 65536));
 	if (!c->failed && m->pos > (uint64_t)m->size + (2u << 20))
 		t_seek_to(c, t_pick_target(c));
