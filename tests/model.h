@@ -17,10 +17,10 @@
  *   two drivers. test-model.c says what the test proves and how a run is
  *   reproduced.
  *
- * To add an operation: write `static bool op_x(struct ctx *c)` (draw the
- * arguments, make the call on c->r and the same on c->m, compare with
- * EXPECT; return false when it does not apply now), declare it below, and
- * give it a line in model-table.c. Both drivers run it from then on, and
+ * To add an operation: write `bool op_x(struct ctx *c)` in a model-ops
+ * file (draw the arguments, make the call on c->r and the same on c->m,
+ * compare with EXPECT; return false when it does not apply now), declare
+ * it below, and give it a line at the end of model-table.c. Both drivers run it from then on, and
  * rope__check() and the whole-state comparison follow it every step.
  */
 #include <stdbool.h>

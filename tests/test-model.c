@@ -25,8 +25,9 @@
  * buys little: the harness is one thread, so TSan can only repeat what
  * the plain arm proves, and valgrind adds uninitialised reads to what
  * ASan finds. There a run is a fifth (valgrind) or a tenth (TSan) as
- * long, still thousands of steps of every operation; ROPEIO_STEPS sets
- * a floor on any build.
+ * long: 10,000 steps (2,000 for the seam) still reach every operation,
+ * the rarest (gap, far) a few to a few dozen times, the common ones
+ * hundreds to thousands. ROPEIO_STEPS sets a floor on any build.
  */
 #include <inttypes.h>
 #include <signal.h>
