@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -10,11 +11,28 @@
 
 #include "common.h"
 
+/* Whether @name is among the comma-separated names in $ROPEIO_TESTS (all
+ * are, when it is unset or empty). */
+static bool
+t_selected(const char *name)
+{
+	const char *list = getenv("ROPEIO_TESTS"), *p;
+	size_t len = strlen(name);
+
+	if (!list || !*list)
+		return true;
+	for (p = list; (p = strstr(p, name)); p += len)
+		if ((p == list || p[-1] == ',') && (!p[len] || p[len] == ','))
+			return true;
+	return false;
+}
+
 int
 t_run(const char *suite, const struct t_test *tests, size_t n)
 {
 	CU_pSuite s;
 	unsigned int failed;
+	size_t added = 0;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return T_EXIT_SETUP;
@@ -24,10 +42,20 @@ t_run(const char *suite, const struct t_test *tests, size_t n)
 		return T_EXIT_SETUP;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (!t_selected(tests[i].name))
+			continue;
 		if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
 			CU_cleanup_registry();
 			return T_EXIT_SETUP;
 		}
+		added++;
+	}
+	/* A selection that names no test is a mistake, not a pass. */
+	if (!added) {
+		fprintf(stderr, "%s: no test matches ROPEIO_TESTS=%s\n", suite,
+			getenv("ROPEIO_TESTS"));
+		CU_cleanup_registry();
+		return T_EXIT_SETUP;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
@@ -184,6 +212,25 @@ t_tcp_pair(int fds[2])
 	fds[1] = accept(l, NULL, NULL);
 	close(l);
 	return fds[1] < 0 ? -1 : 0;
+}
+
+bool
+t_loopback_down(const char *suite)
+{
+	int fds[2], err;
+
+	errno = 0;
+	if (t_tcp_pair(fds) == 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return false;
+	}
+	err = errno;
+	printf("%s: skipped: TCP on loopback (127.0.0.1) does not work here "
+	       "(%s); bring the loopback interface up to run it\n", suite,
+	       err ? strerror(err) : "no error code");
+	fflush(stdout);
+	return true;
 }
 
 void

@@ -24,8 +24,15 @@ struct t_test {
 	CU_TestFunc fn;
 };
 
-/* Register @tests as one suite, run them, return the process exit code. */
+/* Register @tests as one suite, run them, return the process exit code.
+ * ROPEIO_TESTS=a,b runs only the tests named (meson runs a long binary
+ * as several tests this way, in parallel). */
 int t_run(const char *suite, const struct t_test *tests, size_t n);
+
+/* For a binary whose tests need TCP on loopback: true, after saying so on
+ * stdout, where it does not work (a container without `lo` up); main()
+ * then returns T_EXIT_SKIP rather than fail. */
+bool t_loopback_down(const char *suite);
 
 /* Assert the rope's invariants (non-fatal). */
 #define T_CHECK(r) CU_ASSERT_EQUAL(rope__check(r), 0)

@@ -78,6 +78,8 @@ t_run_engine_arms(const struct t_test *tests, size_t n, unsigned alarm_s)
 	unsigned failed;
 	bool ring_ok;
 
+	if (t_loopback_down("engine"))
+		return T_EXIT_SKIP;
 	/* The ring arm needs io_uring; the fallback arm runs anywhere. */
 	unsetenv("ROPEIO_NO_URING");
 	if (rope_uring_new(&probe, 8) < 0)

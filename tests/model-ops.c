@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operations of test-model. Each makes one call (or a few) on the rope
- * and the same on the model, compares what they return, and returns false
- * when it does not apply right now, so the driver picks another.
+ * The operations of the differential harness (model.h): the stream, values
+ * and snapshots, exports, life and the twin, the allocation seam. Each
+ * makes one call (or a few) on the rope and the same on the model,
+ * compares what they return, and returns false when it does not apply
+ * right now, so the driver picks another. The table is model-table.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -62,13 +64,13 @@ write_or_append(struct ctx *c, bool append, unsigned seek_pct)
 	return true;
 }
 
-static bool
+bool
 op_write(struct ctx *c)
 {
 	return write_or_append(c, false, 30);
 }
 
-static bool
+bool
 op_writev(struct ctx *c)
 {
 	struct iovec iov[5];
@@ -109,13 +111,13 @@ op_writev(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_append(struct ctx *c)
 {
 	return write_or_append(c, true, 20);
 }
 
-static bool
+bool
 op_append_ref(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -189,19 +191,19 @@ read_like(struct ctx *c, const char *name,
 	return true;
 }
 
-static bool
+bool
 op_read(struct ctx *c)
 {
 	return read_like(c, "read", t_model_read, rope_read);
 }
 
-static bool
+bool
 op_readline(struct ctx *c)
 {
 	return read_like(c, "readline", t_model_readline, rope_readline);
 }
 
-static bool
+bool
 op_pread(struct ctx *c)
 {
 	unsigned k = (unsigned)t_below(c, 100);
@@ -235,7 +237,7 @@ op_pread(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_seek(struct ctx *c)
 {
 	static const int bad_whence[] = { 3, -1, 7, INT_MAX, INT_MIN };
@@ -305,7 +307,7 @@ t_truncate_to(struct ctx *c, int64_t size)
 	       after.allocs - before.allocs);
 }
 
-static bool
+bool
 op_truncate(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -334,7 +336,7 @@ op_truncate(struct ctx *c)
 }
 
 /* Searching across chunks must agree with memmem on the flat model. */
-static bool
+bool
 op_find(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -342,7 +344,25 @@ op_find(struct ctx *c)
 	int64_t from = (int64_t)t_below(c, m->size + 2), want, got;
 	uint8_t nd[16];
 
-	if (m->size && t_chance(c, 70)) {
+	if (m->size && !m->closed && t_chance(c, 25)) {
+		/* Aim across a segment boundary, where the search is
+		 * hardest: the needle starts a little before the end of the
+		 * segment holding a random byte. */
+		struct rope_cursor cur;
+		const void *p;
+		size_t at = (size_t)t_below(c, m->size);
+		size_t back = (size_t)t_range(c, 1, nlen);
+		size_t early = (size_t)t_below(c, 4);
+		ssize_t seg;
+
+		rope_cursor_init(&cur, c->r, (int64_t)at);
+		seg = rope_cursor_peek(&cur, &p);
+		at += seg > 0 ? (size_t)seg : 0;
+		at -= MIN(at, back);
+		nlen = MIN(nlen, m->size - at);
+		memcpy(nd, m->buf + at, nlen);
+		from = (int64_t)(at - MIN(at, early));
+	} else if (m->size && t_chance(c, 70)) {
 		size_t at = (size_t)t_below(c, m->size);
 
 		nlen = MIN(nlen, m->size - at);
@@ -371,7 +391,7 @@ op_find(struct ctx *c)
 }
 
 /* Pulling a range together changes no byte; the pointer shows the range. */
-static bool
+bool
 op_pullup(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -398,7 +418,7 @@ op_pullup(struct ctx *c)
 }
 
 /* Draining consumes the front, like a queue; it never allocates. */
-static bool
+bool
 op_drain(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -434,7 +454,7 @@ op_drain(struct ctx *c)
 }
 
 /* Positions near INT64_MAX: nothing may wrap, and nothing is allocated. */
-static bool
+bool
 op_overflow(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -504,7 +524,7 @@ op_overflow(struct ctx *c)
 }
 
 /* Bad arguments fail with -EINVAL and change nothing. */
-static bool
+bool
 op_badargs(struct ctx *c)
 {
 	static struct iovec many[IOV_MAX + 1];
@@ -656,7 +676,7 @@ op_badargs(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_info(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -723,7 +743,7 @@ take_value(struct ctx *c)
 	return b;
 }
 
-static bool
+bool
 op_getvalue(struct ctx *c)
 {
 	struct rope_bytes *b = take_value(c);
@@ -748,8 +768,8 @@ t_seal(struct ctx *c, bool shared)
 {
 	const struct model *m = &c->m;
 	const uint8_t *p;
-	void *h = NULL;
-	size_t len = 0;
+	void *h = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
 	int got;
 
 	t_note(c, "seal_value() of size %zu", m->size);
@@ -774,9 +794,17 @@ t_seal(struct ctx *c, bool shared)
 			 t_first_diff(p, m->buf, len));
 	/* The rope's cached value went with the block's old place. */
 	c->cached_ok = false;
+	/* Sealed, it stays sealed: a second call hands out the same. */
+	got = rope_seal_value(c->r, &again, &len2);
+	EXPECT(c, got == 0 && again == h && len2 == len,
+	       "sealing again returned %d, %s block", got,
+	       again == h ? "the same" : "another");
+	/* Held past the seal, as a binding's string object would be. */
+	if (!c->failed)
+		t_model_hold_seal(c, h, len);
 }
 
-static bool
+bool
 op_seal(struct ctx *c)
 {
 	/* Held values and snapshots share the block, which refuses: let go
@@ -803,7 +831,7 @@ op_seal(struct ctx *c)
  * steps rarely leave one private block; this way most seals succeed, and
  * the blocks they hand out were grown, and moved, by many resizes.
  */
-static bool
+bool
 op_seal_run(struct ctx *c)
 {
 	size_t vals = c->nvals, snaps = c->nsnaps, len;
@@ -875,7 +903,7 @@ op_seal_run(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_drop_value(struct ctx *c)
 {
 	if (!c->nvals)
@@ -885,7 +913,7 @@ op_drop_value(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_bytes_new(struct ctx *c)
 {
 	size_t len = t_pick_len(c);
@@ -903,7 +931,7 @@ op_bytes_new(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_snapshot(struct ctx *c)
 {
 	const struct model *m = &c->m;
@@ -925,7 +953,7 @@ op_snapshot(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_drop_snap(struct ctx *c)
 {
 	if (!c->nsnaps)
@@ -935,7 +963,7 @@ op_drop_snap(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_check_snap(struct ctx *c)
 {
 	if (!c->nsnaps)
@@ -950,7 +978,7 @@ op_check_snap(struct ctx *c)
  * block, often left as the end of the stream or as all of it: reading,
  * flattening, snapshotting and exporting such a run must still give zeros.
  */
-static bool
+bool
 op_gap(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -1001,7 +1029,7 @@ op_gap(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_getbuffer(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -1058,7 +1086,7 @@ op_getbuffer(struct ctx *c)
 }
 
 /* Write through an export: the contents change, nothing held does. */
-static bool
+bool
 op_export_write(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -1097,7 +1125,7 @@ op_export_write(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_releasebuffer(struct ctx *c)
 {
 	struct model *m = &c->m;
@@ -1116,7 +1144,7 @@ op_releasebuffer(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_close(struct ctx *c)
 {
 	int64_t want;
@@ -1295,7 +1323,7 @@ twin_free(struct ctx *c)
 
 /* Replace the twin with a rope made from the active one's contents: most
  * often from its value, so the two share chunks. */
-static bool
+bool
 op_fork(struct ctx *c)
 {
 	struct rope *nr = NULL;
@@ -1334,7 +1362,7 @@ op_fork(struct ctx *c)
 	return true;
 }
 
-static bool
+bool
 op_swap(struct ctx *c)
 {
 	if (!c->have_twin)
@@ -1343,44 +1371,3 @@ op_swap(struct ctx *c)
 	t_swap_twin(c);
 	return true;
 }
-
-/* Every operation, with its weight and the run features it needs. */
-const struct op_def t_model_ops[] = {
-	{ "write",         op_write,         160, 0 },
-	{ "writev",        op_writev,         50, 0 },
-	{ "append",        op_append,         50, 0 },
-	{ "append_ref",    op_append_ref,     40, F_REFS },
-	{ "read",          op_read,           90, 0 },
-	{ "readline",      op_readline,       80, 0 },
-	{ "pread",         op_pread,          60, 0 },
-	{ "seek",          op_seek,          120, 0 },
-	{ "truncate",      op_truncate,       40, 0 },
-	{ "drain",         op_drain,          30, 0 },
-	{ "find",          op_find,           25, 0 },
-	{ "pullup",        op_pullup,         20, 0 },
-	{ "overflow",      op_overflow,        4, 0 },
-	{ "gap",           op_gap,             2, 0 },
-	{ "badargs",       op_badargs,         8, 0 },
-	{ "info",          op_info,            5, 0 },
-	{ "getvalue",      op_getvalue,       40, F_VALUES },
-	{ "drop_value",    op_drop_value,     20, F_VALUES },
-	{ "bytes_new",     op_bytes_new,       5, F_VALUES },
-	{ "snapshot",      op_snapshot,       30, F_VALUES },
-	{ "drop_snap",     op_drop_snap,      15, F_VALUES },
-	{ "check_snap",    op_check_snap,     25, F_VALUES },
-	{ "getbuffer",     op_getbuffer,      10, F_EXPORTS },
-	{ "export_write",  op_export_write,   40, F_EXPORTS },
-	{ "releasebuffer", op_releasebuffer,  60, F_EXPORTS },
-	{ "close",         op_close,           6, F_LIFE },
-	{ "reopen",        t_op_reopen,          6, F_LIFE },
-	{ "fork",          op_fork,            4, F_TWIN },
-	{ "swap",          op_swap,           10, F_TWIN },
-	{ "seal",          op_seal,           25, F_SEAM },
-	{ "seal_run",      op_seal_run,       20, F_SEAM },
-};
-
-const size_t t_model_nops = ARRAY_SIZE(t_model_ops);
-
-_Static_assert(ARRAY_SIZE(t_model_ops) <=
-	       ARRAY_SIZE(((struct ctx *)0)->counts),
-	       "one counter per operation");

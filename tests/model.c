@@ -159,6 +159,28 @@ t_model_readline(struct model *m, const void *buf, size_t len, uint64_t *at)
 	return (int64_t)n;
 }
 
+/* readline_delim(): up to and including the first @delim, as readline(). */
+int64_t
+t_model_readline_delim(struct model *m, const void *buf, size_t len,
+		       const void *delim, size_t dlen, uint64_t *at)
+{
+	const uint8_t *hit;
+	size_t limit, n;
+
+	*at = m->pos;
+	if (m->closed)
+		return -EBADF;
+	if ((!buf && len) || !delim || !dlen)
+		return -EINVAL;
+	if (m->pos >= m->size || len == 0)
+		return 0;
+	limit = MIN(len, (size_t)(m->size - m->pos));
+	hit = memmem(m->buf + m->pos, limit, delim, dlen);
+	n = hit ? (size_t)(hit - (m->buf + m->pos)) + dlen : limit;
+	m->pos += n;
+	return (int64_t)n;
+}
+
 int64_t
 t_model_pread(const struct model *m, const void *buf, size_t len, int64_t off)
 {
@@ -452,6 +474,8 @@ t_check_held(struct ctx *c)
 		t_check_snap(c, &c->snaps[i], true);
 	for (size_t i = 0; i < c->nexps && !c->failed; i++)
 		t_check_export(c, &c->exps[i]);
+	for (size_t i = 0; i < c->nseals && !c->failed; i++)
+		t_model_check_seal(c, &c->sealed[i]);
 	if (!c->failed)
 		check_exts(c);
 }

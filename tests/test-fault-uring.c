@@ -1167,6 +1167,8 @@ main(void)
 	CU_pSuite suite;
 	unsigned failed;
 
+	if (t_loopback_down("fault-uring"))
+		return T_EXIT_SKIP;
 	unsetenv("ROPEIO_NO_URING");
 	if (rope_uring_new(&probe, 8) < 0)
 		return T_EXIT_SETUP;

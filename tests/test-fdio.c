@@ -544,5 +544,7 @@ static const struct t_test tests[] = {
 int
 main(void)
 {
+	if (t_loopback_down("fdio"))
+		return T_EXIT_SKIP;
 	return t_run("fdio", tests, ARRAY_SIZE(tests));
 }

@@ -270,5 +270,7 @@ static const struct t_test tests[] = {
 int
 main(void)
 {
+	if (t_loopback_down("soak"))
+		return T_EXIT_SKIP;
 	return t_run("soak", tests, ARRAY_SIZE(tests));
 }

@@ -395,6 +395,10 @@ main(void)
 		fprintf(stderr, "no io_uring here (%d): skipping\n", ret);
 		return T_EXIT_SKIP;
 	}
+	if (t_loopback_down("uring")) {
+		io_uring_queue_exit(&ring);
+		return T_EXIT_SKIP;
+	}
 	ret = t_run("uring", tests, ARRAY_SIZE(tests));
 	io_uring_queue_exit(&ring);
 	return ret;
