@@ -801,6 +801,12 @@ rope__recv_callbacks(struct rope_uring *u)
 			if (rc->cb)
 				rc->cb(rc->arg, (ssize_t)n);
 			called++;
+			/* The callback may have started receives, which go
+			 * at the head of the list: when @rc was first, @link
+			 * now points at one of them. Receives are freed only
+			 * here, so @rc is still linked further on. */
+			while (*link != rc)
+				link = &(*link)->next;
 		}
 		/* Done once nothing is in flight and nothing waits. */
 		if (rc->ended && !rc->armed && !rc->cancel_inflight &&

