@@ -423,7 +423,8 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * @param arg  passed to @p cb as is
  * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope, or
  *         @p fd not open), -EBUSY (@p fd's socket is being received
- *         already), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
+ *         already, through @p fd or any other descriptor of it, such as a
+ *         dup()), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,

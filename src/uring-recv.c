@@ -212,6 +212,17 @@ recv_find(struct rope_uring *u, int fd)
 	return NULL;
 }
 
+/* The receive still reading the open file @st describes, if any. */
+static struct recv *
+recv_find_file(struct rope_uring *u, const struct stat *st)
+{
+	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+		if (rc->dev == st->st_dev && rc->ino == st->st_ino &&
+		    !rc->stopping && !rc->ended)
+			return rc;
+	return NULL;
+}
+
 static void
 end(struct recv *rc, int res)
 {
@@ -252,9 +263,11 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		errno = saved;
 		return -EBADF;
 	}
-	old = recv_find(u, fd);
-	if (old && old->dev == st.st_dev && old->ino == st.st_ino)
+	/* One receive per socket, whatever descriptor names it: two would
+	 * split one stream between two ropes. */
+	if (recv_find_file(u, &st))
 		return -EBUSY;
+	old = recv_find(u, fd);
 	if (!u->fallback && !u->br) {
 		int ret = buffers_setup(u);
 

@@ -106,7 +106,40 @@ test_findings_recv_started_from_a_callback(void)
 	close(b[0]);
 }
 
+/* ------------------------------------------------------------------------ */
+/* One socket, one receive, whatever the descriptor                          */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_findings_recv_on_a_dup_is_busy(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new(), *r2 = rope_new();
+	struct t_received x = { 0 }, y = { 0 };
+	int fds[2], d;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	d = dup(fds[0]);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	/* Two receives of one stream would split its bytes between ropes. */
+	CU_ASSERT_EQUAL(rope_uring_recv(u, d, r2, t_on_recv, &y), -EBUSY);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r2, t_on_recv, &y), -EBUSY);
+	CU_ASSERT_EQUAL(write(fds[1], "abc", 3), 3);
+	close(fds[1]);
+	run_until(u, &x.ended, 5);
+	T_EQUALS_STR(r, "abc");
+	CU_ASSERT_EQUAL(x.end, 0);
+	CU_ASSERT_EQUAL(y.batches, 0);
+	CU_ASSERT_EQUAL(rope_size(r2), 0);
+	rope_uring_free(u);
+	rope_free(r);
+	rope_free(r2);
+	close(d);
+	close(fds[0]);
+}
+
 static const struct t_test tests[] = {
+	{ "recv_on_a_dup_is_busy", test_findings_recv_on_a_dup_is_busy },
 	{ "recv_started_from_a_callback",
 	  test_findings_recv_started_from_a_callback },
 };
