@@ -348,8 +348,9 @@ ROPEIO_EXPORT int rope_uring_send(struct rope_uring *u, int fd,
  * @param file_off  where in the file the range goes
  * @param cb        called once when the write ends
  * @param arg       passed to @p cb as is
- * @return 0, -EINVAL, -EOVERFLOW, -ENOMEM; on failure @p cb is never
- *         called.
+ * @return 0, -EINVAL, -EOVERFLOW, -ESPIPE (@p fd is a socket or a pipe,
+ *         which has no offsets: use rope_uring_send()), -ENOMEM; on
+ *         failure @p cb is never called.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_pwrite(struct rope_uring *u, int fd,
@@ -424,7 +425,8 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * @return 0, -EINVAL (NULL, negative @p fd), -EBADF (closed rope, or
  *         @p fd not open), -EBUSY (@p fd's socket is being received
  *         already, through @p fd or any other descriptor of it, such as a
- *         dup()), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
+ *         dup()), -ENOTSOCK (@p fd is not a socket: a pipe or a file, in
+ *         both modes), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,

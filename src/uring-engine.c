@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <liburing.h>
@@ -121,6 +122,23 @@ rope__uring_get_stats(const struct rope_uring *u, struct rope_uring_stats *out,
 	return 0;
 }
 
+/*
+ * A socket or a pipe has no offsets: io_uring's WRITEV writes to it anyway
+ * and pwritev(2) refuses, so both modes refuse it when it is queued. A
+ * descriptor fstat() cannot see fails in the callback, in both modes.
+ */
+static bool
+seekable(int fd)
+{
+	struct stat st;
+	int saved = errno;
+	bool no = fstat(fd, &st) == 0 &&
+		  (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+
+	errno = saved;
+	return !no;
+}
+
 static int
 queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
       size_t len, int64_t file_off, unsigned flags, rope_uring_cb cb,
@@ -134,6 +152,8 @@ queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
 	ret = rope__uring_check(s, off, &len, fd, file_off, flags);
 	if (ret < 0)
 		return ret;
+	if (file_off >= 0 && !seekable(fd))
+		return -ESPIPE;
 	q = rope__alloc(sizeof(*q));
 	if (!q)
 		return -ENOMEM;

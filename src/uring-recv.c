@@ -263,6 +263,10 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		errno = saved;
 		return -EBADF;
 	}
+	/* A receive needs a socket: a pipe would read on one mode and end
+	 * with -ENOTSOCK on the other. */
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
 	/* One receive per socket, whatever descriptor names it: two would
 	 * split one stream between two ropes. */
 	if (recv_find_file(u, &st))

@@ -138,7 +138,48 @@ test_findings_recv_on_a_dup_is_busy(void)
 	close(fds[0]);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Misuse refused alike by both modes                                        */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_findings_misuse_refused_alike(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = t_rope_from("data"), *in = rope_new();
+	struct t_received x = { 0 };
+	struct outcome o = { 0 };
+	struct rope_snap *s;
+	int fds[2], p[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	/* A write at a file offset needs a file that has offsets. */
+	CU_ASSERT_EQUAL(rope_uring_pwrite(u, fds[0], s, 0, SIZE_MAX, 0,
+					  record, &o), -ESPIPE);
+	CU_ASSERT_EQUAL(rope_uring_pwrite(u, p[1], s, 0, SIZE_MAX, 0, record,
+					  &o), -ESPIPE);
+	/* A receive needs a socket. */
+	CU_ASSERT_EQUAL(rope_uring_recv(u, p[0], in, t_on_recv, &x),
+			-ENOTSOCK);
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	CU_ASSERT_EQUAL(rope_uring_run(u, 0), 0);
+	CU_ASSERT_EQUAL(o.calls, 0);
+	CU_ASSERT_EQUAL(x.batches, 0);
+	CU_ASSERT(!x.ended);
+	rope_snap_unref(s);
+	rope_uring_free(u);
+	rope_free(r);
+	rope_free(in);
+	close(fds[0]);
+	close(fds[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
 static const struct t_test tests[] = {
+	{ "misuse_refused_alike", test_findings_misuse_refused_alike },
 	{ "recv_on_a_dup_is_busy", test_findings_recv_on_a_dup_is_busy },
 	{ "recv_started_from_a_callback",
 	  test_findings_recv_started_from_a_callback },
