@@ -568,8 +568,10 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  * End every request to @p fd and its receive: each one's callback runs
  * (from a later rope_uring_run()) with -ECANCELED, after the bytes already
  * received are appended. Requests not started end at once; on io_uring,
- * what the kernel is working on is cancelled (IORING_OP_ASYNC_CANCEL, every
- * request on @p fd) and this call waits until the kernel has let go of it:
+ * what the kernel is working on is cancelled (IORING_OP_ASYNC_CANCEL of
+ * each of the engine's requests on @p fd, by its own tag, so that it works
+ * when @p fd was closed already or its number reused) and this call waits
+ * until the kernel has let go of it:
  * a send the kernel reports as already running is waited for. Zero-copy
  * sends may still wait for their notification, which comes when the socket
  * lets go of the bytes (at the latest when it is closed).

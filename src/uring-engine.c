@@ -609,20 +609,43 @@ fd_in_kernel(const struct rope_uring *u, int fd, const struct recv *rc)
 	return rc && rope__recv_in_kernel(rc);
 }
 
+/* Ask the kernel to cancel what it holds of @fd's requests and of @rc;
+ * false when the SQ had no room for every cancellation. */
+static bool
+cancel_ask(struct rope_uring *u, int fd, struct recv *rc)
+{
+	bool all = true;
+
+	for (struct req *q = u->queue; q; q = q->next) {
+		if (q->fd != fd || !q->job || q->cancel_asked ||
+		    !rope__uring_job_busy(q->job))
+			continue;
+		if (rope__uring_job_stop(q->job, &u->ring, -ECANCELED) == 0)
+			q->cancel_asked = true;
+		else
+			all = false;
+	}
+	return (!rc || rope__recv_cancel_ask(u, rc)) && all;
+}
+
 /*
  * Ask the kernel to cancel every request on @fd, and reap until none is
  * left in its hands (their CQEs are accounted; callbacks wait for the next
  * run). A request the kernel cannot cancel (-EALREADY: it is running) is
  * waited for.
+ *
+ * Each SQE is cancelled by its user_data, not by descriptor: the caller
+ * may have closed @fd already, or the number may name another file now,
+ * and a cancellation by descriptor then finds nothing, so the wait for the
+ * request would last until the old peer sent something.
  */
 static int
-cancel_in_kernel(struct rope_uring *u, int fd, const struct recv *rc)
+cancel_in_kernel(struct rope_uring *u, int fd, struct recv *rc)
 {
-	struct io_uring_sqe *sqe = NULL;
 	unsigned tries = 0;
 	int ret;
 
-	while (!(sqe = rope__uring->get_sqe(&u->ring))) {
+	while (!cancel_ask(u, fd, rc)) {
 		if (++tries > STARVED_ROUNDS_MAX)
 			return -EAGAIN;
 		ret = submit(u, false, -1);
@@ -630,8 +653,6 @@ cancel_in_kernel(struct rope_uring *u, int fd, const struct recv *rc)
 			return ret;
 		reap(u);
 	}
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, 0);  /* a CQE nobody waits for */
 	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring)) {
 		ret = submit(u, fd_in_kernel(u, fd, rc), -1);
 		if (ret < 0)

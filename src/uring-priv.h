@@ -50,6 +50,8 @@ struct req {
 	bool blocked;                /* fallback: waits for POLLOUT */
 	uint64_t since_ms;           /* sockets: when it started; 0: not yet */
 	bool timed_out;              /* ring: its job was stopped */
+	bool cancel_asked;           /* ring: rope_uring_cancel() asked the
+					kernel to cancel its SQEs */
 };
 
 /* A growable poll(2) set; who[i] says what fds[i] is for. */
@@ -195,6 +197,10 @@ struct recv *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
 bool rope__recv_in_kernel(const struct recv *rc);
+/* Ask the kernel to cancel @rc's multishot recv by its user_data (the
+ * descriptor may be closed, or name another file now), unless that was
+ * asked already or nothing is armed. False when the SQ is full. */
+bool rope__recv_cancel_ask(struct rope_uring *u, struct recv *rc);
 void rope__recv_stop_all(struct rope_uring *u);
 /* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
  * entry per receive that can take bytes (ending those stopped, or whose

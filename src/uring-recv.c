@@ -703,6 +703,12 @@ cancel(struct rope_uring *u, struct recv *rc)
 	return true;
 }
 
+bool
+rope__recv_cancel_ask(struct rope_uring *u, struct recv *rc)
+{
+	return !rc->armed || rc->cancel_sent || cancel(u, rc);
+}
+
 unsigned
 rope__recv_prep(struct rope_uring *u, unsigned *starved)
 {

@@ -25,6 +25,33 @@
 
 #include "engine-arms.h"
 
+/* Run @fn in a child process; true when it exits 0 within @seconds. */
+static bool
+in_child(int (*fn)(void), unsigned seconds)
+{
+	double end = t_now() + seconds;
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return false;
+	if (pid == 0)
+		_exit(fn());
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (t_now() > end) {
+			fprintf(stderr, "child still running after %u s\n",
+				seconds);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return false;
+		}
+		usleep(2000);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "child ended with status %#x\n", status);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Run the engine without blocking until *@flag is set or @seconds pass. */
 static void
 run_until(struct rope_uring *u, const bool *flag, double seconds)
@@ -107,6 +134,69 @@ test_findings_recv_started_from_a_callback(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* rope_uring_cancel() of a descriptor closed while it was received          */
+/* ------------------------------------------------------------------------ */
+
+static int
+cancel_closed(bool reuse)
+{
+	struct rope_uring *u = NULL;
+	struct rope *r = rope_new();
+	struct t_received x = { 0 };
+	int s[2], other[2] = { -1, -1 }, fd;
+
+	if (rope_uring_new(&u, 16) < 0 ||
+	    rope_uring_is_fallback(u) != t_fallback_arm ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
+		return 2;
+	fd = s[0];
+	if (rope_uring_recv(u, fd, r, t_on_recv, &x) < 0 ||
+	    rope_uring_run(u, 0) < 0)
+		return 3;
+	close(fd);
+	if (reuse) {
+		/* The number now names another socket. */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, other) < 0 ||
+		    (other[0] != fd && other[1] != fd))
+			return 4;
+	}
+	if (rope_uring_cancel(u, fd) != 0)
+		return 5;
+	for (int i = 0; i < 1000 && !x.ended; i++) {
+		if (rope_uring_run(u, 0) < 0)
+			return 6;
+		usleep(1000);
+	}
+	if (!x.ended || x.end != -ECANCELED || rope_uring_pending(u))
+		return 7;
+	rope_uring_free(u);
+	rope_free(r);
+	close(s[1]);
+	close(other[0]);
+	close(other[1]);
+	return 0;
+}
+
+static int
+cancel_closed_fd(void)
+{
+	return cancel_closed(false);
+}
+
+static int
+cancel_closed_and_reused_fd(void)
+{
+	return cancel_closed(true);
+}
+
+static void
+test_findings_cancel_of_a_closed_descriptor(void)
+{
+	CU_ASSERT(in_child(cancel_closed_fd, 20));
+	CU_ASSERT(in_child(cancel_closed_and_reused_fd, 20));
+}
+
+/* ------------------------------------------------------------------------ */
 /* One socket, one receive, whatever the descriptor                          */
 /* ------------------------------------------------------------------------ */
 
@@ -179,6 +269,8 @@ test_findings_misuse_refused_alike(void)
 }
 
 static const struct t_test tests[] = {
+	{ "cancel_of_a_closed_descriptor",
+	  test_findings_cancel_of_a_closed_descriptor },
 	{ "misuse_refused_alike", test_findings_misuse_refused_alike },
 	{ "recv_on_a_dup_is_busy", test_findings_recv_on_a_dup_is_busy },
 	{ "recv_started_from_a_callback",
