@@ -290,8 +290,9 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
 ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
 
 /**
- * Stop every receive, run every pending request to completion (callbacks
- * included), then free the engine. A send to a peer that never reads
+ * Run every pending request to completion (callbacks included) while the
+ * receives go on reading (a send's reader may be a receive of this same
+ * engine), then stop every receive, then free the engine. A send to a peer that never reads
  * never completes: cancel it first (rope_uring_cancel()) or set a send
  * timeout (rope_uring_set_send_timeout()), or this waits for it. Bytes received for a rope that still
  * refuses them (exported) are dropped, and that receive ends with

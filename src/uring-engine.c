@@ -560,16 +560,27 @@ cancel_all(struct rope_uring *u)
 	}
 }
 
-ROPEIO_EXPORT void
-rope_uring_free(struct rope_uring *u)
+static bool
+requests_left(const struct rope_uring *u)
+{
+	return u->queue || u->done;
+}
+
+static bool
+anything_left(const struct rope_uring *u)
+{
+	return u->pending;
+}
+
+/* Run while @left(u), until nothing more can progress; a kernel that
+ * refuses work for now gets a moment, FREE_RETRIES times. */
+static void
+run_out(struct rope_uring *u, bool (*left)(const struct rope_uring *u))
 {
 	unsigned refused = 0;
 
-	if (!u)
-		return;
-	rope__recv_stop_all(u);
-	while (u->pending) {
-		int ret = rope_uring_run(u, u->pending);
+	while (left(u)) {
+		int ret = rope_uring_run(u, 1);
 
 		if (ret == 0)
 			break;  /* nothing more can progress */
@@ -577,11 +588,22 @@ rope_uring_free(struct rope_uring *u)
 			refused = 0;
 			continue;
 		}
-		/* A kernel that refuses work for now gets a moment. */
 		if (++refused > FREE_RETRIES)
 			break;
 		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
 	}
+}
+
+ROPEIO_EXPORT void
+rope_uring_free(struct rope_uring *u)
+{
+	if (!u)
+		return;
+	/* Requests first, while the receives go on reading: the only reader
+	 * of a send may be a receive of this engine. Then the receives. */
+	run_out(u, requests_left);
+	rope__recv_stop_all(u);
+	run_out(u, anything_left);
 	/* What still waits can never finish: a receive whose rope refuses
 	 * its bytes (exported), or requests the kernel kept refusing. */
 	rope__recv_abandon(u);

@@ -229,6 +229,60 @@ test_findings_recv_on_a_dup_is_busy(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* rope_uring_free() with a send whose reader is the same engine             */
+/* ------------------------------------------------------------------------ */
+
+static int
+free_with_send_to_itself(void)
+{
+	const size_t len = 8u << 20;
+	struct rope_uring *u = NULL;
+	struct rope *out = rope_new(), *in = rope_new();
+	struct t_received x = { 0 };
+	struct outcome o = { 0 };
+	struct rope_snap *s;
+	uint8_t *data = malloc(len);
+	uint8_t *got;
+	size_t n;
+	int fds[2], bad = 0;
+
+	if (!data || rope_uring_new(&u, 16) < 0 ||
+	    rope_uring_is_fallback(u) != t_fallback_arm ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+		return 2;
+	t_pattern(data, len, 5);
+	if (rope_append(out, data, len) != (ssize_t)len ||
+	    rope_snapshot(out, &s) < 0 ||
+	    rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record, &o) < 0 ||
+	    rope_uring_recv(u, fds[1], in, t_on_recv, &x) < 0)
+		return 3;
+	rope_snap_unref(s);
+	/* Far more than the socket buffers hold: the send completes only
+	 * while the receive goes on reading. */
+	rope_uring_free(u);
+	got = t_contents(in, &n);
+	if (o.calls != 1 || o.result != (ssize_t)len)
+		bad |= 1 << 3;
+	if (!x.ended || x.end != -ECANCELED)
+		bad |= 1 << 4;
+	if (n != len || memcmp(got, data, len) != 0)
+		bad |= 1 << 5;
+	free(got);
+	free(data);
+	rope_free(in);
+	rope_free(out);
+	close(fds[0]);
+	close(fds[1]);
+	return bad;
+}
+
+static void
+test_findings_free_with_a_send_to_itself(void)
+{
+	CU_ASSERT(in_child(free_with_send_to_itself, 30));
+}
+
+/* ------------------------------------------------------------------------ */
 /* Misuse refused alike by both modes                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -271,6 +325,8 @@ test_findings_misuse_refused_alike(void)
 static const struct t_test tests[] = {
 	{ "cancel_of_a_closed_descriptor",
 	  test_findings_cancel_of_a_closed_descriptor },
+	{ "free_with_a_send_to_itself",
+	  test_findings_free_with_a_send_to_itself },
 	{ "misuse_refused_alike", test_findings_misuse_refused_alike },
 	{ "recv_on_a_dup_is_busy", test_findings_recv_on_a_dup_is_busy },
 	{ "recv_started_from_a_callback",
