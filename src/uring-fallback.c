@@ -216,12 +216,11 @@ rope__fallback_mirror(struct rope_uring *u)
 int
 rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 {
-	bool block = false;
+	bool block = false, woken = false;
 
 	for (;;) {
-		unsigned changes = u->changes;
+		unsigned changes = u->changes, writable = 0;
 		unsigned progress = requests_step(u), recv_from, wake_at;
-		bool woken = false;
 		int ret;
 
 		/* Callbacks before the poll set is made: one may cancel a
@@ -230,7 +229,7 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		ret = pollset_make(u, &recv_from, &wake_at);
 		if (ret < 0)
 			return ret;
-		if (*called >= wait_nr || !u->pending || !wake_at)
+		if (*called >= wait_nr || !u->pending || !wake_at || woken)
 			block = false;
 		/* A wait ends in time to look at the send timeouts. */
 		ret = poll_set(&u->ps, block ? rope__timeout_tick(u) : 0);
@@ -241,17 +240,23 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 				if (u->ps.fds[i].revents) {
 					((struct req *)u->ps.who[i])->blocked =
 						false;
-					progress++;
+					writable++;
 				}
+			progress += writable;
 			progress += rope__recv_plain_ready(u, &u->ps, recv_from,
 							   wake_at);
-			woken = u->ps.fds[wake_at].revents &&
-				rope__wake_taken(u);
+			if (u->ps.fds[wake_at].revents && rope__wake_taken(u))
+				woken = true;
 			*called += rope__engine_callbacks(u);
 		}
-		/* A callback queued work: start it in this run, not at the
-		 * next one nobody may make. */
-		if (u->changes != changes && !woken)
+		/*
+		 * Work that needs no waiting goes on in this run, woken or
+		 * not: a callback queued some, or poll found sends writable.
+		 * Left for the next run, it would be in no set that
+		 * rope_uring_fd() mirrors, and an epoll loop would never be
+		 * told to make that run.
+		 */
+		if (u->changes != changes || writable)
 			continue;
 		if (*called >= wait_nr || !u->pending || woken)
 			return rope__fallback_mirror(u);

@@ -64,6 +64,18 @@ run_until(struct rope_uring *u, const bool *flag, double seconds)
 	}
 }
 
+static int
+epoll_wait_retried(int ep, int ms)
+{
+	struct epoll_event ev;
+	int n;
+
+	do {
+		n = epoll_wait(ep, &ev, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* A receive started from another receive's callback                        */
 /* ------------------------------------------------------------------------ */
@@ -197,6 +209,63 @@ test_findings_cancel_of_a_closed_descriptor(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* rope_uring_fd() wakes an epoll loop while sends have work                 */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_findings_fd_wakes_for_sends(void)
+{
+	const size_t len = 4u << 20;
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct t_sink sink = { .want = len, .step = 4096, .nap_us = 20 };
+	struct outcome o = { 0 };
+	struct rope_snap *s;
+	uint8_t *data = malloc(len);
+	int fds[2], ep = epoll_create1(0), silent = 0, small = 8192;
+	pthread_t t;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, rope_uring_fd(u), &ev), 0);
+	t_pattern(data, len, 3);
+	CU_ASSERT_EQUAL(rope_append(r, data, len), (ssize_t)len);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record,
+					&o), 0);
+	rope_snap_unref(s);
+	sink.fd = fds[1];
+	pthread_create(&t, NULL, t_sink_run, &sink);
+	/* An epoll loop: wait on the engine's descriptor, then run it without
+	 * blocking. While the reader drains the socket the send can go on, so
+	 * the descriptor must not stay quiet for seconds. */
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	while (!o.calls) {
+		if (epoll_wait_retried(ep, 5000) == 0) {
+			silent++;
+			break;
+		}
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	CU_ASSERT_EQUAL(silent, 0);
+	if (silent)
+		rope_uring_cancel(u, fds[0]);
+	shutdown(fds[0], SHUT_WR);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(o.result, (ssize_t)len);
+	CU_ASSERT_EQUAL(sink.got, len);
+	CU_ASSERT(sink.buf && memcmp(sink.buf, data, len) == 0);
+	rope_uring_free(u);
+	rope_free(r);
+	free(sink.buf);
+	free(data);
+	close(ep);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* ------------------------------------------------------------------------ */
 /* One socket, one receive, whatever the descriptor                          */
 /* ------------------------------------------------------------------------ */
 
@@ -325,6 +394,7 @@ test_findings_misuse_refused_alike(void)
 static const struct t_test tests[] = {
 	{ "cancel_of_a_closed_descriptor",
 	  test_findings_cancel_of_a_closed_descriptor },
+	{ "fd_wakes_for_sends", test_findings_fd_wakes_for_sends },
 	{ "free_with_a_send_to_itself",
 	  test_findings_free_with_a_send_to_itself },
 	{ "misuse_refused_alike", test_findings_misuse_refused_alike },
