@@ -451,7 +451,9 @@ ROPEIO_EXPORT int rope_uring_recv_stop(struct rope_uring *u, int fd);
  * stream is then cut short: close the connection. 0 (the default) lets
  * sends take as long as they take. It applies to sends already queued as
  * well, and makes rope_uring_free() give up on a peer that never reads.
- * File writes have no deadline.
+ * File writes have no deadline. rope_uring_fd() becomes readable when a
+ * deadline falls (a timeout request on io_uring, a timerfd in the
+ * fallback's epoll set), so an event loop learns of it in time.
  *
  * @param u   the engine
  * @param ms  the deadline in milliseconds; 0 for none

@@ -305,6 +305,20 @@ rope__timeout_tick(const struct rope_uring *u)
 	return -1;
 }
 
+uint64_t
+rope__next_deadline_ms(const struct rope_uring *u)
+{
+	uint64_t first = 0;
+
+	if (!u->send_timeout_ms)
+		return 0;
+	for (const struct req *q = u->queue; q; q = q->next)
+		if (q->file_off < 0 && q->since_ms &&
+		    (!first || q->since_ms < first))
+			first = q->since_ms;
+	return first ? first + u->send_timeout_ms : 0;
+}
+
 ROPEIO_EXPORT int
 rope_uring_set_send_timeout(struct rope_uring *u, unsigned ms)
 {
@@ -541,6 +555,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 			break;
 		reap(u);
 	}
+	rope__deadline_arm(u);
 	u->running = false;
 	return ret < 0 ? ret : (int)called;
 }

@@ -204,6 +204,7 @@ rope__fallback_mirror(struct rope_uring *u)
 
 	if (u->notify_fd < 0)
 		return 0;
+	rope__deadline_arm(u);
 	ret = pollset_make(u, &recv_from, &wake_at);
 	return ret < 0 ? ret : rope__notify_mirror(u, &u->ps);
 }

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uring-priv.h"
@@ -30,6 +32,7 @@ rope__notify_init(struct rope_uring *u)
 	int saved = errno;
 
 	u->notify_fd = -1;
+	u->timer_fd = -1;
 	u->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->wake_fd < 0) {
 		int err = errno;
@@ -54,9 +57,10 @@ void
 rope__notify_exit(struct rope_uring *u)
 {
 	close_keep_errno(u->notify_fd);
+	close_keep_errno(u->timer_fd);
 	close_keep_errno(u->wake_fd);
 	rope__free(u->mirror, u->mirror_cap * sizeof(*u->mirror));
-	u->notify_fd = u->wake_fd = -1;
+	u->notify_fd = u->wake_fd = u->timer_fd = -1;
 }
 
 ROPEIO_EXPORT int
@@ -101,6 +105,9 @@ rope__notify_clear(struct rope_uring *u)
 {
 	if (u->notify_fd >= 0 && !u->fallback)
 		eventfd_clear(u->notify_fd);
+	/* A timerfd reads as an eventfd does: 8 bytes, the expirations. */
+	if (u->timer_fd >= 0)
+		eventfd_clear(u->timer_fd);
 }
 
 void
@@ -119,13 +126,83 @@ rope__wake_arm(struct rope_uring *u)
 	u->wake_armed = true;
 }
 
+/* The timeout request's user_data: tagged as the wake-up's, with the
+ * address of the field it keeps instead of the engine's. */
+static uint64_t
+timer_tag(struct rope_uring *u)
+{
+	return (uint64_t)(uintptr_t)&u->timer_due_ms | URING_TAG_WAKE;
+}
+
 void
 rope__wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 {
+	if (io_uring_cqe_get_data64(cqe) == timer_tag(u)) {
+		u->timer_due_ms = 0;  /* fired, or cancelled */
+		return;
+	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		u->wake_armed = false;
 	if (cqe->res > 0)
 		u->woken = true;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A send deadline is no event of any descriptor: without a timer, an epoll
+ * loop would never be told to make the run that ends the send with
+ * -ETIMEDOUT. Deadlines are whole milliseconds rounded down, so the timer
+ * is set a millisecond late rather than early.
+ */
+void
+rope__deadline_arm(struct rope_uring *u)
+{
+	uint64_t due = rope__next_deadline_ms(u);
+	int saved = errno;
+
+	if (u->notify_fd < 0)
+		return;
+	if (due)
+		due++;
+	if (u->fallback) {
+		struct itimerspec its = {
+			.it_value = { .tv_sec = (time_t)(due / 1000),
+				      .tv_nsec = (long)(due % 1000) * 1000000 },
+		};
+
+		/* 0 disarms it. */
+		if (u->timer_fd >= 0)
+			timerfd_settime(u->timer_fd, TFD_TIMER_ABSTIME, &its,
+					NULL);
+		errno = saved;
+		return;
+	}
+	if (due && (!u->timer_due_ms || due < u->timer_due_ms)) {
+		uint64_t now = now_ms(), wait = due > now ? due - now : 0;
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(wait / 1000),
+			.tv_nsec = (long long)(wait % 1000) * 1000000,
+		};
+		struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
+
+		/* A full SQ: the loop's own waits still end in time. */
+		if (!sqe)
+			return;
+		io_uring_prep_timeout(sqe, &ts, 0, 0);
+		io_uring_sqe_set_data64(sqe, timer_tag(u));
+		/* The kernel reads @ts while the SQE is submitted. */
+		if (rope__uring->submit(&u->ring, 0, NULL) >= 0)
+			u->timer_due_ms = due;
+		errno = saved;
+	}
 }
 
 static int
@@ -203,6 +280,27 @@ rope__notify_mirror(struct rope_uring *u, const struct rope__pollset *ps)
 	return 0;
 }
 
+/* Fallback: a timerfd for send deadlines, in the epoll set @ep for good
+ * (the mirror leaves descriptors it did not add alone). */
+static int
+timer_add(struct rope_uring *u, int ep)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	u->timer_fd = fd;
+	return 0;
+}
+
 ROPEIO_EXPORT int
 rope_uring_fd(struct rope_uring *u)
 {
@@ -214,6 +312,10 @@ rope_uring_fd(struct rope_uring *u)
 		return u->notify_fd;
 	if (u->fallback) {
 		fd = epoll_create1(EPOLL_CLOEXEC);
+		if (fd >= 0 && (ret = timer_add(u, fd)) < 0) {
+			close(fd);
+			fd = -1;
+		}
 	} else {
 		fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (fd >= 0) {
@@ -235,7 +337,8 @@ rope_uring_fd(struct rope_uring *u)
 		ret = rope__fallback_mirror(u);
 		if (ret < 0) {
 			close_keep_errno(fd);
-			u->notify_fd = -1;
+			close_keep_errno(u->timer_fd);
+			u->notify_fd = u->timer_fd = -1;
 			return ret;
 		}
 	}

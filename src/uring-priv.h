@@ -87,6 +87,10 @@ struct rope_uring {
 	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
 	bool wake_armed;             /* ring: its multishot poll is armed */
 	bool woken;                  /* ring: its CQE came */
+	uint64_t timer_due_ms;       /* ring: when the armed timeout for the
+					next send deadline fires; 0: none */
+	int timer_fd;                /* fallback: a timerfd in notify_fd's
+					set, for the next send deadline */
 	struct pollfd *mirror;       /* fallback: what notify_fd holds */
 	unsigned mirror_n, mirror_cap;
 
@@ -160,6 +164,9 @@ bool rope__req_expired(const struct rope_uring *u, struct req *q);
 /* How long a wait may last before a send timeout must be looked at, in
  * ms; -1: no limit. */
 int rope__timeout_tick(const struct rope_uring *u);
+/* When the earliest deadline of a started socket request falls, in ms of
+ * CLOCK_MONOTONIC; 0: none. */
+uint64_t rope__next_deadline_ms(const struct rope_uring *u);
 unsigned rope__engine_callbacks(struct rope_uring *u);
 
 /* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which
@@ -182,6 +189,10 @@ bool rope__wake_taken(struct rope_uring *u);
 void rope__notify_clear(struct rope_uring *u);
 void rope__wake_arm(struct rope_uring *u);
 void rope__wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
+/* Make notify_fd readable when the next send deadline falls (ring: a
+ * timeout request; fallback: the timerfd), once rope_uring_fd() exists.
+ * Called as a run ends. */
+void rope__deadline_arm(struct rope_uring *u);
 int rope__notify_mirror(struct rope_uring *u,
 			const struct rope__pollset *ps);
 /* uring-fallback.c: mirror the set the next fallback run waits on. */

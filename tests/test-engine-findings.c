@@ -266,6 +266,52 @@ test_findings_fd_wakes_for_sends(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A send deadline makes rope_uring_fd() readable                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_findings_fd_wakes_for_send_timeout(void)
+{
+	const size_t len = 8u << 20;
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new();
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct outcome o = { 0 };
+	struct rope_snap *s;
+	uint8_t *data = calloc(1, len);
+	int fds[2], ep = epoll_create1(0), silent = 0;
+
+	/* A peer that never reads. */
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, rope_uring_fd(u), &ev), 0);
+	CU_ASSERT_EQUAL(rope_uring_set_send_timeout(u, 100), 0);
+	CU_ASSERT_EQUAL(rope_append(r, data, len), (ssize_t)len);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, SIZE_MAX, 0, record,
+					&o), 0);
+	rope_snap_unref(s);
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int i = 0; i < 1000 && !o.calls; i++) {
+		if (epoll_wait_retried(ep, 5000) == 0) {
+			silent++;
+			break;
+		}
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	CU_ASSERT_EQUAL(silent, 0);
+	CU_ASSERT_EQUAL(o.calls, 1);
+	CU_ASSERT_EQUAL(o.result, -ETIMEDOUT);
+	if (!o.calls)
+		rope_uring_cancel(u, fds[0]);
+	rope_uring_free(u);
+	rope_free(r);
+	free(data);
+	close(ep);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* ------------------------------------------------------------------------ */
 /* One socket, one receive, whatever the descriptor                          */
 /* ------------------------------------------------------------------------ */
 
@@ -394,6 +440,7 @@ test_findings_misuse_refused_alike(void)
 static const struct t_test tests[] = {
 	{ "cancel_of_a_closed_descriptor",
 	  test_findings_cancel_of_a_closed_descriptor },
+	{ "fd_wakes_for_send_timeout", test_findings_fd_wakes_for_send_timeout },
 	{ "fd_wakes_for_sends", test_findings_fd_wakes_for_sends },
 	{ "free_with_a_send_to_itself",
 	  test_findings_free_with_a_send_to_itself },
