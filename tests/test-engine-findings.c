@@ -398,6 +398,65 @@ test_findings_free_with_a_send_to_itself(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The chunk cache across fork()                                             */
+/* ------------------------------------------------------------------------ */
+
+static atomic_bool churn_stop;
+
+/* Chunks released to the cache and taken from it, as fast as can be. */
+static void *
+churn(void *arg)
+{
+	uint8_t buf[3000];
+
+	(void)arg;
+	memset(buf, 'c', sizeof(buf));
+	while (!atomic_load(&churn_stop)) {
+		struct rope *r = rope_new();
+
+		for (int i = 0; i < 8; i++)
+			rope_append(r, buf, sizeof(buf));
+		rope_free(r);
+	}
+	return NULL;
+}
+
+static void
+test_findings_cache_figures_after_fork(void)
+{
+	pthread_t t[2];
+	int wrong = 0, forks = 200;
+
+	atomic_store(&churn_stop, false);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	for (int i = 0; i < forks; i++) {
+		int status = 0;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct rope_cache_stats st;
+
+			/* The child's lists and figures must agree: an empty
+			 * cache counts 0 bytes. */
+			rope_cache_trim();
+			_exit(rope_cache_stats(&st, sizeof(st)) == 0 &&
+			      st.cached == 0 ? 0 : 1);
+		}
+		CU_ASSERT_FATAL(pid > 0);
+		waitpid(pid, &status, 0);
+		wrong += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	atomic_store(&churn_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	if (wrong)
+		fprintf(stderr, "%d of %d children saw wrong figures\n", wrong,
+			forks);
+	CU_ASSERT_EQUAL(wrong, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Misuse refused alike by both modes                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -438,6 +497,7 @@ test_findings_misuse_refused_alike(void)
 }
 
 static const struct t_test tests[] = {
+	{ "cache_figures_after_fork", test_findings_cache_figures_after_fork },
 	{ "cancel_of_a_closed_descriptor",
 	  test_findings_cancel_of_a_closed_descriptor },
 	{ "fd_wakes_for_send_timeout", test_findings_fd_wakes_for_send_timeout },
