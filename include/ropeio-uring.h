@@ -604,6 +604,60 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  */
 ROPEIO_EXPORT int rope_uring_cancel(struct rope_uring *u, int fd);
 
+/** rope_uring_close() flags. */
+enum {
+	/** close(2) the descriptor, once the kernel has let go of it */
+	ROPE_URING_CLOSE_FD = 1u << 0,
+};
+
+/**
+ * End a connection with one call: end every request on @p fd and its
+ * receive, as rope_uring_cancel() does, close @p fd if @p flags has
+ * ROPE_URING_CLOSE_FD, and call @p cb once, from a later
+ * rope_uring_run() (or rope_uring_free()), when no other callback for
+ * @p fd can come any more: after the -ECANCELED callback (or the result,
+ * for one that had finished) of every request on @p fd, and the final
+ * callback of its receive. Free the connection's state in @p cb.
+ *
+ * Inside @p cb, rope_uring_recv_stats(@p u, @p fd, ...) reports the
+ * receive's final figures (-ENOENT when @p fd had no receive), even when
+ * the number was closed and reused meanwhile.
+ *
+ * Replaces this pattern, which must count the -ECANCELED callbacks before
+ * freeing anything:
+ *
+ *     rope_uring_cancel(u, fd);
+ *     close(fd);
+ *     // ... wait for every request's and the receive's last callback
+ *
+ * with:
+ *
+ *     rope_uring_close(u, fd, ROPE_URING_CLOSE_FD, conn_free, conn);
+ *
+ * The number @p fd is free as soon as this returns (with
+ * ROPE_URING_CLOSE_FD): a socket accepted on it meanwhile is a new
+ * connection, and its requests and receive are not waited for. Requests
+ * queued on @p fd after this call are not waited for either. May be
+ * called from a callback; counts as one in rope_uring_pending() until
+ * @p cb has run. The same in both modes.
+ *
+ * @param u      the engine
+ * @param fd     the descriptor
+ * @param flags  0 or ROPE_URING_CLOSE_FD
+ * @param cb     called once, last; its result is 0, or the error close(2)
+ *               gave (the descriptor is closed all the same)
+ * @param arg    passed to @p cb as is
+ * @return 0 (whether or not anything was on @p fd), -EINVAL (NULL
+ *         @p u, negative @p fd, unknown flags), -ENOMEM, or an error of
+ *         io_uring_submit() (-EAGAIN, -EBUSY, -ENOMEM: as for
+ *         rope_uring_cancel(); @p fd is not closed and @p cb not called:
+ *         call again).
+ * @since 0.3
+ */
+ROPEIO_EXPORT int rope_uring_close(struct rope_uring *u, int fd,
+				   unsigned flags, rope_uring_cb cb,
+				   void *arg);
+
 /**
  * A descriptor for your own event loop (epoll, poll, libuv, ...): it
  * becomes readable when rope_uring_run(@p u, 0) has something to do. Wait

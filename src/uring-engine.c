@@ -89,6 +89,7 @@ rope_uring_new(struct rope_uring **out, unsigned entries)
 	memset(u, 0, sizeof(*u));
 	u->queue_tail = &u->queue;
 	u->done_tail = &u->done;
+	u->closers_due_tail = &u->closers_due;
 	ret = rope__notify_init(u);
 	if (ret < 0) {
 		rope__free(u, sizeof(*u));
@@ -237,6 +238,8 @@ req_callbacks(struct rope_uring *u)
 		}
 		if (q->cb)
 			q->cb(q->arg, q->result);
+		if (q->closer)
+			rope__closer_one_done(u, q->closer);
 		req_free(q);
 		n++;
 	}
@@ -251,6 +254,8 @@ rope__engine_callbacks(struct rope_uring *u)
 	unsigned n = req_callbacks(u);
 
 	n += rope__recv_callbacks(u);
+	/* Last: a closer's callback comes after every other of its fd. */
+	n += rope__closer_callbacks(u);
 	if (n)
 		rope__recv_plain_retry(u);
 	return n;
@@ -627,6 +632,7 @@ rope_uring_free(struct rope_uring *u)
 		io_uring_queue_exit(&u->ring);
 	}
 	cancel_all(u);
+	rope__closer_callbacks(u);
 	rope__pollset_exit(&u->ps);
 	rope__free(u->fd_marks, u->fd_marks_n);
 	rope__notify_exit(u);
@@ -697,6 +703,24 @@ cancel_in_kernel(struct rope_uring *u, int fd, struct recv *rc)
 		reap(u);
 	}
 	return 0;
+}
+
+unsigned
+rope__req_attach_closer(struct rope_uring *u, int fd, struct rope__closer *c)
+{
+	unsigned n = 0;
+
+	for (struct req *q = u->queue; q; q = q->next)
+		if (q->fd == fd && !q->closer) {
+			q->closer = c;
+			n++;
+		}
+	for (struct req *q = u->done; q; q = q->next)
+		if (q->fd == fd && !q->closer) {
+			q->closer = c;
+			n++;
+		}
+	return n;
 }
 
 ROPEIO_EXPORT int

@@ -35,6 +35,22 @@ int rope__uring_get_stats(const struct rope_uring *u,
 
 struct recv;  /* uring-recv.c */
 
+/*
+ * rope_uring_close() (uring-close.c): its callback waits for @left
+ * callbacks, those of the requests and the receive on @fd when it was
+ * called; each one that runs takes one off (rope__closer_one_done()).
+ */
+struct rope__closer {
+	struct rope__closer *next;   /* in the engine's due list */
+	int fd;
+	unsigned left;
+	int result;                  /* 0, or close(2)'s error */
+	rope_uring_cb cb;
+	void *arg;
+	bool has_stats;              /* the receive's final figures: */
+	struct rope_uring_recv_stats stats;
+};
+
 struct req {
 	struct req *next;
 	struct rope_uring_job *job;  /* ring mode, once started */
@@ -52,6 +68,7 @@ struct req {
 	bool timed_out;              /* ring: its job was stopped */
 	bool cancel_asked;           /* ring: rope_uring_cancel() asked the
 					kernel to cancel its SQEs */
+	struct rope__closer *closer; /* rope_uring_close() waits for it */
 };
 
 /* A growable poll(2) set; who[i] says what fds[i] is for. */
@@ -75,6 +92,12 @@ struct rope_uring {
 	unsigned changes;            /* calls that gave the loop work: a
 					callback's are taken up in its run */
 	struct rope_uring_stats stats;
+	/* rope_uring_close(): closers whose callback is due, in order, and
+	 * the one whose callback runs now (rope_uring_recv_stats() reads its
+	 * figures). */
+	struct rope__closer *closers_due;
+	struct rope__closer **closers_due_tail;
+	const struct rope__closer *closing;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
 	/* prep_all(): a mark per descriptor, set while one pass over the
@@ -168,6 +191,19 @@ int rope__timeout_tick(const struct rope_uring *u);
  * CLOCK_MONOTONIC; 0: none. */
 uint64_t rope__next_deadline_ms(const struct rope_uring *u);
 unsigned rope__engine_callbacks(struct rope_uring *u);
+
+/* uring-close.c. one_done() counts one callback of the closer's as run;
+ * callbacks() runs the closers' callbacks that are due (how many ran). */
+void rope__closer_one_done(struct rope_uring *u, struct rope__closer *c);
+unsigned rope__closer_callbacks(struct rope_uring *u);
+/* uring-engine.c: make @c wait for the callback of every request on @fd
+ * that has not had it (queued, in flight or finished); how many. */
+unsigned rope__req_attach_closer(struct rope_uring *u, int fd,
+				 struct rope__closer *c);
+/* uring-recv.c: make @c wait for the final callback of every receive on
+ * @fd that has not had it (one still reading, or ending); how many. */
+unsigned rope__recv_attach_closer(struct rope_uring *u, int fd,
+				  struct rope__closer *c);
 
 /* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which
  * no fd waits for another. */

@@ -107,6 +107,7 @@ struct recv {
 	/* rope_uring_recv_stats(): what it has done so far. */
 	uint64_t received, adopted, adopted_mem, copied, completions;
 	uint64_t nobufs;
+	struct rope__closer *closer;  /* rope_uring_close() waits for it */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -401,6 +402,32 @@ recv_lookup(const struct rope_uring *u, int fd)
 	return ending;
 }
 
+/* @rc's figures, as rope_uring_recv_stats() reports them. */
+static void
+recv_stats_fill(const struct rope_uring *u, const struct recv *rc,
+		struct rope_uring_recv_stats *st)
+{
+	*st = (struct rope_uring_recv_stats){ 0 };
+	st->received = rc->received;
+	st->adopted = rc->adopted;
+	st->adopted_mem = rc->adopted_mem;
+	st->copied = rc->copied;
+	for (unsigned i = 0; i < rc->held_n; i++)
+		st->waiting += rc->held[rc->held_head + i].len;
+	for (unsigned bid = rc->first, i = 0; i < rc->n;
+	     bid = u->bufs[bid].next, i++)
+		st->waiting += u->bufs[bid].len;
+	st->held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
+	st->completions = rc->completions;
+	st->nobufs = rc->nobufs;
+	st->pool = u->br ? (uint64_t)u->nbuf * RECV_BUFSZ : 0;
+	st->flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
+		    (rc->limit && rope_size(rc->r) >= rc->limit ?
+		     ROPE_URING_RECV_LIMITED : 0) |
+		    (rc->held_full ? ROPE_URING_RECV_HOLDING : 0) |
+		    (rc->stopping || rc->ended ? ROPE_URING_RECV_ENDING : 0);
+}
+
 ROPEIO_EXPORT int
 rope_uring_recv_stats(const struct rope_uring *u, int fd,
 		      struct rope_uring_recv_stats *out, size_t size)
@@ -413,29 +440,32 @@ rope_uring_recv_stats(const struct rope_uring *u, int fd,
 	_Static_assert(sizeof(st) % sizeof(uint64_t) == 0, "8-byte fields");
 	if (!u || !out || fd < 0 || size < sizeof(uint64_t))
 		return -EINVAL;
-	rc = recv_lookup(u, fd);
-	if (!rc)
-		return -ENOENT;
-	st.received = rc->received;
-	st.adopted = rc->adopted;
-	st.adopted_mem = rc->adopted_mem;
-	st.copied = rc->copied;
-	for (unsigned i = 0; i < rc->held_n; i++)
-		st.waiting += rc->held[rc->held_head + i].len;
-	for (unsigned bid = rc->first, i = 0; i < rc->n;
-	     bid = u->bufs[bid].next, i++)
-		st.waiting += u->bufs[bid].len;
-	st.held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
-	st.completions = rc->completions;
-	st.nobufs = rc->nobufs;
-	st.pool = u->br ? (uint64_t)u->nbuf * RECV_BUFSZ : 0;
-	st.flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
-		   (rc->limit && rope_size(rc->r) >= rc->limit ?
-		    ROPE_URING_RECV_LIMITED : 0) |
-		   (rc->held_full ? ROPE_URING_RECV_HOLDING : 0) |
-		   (rc->stopping || rc->ended ? ROPE_URING_RECV_ENDING : 0);
+	/* Inside a rope_uring_close() callback: the receive it waited for
+	 * is gone, its final figures stay. */
+	if (u->closing && u->closing->fd == fd && u->closing->has_stats) {
+		st = u->closing->stats;
+	} else {
+		rc = recv_lookup(u, fd);
+		if (!rc)
+			return -ENOENT;
+		recv_stats_fill(u, rc, &st);
+	}
 	memcpy(out, &st, MIN(size, sizeof(st)) & ~(sizeof(uint64_t) - 1));
 	return 0;
+}
+
+unsigned
+rope__recv_attach_closer(struct rope_uring *u, int fd,
+			 struct rope__closer *c)
+{
+	unsigned n = 0;
+
+	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+		if (rc->fd == fd && !rc->closer) {
+			rc->closer = c;
+			n++;
+		}
+	return n;
 }
 
 bool
@@ -836,8 +866,14 @@ rope__recv_callbacks(struct rope_uring *u)
 		    !rc->n && !rc->held_n) {
 			*link = rc->next;
 			u->pending--;
+			if (rc->closer) {
+				recv_stats_fill(u, rc, &rc->closer->stats);
+				rc->closer->has_stats = true;
+			}
 			if (rc->cb)
 				rc->cb(rc->arg, rc->end);
+			if (rc->closer)
+				rope__closer_one_done(u, rc->closer);
 			recv_free(rc);
 			called++;
 			continue;
