@@ -141,11 +141,11 @@ seekable(int fd)
 }
 
 static int
-queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
+request_queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
       size_t len, int64_t file_off, unsigned flags, rope_uring_cb cb,
       void *arg)
 {
-	struct req *q;
+	struct request *q;
 	int ret;
 
 	if (!u)
@@ -158,7 +158,7 @@ queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
 	q = rope__alloc(sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	*q = (struct req){
+	*q = (struct request){
 		.snap = rope_snap_ref(s), .off = off, .len = len, .fd = fd,
 		.file_off = file_off, .cb = cb, .arg = arg,
 		.flags = u->zc_ok ? flags : 0,
@@ -175,7 +175,7 @@ rope_uring_send(struct rope_uring *u, int fd, struct rope_snap *s,
 		size_t off, size_t len, unsigned flags, rope_uring_cb cb,
 		void *arg)
 {
-	return queue(u, fd, s, off, len, -1, flags, cb, arg);
+	return request_queue(u, fd, s, off, len, -1, flags, cb, arg);
 }
 
 ROPEIO_EXPORT int
@@ -185,12 +185,12 @@ rope_uring_pwrite(struct rope_uring *u, int fd, struct rope_snap *s,
 {
 	if (file_off < 0)
 		return -EINVAL;
-	return queue(u, fd, s, off, len, file_off, 0, cb, arg);
+	return request_queue(u, fd, s, off, len, file_off, 0, cb, arg);
 }
 
 /* Move @q (at *@link in the queue) to the done list. */
 void
-rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
+rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
 		 ssize_t res)
 {
 	*link = q->next;
@@ -203,7 +203,7 @@ rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
 }
 
 static void
-req_free(struct req *q)
+req_free(struct request *q)
 {
 	rope_uring_job_free(q->job);
 	rope_snap_unref(q->snap);
@@ -217,7 +217,7 @@ req_callbacks(struct rope_uring *u)
 	unsigned n = 0;
 
 	while (u->done) {
-		struct req *q = u->done;
+		struct request *q = u->done;
 		struct rope_uring_zc_stats zc;
 
 		u->done = q->next;
@@ -267,9 +267,9 @@ rope__engine_callbacks(struct rope_uring *u)
 
 /* Is an earlier request to the same socket still unfinished? */
 bool
-rope__req_socket_busy(const struct rope_uring *u, const struct req *q)
+rope__req_socket_busy(const struct rope_uring *u, const struct request *q)
 {
-	for (const struct req *p = u->queue; p != q; p = p->next)
+	for (const struct request *p = u->queue; p != q; p = p->next)
 		if (p->fd == q->fd && p->file_off < 0)
 			return true;
 	return false;
@@ -285,7 +285,7 @@ now_ms(void)
 }
 
 bool
-rope__req_expired(const struct rope_uring *u, struct req *q)
+rope__req_expired(const struct rope_uring *u, struct request *q)
 {
 	uint64_t now;
 
@@ -304,7 +304,7 @@ rope__timeout_tick(const struct rope_uring *u)
 {
 	if (!u->send_timeout_ms)
 		return -1;
-	for (const struct req *q = u->queue; q; q = q->next)
+	for (const struct request *q = u->queue; q; q = q->next)
 		if (q->file_off < 0)
 			return (int)MIN(MAX(u->send_timeout_ms / 4, 1u), 250u);
 	return -1;
@@ -317,7 +317,7 @@ rope__next_deadline_ms(const struct rope_uring *u)
 
 	if (!u->send_timeout_ms)
 		return 0;
-	for (const struct req *q = u->queue; q; q = q->next)
+	for (const struct request *q = u->queue; q; q = q->next)
 		if (q->file_off < 0 && q->since_ms &&
 		    (!first || q->since_ms < first))
 			first = q->since_ms;
@@ -334,7 +334,7 @@ rope_uring_set_send_timeout(struct rope_uring *u, unsigned ms)
 }
 
 /*
- * prep_all() and the fallback's pass ask of socket requests whether an
+ * ring_prep_requests() and the fallback's pass ask of socket requests whether an
  * unfinished request on the same socket comes before them in the queue.
  * Walking the queue from its head for each (rope__req_socket_busy()) made
  * a pass quadratic: 7 % of a server's time at 500 connections. So a pass
@@ -348,7 +348,7 @@ rope__req_marks_ready(struct rope_uring *u)
 	size_t need = 0, n;
 	uint8_t *m;
 
-	for (const struct req *q = u->queue; q; q = q->next)
+	for (const struct request *q = u->queue; q; q = q->next)
 		if (q->file_off < 0 && (size_t)q->fd >= need)
 			need = (size_t)q->fd + 1;
 	if (need <= u->fd_marks_n)
@@ -370,9 +370,9 @@ rope__req_marks_ready(struct rope_uring *u)
  * flight because no SQE was to be had, which must not be waited for.
  */
 static unsigned
-prep_all(struct rope_uring *u, unsigned *starved)
+ring_prep_requests(struct rope_uring *u, unsigned *starved)
 {
-	struct req **link = &u->queue, *q;
+	struct request **link = &u->queue, *q;
 	unsigned running = 0;
 	bool marks = rope__req_marks_ready(u);
 
@@ -431,7 +431,7 @@ prep_all(struct rope_uring *u, unsigned *starved)
  * rope_uring_run(): its SQEs stay in the SQ until a submission takes them.
  */
 static int
-submit(struct rope_uring *u, bool wait, int wait_ms)
+ring_submit(struct rope_uring *u, bool wait, int wait_ms)
 {
 	struct __kernel_timespec ts = {
 		.tv_sec = wait_ms / 1000,
@@ -455,7 +455,7 @@ submit(struct rope_uring *u, bool wait, int wait_ms)
 
 /* Hand every ready CQE to its job, as one batch. */
 static void
-reap(struct rope_uring *u)
+ring_reap(struct rope_uring *u)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
@@ -500,7 +500,7 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		bool more, fresh;
 
 		rope__wake_arm(u);
-		busy = prep_all(u, &starved) + rope__recv_prep(u, &starved);
+		busy = ring_prep_requests(u, &starved) + rope__recv_prep(u, &starved);
 		called += rope__engine_callbacks(u);
 		/* rope_uring_wake(): no more waiting in this run. */
 		if (u->woken && rope__wake_taken(u))
@@ -536,10 +536,10 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 				ret = -EAGAIN;
 				break;
 			}
-			ret = submit(u, false, -1);
+			ret = ring_submit(u, false, -1);
 			if (ret < 0)
 				break;
-			reap(u);
+			ring_reap(u);
 			continue;
 		}
 		dry = 0;
@@ -553,12 +553,12 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 		wait_ms = rope__timeout_tick(u);
 		if (polled > 0 && (wait_ms < 0 || wait_ms > 10))
 			wait_ms = 10;
-		ret = submit(u, more, wait_ms);
+		ret = ring_submit(u, more, wait_ms);
 		if (ret < 0)
 			break;
 		if (!io_uring_cq_ready(&u->ring) && !more && !polled && !fresh)
 			break;
-		reap(u);
+		ring_reap(u);
 	}
 	rope__deadline_arm(u);
 	u->running = false;
@@ -570,7 +570,7 @@ static void
 cancel_all(struct rope_uring *u)
 {
 	while (u->queue) {
-		struct req *q = u->queue;
+		struct request *q = u->queue;
 
 		/* No CQE can come now: the job may be freed. */
 		if (q->job)
@@ -644,9 +644,9 @@ rope_uring_free(struct rope_uring *u)
  * notifications do not count: they come when the socket lets go of the
  * bytes. */
 static bool
-fd_in_kernel(const struct rope_uring *u, int fd, const struct recv *rc)
+fd_in_kernel(const struct rope_uring *u, int fd, const struct receiver *rc)
 {
-	for (const struct req *q = u->queue; q; q = q->next)
+	for (const struct request *q = u->queue; q; q = q->next)
 		if (q->fd == fd && q->job && rope__uring_job_busy(q->job))
 			return true;
 	return rc && rope__recv_in_kernel(rc);
@@ -655,11 +655,11 @@ fd_in_kernel(const struct rope_uring *u, int fd, const struct recv *rc)
 /* Ask the kernel to cancel what it holds of @fd's requests and of @rc;
  * false when the SQ had no room for every cancellation. */
 static bool
-cancel_ask(struct rope_uring *u, int fd, struct recv *rc)
+cancel_ask(struct rope_uring *u, int fd, struct receiver *rc)
 {
 	bool all = true;
 
-	for (struct req *q = u->queue; q; q = q->next) {
+	for (struct request *q = u->queue; q; q = q->next) {
 		if (q->fd != fd || !q->job || q->cancel_asked ||
 		    !rope__uring_job_busy(q->job))
 			continue;
@@ -683,7 +683,7 @@ cancel_ask(struct rope_uring *u, int fd, struct recv *rc)
  * request would last until the old peer sent something.
  */
 static int
-cancel_in_kernel(struct rope_uring *u, int fd, struct recv *rc)
+cancel_in_kernel(struct rope_uring *u, int fd, struct receiver *rc)
 {
 	unsigned tries = 0;
 	int ret;
@@ -691,16 +691,16 @@ cancel_in_kernel(struct rope_uring *u, int fd, struct recv *rc)
 	while (!cancel_ask(u, fd, rc)) {
 		if (++tries > STARVED_ROUNDS_MAX)
 			return -EAGAIN;
-		ret = submit(u, false, -1);
+		ret = ring_submit(u, false, -1);
 		if (ret < 0)
 			return ret;
-		reap(u);
+		ring_reap(u);
 	}
 	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring)) {
-		ret = submit(u, fd_in_kernel(u, fd, rc), -1);
+		ret = ring_submit(u, fd_in_kernel(u, fd, rc), -1);
 		if (ret < 0)
 			return ret;
-		reap(u);
+		ring_reap(u);
 	}
 	return 0;
 }
@@ -710,12 +710,12 @@ rope__req_attach_closer(struct rope_uring *u, int fd, struct rope__closer *c)
 {
 	unsigned n = 0;
 
-	for (struct req *q = u->queue; q; q = q->next)
+	for (struct request *q = u->queue; q; q = q->next)
 		if (q->fd == fd && !q->closer) {
 			q->closer = c;
 			n++;
 		}
-	for (struct req *q = u->done; q; q = q->next)
+	for (struct request *q = u->done; q; q = q->next)
 		if (q->fd == fd && !q->closer) {
 			q->closer = c;
 			n++;
@@ -726,8 +726,8 @@ rope__req_attach_closer(struct rope_uring *u, int fd, struct rope__closer *c)
 ROPEIO_EXPORT int
 rope_uring_cancel(struct rope_uring *u, int fd)
 {
-	struct req **link, *q;
-	struct recv *rc;
+	struct request **link, *q;
+	struct receiver *rc;
 	bool found;
 
 	if (!u || fd < 0)

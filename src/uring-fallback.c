@@ -58,7 +58,7 @@ rope__pollset_exit(struct rope__pollset *ps)
 
 /* A file request, written whole: regular files do not wait for a peer. */
 static ssize_t
-file_write(const struct req *q)
+file_write(const struct request *q)
 {
 	ssize_t w = rope_snap_pwrite(q->snap, q->off, q->len, q->fd,
 				     q->file_off);
@@ -86,7 +86,7 @@ file_write(const struct req *q)
  * (*@res: the bytes sent, or the error), false when it waits for POLLOUT.
  */
 static bool
-socket_send(struct req *q, ssize_t *res)
+socket_send(struct request *q, ssize_t *res)
 {
 	while (q->done < q->len) {
 		ssize_t w = rope__snap_send_nowait(q->snap, q->off + q->done,
@@ -111,7 +111,7 @@ socket_send(struct req *q, ssize_t *res)
 static unsigned
 requests_step(struct rope_uring *u)
 {
-	struct req **link = &u->queue, *q;
+	struct request **link = &u->queue, *q;
 	unsigned progress = 0;
 	bool marks = rope__req_marks_ready(u);
 
@@ -169,7 +169,7 @@ pollset_make(struct rope_uring *u, unsigned *recv_from, unsigned *wake_at)
 	int ret = 0;
 
 	ps->n = 0;
-	for (struct req *q = u->queue; q && ret == 0; q = q->next)
+	for (struct request *q = u->queue; q && ret == 0; q = q->next)
 		if (q->blocked)
 			ret = rope__pollset_add(ps, q->fd, POLLOUT, q);
 	*recv_from = ps->n;
@@ -239,7 +239,7 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		if (ret > 0) {
 			for (unsigned i = 0; i < recv_from; i++)
 				if (u->ps.fds[i].revents) {
-					((struct req *)u->ps.who[i])->blocked =
+					((struct request *)u->ps.who[i])->blocked =
 						false;
 					writable++;
 				}

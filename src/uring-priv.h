@@ -7,8 +7,8 @@
  * uring-recv.c (receiving into ropes through a provided buffer ring).
  *
  * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
- * pointer + 1, see uring-job.c), receives' 10 (a struct recv pointer + 2),
- * cancellations of a receive 00 (the struct recv pointer itself), the
+ * pointer + 1, see uring-job.c), receives' 10 (a struct receiver pointer + 2),
+ * cancellations of a receive 00 (the struct receiver pointer itself), the
  * wake-up poll 11 (the engine + 3), and cancellations by fd 0 (no CQE
  * anybody waits for).
  */
@@ -33,7 +33,7 @@ int rope__uring_get_stats(const struct rope_uring *u,
 #define URING_TAG_CANCEL 0u
 #define URING_TAG_WAKE 3u            /* the engine's wake-up poll */
 
-struct recv;  /* uring-recv.c */
+struct receiver;  /* uring-recv.c */
 
 /*
  * rope_uring_close() (uring-close.c): its callback waits for @left
@@ -51,8 +51,8 @@ struct rope__closer {
 	struct rope_uring_recv_stats stats;
 };
 
-struct req {
-	struct req *next;
+struct request {
+	struct request *next;
 	struct rope_uring_job *job;  /* ring mode, once started */
 	struct rope_snap *snap;
 	size_t off, len;
@@ -84,10 +84,10 @@ struct rope_uring {
 	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
 	bool running;                /* inside rope_uring_run() */
 	bool recv_plain;             /* no provided buffer rings: plain reads */
-	struct req *queue;           /* queued or in flight, in order */
-	struct req **queue_tail;
-	struct req *done;            /* finished, callback not yet run */
-	struct req **done_tail;
+	struct request *queue;           /* queued or in flight, in order */
+	struct request **queue_tail;
+	struct request *done;            /* finished, callback not yet run */
+	struct request **done_tail;
 	unsigned pending;
 	unsigned changes;            /* calls that gave the loop work: a
 					callback's are taken up in its run */
@@ -100,7 +100,7 @@ struct rope_uring {
 	const struct rope__closer *closing;
 	struct rope__pollset ps;     /* the fallback's, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
-	/* prep_all(): a mark per descriptor, set while one pass over the
+	/* ring_prep_requests(): a mark per descriptor, set while one pass over the
 	 * queue has seen an unfinished socket request on it, else 0. */
 	uint8_t *fd_marks;
 	size_t fd_marks_n;
@@ -119,7 +119,7 @@ struct rope_uring {
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
-	struct recv *recvs;
+	struct receiver *recvs;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	struct rbuf *bufs;
@@ -175,15 +175,15 @@ int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
 unsigned rope__uring_job_busy(const struct rope_uring_job *j);
 
 /* uring-engine.c, for the fallback's loop. */
-void rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
+void rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
 		      ssize_t res);
-bool rope__req_socket_busy(const struct rope_uring *u, const struct req *q);
+bool rope__req_socket_busy(const struct rope_uring *u, const struct request *q);
 /* Make fd_marks cover every queued socket (all 0 between passes); false
  * without memory: ask rope__req_socket_busy() instead. */
 bool rope__req_marks_ready(struct rope_uring *u);
 /* Has socket request @q, started now or before, run for longer than the
  * engine's send timeout? */
-bool rope__req_expired(const struct rope_uring *u, struct req *q);
+bool rope__req_expired(const struct rope_uring *u, struct request *q);
 /* How long a wait may last before a send timeout must be looked at, in
  * ms; -1: no limit. */
 int rope__timeout_tick(const struct rope_uring *u);
@@ -240,14 +240,14 @@ unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
 unsigned rope__recv_callbacks(struct rope_uring *u);
 /* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
  * of their dup at once. NULL when @fd has none. */
-struct recv *rope__recv_cancel_fd(struct rope_uring *u, int fd);
+struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
-bool rope__recv_in_kernel(const struct recv *rc);
+bool rope__recv_in_kernel(const struct receiver *rc);
 /* Ask the kernel to cancel @rc's multishot recv by its user_data (the
  * descriptor may be closed, or name another file now), unless that was
  * asked already or nothing is armed. False when the SQ is full. */
-bool rope__recv_cancel_ask(struct rope_uring *u, struct recv *rc);
+bool rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc);
 void rope__recv_stop_all(struct rope_uring *u);
 /* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
  * entry per receive that can take bytes (ending those stopped, or whose

@@ -74,8 +74,8 @@ struct held {
 	uint32_t len;
 };
 
-struct recv {
-	struct recv *next;
+struct receiver {
+	struct receiver *next;
 	int fd;              /* the caller's descriptor */
 	int own_fd;          /* plain reads: our dup of it; else -1 */
 	dev_t dev;           /* the open file, so that a reused number */
@@ -94,7 +94,7 @@ struct recv {
 	bool cancel_inflight; /* ... and its CQE has not arrived */
 	bool ended;          /* no more data will come */
 	int stop_res;        /* the final result of a stop */
-	int end;             /* 0 at end of stream, else -errno */
+	int end_res;         /* 0 at end of stream, else -errno */
 	uint64_t delivered;  /* bytes appended since the last callback */
 	/* Bytes waiting for the rope, in order: first the held buffers, then
 	 * the FIFO of buffer ids still in the engine's pool (linked through
@@ -128,7 +128,7 @@ ring_add(struct rope_uring *u, unsigned bid)
 /* Put every empty buffer id back, with a fresh chunk where needed, and
  * publish them with one tail update. */
 static void
-refill(struct rope_uring *u)
+pool_refill(struct rope_uring *u)
 {
 	for (unsigned bid = 0; bid < u->nbuf; bid++) {
 		struct rbuf *b = &u->bufs[bid];
@@ -180,7 +180,7 @@ buffers_setup(struct rope_uring *u)
 	u->br_bytes = bytes;
 	u->nbuf = RECV_NBUF_MIN;
 	io_uring_buf_ring_init(u->br);
-	refill(u);
+	pool_refill(u);
 	return 0;
 }
 
@@ -204,20 +204,20 @@ rope__recv_exit(struct rope_uring *u)
 /* ------------------------------------------------------------------------ */
 
 /* The receive still reading from descriptor number @fd, if any. */
-static struct recv *
+static struct receiver *
 recv_find(struct rope_uring *u, int fd)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		if (rc->fd == fd && !rc->stopping && !rc->ended)
 			return rc;
 	return NULL;
 }
 
 /* The receive still reading the open file @st describes, if any. */
-static struct recv *
+static struct receiver *
 recv_find_file(struct rope_uring *u, const struct stat *st)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		if (rc->dev == st->st_dev && rc->ino == st->st_ino &&
 		    !rc->stopping && !rc->ended)
 			return rc;
@@ -225,16 +225,16 @@ recv_find_file(struct rope_uring *u, const struct stat *st)
 }
 
 static void
-end(struct recv *rc, int res)
+receiver_end(struct receiver *rc, int res)
 {
 	if (!rc->ended) {
 		rc->ended = true;
-		rc->end = res;
+		rc->end_res = res;
 	}
 }
 
 static void
-stop(struct recv *rc, int res)
+receiver_stop(struct receiver *rc, int res)
 {
 	if (!rc->stopping) {
 		rc->stopping = true;
@@ -243,7 +243,7 @@ stop(struct recv *rc, int res)
 }
 
 static bool
-plain(const struct rope_uring *u)
+receiver_plain_reads(const struct rope_uring *u)
 {
 	return u->fallback || u->recv_plain;
 }
@@ -252,7 +252,7 @@ ROPEIO_EXPORT int
 rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		rope_uring_cb cb, void *arg)
 {
-	struct recv *rc, *old;
+	struct receiver *rc, *old;
 	struct stat st;
 	int saved = errno;
 
@@ -289,7 +289,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	memset(rc, 0, sizeof(*rc));
 	rc->own_fd = -1;
 	rc->first = rc->last = NO_BUF;
-	if (plain(u)) {
+	if (receiver_plain_reads(u)) {
 		rc->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		if (rc->own_fd < 0) {
 			int err = errno;
@@ -302,7 +302,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	/* The number was closed and now names another file: the receive
 	 * that had it can never be reached by it again. */
 	if (old)
-		stop(old, -EBADF);
+		receiver_stop(old, -EBADF);
 	rc->fd = fd;
 	rc->dev = st.st_dev;
 	rc->ino = st.st_ino;
@@ -319,23 +319,23 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 ROPEIO_EXPORT int
 rope_uring_recv_stop(struct rope_uring *u, int fd)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
-	stop(rc, -ECANCELED);
+	receiver_stop(rc, -ECANCELED);
 	u->changes++;
 	return 0;
 }
 
-struct recv *
+struct receiver *
 rope__recv_cancel_fd(struct rope_uring *u, int fd)
 {
-	struct recv *rc = recv_find(u, fd);
+	struct receiver *rc = recv_find(u, fd);
 
 	if (!rc)
 		return NULL;
-	stop(rc, -ECANCELED);
+	receiver_stop(rc, -ECANCELED);
 	if (rc->own_fd >= 0) {
 		/* Plain reads: nothing reads it any more, and the caller
 		 * may close the socket for good. */
@@ -344,7 +344,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 		close(rc->own_fd);
 		errno = saved;
 		rc->own_fd = -1;
-		end(rc, -ECANCELED);
+		receiver_end(rc, -ECANCELED);
 	}
 	return rc;
 }
@@ -352,7 +352,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 static int
 set_pause(struct rope_uring *u, int fd, bool pause)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
@@ -376,7 +376,7 @@ rope_uring_recv_resume(struct rope_uring *u, int fd)
 ROPEIO_EXPORT int
 rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
@@ -387,12 +387,12 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 
 /* The receive on descriptor @fd: the one still reading it, else one that
  * is ending (its final callback has not run). */
-static const struct recv *
+static const struct receiver *
 recv_lookup(const struct rope_uring *u, int fd)
 {
-	const struct recv *ending = NULL;
+	const struct receiver *ending = NULL;
 
-	for (const struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (const struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		if (rc->fd != fd)
 			continue;
 		if (!rc->stopping && !rc->ended)
@@ -404,7 +404,7 @@ recv_lookup(const struct rope_uring *u, int fd)
 
 /* @rc's figures, as rope_uring_recv_stats() reports them. */
 static void
-recv_stats_fill(const struct rope_uring *u, const struct recv *rc,
+recv_stats_fill(const struct rope_uring *u, const struct receiver *rc,
 		struct rope_uring_recv_stats *st)
 {
 	*st = (struct rope_uring_recv_stats){ 0 };
@@ -433,7 +433,7 @@ rope_uring_recv_stats(const struct rope_uring *u, int fd,
 		      struct rope_uring_recv_stats *out, size_t size)
 {
 	struct rope_uring_recv_stats st = { 0 };
-	const struct recv *rc;
+	const struct receiver *rc;
 
 	/* Every field is 8 bytes: a caller's struct from an older header
 	 * gets the whole fields it has room for, and no byte past them. */
@@ -460,7 +460,7 @@ rope__recv_attach_closer(struct rope_uring *u, int fd,
 {
 	unsigned n = 0;
 
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		if (rc->fd == fd && !rc->closer) {
 			rc->closer = c;
 			n++;
@@ -469,7 +469,7 @@ rope__recv_attach_closer(struct rope_uring *u, int fd,
 }
 
 bool
-rope__recv_in_kernel(const struct recv *rc)
+rope__recv_in_kernel(const struct receiver *rc)
 {
 	return rc->armed || rc->cancel_inflight;
 }
@@ -477,8 +477,8 @@ rope__recv_in_kernel(const struct recv *rc)
 void
 rope__recv_stop_all(struct rope_uring *u)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		stop(rc, -ECANCELED);
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+		receiver_stop(rc, -ECANCELED);
 }
 
 
@@ -488,13 +488,13 @@ rope__recv_stop_all(struct rope_uring *u)
 
 /* The buffer of the oldest bytes in @rc's FIFO (rc->n must be > 0). */
 static struct rbuf *
-fifo_head(struct rope_uring *u, struct recv *rc)
+fifo_head(struct rope_uring *u, struct receiver *rc)
 {
 	return &u->bufs[rc->first];
 }
 
 static void
-fifo_pop(struct rope_uring *u, struct recv *rc)
+fifo_pop(struct rope_uring *u, struct receiver *rc)
 {
 	rc->first = u->bufs[rc->first].next;
 	if (--rc->n == 0)
@@ -502,7 +502,7 @@ fifo_pop(struct rope_uring *u, struct recv *rc)
 }
 
 static void
-fifo_push(struct rope_uring *u, struct recv *rc, unsigned bid)
+fifo_push(struct rope_uring *u, struct receiver *rc, unsigned bid)
 {
 	u->bufs[bid].next = NO_BUF;
 	if (rc->n++)
@@ -520,7 +520,7 @@ fifo_push(struct rope_uring *u, struct recv *rc, unsigned bid)
  * rope's chunks hold at most about twice its bytes.
  */
 static int
-give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
+receiver_give(struct rope_uring *u, struct receiver *rc, struct rope_chunk *c,
      uint32_t len, bool *adopted)
 {
 	int ret;
@@ -556,8 +556,8 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 		rc->delivered += len;
 	} else if (ret == -EBADF) {
 		/* The rope was closed: nobody will read these. */
-		stop(rc, -EBADF);
-		end(rc, -EBADF);
+		receiver_stop(rc, -EBADF);
+		receiver_end(rc, -EBADF);
 		ret = 0;
 	}
 	return ret;
@@ -571,7 +571,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
  * a refusing rope holds is about its bytes, not a buffer per fill.
  */
 static bool
-hold(struct recv *rc, struct rbuf *b)
+receiver_hold(struct receiver *rc, struct rbuf *b)
 {
 	if (rc->held_n) {
 		struct held *h = &rc->held[rc->held_head + rc->held_n - 1];
@@ -609,7 +609,7 @@ hold(struct recv *rc, struct rbuf *b)
 }
 
 static void
-held_pop(struct recv *rc)
+held_pop(struct receiver *rc)
 {
 	rc->held_head++;
 	rc->held_bytes -= RECV_BUFSZ;
@@ -624,14 +624,14 @@ held_pop(struct recv *rc)
  * they stay in the pool: nothing is lost either way).
  */
 static void
-deliver(struct rope_uring *u, struct recv *rc)
+receiver_deliver(struct rope_uring *u, struct receiver *rc)
 {
 	bool adopted;
 
 	while (rc->held_n) {
 		struct held *h = &rc->held[rc->held_head];
 
-		if (give(u, rc, h->chunk, h->len, &adopted) < 0)
+		if (receiver_give(u, rc, h->chunk, h->len, &adopted) < 0)
 			goto refused;
 		if (!adopted)
 			rope__chunk_unref(h->chunk);
@@ -640,7 +640,7 @@ deliver(struct rope_uring *u, struct recv *rc)
 	while (rc->n) {
 		struct rbuf *b = fifo_head(u, rc);
 
-		if (give(u, rc, b->chunk, b->len, &adopted) < 0)
+		if (receiver_give(u, rc, b->chunk, b->len, &adopted) < 0)
 			goto refused;
 		if (adopted)
 			b->chunk = NULL;  /* the rope's now */
@@ -649,13 +649,13 @@ deliver(struct rope_uring *u, struct recv *rc)
 	}
 	return;
 refused:
-	while (rc->n && hold(rc, fifo_head(u, rc)))
+	while (rc->n && receiver_hold(rc, fifo_head(u, rc)))
 		fifo_pop(u, rc);
 }
 
 /* Drop whatever waits: nobody will take it. */
 static void
-drop_waiting(struct rope_uring *u, struct recv *rc)
+drop_waiting(struct rope_uring *u, struct receiver *rc)
 {
 	while (rc->held_n) {
 		rope__chunk_unref(rc->held[rc->held_head].chunk);
@@ -668,7 +668,7 @@ drop_waiting(struct rope_uring *u, struct recv *rc)
 }
 
 static void
-recv_free(struct recv *rc)
+recv_free(struct receiver *rc)
 {
 	if (rc->own_fd >= 0) {
 		int saved = errno;
@@ -684,7 +684,7 @@ recv_free(struct recv *rc)
  * the rope has too much waiting for it, while the caller paused it, or
  * while the rope holds its limit. */
 static bool
-reads(const struct recv *rc)
+receiver_reads(const struct receiver *rc)
 {
 	return !rc->stopping && !rc->ended && !rc->held_full &&
 	       !rc->user_paused && (!rc->limit || rope_size(rc->r) < rc->limit);
@@ -692,15 +692,15 @@ reads(const struct recv *rc)
 
 /* A receive whose rope was closed ends: nothing will read it. */
 static void
-check_rope(struct recv *rc)
+check_rope(struct receiver *rc)
 {
 	if (rope_closed(rc->r))
-		stop(rc, -EBADF);
+		receiver_stop(rc, -EBADF);
 }
 
 /* Both return false when the SQ is full: the next round tries again. */
 static bool
-arm(struct rope_uring *u, struct recv *rc)
+receiver_arm(struct rope_uring *u, struct receiver *rc)
 {
 	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
@@ -716,7 +716,7 @@ arm(struct rope_uring *u, struct recv *rc)
 }
 
 static bool
-cancel(struct rope_uring *u, struct recv *rc)
+receiver_cancel_sqe(struct rope_uring *u, struct receiver *rc)
 {
 	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
@@ -734,9 +734,9 @@ cancel(struct rope_uring *u, struct recv *rc)
 }
 
 bool
-rope__recv_cancel_ask(struct rope_uring *u, struct recv *rc)
+rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc)
 {
-	return !rc->armed || rc->cancel_sent || cancel(u, rc);
+	return !rc->armed || rc->cancel_sent || receiver_cancel_sqe(u, rc);
 }
 
 unsigned
@@ -747,9 +747,9 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 
 	if (u->recv_plain || !u->br)
 		return 0;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		check_rope(rc);
-		deliver(u, rc);
+		receiver_deliver(u, rc);
 		receivers++;
 	}
 	if (u->recv_nobufs) {
@@ -762,28 +762,28 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 			u->nbuf = MIN(2 * u->nbuf, cap);
 		u->recv_nobufs = false;
 	}
-	refill(u);
+	pool_refill(u);
 	/* Arm only with a buffer to fill: otherwise the multishot would end
 	 * at once (-ENOBUFS), again and again. */
 	for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
 		has_buffer = u->bufs[bid].in_ring;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		bool reading;
 
 		if (rc->held_bytes >= RECV_HOLD_MAX)
 			rc->held_full = true;
 		else if (!rc->held_n)
 			rc->held_full = false;
-		reading = reads(rc);
+		reading = receiver_reads(rc);
 		if (rc->armed && !reading && !rc->cancel_sent &&
-		    !cancel(u, rc))
+		    !receiver_cancel_sqe(u, rc))
 			++*starved;
 		if (rc->stopping && !rc->armed)
-			end(rc, rc->stop_res);
+			receiver_end(rc, rc->stop_res);
 		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
 		 * pause that is over). */
 		if (reading && !rc->armed && !rc->cancel_inflight &&
-		    has_buffer && !arm(u, rc))
+		    has_buffer && !receiver_arm(u, rc))
 			++*starved;
 		active += rc->armed || rc->cancel_inflight;
 	}
@@ -794,10 +794,10 @@ bool
 rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 {
 	uint64_t d = io_uring_cqe_get_data64(cqe);
-	struct recv *rc;
+	struct receiver *rc;
 
 	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
-		rc = (struct recv *)(uintptr_t)d;
+		rc = (struct receiver *)(uintptr_t)d;
 		rc->cancel_inflight = false;
 		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
 		 * else (-EALREADY) leaves it running: try again. */
@@ -807,7 +807,7 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	}
 	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
 		return false;
-	rc = (struct recv *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
+	rc = (struct receiver *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		struct rbuf *b = &u->bufs[bid];
@@ -828,12 +828,12 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	 * re-arms later). A cancellation by fd comes with stopping set. */
 	if (cqe->res == -ECANCELED && (rc->stopping || rc->cancel_sent)) {
 		if (rc->stopping)
-			end(rc, rc->stop_res);
+			receiver_end(rc, rc->stop_res);
 	} else if (cqe->res == 0) {
-		end(rc, 0);
+		receiver_end(rc, 0);
 	} else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
 		   cqe->res != -EINTR && cqe->res != -EAGAIN) {
-		end(rc, cqe->res);
+		receiver_end(rc, cqe->res);
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		rc->armed = false;
@@ -843,7 +843,7 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
 {
-	struct recv **link = &u->recvs, *rc;
+	struct receiver **link = &u->recvs, *rc;
 	unsigned called = 0;
 
 	while ((rc = *link)) {
@@ -871,7 +871,7 @@ rope__recv_callbacks(struct rope_uring *u)
 				rc->closer->has_stats = true;
 			}
 			if (rc->cb)
-				rc->cb(rc->arg, rc->end);
+				rc->cb(rc->arg, rc->end_res);
 			if (rc->closer)
 				rope__closer_one_done(u, rc->closer);
 			recv_free(rc);
@@ -888,11 +888,11 @@ rope__recv_abandon(struct rope_uring *u)
 {
 	/* Bytes no rope would take while the engine goes away: drop them,
 	 * end every receive, and run the final callbacks. */
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		drop_waiting(u, rc);
 		rc->armed = false;
 		rc->cancel_inflight = false;  /* never reaped now */
-		end(rc, -ECANCELED);
+		receiver_end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
 }
@@ -904,15 +904,15 @@ rope__recv_abandon(struct rope_uring *u)
 int
 rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 {
-	if (!plain(u))
+	if (!receiver_plain_reads(u))
 		return 0;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		int ret;
 
 		check_rope(rc);
 		if (rc->stopping)
-			end(rc, rc->stop_res);
-		if (!reads(rc) || rc->refused)
+			receiver_end(rc, rc->stop_res);
+		if (!receiver_reads(rc) || rc->refused)
 			continue;
 		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
 		if (ret < 0)
@@ -928,7 +928,7 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 	unsigned progress = 0;
 
 	for (unsigned i = from; i < to; i++) {
-		struct recv *rc = ps->who[i];
+		struct receiver *rc = ps->who[i];
 		ssize_t got;
 
 		if (!ps->fds[i].revents)
@@ -945,7 +945,7 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 		} else if (got == -EBUSY || got == -ENOMEM) {
 			rc->refused = true;  /* until a callback has run */
 		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
-			end(rc, (int)got);
+			receiver_end(rc, (int)got);
 			progress++;
 		}
 	}
@@ -955,6 +955,6 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 void
 rope__recv_plain_retry(struct rope_uring *u)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		rc->refused = false;
 }
