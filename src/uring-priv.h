@@ -3,8 +3,19 @@
 #define ROPE_URING_PRIV_H
 
 /*
- * The engine's private state, shared by uring-engine.c (requests) and
- * uring-recv.c (receiving into ropes through a provided buffer ring).
+ * The engine's private state. Its files, each calling only those below it
+ * (tests/engine-layers.py checks it, README.md draws it):
+ *
+ *   front     uring-engine.c: the public calls that pick a backend and
+ *             hand work to it (rope_uring_new, _run, _free, _cancel,
+ *             _close, _fd)
+ *   backends  uring-ring.c (io_uring) | uring-poll.c (poll, epoll mirror),
+ *             behind struct rope__backend; neither calls the other
+ *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
+ *             wake-up), uring-recv.c (receivers, buffer pool), uring-close.c
+ *             (closers), uring-readiness.c (poll sets, plain reads)
+ *   jobs      uring-job.c (one snapshot to one fd on a ring)
+ *   seam      uring-ops.c (the liburing calls that can fail)
  *
  * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
  * pointer + 1, see uring-job.c), receives' 10 (a struct receiver pointer + 2),
@@ -78,12 +89,41 @@ struct rope__pollset {
 	unsigned n, cap;
 };
 
+/*
+ * A backend: how an engine does its I/O and waits for it, the ring's way
+ * (uring-ring.c) or the poll loop's (uring-poll.c). The front
+ * (uring-engine.c) takes the first whose init succeeds; everything that
+ * differs between them is behind these calls.
+ */
+struct rope__backend {
+	bool plain_syscalls;         /* rope_uring_is_fallback() */
+	/* 0, or this backend cannot be used here (the next is tried). */
+	int (*init)(struct rope_uring *u, unsigned entries);
+	/* Let go of the kernel's resources; no CQE can come after it. */
+	void (*exit)(struct rope_uring *u);
+	/* Rounds until @wait_nr callbacks ran (counted in *@called), nothing
+	 * can progress, or a wake-up: rope_uring_run() without its checks. */
+	int (*run)(struct rope_uring *u, unsigned wait_nr, unsigned *called);
+	/* The first receive is about to start: set up what receiving needs
+	 * (or set u->recv_plain); -ENOMEM refuses the receive. */
+	int (*recv_start)(struct rope_uring *u);
+	/* rope_uring_cancel() marked everything on @fd cancelled: make the
+	 * kernel let go of what it holds of it (and of @rc, if not NULL). */
+	int (*cancel_fd)(struct rope_uring *u, int fd, struct receiver *rc);
+	/* Make u->notify_fd for rope_uring_fd(); returns it or -errno. */
+	int (*readiness_fd)(struct rope_uring *u);
+};
+
+extern const struct rope__backend rope__ring_backend;  /* uring-ring.c */
+extern const struct rope__backend rope__poll_backend;  /* uring-poll.c */
+
 struct rope_uring {
-	struct io_uring ring;
-	bool fallback;
+	const struct rope__backend *be;
+	struct io_uring ring;        /* the ring backend's */
 	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
 	bool running;                /* inside rope_uring_run() */
-	bool recv_plain;             /* no provided buffer rings: plain reads */
+	bool recv_plain;             /* receives are plain reads: the poll
+					backend, or no provided buffer rings */
 	struct request *queue;           /* queued or in flight, in order */
 	struct request **queue_tail;
 	struct request *done;            /* finished, callback not yet run */
@@ -98,23 +138,23 @@ struct rope_uring {
 	struct rope__closer *closers_due;
 	struct rope__closer **closers_due_tail;
 	const struct rope__closer *closing;
-	struct rope__pollset ps;     /* the fallback's, remade every round */
+	struct rope__pollset ps;     /* poll sets, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
 	/* ring_prep_requests(): a mark per descriptor, set while one pass over the
 	 * queue has seen an unfinished socket request on it, else 0. */
 	uint8_t *fd_marks;
 	size_t fd_marks_n;
 
-	/* uring-notify.c: rope_uring_fd() and rope_uring_wake(). */
+	/* rope_uring_fd() (the backends) and rope_uring_wake() (the core). */
 	int notify_fd;               /* -1 until rope_uring_fd() */
 	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
 	bool wake_armed;             /* ring: its multishot poll is armed */
 	bool woken;                  /* ring: its CQE came */
 	uint64_t timer_due_ms;       /* ring: when the armed timeout for the
 					next send deadline fires; 0: none */
-	int timer_fd;                /* fallback: a timerfd in notify_fd's
+	int timer_fd;                /* poll backend: a timerfd in notify_fd's
 					set, for the next send deadline */
-	struct pollfd *mirror;       /* fallback: what notify_fd holds */
+	struct pollfd *mirror;       /* poll backend: what notify_fd holds */
 	unsigned mirror_n, mirror_cap;
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
@@ -174,7 +214,7 @@ int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
  * zero-copy sends, which wait for the socket, left out). */
 unsigned rope__uring_job_busy(const struct rope_uring_job *j);
 
-/* uring-engine.c, for the fallback's loop. */
+/* uring-core.c: the requests, for the backends. */
 void rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
 		      ssize_t res);
 bool rope__req_socket_busy(const struct rope_uring *u, const struct request *q);
@@ -191,6 +231,20 @@ int rope__timeout_tick(const struct rope_uring *u);
  * CLOCK_MONOTONIC; 0: none. */
 uint64_t rope__next_deadline_ms(const struct rope_uring *u);
 unsigned rope__engine_callbacks(struct rope_uring *u);
+uint64_t rope__now_ms(void);
+/* Mark every request on @fd cancelled (ending those not started); true
+ * when there was one. */
+bool rope__requests_cancel(struct rope_uring *u, int fd);
+/* The backend is gone: end every request left with -ECANCELED. */
+void rope__requests_cancel_all(struct rope_uring *u);
+/* uring-core.c: the wake-up eventfd, and helpers that keep errno. */
+int rope__wake_init(struct rope_uring *u);
+void rope__wake_exit(struct rope_uring *u);
+/* Was rope_uring_wake() called since the last time? (Clears it.) */
+bool rope__wake_taken(struct rope_uring *u);
+/* Read an eventfd (or a timerfd) back to zero; true when it was set. */
+bool rope__eventfd_clear(int fd);
+void rope__close_keep_errno(int fd);
 
 /* uring-close.c. one_done() counts one callback of the closer's as run;
  * callbacks() runs the closers' callbacks that are due (how many ran). */
@@ -205,36 +259,22 @@ unsigned rope__req_attach_closer(struct rope_uring *u, int fd,
 unsigned rope__recv_attach_closer(struct rope_uring *u, int fd,
 				  struct rope__closer *c);
 
-/* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which
- * no fd waits for another. */
+/* uring-readiness.c: poll sets, and plain reads' rounds. */
 int rope__pollset_add(struct rope__pollset *ps, int fd, short events,
 		      void *who);
 void rope__pollset_exit(struct rope__pollset *ps);
-int rope__fallback_run(struct rope_uring *u, unsigned wait_nr,
-		       unsigned *called);
+/* poll(2), retried on EINTR; the ready count or -errno. */
+int rope__poll_set(struct rope__pollset *ps, int timeout);
+/* The ring backend's receives without provided buffer rings: poll them
+ * (blocking when @wait) and read what is ready; returns how many were
+ * polled or -errno, *@progress how many moved. */
 int rope__plain_recv_round(struct rope_uring *u, bool wait,
 			   unsigned *progress);
 
-/* uring-notify.c. wake_taken() says whether rope_uring_wake() was called
- * since the last time (and clears it); notify_clear() resets the ring's
- * notification eventfd at the start of a run; mirror() makes the
- * fallback's epoll fd hold @ps. */
-int rope__notify_init(struct rope_uring *u);
-void rope__notify_exit(struct rope_uring *u);
-bool rope__wake_taken(struct rope_uring *u);
-void rope__notify_clear(struct rope_uring *u);
-void rope__wake_arm(struct rope_uring *u);
-void rope__wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
-/* Make notify_fd readable when the next send deadline falls (ring: a
- * timeout request; fallback: the timerfd), once rope_uring_fd() exists.
- * Called as a run ends. */
-void rope__deadline_arm(struct rope_uring *u);
-int rope__notify_mirror(struct rope_uring *u,
-			const struct rope__pollset *ps);
-/* uring-fallback.c: mirror the set the next fallback run waits on. */
-int rope__fallback_mirror(struct rope_uring *u);
-
-/* uring-recv.c, called by the engine's loop. */
+/* uring-recv.c, called by the backends. pool_setup() is the ring's
+ * recv_start: the provided buffer ring, or plain reads when the kernel has
+ * none (-ENOMEM: neither). */
+int rope__recv_pool_setup(struct rope_uring *u);
 bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
 unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
 unsigned rope__recv_callbacks(struct rope_uring *u);

@@ -184,6 +184,20 @@ buffers_setup(struct rope_uring *u)
 	return 0;
 }
 
+int
+rope__recv_pool_setup(struct rope_uring *u)
+{
+	int ret = buffers_setup(u);
+
+	/* No provided buffer rings in this kernel: receive with plain reads
+	 * instead, like the poll backend. */
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		u->recv_plain = true;
+	return 0;
+}
+
 void
 rope__recv_exit(struct rope_uring *u)
 {
@@ -245,7 +259,7 @@ receiver_stop(struct receiver *rc, int res)
 static bool
 receiver_plain_reads(const struct rope_uring *u)
 {
-	return u->fallback || u->recv_plain;
+	return u->recv_plain;
 }
 
 ROPEIO_EXPORT int
@@ -273,15 +287,11 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	if (recv_find_file(u, &st))
 		return -EBUSY;
 	old = recv_find(u, fd);
-	if (!u->fallback && !u->br) {
-		int ret = buffers_setup(u);
+	if (!u->recv_plain && !u->br) {
+		int ret = u->be->recv_start(u);
 
-		/* No provided buffer rings in this kernel: receive with
-		 * plain reads instead, like the fallback. */
-		if (ret == -ENOMEM)
-			return ret;
 		if (ret < 0)
-			u->recv_plain = true;
+			return ret;
 	}
 	rc = rope__alloc(sizeof(*rc));
 	if (!rc)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The engine without io_uring: plain syscalls in a non-blocking readiness
- * loop. Nothing in it may wait for one fd while another could progress: a
- * client that stops reading must not freeze the others, and a connection
- * that sends and receives at once must not wait for itself.
+ * The poll backend, where io_uring cannot be used: plain syscalls in a
+ * non-blocking readiness loop. Nothing in it may wait for one fd while
+ * another could progress: a client that stops reading must not freeze the
+ * others, and a connection that sends and receives at once must not wait
+ * for itself. It calls down into the core (uring-core.c, uring-recv.c,
+ * uring-readiness.c) only, and needs no liburing.
  *
  * Each round:
  *  1. every request that may start or go on does so without blocking:
@@ -19,42 +21,13 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "uring-priv.h"
-
-int
-rope__pollset_add(struct rope__pollset *ps, int fd, short events, void *who)
-{
-	if (ps->n == ps->cap) {
-		/* One block: the pollfds, then the who pointers (a pollfd
-		 * is 8 bytes, so they stay aligned). */
-		unsigned cap = ps->cap ? 2 * ps->cap : 16;
-		size_t one = sizeof(*ps->fds) + sizeof(*ps->who);
-		struct pollfd *fds = rope__alloc(cap * one);
-
-		if (!fds)
-			return -ENOMEM;
-		if (ps->n) {
-			memcpy(fds, ps->fds, ps->n * sizeof(*fds));
-			memcpy(fds + cap, ps->who, ps->n * sizeof(*ps->who));
-		}
-		rope__free(ps->fds, ps->cap * one);
-		ps->fds = fds;
-		ps->who = (void **)(fds + cap);
-		ps->cap = cap;
-	}
-	ps->fds[ps->n] = (struct pollfd){ .fd = fd, .events = events };
-	ps->who[ps->n++] = who;
-	return 0;
-}
-
-void
-rope__pollset_exit(struct rope__pollset *ps)
-{
-	rope__free(ps->fds, ps->cap * (sizeof(*ps->fds) + sizeof(*ps->who)));
-	memset(ps, 0, sizeof(*ps));
-}
 
 /* A file request, written whole: regular files do not wait for a peer. */
 static ssize_t
@@ -181,32 +154,119 @@ pollset_make(struct rope_uring *u, unsigned *recv_from, unsigned *wake_at)
 	return ret;
 }
 
-/* poll(2), retried on EINTR; returns the ready count or -errno. */
+/*
+ * rope_uring_fd() here is an epoll instance that mirrors, after each run,
+ * the poll set the next run would wait on (the wake-up eventfd included),
+ * plus a timerfd for the next send deadline.
+ */
 static int
-poll_set(struct rope__pollset *ps, int timeout)
+mirror_cmp(const void *a, const void *b)
 {
-	int saved = errno, n;
+	const struct pollfd *x = a, *y = b;
 
-	do {
-		n = rope__sys->poll(ps->fds, ps->n, timeout);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = -errno;
-	errno = saved;
-	return n;
+	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-int
-rope__fallback_mirror(struct rope_uring *u)
+static int
+epoll_set(int ep, int op, const struct pollfd *p)
+{
+	struct epoll_event ev = {
+		.events = (p->events & POLLIN ? EPOLLIN : 0) |
+			  (p->events & POLLOUT ? EPOLLOUT : 0),
+		.data.fd = p->fd,
+	};
+
+	return epoll_ctl(ep, op, p->fd, &ev);
+}
+
+/*
+ * Make the epoll set hold exactly @ps's entries (one per fd,
+ * their events merged), changing only what differs from the last time.
+ * Closed descriptors left the set by themselves; errors for those are
+ * ignored.
+ */
+static int
+epoll_mirror(struct rope_uring *u, const struct rope__pollset *ps)
+{
+	struct pollfd *now;
+	unsigned n = 0, i = 0, j = 0;
+	int saved = errno;
+
+	if (u->notify_fd < 0)
+		return 0;
+	now = rope__alloc((ps->n ? ps->n : 1) * sizeof(*now));
+	if (!now)
+		return -ENOMEM;
+	memcpy(now, ps->fds, ps->n * sizeof(*now));
+	qsort(now, ps->n, sizeof(*now), mirror_cmp);
+	for (unsigned k = 0; k < ps->n; k++) {
+		if (n && now[n - 1].fd == now[k].fd)
+			now[n - 1].events |= now[k].events;
+		else
+			now[n++] = now[k];
+	}
+	while (i < u->mirror_n || j < n) {
+		struct pollfd *was = i < u->mirror_n ? &u->mirror[i] : NULL;
+		struct pollfd *is = j < n ? &now[j] : NULL;
+
+		if (is && (!was || is->fd < was->fd)) {
+			if (epoll_set(u->notify_fd, EPOLL_CTL_ADD, is) < 0 &&
+			    errno == EEXIST)
+				epoll_set(u->notify_fd, EPOLL_CTL_MOD, is);
+			j++;
+		} else if (!is || was->fd < is->fd) {
+			epoll_ctl(u->notify_fd, EPOLL_CTL_DEL, was->fd, NULL);
+			i++;
+		} else {
+			if (was->events != is->events &&
+			    epoll_set(u->notify_fd, EPOLL_CTL_MOD, is) < 0 &&
+			    errno == ENOENT)
+				epoll_set(u->notify_fd, EPOLL_CTL_ADD, is);
+			i++;
+			j++;
+		}
+	}
+	errno = saved;
+	rope__free(u->mirror, u->mirror_cap * sizeof(*u->mirror));
+	u->mirror = now;
+	u->mirror_n = n;
+	u->mirror_cap = ps->n ? ps->n : 1;
+	return 0;
+}
+
+/* The timerfd fires at the next send deadline (whole milliseconds
+ * rounded down: it is set a millisecond late rather than early); 0
+ * disarms it. */
+static void
+poll_deadline_arm(struct rope_uring *u)
+{
+	uint64_t due = rope__next_deadline_ms(u);
+	struct itimerspec its = { 0 };
+	int saved = errno;
+
+	if (u->timer_fd < 0)
+		return;
+	if (due) {
+		due++;
+		its.it_value.tv_sec = (time_t)(due / 1000);
+		its.it_value.tv_nsec = (long)(due % 1000) * 1000000;
+	}
+	timerfd_settime(u->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	errno = saved;
+}
+
+/* Mirror the set the next run waits on. */
+static int
+poll_mirror_update(struct rope_uring *u)
 {
 	unsigned recv_from, wake_at;
 	int ret;
 
 	if (u->notify_fd < 0)
 		return 0;
-	rope__deadline_arm(u);
+	poll_deadline_arm(u);
 	ret = pollset_make(u, &recv_from, &wake_at);
-	return ret < 0 ? ret : rope__notify_mirror(u, &u->ps);
+	return ret < 0 ? ret : epoll_mirror(u, &u->ps);
 }
 
 /*
@@ -214,10 +274,13 @@ rope__fallback_mirror(struct rope_uring *u)
  * pending, nothing can move without the caller, or rope_uring_wake() was
  * called. The wake-up alone is never waited for.
  */
-int
-rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
+static int
+poll_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 {
 	bool block = false, woken = false;
+
+	if (u->timer_fd >= 0)
+		rope__eventfd_clear(u->timer_fd);  /* reads as an eventfd */
 
 	for (;;) {
 		unsigned changes = u->changes, writable = 0;
@@ -233,7 +296,7 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		if (*called >= wait_nr || !u->pending || !wake_at || woken)
 			block = false;
 		/* A wait ends in time to look at the send timeouts. */
-		ret = poll_set(&u->ps, block ? rope__timeout_tick(u) : 0);
+		ret = rope__poll_set(&u->ps, block ? rope__timeout_tick(u) : 0);
 		if (ret < 0)
 			return ret;
 		if (ret > 0) {
@@ -260,35 +323,104 @@ rope__fallback_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		if (u->changes != changes || writable)
 			continue;
 		if (*called >= wait_nr || !u->pending || woken)
-			return rope__fallback_mirror(u);
+			return poll_mirror_update(u);
 		/* Nothing moved and nothing can be waited for: every rope
 		 * that receives refuses bytes. The caller must act. */
 		if (!progress && !wake_at)
-			return rope__fallback_mirror(u);
+			return poll_mirror_update(u);
 		block = !progress;
 	}
 }
 
-int
-rope__plain_recv_round(struct rope_uring *u, bool wait, unsigned *progress)
+/* A timerfd for send deadlines, in the epoll set @ep for good
+ * (the mirror leaves descriptors it did not add alone). */
+static int
+poll_timer_add(struct rope_uring *u, int ep)
 {
-	unsigned n;
-	int ready;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
-	*progress = 0;
-	u->ps.n = 0;
-	ready = rope__recv_plain_add(u, &u->ps);
-	n = u->ps.n;
-	if (ready < 0 || !n)
-		return ready;
-	/* A wait here must end on rope_uring_wake() too. */
-	ready = rope__pollset_add(&u->ps, u->wake_fd, POLLIN, NULL);
-	if (ready == 0)
-		ready = poll_set(&u->ps, wait ? -1 : 0);
-	if (ready > 0) {
-		*progress = rope__recv_plain_ready(u, &u->ps, 0, n);
-		if (u->ps.fds[n].revents && rope__wake_taken(u))
-			u->woken = true;
+	if (fd < 0)
+		return -errno;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
 	}
-	return ready < 0 ? ready : (int)n;
+	u->timer_fd = fd;
+	return 0;
 }
+
+static int
+poll_readiness_fd(struct rope_uring *u)
+{
+	int saved = errno, fd, ret;
+
+	fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		errno = saved;
+		return ret;
+	}
+	ret = poll_timer_add(u, fd);
+	if (ret == 0) {
+		u->notify_fd = fd;
+		/* What it waits on now: the next run's set. */
+		ret = poll_mirror_update(u);
+	}
+	if (ret < 0) {
+		rope__close_keep_errno(fd);
+		rope__close_keep_errno(u->timer_fd);
+		u->notify_fd = u->timer_fd = -1;
+		return ret;
+	}
+	return fd;
+}
+
+/* Always available: receives are plain reads. */
+static int
+poll_init(struct rope_uring *u, unsigned entries)
+{
+	(void)entries;
+	u->recv_plain = true;
+	return 0;
+}
+
+static void
+poll_exit(struct rope_uring *u)
+{
+	rope__close_keep_errno(u->notify_fd);
+	rope__close_keep_errno(u->timer_fd);
+	rope__free(u->mirror, u->mirror_cap * sizeof(*u->mirror));
+	u->mirror = NULL;
+	u->notify_fd = u->timer_fd = -1;
+}
+
+static int
+poll_recv_start(struct rope_uring *u)
+{
+	(void)u;
+	return 0;
+}
+
+/* Nothing of the kernel's holds a descriptor between runs. */
+static int
+poll_cancel_fd(struct rope_uring *u, int fd, struct receiver *rc)
+{
+	(void)u;
+	(void)fd;
+	(void)rc;
+	return 0;
+}
+
+const struct rope__backend rope__poll_backend = {
+	.plain_syscalls = true,
+	.init = poll_init,
+	.exit = poll_exit,
+	.run = poll_run,
+	.recv_start = poll_recv_start,
+	.cancel_fd = poll_cancel_fd,
+	.readiness_fd = poll_readiness_fd,
+};
