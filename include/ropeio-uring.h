@@ -398,8 +398,11 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * @p cb runs from rope_uring_run() with the number of bytes appended since
  * the previous call (> 0), and finally once with 0 at the end of the
  * stream, or -ECANCELED after rope_uring_recv_stop(), or the error that
- * ended the receive (-ECONNRESET, ...). After that final call the receive
- * is gone; the data stays in @p r.
+ * ended the receive. After that final call the receive is gone; the data
+ * stays in @p r. The same in both modes: a peer's reset ends it with
+ * -ECONNRESET, or with 0 when the end of the stream was read before the
+ * reset came (the kernel may drop unread bytes on a reset: what arrived is
+ * always an intact prefix).
  *
  * While @p r refuses bytes (a getbuffer() export, or no memory), received
  * bytes wait for it, in order, in buffers taken out of the shared ring (so
@@ -436,6 +439,10 @@ ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 /**
  * Stop receiving from @p fd: its final callback (-ECANCELED) runs from a
  * later rope_uring_run(), after any bytes already received are appended.
+ * In both modes, "already received" means taken from the socket by the
+ * engine before the stop took effect (on io_uring, what the multishot
+ * recv brought until its cancellation completed); bytes still in the
+ * socket stay there, for whoever reads it next.
  * @param u   the engine
  * @param fd  the socket
  * @return 0, -EINVAL (NULL), -ENOENT (not receiving from @p fd).
@@ -492,10 +499,11 @@ ROPEIO_EXPORT int rope_uring_recv_resume(struct rope_uring *u, int fd);
  * A high-water mark: while the receiving rope holds @p max bytes or more,
  * @p fd is not read (as if paused); once it holds fewer (you drained or
  * truncated it), reading goes on. 0 removes the limit (the default). The
- * engine looks at the rope's size when it runs, so the rope may pass
- * @p max by what arrives before it notices: one read in the fallback (at
- * most 256 KiB), on io_uring what the shared buffers held (at most the
- * pool: 256 KiB while the engine has one receiver, 16 MiB at most).
+ * engine looks at the rope's size when it runs, so in both modes the rope
+ * may pass @p max by what arrived before it noticed, and never by more
+ * than 16 MiB: one read in the fallback (at most 256 KiB), on io_uring
+ * what the shared buffers held (at most the pool: 256 KiB while the
+ * engine has one receiver, 16 MiB at most).
  * Call rope_uring_run() after draining.
  *
  * @param u    the engine
@@ -570,7 +578,8 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
 /**
  * End every request to @p fd and its receive: each one's callback runs
  * (from a later rope_uring_run()) with -ECANCELED, after the bytes already
- * received are appended. Requests not started end at once; on io_uring,
+ * received are appended. In both modes the sends' callbacks come in the
+ * order the sends were queued, then the receive's final callback. Requests not started end at once; on io_uring,
  * what the kernel is working on is cancelled (IORING_OP_ASYNC_CANCEL of
  * each of the engine's requests on @p fd, by its own tag, so that it works
  * when @p fd was closed already or its number reused) and this call waits

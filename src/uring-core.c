@@ -313,7 +313,7 @@ bool
 rope__requests_cancel(struct rope_uring *u, int fd)
 {
 	struct request **link, *q;
-	bool found = false;
+	bool found = false, started = false;
 
 	for (link = &u->queue; (q = *link);) {
 		if (q->fd != fd) {
@@ -321,12 +321,19 @@ rope__requests_cancel(struct rope_uring *u, int fd)
 			continue;
 		}
 		found = true;
-		if (!q->job) {
+		if (q->job) {
+			rope__uring_job_cancel(q->job);
+			started = true;
+		} else if (!started) {
 			/* Not started: nothing of it is in the kernel. */
 			rope__req_finish(u, link, q, -ECANCELED);
 			continue;
+		} else {
+			/* Behind one the kernel still holds: it ends when
+			 * that one has, so that callbacks come in the order
+			 * the requests were queued, as in the poll backend. */
+			q->cancelled = true;
 		}
-		rope__uring_job_cancel(q->job);
 		link = &q->next;
 	}
 	return found;

@@ -79,6 +79,8 @@ struct request {
 	bool timed_out;              /* ring: its job was stopped */
 	bool cancel_asked;           /* ring: rope_uring_cancel() asked the
 					kernel to cancel its SQEs */
+	bool cancelled;              /* cancelled before it started: ends
+					once those before it on its fd have */
 	struct rope__closer *closer; /* rope_uring_close() waits for it */
 };
 

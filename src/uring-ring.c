@@ -175,6 +175,10 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 				link = &q->next;
 				continue;
 			}
+			if (q->cancelled) {
+				rope__req_finish(u, link, q, -ECANCELED);
+				continue;
+			}
 			ret = rope_uring_job_new(&q->job, q->snap, q->off,
 						 q->len, q->fd, q->file_off,
 						 q->flags);

@@ -496,7 +496,79 @@ test_findings_misuse_refused_alike(void)
 	close(p[1]);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Cancelled callbacks come in one order in both modes                       */
+/* ------------------------------------------------------------------------ */
+
+struct ordered_recv {
+	struct t_received x;
+	int *counter;
+	int order;
+};
+
+static void
+ordered_recv_cb(void *arg, ssize_t n)
+{
+	struct ordered_recv *o = arg;
+
+	t_on_recv(&o->x, n);
+	if (n <= 0)
+		o->order = (*o->counter)++;
+}
+
+static void
+test_findings_cancelled_callbacks_in_queue_order(void)
+{
+	const size_t len = 8u << 20;
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new(), *in = rope_new();
+	struct outcome o[3] = { { 0 } };
+	struct ordered_recv rx = { 0 };
+	struct rope_snap *s;
+	uint8_t *data = calloc(1, len);
+	int fds[2], counter = 0;
+
+	/* A peer that never reads: the first send is in the kernel's hands
+	 * when it is cancelled, the two behind it are not started. */
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	rx.counter = &counter;
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], in, ordered_recv_cb, &rx),
+			0);
+	CU_ASSERT_EQUAL(rope_append(r, data, len), (ssize_t)len);
+	CU_ASSERT_EQUAL(rope_snapshot(r, &s), 0);
+	for (int i = 0; i < 3; i++) {
+		o[i].counter = &counter;
+		CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0,
+						i ? 100 : SIZE_MAX, 0, record,
+						&o[i]), 0);
+	}
+	rope_snap_unref(s);
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	for (int i = 0; i < 2000 && rope_uring_pending(u); i++) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+	/* The requests in the order they were queued, then the receive. */
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(o[i].calls, 1);
+		CU_ASSERT_EQUAL(o[i].result, -ECANCELED);
+		CU_ASSERT_EQUAL(o[i].order, i);
+	}
+	CU_ASSERT(rx.x.ended);
+	CU_ASSERT_EQUAL(rx.x.end, -ECANCELED);
+	CU_ASSERT_EQUAL(rx.order, 3);
+	rope_uring_free(u);
+	rope_free(r);
+	rope_free(in);
+	free(data);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static const struct t_test tests[] = {
+	{ "cancelled_callbacks_in_queue_order",
+	  test_findings_cancelled_callbacks_in_queue_order },
 	{ "cache_figures_after_fork", test_findings_cache_figures_after_fork },
 	{ "cancel_of_a_closed_descriptor",
 	  test_findings_cancel_of_a_closed_descriptor },
