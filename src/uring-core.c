@@ -120,9 +120,10 @@ rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
 }
 
 static void
-req_free(struct request *q)
+req_free(struct rope_uring *u, struct request *q)
 {
-	rope_uring_job_free(q->job);
+	if (q->job)
+		u->be->request_end(u, q);
 	rope_snap_unref(q->snap);
 	rope__free(q, sizeof(*q));
 }
@@ -135,7 +136,6 @@ req_callbacks(struct rope_uring *u)
 
 	while (u->done) {
 		struct request *q = u->done;
-		struct rope_uring_zc_stats zc;
 
 		u->done = q->next;
 		if (!u->done)
@@ -146,18 +146,11 @@ req_callbacks(struct rope_uring *u)
 			u->stats.errors++;
 		else
 			u->stats.bytes += (uint64_t)q->result;
-		if (q->job && rope_uring_job_zc_stats(q->job, &zc) == 0) {
-			u->stats.zc.sends += zc.sends;
-			u->stats.zc.notifs += zc.notifs;
-			u->stats.zc.copied += zc.copied;
-			u->stats.zc.zc_bytes += zc.zc_bytes;
-			u->stats.zc.disabled |= zc.disabled;
-		}
 		if (q->cb)
 			q->cb(q->arg, q->result);
 		if (q->closer)
 			rope__closer_one_done(u, q->closer);
-		req_free(q);
+		req_free(u, q);
 		n++;
 	}
 	return n;
@@ -294,16 +287,14 @@ rope__req_attach_closer(struct rope_uring *u, int fd, struct rope__closer *c)
 	return n;
 }
 
-/* The ring is gone: end every request left with -ECANCELED. */
+/* The backend is gone (its exit let go of the kernel's part of every
+ * request): end every request left with -ECANCELED. */
 void
 rope__requests_cancel_all(struct rope_uring *u)
 {
 	while (u->queue) {
 		struct request *q = u->queue;
 
-		/* No CQE can come now: the job may be freed. */
-		if (q->job)
-			rope__uring_job_abandon(q->job);
 		rope__req_finish(u, &u->queue, q, -ECANCELED);
 		req_callbacks(u);  /* which may queue more: ended too */
 	}
@@ -322,7 +313,7 @@ rope__requests_cancel(struct rope_uring *u, int fd)
 		}
 		found = true;
 		if (q->job) {
-			rope__uring_job_cancel(q->job);
+			u->be->request_cancel(u, q);
 			started = true;
 		} else if (!started) {
 			/* Not started: nothing of it is in the kernel. */

@@ -19,9 +19,12 @@
  * ends what is left with -ECANCELED. */
 #define FREE_RETRIES 100
 
-/* In the order they are tried; the last one always works. */
+/* In the order they are tried; the last one always works. The ring is
+ * built where liburing was found. */
 static const struct rope__backend *const backends[] = {
+#ifdef ROPEIO_RING_BACKEND
 	&rope__ring_backend,
+#endif
 	&rope__poll_backend,
 };
 

@@ -17,7 +17,7 @@
 
 #include <liburing.h>
 
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 /* liburing 2.3 predates these (kernel 6.2, backported to 6.1.2). */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -69,20 +69,6 @@ static bool
 is_socket(const struct rope_uring_job *j)
 {
 	return j->file_off < 0;
-}
-
-int
-rope__uring_check(const struct rope_snap *s, size_t off, size_t *len, int fd,
-		  int64_t file_off, unsigned flags)
-{
-	if (!s || fd < 0 || file_off < -1 || (uint64_t)off > s->size ||
-	    (flags & ~(unsigned)ROPE_URING_ZC))
-		return -EINVAL;
-	*len = (size_t)MIN((uint64_t)*len, s->size - off);
-	if (file_off >= 0 &&
-	    (uint64_t)*len > (uint64_t)INT64_MAX - (uint64_t)file_off)
-		return -EOVERFLOW;
-	return 0;
 }
 
 ROPEIO_EXPORT int

@@ -415,6 +415,14 @@ poll_cancel_fd(struct rope_uring *u, int fd, struct receiver *rc)
 	return 0;
 }
 
+/* Its requests never have a job. */
+static void
+poll_request_none(struct rope_uring *u, struct request *q)
+{
+	(void)u;
+	(void)q;
+}
+
 const struct rope__backend rope__poll_backend = {
 	.plain_syscalls = true,
 	.init = poll_init,
@@ -423,4 +431,6 @@ const struct rope__backend rope__poll_backend = {
 	.recv_start = poll_recv_start,
 	.cancel_fd = poll_cancel_fd,
 	.readiness_fd = poll_readiness_fd,
+	.request_cancel = poll_request_none,
+	.request_end = poll_request_none,
 };

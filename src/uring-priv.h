@@ -24,11 +24,9 @@
  * anybody waits for).
  */
 
-#include <liburing.h>
-
 #include "rope-priv.h"
 
-#include "ropeio-uring.h"
+#include "ropeio-engine.h"
 
 /* Version 0.1's struct rope_uring_stats: a caller's is never smaller. */
 #define ROPE_URING_STATS_SIZE_0_1 ROPE_SIZE_TO(rope_uring_stats, recv_copied)
@@ -38,13 +36,73 @@
 int rope__uring_get_stats(const struct rope_uring *u,
 			  struct rope_uring_stats *out, size_t size);
 
-#define URING_TAG_MASK 3u
-#define URING_TAG_JOB 1u
-#define URING_TAG_RECV 2u
-#define URING_TAG_CANCEL 0u
-#define URING_TAG_WAKE 3u            /* the engine's wake-up poll */
+struct rope_uring_job;  /* uring-job.c: the ring backend's */
+struct rope__ring;      /* uring-ring-priv.h */
+/* Receivers (uring-recv.c, and the ring backend's uring-ring-recv.c). */
+#define RECV_BGID 0x726f
+/* The ring's entries: the most buffers the pool may grow to. */
+#define RECV_RING 1024
+/* The buffers a pool starts with. */
+#define RECV_NBUF_MIN 16
+#define RECV_BUFSZ (16u * 1024)
+/* Fills below this are copied and their buffer recycled. */
+#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
+/* Bytes one fallback read may take. */
+#define RECV_PLAIN_MAX (256u * 1024)
+/* Buffer memory a refusing rope may hold before its socket stops being
+ * read (counted in whole buffers, whatever their fill). */
+#define RECV_HOLD_MAX (1024u * 1024)
+#define NO_BUF UINT16_MAX
 
-struct receiver;  /* uring-recv.c */
+struct rbuf {
+	struct rope_chunk *chunk;  /* NULL when a refill found no memory */
+	uint32_t len;              /* received bytes awaiting delivery */
+	bool in_ring;
+	uint16_t next;             /* the next id in its receiver's FIFO */
+};
+
+/* A buffer taken out of the ring for a rope that refused it. */
+struct held {
+	struct rope_chunk *chunk;
+	uint32_t len;
+};
+
+struct receiver {
+	struct receiver *next;
+	int fd;              /* the caller's descriptor */
+	int own_fd;          /* plain reads: our dup of it; else -1 */
+	dev_t dev;           /* the open file, so that a reused number */
+	ino_t ino;           /* is told apart */
+	struct rope *r;
+	rope_uring_cb cb;
+	void *arg;
+	bool armed;          /* a multishot recv is in flight */
+	bool stopping;       /* stopped, cancelled, or the rope was closed */
+	bool held_full;      /* too much held: not read until it is taken */
+	bool user_paused;    /* rope_uring_recv_pause() */
+	size_t limit;        /* rope_uring_recv_limit(); 0: none */
+	bool refused;        /* plain reads: the rope refused; not polled
+				until a callback has run */
+	bool cancel_sent;    /* the multishot's cancellation was submitted */
+	bool cancel_inflight; /* ... and its CQE has not arrived */
+	bool ended;          /* no more data will come */
+	int stop_res;        /* the final result of a stop */
+	int end_res;         /* 0 at end of stream, else -errno */
+	uint64_t delivered;  /* bytes appended since the last callback */
+	/* Bytes waiting for the rope, in order: first the held buffers, then
+	 * the FIFO of buffer ids still in the engine's pool (linked through
+	 * their rbuf's next). */
+	struct held *held;
+	unsigned held_head, held_n, held_cap;
+	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
+	unsigned n;          /* ids in the FIFO */
+	uint16_t first, last;
+	/* rope_uring_recv_stats(): what it has done so far. */
+	uint64_t received, adopted, adopted_mem, copied, completions;
+	uint64_t nobufs;
+	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+};
+
 
 /*
  * rope_uring_close() (uring-close.c): its callback waits for @left
@@ -64,7 +122,7 @@ struct rope__closer {
 
 struct request {
 	struct request *next;
-	struct rope_uring_job *job;  /* ring mode, once started */
+	struct rope_uring_job *job;  /* the ring backend's, once started */
 	struct rope_snap *snap;
 	size_t off, len;
 	int fd;
@@ -114,6 +172,11 @@ struct rope__backend {
 	int (*cancel_fd)(struct rope_uring *u, int fd, struct receiver *rc);
 	/* Make u->notify_fd for rope_uring_fd(); returns it or -errno. */
 	int (*readiness_fd)(struct rope_uring *u);
+	/* A started request (q->job set) is cancelled: it prepares nothing
+	 * more, and ends once the kernel has let go of it. */
+	void (*request_cancel)(struct rope_uring *u, struct request *q);
+	/* Its callback ran: account and free what the backend kept for it. */
+	void (*request_end)(struct rope_uring *u, struct request *q);
 };
 
 extern const struct rope__backend rope__ring_backend;  /* uring-ring.c */
@@ -121,7 +184,7 @@ extern const struct rope__backend rope__poll_backend;  /* uring-poll.c */
 
 struct rope_uring {
 	const struct rope__backend *be;
-	struct io_uring ring;        /* the ring backend's */
+	struct rope__ring *ring;     /* the ring backend's own state */
 	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
 	bool running;                /* inside rope_uring_run() */
 	bool recv_plain;             /* receives are plain reads: the poll
@@ -150,10 +213,7 @@ struct rope_uring {
 	/* rope_uring_fd() (the backends) and rope_uring_wake() (the core). */
 	int notify_fd;               /* -1 until rope_uring_fd() */
 	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
-	bool wake_armed;             /* ring: its multishot poll is armed */
 	bool woken;                  /* ring: its CQE came */
-	uint64_t timer_due_ms;       /* ring: when the armed timeout for the
-					next send deadline fires; 0: none */
 	int timer_fd;                /* poll backend: a timerfd in notify_fd's
 					set, for the next send deadline */
 	struct pollfd *mirror;       /* poll backend: what notify_fd holds */
@@ -162,59 +222,11 @@ struct rope_uring {
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
 	struct receiver *recvs;
-	struct io_uring_buf_ring *br;
-	size_t br_bytes;
 	struct rbuf *bufs;
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
 };
-
-/*
- * The io_uring seam (uring-ops.c): every liburing call of ropeio that can
- * fail or run out of room. get_sqe may return NULL at any time, and every
- * caller copes, as it must for a full SQ. submit submits, then waits for
- * @wait_nr CQEs (for at most @ts when it is not NULL); it returns what
- * io_uring_submit_and_wait_timeout() would, -ETIME included.
- */
-struct rope__uring_ops {
-	int (*queue_init_params)(unsigned entries, struct io_uring *ring,
-				 struct io_uring_params *p);
-	struct io_uring_probe *(*get_probe_ring)(struct io_uring *ring);
-	struct io_uring_sqe *(*get_sqe)(struct io_uring *ring);
-	int (*submit)(struct io_uring *ring, unsigned wait_nr,
-		      struct __kernel_timespec *ts);
-	int (*register_buf_ring)(struct io_uring *ring,
-				 struct io_uring_buf_reg *reg, unsigned flags);
-};
-
-extern const struct rope__uring_ops rope__uring_real;
-extern const struct rope__uring_ops *rope__uring;
-
-/* Test hook: install @ops (NULL: the real ones), from the thread that runs
- * the engines and jobs, between calls; the tables hold no state. Returns
- * the table it replaces. */
-const struct rope__uring_ops *
-rope__uring_set(const struct rope__uring_ops *ops);
-
-/* uring-job.c: validate a range to send, clipping *@len to the snapshot. */
-int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
-		      int fd, int64_t file_off, unsigned flags);
-
-/* uring-job.c: forget the job's SQEs once the ring is gone (no CQE can
- * come), so that rope_uring_job_free() frees it. */
-void rope__uring_job_abandon(struct rope_uring_job *j);
-
-/* uring-job.c: end the job with -ECANCELED: it prepares nothing more and
- * is done once its SQEs in flight have completed. */
-void rope__uring_job_cancel(struct rope_uring_job *j);
-/* uring-job.c: end the job with @err and ask the kernel to cancel its SQEs
- * in flight (-EAGAIN: the SQ was full; call again). */
-int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
-			 int err);
-/* uring-job.c: its SQEs whose result CQE has not come (notifications of
- * zero-copy sends, which wait for the socket, left out). */
-unsigned rope__uring_job_busy(const struct rope_uring_job *j);
 
 /* uring-core.c: the requests, for the backends. */
 void rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
@@ -273,12 +285,7 @@ int rope__poll_set(struct rope__pollset *ps, int timeout);
 int rope__plain_recv_round(struct rope_uring *u, bool wait,
 			   unsigned *progress);
 
-/* uring-recv.c, called by the backends. pool_setup() is the ring's
- * recv_start: the provided buffer ring, or plain reads when the kernel has
- * none (-ENOMEM: neither). */
-int rope__recv_pool_setup(struct rope_uring *u);
-bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
-unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
+/* uring-recv.c, called by the backends. */
 unsigned rope__recv_callbacks(struct rope_uring *u);
 /* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
  * of their dup at once. NULL when @fd has none. */
@@ -286,10 +293,6 @@ struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
 bool rope__recv_in_kernel(const struct receiver *rc);
-/* Ask the kernel to cancel @rc's multishot recv by its user_data (the
- * descriptor may be closed, or name another file now), unless that was
- * asked already or nothing is armed. False when the SQ is full. */
-bool rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc);
 void rope__recv_stop_all(struct rope_uring *u);
 /* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
  * entry per receive that can take bytes (ending those stopped, or whose
@@ -302,6 +305,22 @@ unsigned rope__recv_plain_ready(struct rope_uring *u,
 				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
-void rope__recv_exit(struct rope_uring *u);
+/* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
+ * (no more data will come) or is stopped (its multishot is to be
+ * cancelled) with @res, the first time only; whether its socket should be
+ * read now; a closed rope stops it; received bytes are appended in order
+ * while the rope takes them; buffer @bid joins its FIFO. */
+void rope__receiver_end(struct receiver *rc, int res);
+void rope__receiver_stop(struct receiver *rc, int res);
+bool rope__receiver_reads(const struct receiver *rc);
+void rope__receiver_check_rope(struct receiver *rc);
+void rope__receiver_deliver(struct rope_uring *u, struct receiver *rc);
+void rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc,
+			      unsigned bid);
+
+/* uring-check.c: validate a range to send, clipping *@len to the snapshot
+ * (the engine's requests and the jobs both check with it). */
+int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
+		      int fd, int64_t file_off, unsigned flags);
 
 #endif /* ROPE_URING_PRIV_H */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Receiving into ropes: a provided buffer ring and one multishot recv per
- * socket. Every buffer is an owned rope chunk. When one comes back at
+ * Receiving into ropes, the core part: receivers' life cycle, their
+ * statistics, the shared buffer pool's bookkeeping, and plain reads. The
+ * ring backend's part (the provided buffer ring, multishot recvs, their
+ * CQEs) is in uring-ring-recv.c. With io_uring: a provided buffer ring and
+ * one multishot recv per socket. Every buffer is an owned rope chunk. When one comes back at
  * least half full and the rope has no room for its bytes, the chunk itself
  * is appended to the rope (no copy) and a fresh chunk takes its buffer id
  * in the ring; any other fill is copied into the rope's tail room and the
@@ -40,178 +43,16 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "uring-priv.h"
 
-#define RECV_BGID 0x726f
-/* The ring's entries: the most buffers the pool may grow to. */
-#define RECV_RING 1024
-/* The buffers a pool starts with. */
-#define RECV_NBUF_MIN 16
-#define RECV_BUFSZ (16u * 1024)
-/* Fills below this are copied and their buffer recycled. */
-#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
-/* Bytes one fallback read may take. */
-#define RECV_PLAIN_MAX (256u * 1024)
-/* Buffer memory a refusing rope may hold before its socket stops being
- * read (counted in whole buffers, whatever their fill). */
-#define RECV_HOLD_MAX (1024u * 1024)
-#define NO_BUF UINT16_MAX
 
-struct rbuf {
-	struct rope_chunk *chunk;  /* NULL when a refill found no memory */
-	uint32_t len;              /* received bytes awaiting delivery */
-	bool in_ring;
-	uint16_t next;             /* the next id in its receiver's FIFO */
-};
 
-/* A buffer taken out of the ring for a rope that refused it. */
-struct held {
-	struct rope_chunk *chunk;
-	uint32_t len;
-};
 
-struct receiver {
-	struct receiver *next;
-	int fd;              /* the caller's descriptor */
-	int own_fd;          /* plain reads: our dup of it; else -1 */
-	dev_t dev;           /* the open file, so that a reused number */
-	ino_t ino;           /* is told apart */
-	struct rope *r;
-	rope_uring_cb cb;
-	void *arg;
-	bool armed;          /* a multishot recv is in flight */
-	bool stopping;       /* stopped, cancelled, or the rope was closed */
-	bool held_full;      /* too much held: not read until it is taken */
-	bool user_paused;    /* rope_uring_recv_pause() */
-	size_t limit;        /* rope_uring_recv_limit(); 0: none */
-	bool refused;        /* plain reads: the rope refused; not polled
-				until a callback has run */
-	bool cancel_sent;    /* the multishot's cancellation was submitted */
-	bool cancel_inflight; /* ... and its CQE has not arrived */
-	bool ended;          /* no more data will come */
-	int stop_res;        /* the final result of a stop */
-	int end_res;         /* 0 at end of stream, else -errno */
-	uint64_t delivered;  /* bytes appended since the last callback */
-	/* Bytes waiting for the rope, in order: first the held buffers, then
-	 * the FIFO of buffer ids still in the engine's pool (linked through
-	 * their rbuf's next). */
-	struct held *held;
-	unsigned held_head, held_n, held_cap;
-	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
-	unsigned n;          /* ids in the FIFO */
-	uint16_t first, last;
-	/* rope_uring_recv_stats(): what it has done so far. */
-	uint64_t received, adopted, adopted_mem, copied, completions;
-	uint64_t nobufs;
-	struct rope__closer *closer;  /* rope_uring_close() waits for it */
-};
 
-/* ------------------------------------------------------------------------ */
-/* The buffer ring                                                          */
-/* ------------------------------------------------------------------------ */
 
-static void
-ring_add(struct rope_uring *u, unsigned bid)
-{
-	struct rbuf *b = &u->bufs[bid];
-
-	io_uring_buf_ring_add(u->br, b->chunk->data, RECV_BUFSZ, (uint16_t)bid,
-			      io_uring_buf_ring_mask(RECV_RING),
-			      (int)u->added++);
-	b->in_ring = true;
-}
-
-/* Put every empty buffer id back, with a fresh chunk where needed, and
- * publish them with one tail update. */
-static void
-pool_refill(struct rope_uring *u)
-{
-	for (unsigned bid = 0; bid < u->nbuf; bid++) {
-		struct rbuf *b = &u->bufs[bid];
-
-		if (b->in_ring || b->len)
-			continue;
-		if (!b->chunk)
-			b->chunk = rope__chunk_new(RECV_BUFSZ);
-		if (b->chunk)
-			ring_add(u, bid);
-	}
-	if (u->added) {
-		io_uring_buf_ring_advance(u->br, (int)u->added);
-		u->added = 0;
-	}
-}
-
-static int
-buffers_setup(struct rope_uring *u)
-{
-	struct io_uring_buf_reg reg = { 0 };
-	size_t bytes = RECV_RING * sizeof(struct io_uring_buf);
-	void *mem;
-	int ret;
-
-	u->bufs = rope__alloc(RECV_RING * sizeof(*u->bufs));
-	if (!u->bufs)
-		return -ENOMEM;
-	memset(u->bufs, 0, RECV_RING * sizeof(*u->bufs));
-	/* The ring must be page aligned: its own mapping. */
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (mem == MAP_FAILED) {
-		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-		u->bufs = NULL;
-		return -ENOMEM;
-	}
-	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	reg.ring_entries = RECV_RING;
-	reg.bgid = RECV_BGID;
-	ret = rope__uring->register_buf_ring(&u->ring, &reg, 0);
-	if (ret < 0) {
-		munmap(mem, bytes);
-		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-		u->bufs = NULL;
-		return ret;
-	}
-	u->br = mem;
-	u->br_bytes = bytes;
-	u->nbuf = RECV_NBUF_MIN;
-	io_uring_buf_ring_init(u->br);
-	pool_refill(u);
-	return 0;
-}
-
-int
-rope__recv_pool_setup(struct rope_uring *u)
-{
-	int ret = buffers_setup(u);
-
-	/* No provided buffer rings in this kernel: receive with plain reads
-	 * instead, like the poll backend. */
-	if (ret == -ENOMEM)
-		return ret;
-	if (ret < 0)
-		u->recv_plain = true;
-	return 0;
-}
-
-void
-rope__recv_exit(struct rope_uring *u)
-{
-	if (!u->br)
-		return;
-	io_uring_unregister_buf_ring(&u->ring, RECV_BGID);
-	munmap(u->br, u->br_bytes);
-	for (unsigned bid = 0; bid < u->nbuf; bid++)
-		if (u->bufs[bid].chunk)
-			rope__chunk_unref(u->bufs[bid].chunk);
-	rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-	u->br = NULL;
-	u->bufs = NULL;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Starting and stopping                                                    */
@@ -238,8 +79,8 @@ recv_find_file(struct rope_uring *u, const struct stat *st)
 	return NULL;
 }
 
-static void
-receiver_end(struct receiver *rc, int res)
+void
+rope__receiver_end(struct receiver *rc, int res)
 {
 	if (!rc->ended) {
 		rc->ended = true;
@@ -247,8 +88,8 @@ receiver_end(struct receiver *rc, int res)
 	}
 }
 
-static void
-receiver_stop(struct receiver *rc, int res)
+void
+rope__receiver_stop(struct receiver *rc, int res)
 {
 	if (!rc->stopping) {
 		rc->stopping = true;
@@ -287,7 +128,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	if (recv_find_file(u, &st))
 		return -EBUSY;
 	old = recv_find(u, fd);
-	if (!u->recv_plain && !u->br) {
+	if (!u->recv_plain && !u->nbuf) {
 		int ret = u->be->recv_start(u);
 
 		if (ret < 0)
@@ -312,7 +153,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	/* The number was closed and now names another file: the receive
 	 * that had it can never be reached by it again. */
 	if (old)
-		receiver_stop(old, -EBADF);
+		rope__receiver_stop(old, -EBADF);
 	rc->fd = fd;
 	rc->dev = st.st_dev;
 	rc->ino = st.st_ino;
@@ -333,7 +174,7 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
-	receiver_stop(rc, -ECANCELED);
+	rope__receiver_stop(rc, -ECANCELED);
 	u->changes++;
 	return 0;
 }
@@ -345,7 +186,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 
 	if (!rc)
 		return NULL;
-	receiver_stop(rc, -ECANCELED);
+	rope__receiver_stop(rc, -ECANCELED);
 	if (rc->own_fd >= 0) {
 		/* Plain reads: nothing reads it any more, and the caller
 		 * may close the socket for good. */
@@ -354,7 +195,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 		close(rc->own_fd);
 		errno = saved;
 		rc->own_fd = -1;
-		receiver_end(rc, -ECANCELED);
+		rope__receiver_end(rc, -ECANCELED);
 	}
 	return rc;
 }
@@ -430,7 +271,7 @@ recv_stats_fill(const struct rope_uring *u, const struct receiver *rc,
 	st->held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
 	st->completions = rc->completions;
 	st->nobufs = rc->nobufs;
-	st->pool = u->br ? (uint64_t)u->nbuf * RECV_BUFSZ : 0;
+	st->pool = (uint64_t)u->nbuf * RECV_BUFSZ;
 	st->flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
 		    (rc->limit && rope_size(rc->r) >= rc->limit ?
 		     ROPE_URING_RECV_LIMITED : 0) |
@@ -488,7 +329,7 @@ void
 rope__recv_stop_all(struct rope_uring *u)
 {
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		receiver_stop(rc, -ECANCELED);
+		rope__receiver_stop(rc, -ECANCELED);
 }
 
 
@@ -511,8 +352,8 @@ fifo_pop(struct rope_uring *u, struct receiver *rc)
 		rc->first = rc->last = NO_BUF;
 }
 
-static void
-fifo_push(struct rope_uring *u, struct receiver *rc, unsigned bid)
+void
+rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc, unsigned bid)
 {
 	u->bufs[bid].next = NO_BUF;
 	if (rc->n++)
@@ -566,8 +407,8 @@ receiver_give(struct rope_uring *u, struct receiver *rc, struct rope_chunk *c,
 		rc->delivered += len;
 	} else if (ret == -EBADF) {
 		/* The rope was closed: nobody will read these. */
-		receiver_stop(rc, -EBADF);
-		receiver_end(rc, -EBADF);
+		rope__receiver_stop(rc, -EBADF);
+		rope__receiver_end(rc, -EBADF);
 		ret = 0;
 	}
 	return ret;
@@ -633,8 +474,8 @@ held_pop(struct receiver *rc)
  * instead, so that other sockets keep theirs (if the held list cannot grow,
  * they stay in the pool: nothing is lost either way).
  */
-static void
-receiver_deliver(struct rope_uring *u, struct receiver *rc)
+void
+rope__receiver_deliver(struct rope_uring *u, struct receiver *rc)
 {
 	bool adopted;
 
@@ -693,162 +534,25 @@ recv_free(struct receiver *rc)
 /* Should the socket be read now? Not once stopped or ended, not while
  * the rope has too much waiting for it, while the caller paused it, or
  * while the rope holds its limit. */
-static bool
-receiver_reads(const struct receiver *rc)
+bool
+rope__receiver_reads(const struct receiver *rc)
 {
 	return !rc->stopping && !rc->ended && !rc->held_full &&
 	       !rc->user_paused && (!rc->limit || rope_size(rc->r) < rc->limit);
 }
 
 /* A receive whose rope was closed ends: nothing will read it. */
-static void
-check_rope(struct receiver *rc)
+void
+rope__receiver_check_rope(struct receiver *rc)
 {
 	if (rope_closed(rc->r))
-		receiver_stop(rc, -EBADF);
+		rope__receiver_stop(rc, -EBADF);
 }
 
-/* Both return false when the SQ is full: the next round tries again. */
-static bool
-receiver_arm(struct rope_uring *u, struct receiver *rc)
-{
-	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
-	if (!sqe)
-		return false;
-	io_uring_prep_recv_multishot(sqe, rc->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = RECV_BGID;
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
-	rc->armed = true;
-	rc->cancel_sent = false;
-	return true;
-}
 
-static bool
-receiver_cancel_sqe(struct rope_uring *u, struct receiver *rc)
-{
-	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
-	if (!sqe)
-		return false;
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV,
-			       0);
-	/* Its CQE always comes (no CQE_SKIP_SUCCESS): until it has, @rc must
-	 * stay, and a cancellation that failed is sent again. */
-	io_uring_sqe_set_data64(sqe,
-				(uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
-	rc->cancel_sent = true;
-	rc->cancel_inflight = true;
-	return true;
-}
 
-bool
-rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc)
-{
-	return !rc->armed || rc->cancel_sent || receiver_cancel_sqe(u, rc);
-}
-
-unsigned
-rope__recv_prep(struct rope_uring *u, unsigned *starved)
-{
-	unsigned active = 0, receivers = 0;
-	bool has_buffer = false;
-
-	if (u->recv_plain || !u->br)
-		return 0;
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		check_rope(rc);
-		receiver_deliver(u, rc);
-		receivers++;
-	}
-	if (u->recv_nobufs) {
-		/* A receive found the pool empty: double it, up to two
-		 * buffers per receiver. */
-		unsigned cap = MIN(MAX(2 * receivers, RECV_NBUF_MIN),
-				   RECV_RING);
-
-		if (u->nbuf < cap)
-			u->nbuf = MIN(2 * u->nbuf, cap);
-		u->recv_nobufs = false;
-	}
-	pool_refill(u);
-	/* Arm only with a buffer to fill: otherwise the multishot would end
-	 * at once (-ENOBUFS), again and again. */
-	for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
-		has_buffer = u->bufs[bid].in_ring;
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		bool reading;
-
-		if (rc->held_bytes >= RECV_HOLD_MAX)
-			rc->held_full = true;
-		else if (!rc->held_n)
-			rc->held_full = false;
-		reading = receiver_reads(rc);
-		if (rc->armed && !reading && !rc->cancel_sent &&
-		    !receiver_cancel_sqe(u, rc))
-			++*starved;
-		if (rc->stopping && !rc->armed)
-			receiver_end(rc, rc->stop_res);
-		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
-		 * pause that is over). */
-		if (reading && !rc->armed && !rc->cancel_inflight &&
-		    has_buffer && !receiver_arm(u, rc))
-			++*starved;
-		active += rc->armed || rc->cancel_inflight;
-	}
-	return active;
-}
-
-bool
-rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
-{
-	uint64_t d = io_uring_cqe_get_data64(cqe);
-	struct receiver *rc;
-
-	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
-		rc = (struct receiver *)(uintptr_t)d;
-		rc->cancel_inflight = false;
-		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
-		 * else (-EALREADY) leaves it running: try again. */
-		if (cqe->res < 0 && cqe->res != -ENOENT)
-			rc->cancel_sent = false;
-		return true;
-	}
-	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
-		return false;
-	rc = (struct receiver *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		struct rbuf *b = &u->bufs[bid];
-
-		b->in_ring = false;
-		if (cqe->res > 0) {
-			b->len = (uint32_t)cqe->res;
-			fifo_push(u, rc, bid);
-			rc->completions++;
-		}
-	}
-	if (cqe->res == -ENOBUFS) {
-		rc->nobufs++;
-		u->recv_nobufs = true;  /* the pool grows next round */
-	}
-	/* Out of buffers, or interrupted: re-armed by the next round. A
-	 * cancellation of ours ends it only when it was a stop (a pause
-	 * re-arms later). A cancellation by fd comes with stopping set. */
-	if (cqe->res == -ECANCELED && (rc->stopping || rc->cancel_sent)) {
-		if (rc->stopping)
-			receiver_end(rc, rc->stop_res);
-	} else if (cqe->res == 0) {
-		receiver_end(rc, 0);
-	} else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
-		   cqe->res != -EINTR && cqe->res != -EAGAIN) {
-		receiver_end(rc, cqe->res);
-	}
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		rc->armed = false;
-	return true;
-}
 
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
@@ -902,7 +606,7 @@ rope__recv_abandon(struct rope_uring *u)
 		drop_waiting(u, rc);
 		rc->armed = false;
 		rc->cancel_inflight = false;  /* never reaped now */
-		receiver_end(rc, -ECANCELED);
+		rope__receiver_end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
 }
@@ -919,10 +623,10 @@ rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		int ret;
 
-		check_rope(rc);
+		rope__receiver_check_rope(rc);
 		if (rc->stopping)
-			receiver_end(rc, rc->stop_res);
-		if (!receiver_reads(rc) || rc->refused)
+			rope__receiver_end(rc, rc->stop_res);
+		if (!rope__receiver_reads(rc) || rc->refused)
 			continue;
 		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
 		if (ret < 0)
@@ -955,7 +659,7 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 		} else if (got == -EBUSY || got == -ENOMEM) {
 			rc->refused = true;  /* until a callback has run */
 		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
-			receiver_end(rc, (int)got);
+			rope__receiver_end(rc, (int)got);
 			progress++;
 		}
 	}

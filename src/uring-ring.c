@@ -22,7 +22,7 @@
 #include <liburing.h>
 
 #include "rope-priv.h"
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 /* Rounds in a row that may find the SQ full and empty before a run gives
  * up with -EAGAIN (only a refusing kernel, or a test, does that). */
@@ -53,17 +53,17 @@ ring_setup(struct rope_uring *u, unsigned entries)
 	 * never ended (example-recv-lines hung 3 times in 20).
 	 */
 	p.flags |= IORING_SETUP_COOP_TASKRUN;
-	ret = rope__uring->queue_init_params(entries, &u->ring, &p);
+	ret = rope__uring->queue_init_params(entries, &u->ring->ring, &p);
 	if (ret == -EINVAL) {
 		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
 					      .cq_entries = entries * 4 };
-		ret = rope__uring->queue_init_params(entries, &u->ring, &p);
+		ret = rope__uring->queue_init_params(entries, &u->ring->ring, &p);
 	}
 	/* Any failure means no ring: -EPERM (seccomp, io_uring_disabled),
 	 * -ENOSYS (no kernel support), -EOPNOTSUPP, -ENOMEM, -EINVAL... */
 	if (ret < 0)
 		return false;
-	probe = rope__uring->get_probe_ring(&u->ring);
+	probe = rope__uring->get_probe_ring(&u->ring->ring);
 	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WRITEV) &&
 	     io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
 	u->zc_ok = probe &&
@@ -71,14 +71,23 @@ ring_setup(struct rope_uring *u, unsigned entries)
 	if (probe)
 		io_uring_free_probe(probe);
 	if (!ok)
-		io_uring_queue_exit(&u->ring);
+		io_uring_queue_exit(&u->ring->ring);
 	return ok;
 }
 
 static int
 ring_init(struct rope_uring *u, unsigned entries)
 {
-	return ring_setup(u, entries) ? 0 : -ENOTSUP;
+	u->ring = rope__alloc(sizeof(*u->ring));
+	if (!u->ring)
+		return -ENOMEM;
+	memset(u->ring, 0, sizeof(*u->ring));
+	if (!ring_setup(u, entries)) {
+		rope__free(u->ring, sizeof(*u->ring));
+		u->ring = NULL;
+		return -ENOTSUP;
+	}
+	return 0;
 }
 
 static void
@@ -86,15 +95,15 @@ ring_wake_arm(struct rope_uring *u)
 {
 	struct io_uring_sqe *sqe;
 
-	if (u->wake_armed)
+	if (u->ring->wake_armed)
 		return;
 	/* A full SQ: the next round tries again. */
-	sqe = rope__uring->get_sqe(&u->ring);
+	sqe = rope__uring->get_sqe(&u->ring->ring);
 	if (!sqe)
 		return;
 	io_uring_prep_poll_multishot(sqe, u->wake_fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)u | URING_TAG_WAKE);
-	u->wake_armed = true;
+	u->ring->wake_armed = true;
 }
 
 /* The timeout request's user_data: tagged as the wake-up's, with the
@@ -102,18 +111,18 @@ ring_wake_arm(struct rope_uring *u)
 static uint64_t
 timer_tag(struct rope_uring *u)
 {
-	return (uint64_t)(uintptr_t)&u->timer_due_ms | URING_TAG_WAKE;
+	return (uint64_t)(uintptr_t)&u->ring->timer_due_ms | URING_TAG_WAKE;
 }
 
 static void
 ring_wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 {
 	if (io_uring_cqe_get_data64(cqe) == timer_tag(u)) {
-		u->timer_due_ms = 0;  /* fired, or cancelled */
+		u->ring->timer_due_ms = 0;  /* fired, or cancelled */
 		return;
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		u->wake_armed = false;
+		u->ring->wake_armed = false;
 	if (cqe->res > 0)
 		u->woken = true;
 }
@@ -132,13 +141,13 @@ ring_deadline_arm(struct rope_uring *u)
 	if (u->notify_fd < 0 || !due)
 		return;
 	due++;
-	if (!u->timer_due_ms || due < u->timer_due_ms) {
+	if (!u->ring->timer_due_ms || due < u->ring->timer_due_ms) {
 		uint64_t now = rope__now_ms(), wait = due > now ? due - now : 0;
 		struct __kernel_timespec ts = {
 			.tv_sec = (long long)(wait / 1000),
 			.tv_nsec = (long long)(wait % 1000) * 1000000,
 		};
-		struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
+		struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring->ring);
 
 		/* A full SQ: the loop's own waits still end in time. */
 		if (!sqe)
@@ -146,8 +155,8 @@ ring_deadline_arm(struct rope_uring *u)
 		io_uring_prep_timeout(sqe, &ts, 0, 0);
 		io_uring_sqe_set_data64(sqe, timer_tag(u));
 		/* The kernel reads @ts while the SQE is submitted. */
-		if (rope__uring->submit(&u->ring, 0, NULL) >= 0)
-			u->timer_due_ms = due;
+		if (rope__uring->submit(&u->ring->ring, 0, NULL) >= 0)
+			u->ring->timer_due_ms = due;
 		errno = saved;
 	}
 }
@@ -184,7 +193,7 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 						 q->flags);
 		}
 		if (ret == 0)
-			ret = rope_uring_job_prep(q->job, &u->ring);
+			ret = rope_uring_job_prep(q->job, &u->ring->ring);
 		if (ret < 0 && (!q->job || rope_uring_job_free(q->job) == 0)) {
 			q->job = NULL;
 			rope__req_finish(u, link, q, ret);
@@ -195,7 +204,7 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 			continue;
 		}
 		if (!q->timed_out && rope__req_expired(u, q))
-			q->timed_out = rope__uring_job_stop(q->job, &u->ring,
+			q->timed_out = rope__uring_job_stop(q->job, &u->ring->ring,
 							    -ETIMEDOUT) == 0;
 		if (rope_uring_job_inflight(q->job))
 			running++;
@@ -233,14 +242,14 @@ ring_submit(struct rope_uring *u, bool wait, int wait_ms)
 	int ret;
 
 	do {
-		ret = rope__uring->submit(&u->ring, wait ? 1 : 0,
+		ret = rope__uring->submit(&u->ring->ring, wait ? 1 : 0,
 					  wait && wait_ms >= 0 ? &ts : NULL);
 	} while (ret == -EINTR);
 	if (ret == -EBUSY || ret == -EAGAIN) {
-		if (!io_uring_cq_ready(&u->ring) &&
-		    io_uring_cq_has_overflow(&u->ring))
-			io_uring_get_events(&u->ring);
-		if (io_uring_cq_ready(&u->ring))
+		if (!io_uring_cq_ready(&u->ring->ring) &&
+		    io_uring_cq_has_overflow(&u->ring->ring))
+			io_uring_get_events(&u->ring->ring);
+		if (io_uring_cq_ready(&u->ring->ring))
 			return 0;
 	}
 	return ret < 0 && ret != -ETIME ? ret : 0;
@@ -253,7 +262,7 @@ ring_reap(struct rope_uring *u)
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
 
-	io_uring_for_each_cqe(&u->ring, head, cqe) {
+	io_uring_for_each_cqe(&u->ring->ring, head, cqe) {
 		uint64_t d = io_uring_cqe_get_data64(cqe);
 
 		if ((d & URING_TAG_MASK) == URING_TAG_JOB)
@@ -264,7 +273,7 @@ ring_reap(struct rope_uring *u)
 			rope__recv_reap(u, cqe);  /* ignores the rest */
 		seen++;
 	}
-	io_uring_cq_advance(&u->ring, seen);
+	io_uring_cq_advance(&u->ring->ring, seen);
 }
 
 /* Rounds of prepare, callbacks, submit and reap, until @wait_nr callbacks
@@ -314,7 +323,7 @@ ring_run(struct rope_uring *u, unsigned wait_nr, unsigned *called_out)
 			 * empties as it is submitted; rounds that found it
 			 * full with nothing in it end the run with -EAGAIN.
 			 */
-			if (io_uring_sq_ready(&u->ring))
+			if (io_uring_sq_ready(&u->ring->ring))
 				dry = 0;
 			else if (++dry > STARVED_ROUNDS_MAX) {
 				ret = -EAGAIN;
@@ -340,7 +349,7 @@ ring_run(struct rope_uring *u, unsigned wait_nr, unsigned *called_out)
 		ret = ring_submit(u, more, wait_ms);
 		if (ret < 0)
 			break;
-		if (!io_uring_cq_ready(&u->ring) && !more && !polled && !fresh)
+		if (!io_uring_cq_ready(&u->ring->ring) && !more && !polled && !fresh)
 			break;
 		ring_reap(u);
 	}
@@ -373,7 +382,7 @@ cancel_ask(struct rope_uring *u, int fd, struct receiver *rc)
 		if (q->fd != fd || !q->job || q->cancel_asked ||
 		    !rope__uring_job_busy(q->job))
 			continue;
-		if (rope__uring_job_stop(q->job, &u->ring, -ECANCELED) == 0)
+		if (rope__uring_job_stop(q->job, &u->ring->ring, -ECANCELED) == 0)
 			q->cancel_asked = true;
 		else
 			all = false;
@@ -406,7 +415,7 @@ cancel_in_kernel(struct rope_uring *u, int fd, struct receiver *rc)
 			return ret;
 		ring_reap(u);
 	}
-	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring)) {
+	while (fd_in_kernel(u, fd, rc) || io_uring_sq_ready(&u->ring->ring)) {
 		ret = ring_submit(u, fd_in_kernel(u, fd, rc), -1);
 		if (ret < 0)
 			return ret;
@@ -419,9 +428,39 @@ static void
 ring_exit(struct rope_uring *u)
 {
 	rope__recv_exit(u);
-	io_uring_queue_exit(&u->ring);
+	io_uring_queue_exit(&u->ring->ring);
+	/* No CQE can come now: every job may be freed. */
+	for (struct request *q = u->queue; q; q = q->next)
+		if (q->job)
+			rope__uring_job_abandon(q->job);
 	rope__close_keep_errno(u->notify_fd);
 	u->notify_fd = -1;
+	rope__free(u->ring, sizeof(*u->ring));
+	u->ring = NULL;
+}
+
+static void
+ring_request_cancel(struct rope_uring *u, struct request *q)
+{
+	(void)u;
+	rope__uring_job_cancel(q->job);
+}
+
+/* Add the job's zero-copy figures to the engine's, and free it. */
+static void
+ring_request_end(struct rope_uring *u, struct request *q)
+{
+	struct rope_uring_zc_stats zc;
+
+	if (rope_uring_job_zc_stats(q->job, &zc) == 0) {
+		u->stats.zc.sends += zc.sends;
+		u->stats.zc.notifs += zc.notifs;
+		u->stats.zc.copied += zc.copied;
+		u->stats.zc.zc_bytes += zc.zc_bytes;
+		u->stats.zc.disabled |= zc.disabled;
+	}
+	rope_uring_job_free(q->job);
+	q->job = NULL;
 }
 
 /* An eventfd the kernel signals for every CQE. */
@@ -436,7 +475,7 @@ ring_readiness_fd(struct rope_uring *u)
 		errno = saved;
 		return ret;
 	}
-	ret = io_uring_register_eventfd(&u->ring, fd);
+	ret = io_uring_register_eventfd(&u->ring->ring, fd);
 	if (ret < 0) {
 		rope__close_keep_errno(fd);
 		return ret;
@@ -453,4 +492,6 @@ const struct rope__backend rope__ring_backend = {
 	.recv_start = rope__recv_pool_setup,
 	.cancel_fd = cancel_in_kernel,
 	.readiness_fd = ring_readiness_fd,
+	.request_cancel = ring_request_cancel,
+	.request_end = ring_request_end,
 };

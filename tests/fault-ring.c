@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "fault-ring.h"
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 /* liburing 2.3 predates it (kernel 6.10). */
 #ifndef IORING_NOP_INJECT_RESULT
