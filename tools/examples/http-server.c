@@ -40,7 +40,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ropeio-uring.h"
+#include "ropeio-engine.h"
 
 #include "http-head.h"
 
