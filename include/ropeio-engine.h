@@ -56,7 +56,25 @@ struct rope_uring_zc_stats {
  * poll says there is data. No socket waits for another, whether they are
  * blocking or not. Setting the environment variable ROPEIO_NO_URING=1
  * forces that fallback, for tests and for sandboxes that kill a process on
- * io_uring syscalls.
+ * io_uring syscalls. A library built without liburing has the fallback
+ * alone.
+ *
+ * What the engine asks of the kernel, found out at run time, and what it
+ * does without each (tests/test-engine-features.c runs the engine with
+ * each one turned off):
+ * - a ring (io_uring_setup, 5.1) whose probe (5.6) lists IORING_OP_WRITEV
+ *   and IORING_OP_SENDMSG: without them, the fallback above;
+ * - IORING_SETUP_COOP_TASKRUN (5.19): without it (setup says -EINVAL), a
+ *   ring without it, which the kernel interrupts for its completions;
+ * - provided buffer rings (5.19) and multishot recv (6.0): without either
+ *   (registration fails, or the first multishot recv ends -EINVAL),
+ *   receives are poll(2) and readv(2) on the ring backend, as in the
+ *   fallback;
+ * - IORING_OP_SENDMSG_ZC (6.1; its copy report 6.2): without it,
+ *   ROPE_URING_ZC is ignored and sends are plain SENDMSG;
+ * - IORING_OP_TIMEOUT (5.4), multishot poll (5.13) and a registered
+ *   eventfd (5.2) for send deadlines, rope_uring_wake() and
+ *   rope_uring_fd(), which kernels with the features above all have.
  */
 struct rope_uring;
 

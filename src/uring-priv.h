@@ -304,6 +304,10 @@ unsigned rope__recv_plain_ready(struct rope_uring *u,
 				const struct rope__pollset *ps, unsigned from,
 				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
+/* From now on every receive of @u is plain reads (each gets its dup; one
+ * that cannot ends with the error): the kernel has buffer rings but no
+ * multishot recv. */
+void rope__recv_go_plain(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 /* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
  * (no more data will come) or is stopped (its multishot is to be

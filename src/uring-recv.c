@@ -615,6 +615,24 @@ rope__recv_abandon(struct rope_uring *u)
 /* Plain reads: the fallback, and kernels without provided buffer rings     */
 /* ------------------------------------------------------------------------ */
 
+void
+rope__recv_go_plain(struct rope_uring *u)
+{
+	u->recv_plain = true;
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
+		int saved = errno;
+
+		if (rc->own_fd >= 0 || rc->stopping || rc->ended)
+			continue;
+		rc->own_fd = fcntl(rc->fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->own_fd < 0) {
+			rope__receiver_stop(rc, -errno);
+			rope__receiver_end(rc, rc->stop_res);
+		}
+		errno = saved;
+	}
+}
+
 int
 rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 {

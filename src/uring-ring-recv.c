@@ -231,6 +231,13 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 			rc->completions++;
 		}
 	}
+	/* A kernel with provided buffer rings but no multishot recv (5.19)
+	 * refuses every one with -EINVAL: receive with plain reads. */
+	if (cqe->res == -EINVAL && !rc->completions && !rc->stopping) {
+		rc->armed = false;
+		rope__recv_go_plain(u);
+		return true;
+	}
 	if (cqe->res == -ENOBUFS) {
 		rc->nobufs++;
 		u->recv_nobufs = true;  /* the pool grows next round */
