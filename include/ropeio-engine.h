@@ -103,10 +103,12 @@ ROPEIO_EXPORT int rope_uring_new(struct rope_uring **out, unsigned entries);
 /**
  * Run every pending request to completion (callbacks included) while the
  * receives go on reading (a send's reader may be a receive of this same
- * engine), then stop every receive, then free the engine. A send to a peer that never reads
- * never completes: cancel it first (rope_uring_cancel()) or set a send
- * timeout (rope_uring_set_send_timeout()), or this waits for it. Bytes received for a rope that still
- * refuses them (exported) are dropped, and that receive ends with
+ * engine), then stop every receive, then free the engine. A send to a
+ * peer that never reads never completes: cancel it first
+ * (rope_uring_cancel()) or set a send timeout
+ * (rope_uring_set_send_timeout()), or this waits for it. Bytes received
+ * for a rope that still refuses them (exported) are dropped, and that
+ * receive ends with
  * -ECANCELED. A kernel that refuses submission (-EAGAIN, -EBUSY, -ENOMEM)
  * is asked again, 1 ms apart, for about 100 ms; requests it never took end
  * with -ECANCELED. Nothing is leaked either way. rope_uring_free(NULL)
@@ -390,12 +392,13 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  * End every request to @p fd and its receive: each one's callback runs
  * (from a later rope_uring_run()) with -ECANCELED, after the bytes already
  * received are appended. In both modes the sends' callbacks come in the
- * order the sends were queued, then the receive's final callback. Requests not started end at once; on io_uring,
- * what the kernel is working on is cancelled (IORING_OP_ASYNC_CANCEL of
- * each of the engine's requests on @p fd, by its own tag, so that it works
- * when @p fd was closed already or its number reused) and this call waits
- * until the kernel has let go of it:
- * a send the kernel reports as already running is waited for. Zero-copy
+ * order the sends were queued, then the receive's final callback.
+ * Requests not started end at once; on io_uring, what the kernel is
+ * working on is cancelled (IORING_OP_ASYNC_CANCEL of each of the engine's
+ * requests on @p fd, by its own tag, so that it works when @p fd was
+ * closed already or its number reused) and this call waits until the
+ * kernel has let go of it: a send the kernel reports as already running
+ * is waited for. Zero-copy
  * sends may still wait for their notification, which comes when the socket
  * lets go of the bytes (at the latest when it is closed).
  *

@@ -122,7 +122,7 @@ rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
 static void
 req_free(struct rope_uring *u, struct request *q)
 {
-	if (q->job)
+	if (q->backend_holds)
 		u->be->request_end(u, q);
 	rope_snap_unref(q->snap);
 	rope__free(q, sizeof(*q));
@@ -240,7 +240,7 @@ rope_uring_set_send_timeout(struct rope_uring *u, unsigned ms)
 }
 
 /*
- * ring_prep_requests() and the fallback's pass ask of socket requests whether an
+ * The backends' passes over the queue ask of socket requests whether an
  * unfinished request on the same socket comes before them in the queue.
  * Walking the queue from its head for each (rope__req_socket_busy()) made
  * a pass quadratic: 7 % of a server's time at 500 connections. So a pass
@@ -312,7 +312,7 @@ rope__requests_cancel(struct rope_uring *u, int fd)
 			continue;
 		}
 		found = true;
-		if (q->job) {
+		if (q->backend_holds) {
 			u->be->request_cancel(u, q);
 			started = true;
 		} else if (!started) {

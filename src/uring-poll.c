@@ -61,21 +61,21 @@ file_write(const struct request *q)
 static bool
 socket_send(struct request *q, ssize_t *res)
 {
-	while (q->done < q->len) {
-		ssize_t w = rope__snap_send_nowait(q->snap, q->off + q->done,
-						   q->len - q->done, q->fd);
+	while (q->poll.done < q->len) {
+		ssize_t w = rope__snap_send_nowait(q->snap, q->off + q->poll.done,
+						   q->len - q->poll.done, q->fd);
 
 		if (w == -EAGAIN) {
-			q->blocked = true;
+			q->poll.blocked = true;
 			return false;
 		}
 		if (w <= 0) {
 			*res = w < 0 ? w : -EIO;
 			return true;
 		}
-		q->done += (size_t)w;
+		q->poll.done += (size_t)w;
 	}
-	*res = (ssize_t)q->done;
+	*res = (ssize_t)q->poll.done;
 	return true;
 }
 
@@ -89,7 +89,7 @@ requests_step(struct rope_uring *u)
 	bool marks = rope__req_marks_ready(u);
 
 	while ((q = *link)) {
-		size_t before = q->done;
+		size_t before = q->poll.done;
 		ssize_t res;
 
 		if (q->file_off >= 0) {
@@ -108,7 +108,7 @@ requests_step(struct rope_uring *u)
 			progress++;
 			continue;
 		}
-		if (q->blocked) {
+		if (q->poll.blocked) {
 			if (marks)
 				u->fd_marks[q->fd] = 1;
 			link = &q->next;
@@ -119,7 +119,7 @@ requests_step(struct rope_uring *u)
 			progress++;
 			continue;
 		}
-		progress += q->done != before;
+		progress += q->poll.done != before;
 		if (marks)
 			u->fd_marks[q->fd] = 1;
 		link = &q->next;
@@ -143,7 +143,7 @@ pollset_make(struct rope_uring *u, unsigned *recv_from, unsigned *wake_at)
 
 	ps->n = 0;
 	for (struct request *q = u->queue; q && ret == 0; q = q->next)
-		if (q->blocked)
+		if (q->poll.blocked)
 			ret = rope__pollset_add(ps, q->fd, POLLOUT, q);
 	*recv_from = ps->n;
 	if (ret == 0)
@@ -302,7 +302,7 @@ poll_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		if (ret > 0) {
 			for (unsigned i = 0; i < recv_from; i++)
 				if (u->ps.fds[i].revents) {
-					((struct request *)u->ps.who[i])->blocked =
+					((struct request *)u->ps.who[i])->poll.blocked =
 						false;
 					writable++;
 				}

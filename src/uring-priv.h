@@ -120,9 +120,10 @@ struct rope__closer {
 	struct rope_uring_recv_stats stats;
 };
 
+/* A send or a file write, queued (uring-core.c). The core's fields, then
+ * the part that the engine's backend owns: only that backend reads it. */
 struct request {
 	struct request *next;
-	struct rope_uring_job *job;  /* the ring backend's, once started */
 	struct rope_snap *snap;
 	size_t off, len;
 	int fd;
@@ -131,15 +132,25 @@ struct request {
 	rope_uring_cb cb;
 	void *arg;
 	ssize_t result;
-	size_t done;                 /* fallback: bytes sent so far */
-	bool blocked;                /* fallback: waits for POLLOUT */
 	uint64_t since_ms;           /* sockets: when it started; 0: not yet */
-	bool timed_out;              /* ring: its job was stopped */
-	bool cancel_asked;           /* ring: rope_uring_cancel() asked the
-					kernel to cancel its SQEs */
 	bool cancelled;              /* cancelled before it started: ends
 					once those before it on its fd have */
+	bool backend_holds;          /* the backend keeps state for it (a
+					ring job): it is cancelled and ended
+					through the table */
 	struct rope__closer *closer; /* rope_uring_close() waits for it */
+	union {
+		struct {                     /* uring-ring.c */
+			struct rope_uring_job *job;  /* once started */
+			bool timed_out;      /* its job was stopped */
+			bool cancel_asked;   /* rope_uring_cancel() asked the
+						kernel to cancel its SQEs */
+		} ring;
+		struct {                     /* uring-poll.c */
+			size_t done;         /* bytes sent so far */
+			bool blocked;        /* waits for POLLOUT */
+		} poll;
+	};
 };
 
 /* A growable poll(2) set; who[i] says what fds[i] is for. */
@@ -205,8 +216,8 @@ struct rope_uring {
 	const struct rope__closer *closing;
 	struct rope__pollset ps;     /* poll sets, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
-	/* ring_prep_requests(): a mark per descriptor, set while one pass over the
-	 * queue has seen an unfinished socket request on it, else 0. */
+	/* A backend's pass over the queue: a mark per descriptor, set while
+	 * the pass has seen an unfinished socket request on it, else 0. */
 	uint8_t *fd_marks;
 	size_t fd_marks_n;
 
@@ -229,8 +240,8 @@ struct rope_uring {
 };
 
 /* uring-core.c: the requests, for the backends. */
-void rope__req_finish(struct rope_uring *u, struct request **link, struct request *q,
-		      ssize_t res);
+void rope__req_finish(struct rope_uring *u, struct request **link,
+		      struct request *q, ssize_t res);
 bool rope__req_socket_busy(const struct rope_uring *u, const struct request *q);
 /* Make fd_marks cover every queued socket (all 0 between passes); false
  * without memory: ask rope__req_socket_busy() instead. */

@@ -4,8 +4,9 @@
  * statistics, the shared buffer pool's bookkeeping, and plain reads. The
  * ring backend's part (the provided buffer ring, multishot recvs, their
  * CQEs) is in uring-ring-recv.c. With io_uring: a provided buffer ring and
- * one multishot recv per socket. Every buffer is an owned rope chunk. When one comes back at
- * least half full and the rope has no room for its bytes, the chunk itself
+ * one multishot recv per socket. Every buffer is an owned rope chunk.
+ * When one comes back at least half full and the rope has no room for its
+ * bytes, the chunk itself
  * is appended to the rope (no copy) and a fresh chunk takes its buffer id
  * in the ring; any other fill is copied into the rope's tail room and the
  * same buffer goes back at once, so small messages pin no buffer and a
@@ -353,7 +354,8 @@ fifo_pop(struct rope_uring *u, struct receiver *rc)
 }
 
 void
-rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc, unsigned bid)
+rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc,
+			 unsigned bid)
 {
 	u->bufs[bid].next = NO_BUF;
 	if (rc->n++)

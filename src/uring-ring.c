@@ -177,7 +177,7 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 	while ((q = *link)) {
 		int ret = 0;
 
-		if (!q->job) {
+		if (!q->ring.job) {
 			if (q->file_off < 0 &&
 			    (marks ? u->fd_marks[q->fd] :
 			     rope__req_socket_busy(u, q))) {
@@ -188,25 +188,28 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 				rope__req_finish(u, link, q, -ECANCELED);
 				continue;
 			}
-			ret = rope_uring_job_new(&q->job, q->snap, q->off,
+			ret = rope_uring_job_new(&q->ring.job, q->snap, q->off,
 						 q->len, q->fd, q->file_off,
 						 q->flags);
+			q->backend_holds = ret == 0;
 		}
 		if (ret == 0)
-			ret = rope_uring_job_prep(q->job, &u->ring->ring);
-		if (ret < 0 && (!q->job || rope_uring_job_free(q->job) == 0)) {
-			q->job = NULL;
+			ret = rope_uring_job_prep(q->ring.job, &u->ring->ring);
+		if (ret < 0 && (!q->ring.job ||
+				rope_uring_job_free(q->ring.job) == 0)) {
+			q->ring.job = NULL;
+			q->backend_holds = false;
 			rope__req_finish(u, link, q, ret);
 			continue;
 		}
-		if (q->job && rope_uring_job_done(q->job)) {
-			rope__req_finish(u, link, q, rope_uring_job_result(q->job));
+		if (q->ring.job && rope_uring_job_done(q->ring.job)) {
+			rope__req_finish(u, link, q, rope_uring_job_result(q->ring.job));
 			continue;
 		}
-		if (!q->timed_out && rope__req_expired(u, q))
-			q->timed_out = rope__uring_job_stop(q->job, &u->ring->ring,
+		if (!q->ring.timed_out && rope__req_expired(u, q))
+			q->ring.timed_out = rope__uring_job_stop(q->ring.job, &u->ring->ring,
 							    -ETIMEDOUT) == 0;
-		if (rope_uring_job_inflight(q->job))
+		if (rope_uring_job_inflight(q->ring.job))
 			running++;
 		else
 			++*starved;
@@ -366,7 +369,7 @@ static bool
 fd_in_kernel(const struct rope_uring *u, int fd, const struct receiver *rc)
 {
 	for (const struct request *q = u->queue; q; q = q->next)
-		if (q->fd == fd && q->job && rope__uring_job_busy(q->job))
+		if (q->fd == fd && q->ring.job && rope__uring_job_busy(q->ring.job))
 			return true;
 	return rc && rope__recv_in_kernel(rc);
 }
@@ -379,11 +382,11 @@ cancel_ask(struct rope_uring *u, int fd, struct receiver *rc)
 	bool all = true;
 
 	for (struct request *q = u->queue; q; q = q->next) {
-		if (q->fd != fd || !q->job || q->cancel_asked ||
-		    !rope__uring_job_busy(q->job))
+		if (q->fd != fd || !q->ring.job || q->ring.cancel_asked ||
+		    !rope__uring_job_busy(q->ring.job))
 			continue;
-		if (rope__uring_job_stop(q->job, &u->ring->ring, -ECANCELED) == 0)
-			q->cancel_asked = true;
+		if (rope__uring_job_stop(q->ring.job, &u->ring->ring, -ECANCELED) == 0)
+			q->ring.cancel_asked = true;
 		else
 			all = false;
 	}
@@ -431,8 +434,8 @@ ring_exit(struct rope_uring *u)
 	io_uring_queue_exit(&u->ring->ring);
 	/* No CQE can come now: every job may be freed. */
 	for (struct request *q = u->queue; q; q = q->next)
-		if (q->job)
-			rope__uring_job_abandon(q->job);
+		if (q->ring.job)
+			rope__uring_job_abandon(q->ring.job);
 	rope__close_keep_errno(u->notify_fd);
 	u->notify_fd = -1;
 	rope__free(u->ring, sizeof(*u->ring));
@@ -443,7 +446,7 @@ static void
 ring_request_cancel(struct rope_uring *u, struct request *q)
 {
 	(void)u;
-	rope__uring_job_cancel(q->job);
+	rope__uring_job_cancel(q->ring.job);
 }
 
 /* Add the job's zero-copy figures to the engine's, and free it. */
@@ -452,15 +455,16 @@ ring_request_end(struct rope_uring *u, struct request *q)
 {
 	struct rope_uring_zc_stats zc;
 
-	if (rope_uring_job_zc_stats(q->job, &zc) == 0) {
+	if (rope_uring_job_zc_stats(q->ring.job, &zc) == 0) {
 		u->stats.zc.sends += zc.sends;
 		u->stats.zc.notifs += zc.notifs;
 		u->stats.zc.copied += zc.copied;
 		u->stats.zc.zc_bytes += zc.zc_bytes;
 		u->stats.zc.disabled |= zc.disabled;
 	}
-	rope_uring_job_free(q->job);
-	q->job = NULL;
+	rope_uring_job_free(q->ring.job);
+	q->ring.job = NULL;
+	q->backend_holds = false;
 }
 
 /* An eventfd the kernel signals for every CQE. */
