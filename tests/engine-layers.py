@@ -76,6 +76,11 @@ def main():
             owner = defined.get(sym)
             if owner is None or owner == obj:
                 continue
+            # The front names the ring's table where it is built.
+            if obj in NO_LIBURING and owner in RING_ONLY and \
+               sym != 'rope__ring_backend':
+                bad.append(f'{obj}.c uses {sym} of {owner}.c, which '
+                           f'needs liburing')
             there = layer_of(owner)
             if there > here or (there == here and
                                 BACKEND.get(obj) != BACKEND.get(owner)):
