@@ -46,7 +46,7 @@ rope__uring_get_stats(const struct rope_uring *u, struct rope_uring_stats *out,
  * descriptor fstat() cannot see fails in the callback, in both modes.
  */
 static bool
-seekable(int fd)
+has_offsets(int fd)
 {
 	struct stat st;
 	int saved = errno;
@@ -70,7 +70,7 @@ request_queue(struct rope_uring *u, int fd, struct rope_snap *s, size_t off,
 	ret = rope__uring_check(s, off, &len, fd, file_off, flags);
 	if (ret < 0)
 		return ret;
-	if (file_off >= 0 && !seekable(fd))
+	if (file_off >= 0 && !has_offsets(fd))
 		return -ESPIPE;
 	q = rope__alloc(sizeof(*q));
 	if (!q)

@@ -352,8 +352,9 @@ rope_uring_job_done(const struct rope_uring_job *j)
 	return true;
 }
 
+/* The job's first error is its result. */
 static void
-fail(struct rope_uring_job *j, int err)
+job_fail(struct rope_uring_job *j, int err)
 {
 	if (!j->error)
 		j->error = err;
@@ -366,7 +367,7 @@ complete_file(struct rope_uring_job *j, struct slot *s, int res)
 		return;  /* the window is resubmitted as it was */
 	if (res <= 0) {
 		/* A write of nothing would loop forever: report it. */
-		fail(j, res ? res : -EIO);
+		job_fail(j, res ? res : -EIO);
 		s->pos = s->end;
 		return;
 	}
@@ -391,11 +392,11 @@ chain_done(struct rope_uring_job *j)
 			break;
 		}
 		if (res < 0) {
-			fail(j, res);
+			job_fail(j, res);
 			break;
 		}
 		if (res == 0) {
-			fail(j, -EIO);
+			job_fail(j, -EIO);
 			break;
 		}
 		j->cursor += (uint64_t)res;
