@@ -70,21 +70,15 @@ struct held {
 struct receiver {
 	struct receiver *next;
 	int fd;              /* the caller's descriptor */
-	int own_fd;          /* plain reads: our dup of it; else -1 */
 	dev_t dev;           /* the open file, so that a reused number */
 	ino_t ino;           /* is told apart */
 	struct rope *r;
 	rope_uring_cb cb;
 	void *arg;
-	bool armed;          /* a multishot recv is in flight */
 	bool stopping;       /* stopped, cancelled, or the rope was closed */
 	bool held_full;      /* too much held: not read until it is taken */
 	bool user_paused;    /* rope_uring_recv_pause() */
 	size_t limit;        /* rope_uring_recv_limit(); 0: none */
-	bool refused;        /* plain reads: the rope refused; not polled
-				until a callback has run */
-	bool cancel_sent;    /* the multishot's cancellation was submitted */
-	bool cancel_inflight; /* ... and its CQE has not arrived */
 	bool ended;          /* no more data will come */
 	int stop_res;        /* the final result of a stop */
 	int end_res;         /* 0 at end of stream, else -errno */
@@ -101,6 +95,18 @@ struct receiver {
 	uint64_t received, adopted, adopted_mem, copied, completions;
 	uint64_t nobufs;
 	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	/* How it reads: with plain reads (the poll backend, or a ring without
+	 * buffer rings or multishot recv), or a multishot recv on the ring. */
+	struct {
+		int own_fd;          /* our dup of fd; -1 until plain */
+		bool refused;        /* the rope refused: not polled until a
+					callback has run */
+	} plain;
+	struct {
+		bool armed;          /* a multishot recv is in flight */
+		bool cancel_sent;    /* its cancellation was submitted */
+		bool cancel_inflight; /* ... and its CQE has not arrived */
+	} multishot;
 };
 
 

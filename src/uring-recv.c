@@ -139,11 +139,11 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
-	rc->own_fd = -1;
+	rc->plain.own_fd = -1;
 	rc->first = rc->last = NO_BUF;
 	if (receiver_plain_reads(u)) {
-		rc->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (rc->own_fd < 0) {
+		rc->plain.own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->plain.own_fd < 0) {
 			int err = errno;
 
 			errno = saved;
@@ -188,14 +188,14 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	if (!rc)
 		return NULL;
 	rope__receiver_stop(rc, -ECANCELED);
-	if (rc->own_fd >= 0) {
+	if (rc->plain.own_fd >= 0) {
 		/* Plain reads: nothing reads it any more, and the caller
 		 * may close the socket for good. */
 		int saved = errno;
 
-		close(rc->own_fd);
+		close(rc->plain.own_fd);
 		errno = saved;
-		rc->own_fd = -1;
+		rc->plain.own_fd = -1;
 		rope__receiver_end(rc, -ECANCELED);
 	}
 	return rc;
@@ -323,7 +323,7 @@ rope__recv_attach_closer(struct rope_uring *u, int fd,
 bool
 rope__recv_in_kernel(const struct receiver *rc)
 {
-	return rc->armed || rc->cancel_inflight;
+	return rc->multishot.armed || rc->multishot.cancel_inflight;
 }
 
 void
@@ -523,10 +523,10 @@ drop_waiting(struct rope_uring *u, struct receiver *rc)
 static void
 recv_free(struct receiver *rc)
 {
-	if (rc->own_fd >= 0) {
+	if (rc->plain.own_fd >= 0) {
 		int saved = errno;
 
-		close(rc->own_fd);
+		close(rc->plain.own_fd);
 		errno = saved;
 	}
 	rope__free(rc->held, rc->held_cap * sizeof(*rc->held));
@@ -578,7 +578,7 @@ rope__recv_callbacks(struct rope_uring *u)
 				link = &(*link)->next;
 		}
 		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->armed && !rc->cancel_inflight &&
+		if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
 		    !rc->n && !rc->held_n) {
 			*link = rc->next;
 			u->pending--;
@@ -606,8 +606,8 @@ rope__recv_abandon(struct rope_uring *u)
 	 * end every receive, and run the final callbacks. */
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		drop_waiting(u, rc);
-		rc->armed = false;
-		rc->cancel_inflight = false;  /* never reaped now */
+		rc->multishot.armed = false;
+		rc->multishot.cancel_inflight = false;  /* never reaped now */
 		rope__receiver_end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
@@ -624,10 +624,10 @@ rope__recv_go_plain(struct rope_uring *u)
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		int saved = errno;
 
-		if (rc->own_fd >= 0 || rc->stopping || rc->ended)
+		if (rc->plain.own_fd >= 0 || rc->stopping || rc->ended)
 			continue;
-		rc->own_fd = fcntl(rc->fd, F_DUPFD_CLOEXEC, 0);
-		if (rc->own_fd < 0) {
+		rc->plain.own_fd = fcntl(rc->fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->plain.own_fd < 0) {
 			rope__receiver_stop(rc, -errno);
 			rope__receiver_end(rc, rc->stop_res);
 		}
@@ -646,9 +646,9 @@ rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 		rope__receiver_check_rope(rc);
 		if (rc->stopping)
 			rope__receiver_end(rc, rc->stop_res);
-		if (!rope__receiver_reads(rc) || rc->refused)
+		if (!rope__receiver_reads(rc) || rc->plain.refused)
 			continue;
-		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
+		ret = rope__pollset_add(ps, rc->plain.own_fd, POLLIN, rc);
 		if (ret < 0)
 			return ret;
 	}
@@ -667,7 +667,7 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 
 		if (!ps->fds[i].revents)
 			continue;
-		got = rope_read_fd(rc->r, rc->own_fd, RECV_PLAIN_MAX);
+		got = rope_read_fd(rc->r, rc->plain.own_fd, RECV_PLAIN_MAX);
 		if (got > 0) {
 			/* readv fills the rope's own memory: no copy here,
 			 * but the kernel copies, as for every plain read. */
@@ -677,7 +677,7 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 			u->stats.recv_bytes += (uint64_t)got;
 			progress++;
 		} else if (got == -EBUSY || got == -ENOMEM) {
-			rc->refused = true;  /* until a callback has run */
+			rc->plain.refused = true;  /* until a callback has run */
 		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
 			rope__receiver_end(rc, (int)got);
 			progress++;
@@ -690,5 +690,5 @@ void
 rope__recv_plain_retry(struct rope_uring *u)
 {
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		rc->refused = false;
+		rc->plain.refused = false;
 }

@@ -122,8 +122,8 @@ receiver_arm(struct rope_uring *u, struct receiver *rc)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RECV_BGID;
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
-	rc->armed = true;
-	rc->cancel_sent = false;
+	rc->multishot.armed = true;
+	rc->multishot.cancel_sent = false;
 	return true;
 }
 
@@ -140,15 +140,16 @@ receiver_cancel_sqe(struct rope_uring *u, struct receiver *rc)
 	 * stay, and a cancellation that failed is sent again. */
 	io_uring_sqe_set_data64(sqe,
 				(uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
-	rc->cancel_sent = true;
-	rc->cancel_inflight = true;
+	rc->multishot.cancel_sent = true;
+	rc->multishot.cancel_inflight = true;
 	return true;
 }
 
 bool
 rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc)
 {
-	return !rc->armed || rc->cancel_sent || receiver_cancel_sqe(u, rc);
+	return !rc->multishot.armed || rc->multishot.cancel_sent ||
+	       receiver_cancel_sqe(u, rc);
 }
 
 unsigned
@@ -187,17 +188,17 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 		else if (!rc->held_n)
 			rc->held_full = false;
 		reading = rope__receiver_reads(rc);
-		if (rc->armed && !reading && !rc->cancel_sent &&
+		if (rc->multishot.armed && !reading && !rc->multishot.cancel_sent &&
 		    !receiver_cancel_sqe(u, rc))
 			++*starved;
-		if (rc->stopping && !rc->armed)
+		if (rc->stopping && !rc->multishot.armed)
 			rope__receiver_end(rc, rc->stop_res);
 		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
 		 * pause that is over). */
-		if (reading && !rc->armed && !rc->cancel_inflight &&
+		if (reading && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
 		    has_buffer && !receiver_arm(u, rc))
 			++*starved;
-		active += rc->armed || rc->cancel_inflight;
+		active += rc->multishot.armed || rc->multishot.cancel_inflight;
 	}
 	return active;
 }
@@ -210,11 +211,11 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 
 	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
 		rc = (struct receiver *)(uintptr_t)d;
-		rc->cancel_inflight = false;
+		rc->multishot.cancel_inflight = false;
 		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
 		 * else (-EALREADY) leaves it running: try again. */
 		if (cqe->res < 0 && cqe->res != -ENOENT)
-			rc->cancel_sent = false;
+			rc->multishot.cancel_sent = false;
 		return true;
 	}
 	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
@@ -234,7 +235,7 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	/* A kernel with provided buffer rings but no multishot recv (5.19)
 	 * refuses every one with -EINVAL: receive with plain reads. */
 	if (cqe->res == -EINVAL && !rc->completions && !rc->stopping) {
-		rc->armed = false;
+		rc->multishot.armed = false;
 		rope__recv_go_plain(u);
 		return true;
 	}
@@ -245,7 +246,7 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 	/* Out of buffers, or interrupted: re-armed by the next round. A
 	 * cancellation of ours ends it only when it was a stop (a pause
 	 * re-arms later). A cancellation by fd comes with stopping set. */
-	if (cqe->res == -ECANCELED && (rc->stopping || rc->cancel_sent)) {
+	if (cqe->res == -ECANCELED && (rc->stopping || rc->multishot.cancel_sent)) {
 		if (rc->stopping)
 			rope__receiver_end(rc, rc->stop_res);
 	} else if (cqe->res == 0) {
@@ -255,6 +256,6 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 		rope__receiver_end(rc, cqe->res);
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		rc->armed = false;
+		rc->multishot.armed = false;
 	return true;
 }
