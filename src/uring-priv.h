@@ -3,25 +3,24 @@
 #define ROPE_URING_PRIV_H
 
 /*
- * The engine's private state. Its files, each calling only those below it
+ * The engine's private state, without liburing (the ring backend's own is
+ * in uring-ring-priv.h). Its files, each calling only those below it
  * (tests/engine-layers.py checks it, README.md draws it):
  *
  *   front     uring-engine.c: the public calls that pick a backend and
  *             hand work to it (rope_uring_new, _run, _free, _cancel,
  *             _close, _fd)
- *   backends  uring-ring.c (io_uring) | uring-poll.c (poll, epoll mirror),
- *             behind struct rope__backend; neither calls the other
+ *   backends  uring-ring.c + uring-ring-recv.c (io_uring) | uring-poll.c
+ *             (poll, epoll mirror), behind struct rope__backend; neither
+ *             calls the other
  *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
- *             wake-up), uring-recv.c (receivers, buffer pool), uring-close.c
- *             (closers), uring-readiness.c (poll sets, plain reads)
+ *             wake-up), uring-recv.c (receivers, buffer pool, plain
+ *             reads), uring-close.c (closers), uring-readiness.c (poll
+ *             sets)
  *   jobs      uring-job.c (one snapshot to one fd on a ring)
- *   seam      uring-ops.c (the liburing calls that can fail)
+ *   seam      uring-ops.c (the liburing calls that can fail), uring-check.c
  *
- * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
- * pointer + 1, see uring-job.c), receives' 10 (a struct receiver pointer + 2),
- * cancellations of a receive 00 (the struct receiver pointer itself), the
- * wake-up poll 11 (the engine + 3), and cancellations by fd 0 (no CQE
- * anybody waits for).
+ * Only the ring backend, the jobs and the seam need liburing.
  */
 
 #include "rope-priv.h"
