@@ -148,6 +148,13 @@ parse_bytes(const char *s, size_t *out)
  * fork() copies the lists into the child as they are. A class lock held by
  * another thread at that instant would stay locked in the child forever, so
  * every lock is taken around fork(), as glibc does for its arenas.
+ *
+ * The byte count is no part of any list: give() reserves its bytes before
+ * it takes the lock, take() and trim_to() subtract theirs after letting it
+ * go. A fork() between the two leaves the child counting a block that is
+ * in no list, or not counting one that is, and no thread of the child will
+ * ever settle it. So the child counts its lists again, while it holds
+ * every lock and is the only thread there is.
  */
 static void
 fork_prepare(void)
@@ -164,13 +171,27 @@ fork_release(void)
 }
 
 static void
+fork_child(void)
+{
+	size_t bytes = 0;
+
+	for (int k = 0; k < NCLASS; k++)
+		for (struct free_block *b = atomic_load_explicit(
+			     &classes[k].head, memory_order_relaxed);
+		     b; b = b->next)
+			bytes += class_size(k);
+	atomic_store_explicit(&held, bytes, memory_order_relaxed);
+	fork_release();
+}
+
+static void
 configure(void)
 {
 	size_t bytes = ROPE_CACHE_DEFAULT;
 
 	parse_bytes(getenv("ROPEIO_CACHE_BYTES"), &bytes);
 	atomic_store_explicit(&limit, bytes, memory_order_relaxed);
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	pthread_atfork(fork_prepare, fork_release, fork_child);
 	atomic_store_explicit(&configured, true, memory_order_release);
 }
 

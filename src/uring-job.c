@@ -17,7 +17,7 @@
 
 #include <liburing.h>
 
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 /* liburing 2.3 predates these (kernel 6.2, backported to 6.1.2). */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -69,20 +69,6 @@ static bool
 is_socket(const struct rope_uring_job *j)
 {
 	return j->file_off < 0;
-}
-
-int
-rope__uring_check(const struct rope_snap *s, size_t off, size_t *len, int fd,
-		  int64_t file_off, unsigned flags)
-{
-	if (!s || fd < 0 || file_off < -1 || (uint64_t)off > s->size ||
-	    (flags & ~(unsigned)ROPE_URING_ZC))
-		return -EINVAL;
-	*len = (size_t)MIN((uint64_t)*len, s->size - off);
-	if (file_off >= 0 &&
-	    (uint64_t)*len > (uint64_t)INT64_MAX - (uint64_t)file_off)
-		return -EOVERFLOW;
-	return 0;
 }
 
 ROPEIO_EXPORT int
@@ -366,8 +352,9 @@ rope_uring_job_done(const struct rope_uring_job *j)
 	return true;
 }
 
+/* The job's first error is its result. */
 static void
-fail(struct rope_uring_job *j, int err)
+job_fail(struct rope_uring_job *j, int err)
 {
 	if (!j->error)
 		j->error = err;
@@ -380,7 +367,7 @@ complete_file(struct rope_uring_job *j, struct slot *s, int res)
 		return;  /* the window is resubmitted as it was */
 	if (res <= 0) {
 		/* A write of nothing would loop forever: report it. */
-		fail(j, res ? res : -EIO);
+		job_fail(j, res ? res : -EIO);
 		s->pos = s->end;
 		return;
 	}
@@ -405,11 +392,11 @@ chain_done(struct rope_uring_job *j)
 			break;
 		}
 		if (res < 0) {
-			fail(j, res);
+			job_fail(j, res);
 			break;
 		}
 		if (res == 0) {
-			fail(j, -EIO);
+			job_fail(j, -EIO);
 			break;
 		}
 		j->cursor += (uint64_t)res;

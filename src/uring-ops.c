@@ -10,7 +10,7 @@
  */
 #include <liburing.h>
 
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 static int
 real_submit(struct io_uring *ring, unsigned wait_nr,

@@ -3,21 +3,29 @@
 #define ROPE_URING_PRIV_H
 
 /*
- * The engine's private state, shared by uring-engine.c (requests) and
- * uring-recv.c (receiving into ropes through a provided buffer ring).
+ * The engine's private state, without liburing (the ring backend's own is
+ * in uring-ring-priv.h). Its files, each calling only those below it
+ * (tests/engine-layers.py checks it, README.md draws it):
  *
- * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
- * pointer + 1, see uring-job.c), receives' 10 (a struct recv pointer + 2),
- * cancellations of a receive 00 (the struct recv pointer itself), the
- * wake-up poll 11 (the engine + 3), and cancellations by fd 0 (no CQE
- * anybody waits for).
+ *   front     uring-engine.c: the public calls that pick a backend and
+ *             hand work to it (rope_uring_new, _run, _free, _cancel,
+ *             _close, _fd)
+ *   backends  uring-ring.c + uring-ring-recv.c (io_uring) | uring-poll.c
+ *             (poll, epoll mirror), behind struct rope__backend; neither
+ *             calls the other
+ *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
+ *             wake-up), uring-recv.c (receivers, buffer pool, plain
+ *             reads), uring-close.c (closers), uring-readiness.c (poll
+ *             sets)
+ *   jobs      uring-job.c (one snapshot to one fd on a ring)
+ *   seam      uring-ops.c (the liburing calls that can fail), uring-check.c
+ *
+ * Only the ring backend, the jobs and the seam need liburing.
  */
-
-#include <liburing.h>
 
 #include "rope-priv.h"
 
-#include "ropeio-uring.h"
+#include "ropeio-engine.h"
 
 /* Version 0.1's struct rope_uring_stats: a caller's is never smaller. */
 #define ROPE_URING_STATS_SIZE_0_1 ROPE_SIZE_TO(rope_uring_stats, recv_copied)
@@ -27,17 +35,100 @@
 int rope__uring_get_stats(const struct rope_uring *u,
 			  struct rope_uring_stats *out, size_t size);
 
-#define URING_TAG_MASK 3u
-#define URING_TAG_JOB 1u
-#define URING_TAG_RECV 2u
-#define URING_TAG_CANCEL 0u
-#define URING_TAG_WAKE 3u            /* the engine's wake-up poll */
+struct rope_uring_job;  /* uring-job.c: the ring backend's */
+struct rope__ring;      /* uring-ring-priv.h */
+/* Receivers (uring-recv.c, and the ring backend's uring-ring-recv.c). */
+#define RECV_BGID 0x726f
+/* The ring's entries: the most buffers the pool may grow to. */
+#define RECV_RING 1024
+/* The buffers a pool starts with. */
+#define RECV_NBUF_MIN 16
+#define RECV_BUFSZ (16u * 1024)
+/* Fills below this are copied and their buffer recycled. */
+#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
+/* Bytes one fallback read may take. */
+#define RECV_PLAIN_MAX (256u * 1024)
+/* Buffer memory a refusing rope may hold before its socket stops being
+ * read (counted in whole buffers, whatever their fill). */
+#define RECV_HOLD_MAX (1024u * 1024)
+#define NO_BUF UINT16_MAX
 
-struct recv;  /* uring-recv.c */
+struct rbuf {
+	struct rope_chunk *chunk;  /* NULL when a refill found no memory */
+	uint32_t len;              /* received bytes awaiting delivery */
+	bool in_ring;
+	uint16_t next;             /* the next id in its receiver's FIFO */
+};
 
-struct req {
-	struct req *next;
-	struct rope_uring_job *job;  /* ring mode, once started */
+/* A buffer taken out of the ring for a rope that refused it. */
+struct held {
+	struct rope_chunk *chunk;
+	uint32_t len;
+};
+
+struct receiver {
+	struct receiver *next;
+	int fd;              /* the caller's descriptor */
+	dev_t dev;           /* the open file, so that a reused number */
+	ino_t ino;           /* is told apart */
+	struct rope *r;
+	rope_uring_cb cb;
+	void *arg;
+	bool stopping;       /* stopped, cancelled, or the rope was closed */
+	bool held_full;      /* too much held: not read until it is taken */
+	bool user_paused;    /* rope_uring_recv_pause() */
+	size_t limit;        /* rope_uring_recv_limit(); 0: none */
+	bool ended;          /* no more data will come */
+	int stop_res;        /* the final result of a stop */
+	int end_res;         /* 0 at end of stream, else -errno */
+	uint64_t delivered;  /* bytes appended since the last callback */
+	/* Bytes waiting for the rope, in order: first the held buffers, then
+	 * the FIFO of buffer ids still in the engine's pool (linked through
+	 * their rbuf's next). */
+	struct held *held;
+	unsigned held_head, held_n, held_cap;
+	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
+	unsigned n;          /* ids in the FIFO */
+	uint16_t first, last;
+	/* rope_uring_recv_stats(): what it has done so far. */
+	uint64_t received, adopted, adopted_mem, copied, completions;
+	uint64_t nobufs;
+	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	/* How it reads: with plain reads (the poll backend, or a ring without
+	 * buffer rings or multishot recv), or a multishot recv on the ring. */
+	struct {
+		int own_fd;          /* our dup of fd; -1 until plain */
+		bool refused;        /* the rope refused: not polled until a
+					callback has run */
+	} plain;
+	struct {
+		bool armed;          /* a multishot recv is in flight */
+		bool cancel_sent;    /* its cancellation was submitted */
+		bool cancel_inflight; /* ... and its CQE has not arrived */
+	} multishot;
+};
+
+
+/*
+ * rope_uring_close() (uring-close.c): its callback waits for @left
+ * callbacks, those of the requests and the receive on @fd when it was
+ * called; each one that runs takes one off (rope__closer_one_done()).
+ */
+struct rope__closer {
+	struct rope__closer *next;   /* in the engine's due list */
+	int fd;
+	unsigned left;
+	int result;                  /* 0, or close(2)'s error */
+	rope_uring_cb cb;
+	void *arg;
+	bool has_stats;              /* the receive's final figures: */
+	struct rope_uring_recv_stats stats;
+};
+
+/* A send or a file write, queued (uring-core.c). The core's fields, then
+ * the part that the engine's backend owns: only that backend reads it. */
+struct request {
+	struct request *next;
 	struct rope_snap *snap;
 	size_t off, len;
 	int fd;
@@ -46,10 +137,25 @@ struct req {
 	rope_uring_cb cb;
 	void *arg;
 	ssize_t result;
-	size_t done;                 /* fallback: bytes sent so far */
-	bool blocked;                /* fallback: waits for POLLOUT */
 	uint64_t since_ms;           /* sockets: when it started; 0: not yet */
-	bool timed_out;              /* ring: its job was stopped */
+	bool cancelled;              /* cancelled before it started: ends
+					once those before it on its fd have */
+	bool backend_holds;          /* the backend keeps state for it (a
+					ring job): it is cancelled and ended
+					through the table */
+	struct rope__closer *closer; /* rope_uring_close() waits for it */
+	union {
+		struct {                     /* uring-ring.c */
+			struct rope_uring_job *job;  /* once started */
+			bool timed_out;      /* its job was stopped */
+			bool cancel_asked;   /* rope_uring_cancel() asked the
+						kernel to cancel its SQEs */
+		} ring;
+		struct {                     /* uring-poll.c */
+			size_t done;         /* bytes sent so far */
+			bool blocked;        /* waits for POLLOUT */
+		} poll;
+	};
 };
 
 /* A growable poll(2) set; who[i] says what fds[i] is for. */
@@ -59,142 +165,150 @@ struct rope__pollset {
 	unsigned n, cap;
 };
 
+/*
+ * A backend: how an engine does its I/O and waits for it, the ring's way
+ * (uring-ring.c) or the poll loop's (uring-poll.c). The front
+ * (uring-engine.c) takes the first whose init succeeds; everything that
+ * differs between them is behind these calls.
+ */
+struct rope__backend {
+	bool plain_syscalls;         /* rope_uring_is_fallback() */
+	/* 0, or this backend cannot be used here (the next is tried). */
+	int (*init)(struct rope_uring *u, unsigned entries);
+	/* Let go of the kernel's resources; no CQE can come after it. */
+	void (*exit)(struct rope_uring *u);
+	/* Rounds until @wait_nr callbacks ran (counted in *@called), nothing
+	 * can progress, or a wake-up: rope_uring_run() without its checks. */
+	int (*run)(struct rope_uring *u, unsigned wait_nr, unsigned *called);
+	/* The first receive is about to start: set up what receiving needs
+	 * (or set u->recv_plain); -ENOMEM refuses the receive. */
+	int (*recv_start)(struct rope_uring *u);
+	/* rope_uring_cancel() marked everything on @fd cancelled: make the
+	 * kernel let go of what it holds of it (and of @rc, if not NULL). */
+	int (*cancel_fd)(struct rope_uring *u, int fd, struct receiver *rc);
+	/* Make u->notify_fd for rope_uring_fd(); returns it or -errno. */
+	int (*readiness_fd)(struct rope_uring *u);
+	/* A started request (q->job set) is cancelled: it prepares nothing
+	 * more, and ends once the kernel has let go of it. */
+	void (*request_cancel)(struct rope_uring *u, struct request *q);
+	/* Its callback ran: account and free what the backend kept for it. */
+	void (*request_end)(struct rope_uring *u, struct request *q);
+};
+
+extern const struct rope__backend rope__ring_backend;  /* uring-ring.c */
+extern const struct rope__backend rope__poll_backend;  /* uring-poll.c */
+
 struct rope_uring {
-	struct io_uring ring;
-	bool fallback;
+	const struct rope__backend *be;
+	struct rope__ring *ring;     /* the ring backend's own state */
 	bool zc_ok;                  /* the kernel has SENDMSG_ZC */
 	bool running;                /* inside rope_uring_run() */
-	bool recv_plain;             /* no provided buffer rings: plain reads */
-	struct req *queue;           /* queued or in flight, in order */
-	struct req **queue_tail;
-	struct req *done;            /* finished, callback not yet run */
-	struct req **done_tail;
+	bool recv_plain;             /* receives are plain reads: the poll
+					backend, or no provided buffer rings */
+	struct request *queue;           /* queued or in flight, in order */
+	struct request **queue_tail;
+	struct request *done;            /* finished, callback not yet run */
+	struct request **done_tail;
 	unsigned pending;
 	unsigned changes;            /* calls that gave the loop work: a
 					callback's are taken up in its run */
 	struct rope_uring_stats stats;
-	struct rope__pollset ps;     /* the fallback's, remade every round */
+	/* rope_uring_close(): closers whose callback is due, in order, and
+	 * the one whose callback runs now (rope_uring_recv_stats() reads its
+	 * figures). */
+	struct rope__closer *closers_due;
+	struct rope__closer **closers_due_tail;
+	const struct rope__closer *closing;
+	struct rope__pollset ps;     /* poll sets, remade every round */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
-	/* prep_all(): a mark per descriptor, set while one pass over the
-	 * queue has seen an unfinished socket request on it, else 0. */
+	/* A backend's pass over the queue: a mark per descriptor, set while
+	 * the pass has seen an unfinished socket request on it, else 0. */
 	uint8_t *fd_marks;
 	size_t fd_marks_n;
 
-	/* uring-notify.c: rope_uring_fd() and rope_uring_wake(). */
+	/* rope_uring_fd() (the backends) and rope_uring_wake() (the core). */
 	int notify_fd;               /* -1 until rope_uring_fd() */
 	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
-	bool wake_armed;             /* ring: its multishot poll is armed */
 	bool woken;                  /* ring: its CQE came */
-	struct pollfd *mirror;       /* fallback: what notify_fd holds */
+	int timer_fd;                /* poll backend: a timerfd in notify_fd's
+					set, for the next send deadline */
+	struct pollfd *mirror;       /* poll backend: what notify_fd holds */
 	unsigned mirror_n, mirror_cap;
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
-	struct recv *recvs;
-	struct io_uring_buf_ring *br;
-	size_t br_bytes;
+	struct receiver *recvs;
 	struct rbuf *bufs;
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
 };
 
-/*
- * The io_uring seam (uring-ops.c): every liburing call of ropeio that can
- * fail or run out of room. get_sqe may return NULL at any time, and every
- * caller copes, as it must for a full SQ. submit submits, then waits for
- * @wait_nr CQEs (for at most @ts when it is not NULL); it returns what
- * io_uring_submit_and_wait_timeout() would, -ETIME included.
- */
-struct rope__uring_ops {
-	int (*queue_init_params)(unsigned entries, struct io_uring *ring,
-				 struct io_uring_params *p);
-	struct io_uring_probe *(*get_probe_ring)(struct io_uring *ring);
-	struct io_uring_sqe *(*get_sqe)(struct io_uring *ring);
-	int (*submit)(struct io_uring *ring, unsigned wait_nr,
-		      struct __kernel_timespec *ts);
-	int (*register_buf_ring)(struct io_uring *ring,
-				 struct io_uring_buf_reg *reg, unsigned flags);
-};
-
-extern const struct rope__uring_ops rope__uring_real;
-extern const struct rope__uring_ops *rope__uring;
-
-/* Test hook: install @ops (NULL: the real ones), from the thread that runs
- * the engines and jobs, between calls; the tables hold no state. Returns
- * the table it replaces. */
-const struct rope__uring_ops *
-rope__uring_set(const struct rope__uring_ops *ops);
-
-/* uring-job.c: validate a range to send, clipping *@len to the snapshot. */
-int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
-		      int fd, int64_t file_off, unsigned flags);
-
-/* uring-job.c: forget the job's SQEs once the ring is gone (no CQE can
- * come), so that rope_uring_job_free() frees it. */
-void rope__uring_job_abandon(struct rope_uring_job *j);
-
-/* uring-job.c: end the job with -ECANCELED: it prepares nothing more and
- * is done once its SQEs in flight have completed. */
-void rope__uring_job_cancel(struct rope_uring_job *j);
-/* uring-job.c: end the job with @err and ask the kernel to cancel its SQEs
- * in flight (-EAGAIN: the SQ was full; call again). */
-int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
-			 int err);
-/* uring-job.c: its SQEs whose result CQE has not come (notifications of
- * zero-copy sends, which wait for the socket, left out). */
-unsigned rope__uring_job_busy(const struct rope_uring_job *j);
-
-/* uring-engine.c, for the fallback's loop. */
-void rope__req_finish(struct rope_uring *u, struct req **link, struct req *q,
-		      ssize_t res);
-bool rope__req_socket_busy(const struct rope_uring *u, const struct req *q);
+/* uring-core.c: the requests, for the backends. */
+void rope__req_finish(struct rope_uring *u, struct request **link,
+		      struct request *q, ssize_t res);
+bool rope__req_socket_busy(const struct rope_uring *u, const struct request *q);
 /* Make fd_marks cover every queued socket (all 0 between passes); false
  * without memory: ask rope__req_socket_busy() instead. */
 bool rope__req_marks_ready(struct rope_uring *u);
 /* Has socket request @q, started now or before, run for longer than the
  * engine's send timeout? */
-bool rope__req_expired(const struct rope_uring *u, struct req *q);
+bool rope__req_expired(const struct rope_uring *u, struct request *q);
 /* How long a wait may last before a send timeout must be looked at, in
  * ms; -1: no limit. */
 int rope__timeout_tick(const struct rope_uring *u);
+/* When the earliest deadline of a started socket request falls, in ms of
+ * CLOCK_MONOTONIC; 0: none. */
+uint64_t rope__next_deadline_ms(const struct rope_uring *u);
 unsigned rope__engine_callbacks(struct rope_uring *u);
+uint64_t rope__now_ms(void);
+/* Mark every request on @fd cancelled (ending those not started); true
+ * when there was one. */
+bool rope__requests_cancel(struct rope_uring *u, int fd);
+/* The backend is gone: end every request left with -ECANCELED. */
+void rope__requests_cancel_all(struct rope_uring *u);
+/* uring-core.c: the wake-up eventfd, and helpers that keep errno. */
+int rope__wake_init(struct rope_uring *u);
+void rope__wake_exit(struct rope_uring *u);
+/* Was rope_uring_wake() called since the last time? (Clears it.) */
+bool rope__wake_taken(struct rope_uring *u);
+/* Read an eventfd (or a timerfd) back to zero; true when it was set. */
+bool rope__eventfd_clear(int fd);
+void rope__close_keep_errno(int fd);
 
-/* uring-fallback.c: plain syscalls, a non-blocking readiness loop in which
- * no fd waits for another. */
+/* uring-close.c. one_done() counts one callback of the closer's as run;
+ * callbacks() runs the closers' callbacks that are due (how many ran). */
+void rope__closer_one_done(struct rope_uring *u, struct rope__closer *c);
+unsigned rope__closer_callbacks(struct rope_uring *u);
+/* uring-engine.c: make @c wait for the callback of every request on @fd
+ * that has not had it (queued, in flight or finished); how many. */
+unsigned rope__req_attach_closer(struct rope_uring *u, int fd,
+				 struct rope__closer *c);
+/* uring-recv.c: make @c wait for the final callback of every receive on
+ * @fd that has not had it (one still reading, or ending); how many. */
+unsigned rope__recv_attach_closer(struct rope_uring *u, int fd,
+				  struct rope__closer *c);
+
+/* uring-readiness.c: poll sets, and plain reads' rounds. */
 int rope__pollset_add(struct rope__pollset *ps, int fd, short events,
 		      void *who);
 void rope__pollset_exit(struct rope__pollset *ps);
-int rope__fallback_run(struct rope_uring *u, unsigned wait_nr,
-		       unsigned *called);
+/* poll(2), retried on EINTR; the ready count or -errno. */
+int rope__poll_set(struct rope__pollset *ps, int timeout);
+/* The ring backend's receives without provided buffer rings: poll them
+ * (blocking when @wait) and read what is ready; returns how many were
+ * polled or -errno, *@progress how many moved. */
 int rope__plain_recv_round(struct rope_uring *u, bool wait,
 			   unsigned *progress);
 
-/* uring-notify.c. wake_taken() says whether rope_uring_wake() was called
- * since the last time (and clears it); notify_clear() resets the ring's
- * notification eventfd at the start of a run; mirror() makes the
- * fallback's epoll fd hold @ps. */
-int rope__notify_init(struct rope_uring *u);
-void rope__notify_exit(struct rope_uring *u);
-bool rope__wake_taken(struct rope_uring *u);
-void rope__notify_clear(struct rope_uring *u);
-void rope__wake_arm(struct rope_uring *u);
-void rope__wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
-int rope__notify_mirror(struct rope_uring *u,
-			const struct rope__pollset *ps);
-/* uring-fallback.c: mirror the set the next fallback run waits on. */
-int rope__fallback_mirror(struct rope_uring *u);
-
-/* uring-recv.c, called by the engine's loop. */
-bool rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe);
-unsigned rope__recv_prep(struct rope_uring *u, unsigned *starved);
+/* uring-recv.c, called by the backends. */
 unsigned rope__recv_callbacks(struct rope_uring *u);
 /* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
  * of their dup at once. NULL when @fd has none. */
-struct recv *rope__recv_cancel_fd(struct rope_uring *u, int fd);
+struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
-bool rope__recv_in_kernel(const struct recv *rc);
+bool rope__recv_in_kernel(const struct receiver *rc);
 void rope__recv_stop_all(struct rope_uring *u);
 /* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
  * entry per receive that can take bytes (ending those stopped, or whose
@@ -206,7 +320,27 @@ unsigned rope__recv_plain_ready(struct rope_uring *u,
 				const struct rope__pollset *ps, unsigned from,
 				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
+/* From now on every receive of @u is plain reads (each gets its dup; one
+ * that cannot ends with the error): the kernel has buffer rings but no
+ * multishot recv. */
+void rope__recv_go_plain(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
-void rope__recv_exit(struct rope_uring *u);
+/* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
+ * (no more data will come) or is stopped (its multishot is to be
+ * cancelled) with @res, the first time only; whether its socket should be
+ * read now; a closed rope stops it; received bytes are appended in order
+ * while the rope takes them; buffer @bid joins its FIFO. */
+void rope__receiver_end(struct receiver *rc, int res);
+void rope__receiver_stop(struct receiver *rc, int res);
+bool rope__receiver_reads(const struct receiver *rc);
+void rope__receiver_check_rope(struct receiver *rc);
+void rope__receiver_deliver(struct rope_uring *u, struct receiver *rc);
+void rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc,
+			      unsigned bid);
+
+/* uring-check.c: validate a range to send, clipping *@len to the snapshot
+ * (the engine's requests and the jobs both check with it). */
+int rope__uring_check(const struct rope_snap *s, size_t off, size_t *len,
+		      int fd, int64_t file_off, unsigned flags);
 
 #endif /* ROPE_URING_PRIV_H */

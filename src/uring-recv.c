@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Receiving into ropes: a provided buffer ring and one multishot recv per
- * socket. Every buffer is an owned rope chunk. When one comes back at
- * least half full and the rope has no room for its bytes, the chunk itself
+ * Receiving into ropes, the core part: receivers' life cycle, their
+ * statistics, the shared buffer pool's bookkeeping, and plain reads. The
+ * ring backend's part (the provided buffer ring, multishot recvs, their
+ * CQEs) is in uring-ring-recv.c. With io_uring: a provided buffer ring and
+ * one multishot recv per socket. Every buffer is an owned rope chunk.
+ * When one comes back at least half full and the rope has no room for its
+ * bytes, the chunk itself
  * is appended to the rope (no copy) and a fresh chunk takes its buffer id
  * in the ring; any other fill is copied into the rope's tail room and the
  * same buffer goes back at once, so small messages pin no buffer and a
@@ -40,189 +44,53 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "uring-priv.h"
 
-#define RECV_BGID 0x726f
-/* The ring's entries: the most buffers the pool may grow to. */
-#define RECV_RING 1024
-/* The buffers a pool starts with. */
-#define RECV_NBUF_MIN 16
-#define RECV_BUFSZ (16u * 1024)
-/* Fills below this are copied and their buffer recycled. */
-#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
-/* Bytes one fallback read may take. */
-#define RECV_PLAIN_MAX (256u * 1024)
-/* Buffer memory a refusing rope may hold before its socket stops being
- * read (counted in whole buffers, whatever their fill). */
-#define RECV_HOLD_MAX (1024u * 1024)
-#define NO_BUF UINT16_MAX
 
-struct rbuf {
-	struct rope_chunk *chunk;  /* NULL when a refill found no memory */
-	uint32_t len;              /* received bytes awaiting delivery */
-	bool in_ring;
-	uint16_t next;             /* the next id in its receiver's FIFO */
-};
 
-/* A buffer taken out of the ring for a rope that refused it. */
-struct held {
-	struct rope_chunk *chunk;
-	uint32_t len;
-};
 
-struct recv {
-	struct recv *next;
-	int fd;              /* the caller's descriptor */
-	int own_fd;          /* plain reads: our dup of it; else -1 */
-	dev_t dev;           /* the open file, so that a reused number */
-	ino_t ino;           /* is told apart */
-	struct rope *r;
-	rope_uring_cb cb;
-	void *arg;
-	bool armed;          /* a multishot recv is in flight */
-	bool stopping;       /* stopped, cancelled, or the rope was closed */
-	bool held_full;      /* too much held: not read until it is taken */
-	bool user_paused;    /* rope_uring_recv_pause() */
-	size_t limit;        /* rope_uring_recv_limit(); 0: none */
-	bool refused;        /* plain reads: the rope refused; not polled
-				until a callback has run */
-	bool cancel_sent;    /* the multishot's cancellation was submitted */
-	bool cancel_inflight; /* ... and its CQE has not arrived */
-	bool ended;          /* no more data will come */
-	int stop_res;        /* the final result of a stop */
-	int end;             /* 0 at end of stream, else -errno */
-	uint64_t delivered;  /* bytes appended since the last callback */
-	/* Bytes waiting for the rope, in order: first the held buffers, then
-	 * the FIFO of buffer ids still in the engine's pool (linked through
-	 * their rbuf's next). */
-	struct held *held;
-	unsigned held_head, held_n, held_cap;
-	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
-	unsigned n;          /* ids in the FIFO */
-	uint16_t first, last;
-	/* rope_uring_recv_stats(): what it has done so far. */
-	uint64_t received, adopted, adopted_mem, copied, completions;
-	uint64_t nobufs;
-};
 
-/* ------------------------------------------------------------------------ */
-/* The buffer ring                                                          */
-/* ------------------------------------------------------------------------ */
 
-static void
-ring_add(struct rope_uring *u, unsigned bid)
-{
-	struct rbuf *b = &u->bufs[bid];
-
-	io_uring_buf_ring_add(u->br, b->chunk->data, RECV_BUFSZ, (uint16_t)bid,
-			      io_uring_buf_ring_mask(RECV_RING),
-			      (int)u->added++);
-	b->in_ring = true;
-}
-
-/* Put every empty buffer id back, with a fresh chunk where needed, and
- * publish them with one tail update. */
-static void
-refill(struct rope_uring *u)
-{
-	for (unsigned bid = 0; bid < u->nbuf; bid++) {
-		struct rbuf *b = &u->bufs[bid];
-
-		if (b->in_ring || b->len)
-			continue;
-		if (!b->chunk)
-			b->chunk = rope__chunk_new(RECV_BUFSZ);
-		if (b->chunk)
-			ring_add(u, bid);
-	}
-	if (u->added) {
-		io_uring_buf_ring_advance(u->br, (int)u->added);
-		u->added = 0;
-	}
-}
-
-static int
-buffers_setup(struct rope_uring *u)
-{
-	struct io_uring_buf_reg reg = { 0 };
-	size_t bytes = RECV_RING * sizeof(struct io_uring_buf);
-	void *mem;
-	int ret;
-
-	u->bufs = rope__alloc(RECV_RING * sizeof(*u->bufs));
-	if (!u->bufs)
-		return -ENOMEM;
-	memset(u->bufs, 0, RECV_RING * sizeof(*u->bufs));
-	/* The ring must be page aligned: its own mapping. */
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (mem == MAP_FAILED) {
-		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-		u->bufs = NULL;
-		return -ENOMEM;
-	}
-	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	reg.ring_entries = RECV_RING;
-	reg.bgid = RECV_BGID;
-	ret = rope__uring->register_buf_ring(&u->ring, &reg, 0);
-	if (ret < 0) {
-		munmap(mem, bytes);
-		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-		u->bufs = NULL;
-		return ret;
-	}
-	u->br = mem;
-	u->br_bytes = bytes;
-	u->nbuf = RECV_NBUF_MIN;
-	io_uring_buf_ring_init(u->br);
-	refill(u);
-	return 0;
-}
-
-void
-rope__recv_exit(struct rope_uring *u)
-{
-	if (!u->br)
-		return;
-	io_uring_unregister_buf_ring(&u->ring, RECV_BGID);
-	munmap(u->br, u->br_bytes);
-	for (unsigned bid = 0; bid < u->nbuf; bid++)
-		if (u->bufs[bid].chunk)
-			rope__chunk_unref(u->bufs[bid].chunk);
-	rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
-	u->br = NULL;
-	u->bufs = NULL;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Starting and stopping                                                    */
 /* ------------------------------------------------------------------------ */
 
 /* The receive still reading from descriptor number @fd, if any. */
-static struct recv *
+static struct receiver *
 recv_find(struct rope_uring *u, int fd)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		if (rc->fd == fd && !rc->stopping && !rc->ended)
 			return rc;
 	return NULL;
 }
 
-static void
-end(struct recv *rc, int res)
+/* The receive still reading the open file @st describes, if any. */
+static struct receiver *
+recv_find_file(struct rope_uring *u, const struct stat *st)
+{
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+		if (rc->dev == st->st_dev && rc->ino == st->st_ino &&
+		    !rc->stopping && !rc->ended)
+			return rc;
+	return NULL;
+}
+
+void
+rope__receiver_end(struct receiver *rc, int res)
 {
 	if (!rc->ended) {
 		rc->ended = true;
-		rc->end = res;
+		rc->end_res = res;
 	}
 }
 
-static void
-stop(struct recv *rc, int res)
+void
+rope__receiver_stop(struct receiver *rc, int res)
 {
 	if (!rc->stopping) {
 		rc->stopping = true;
@@ -231,16 +99,16 @@ stop(struct recv *rc, int res)
 }
 
 static bool
-plain(const struct rope_uring *u)
+receiver_plain_reads(const struct rope_uring *u)
 {
-	return u->fallback || u->recv_plain;
+	return u->recv_plain;
 }
 
 ROPEIO_EXPORT int
 rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		rope_uring_cb cb, void *arg)
 {
-	struct recv *rc, *old;
+	struct receiver *rc, *old;
 	struct stat st;
 	int saved = errno;
 
@@ -252,28 +120,30 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		errno = saved;
 		return -EBADF;
 	}
-	old = recv_find(u, fd);
-	if (old && old->dev == st.st_dev && old->ino == st.st_ino)
+	/* A receive needs a socket: a pipe would read on one mode and end
+	 * with -ENOTSOCK on the other. */
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	/* One receive per socket, whatever descriptor names it: two would
+	 * split one stream between two ropes. */
+	if (recv_find_file(u, &st))
 		return -EBUSY;
-	if (!u->fallback && !u->br) {
-		int ret = buffers_setup(u);
+	old = recv_find(u, fd);
+	if (!u->recv_plain && !u->nbuf) {
+		int ret = u->be->recv_start(u);
 
-		/* No provided buffer rings in this kernel: receive with
-		 * plain reads instead, like the fallback. */
-		if (ret == -ENOMEM)
-			return ret;
 		if (ret < 0)
-			u->recv_plain = true;
+			return ret;
 	}
 	rc = rope__alloc(sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
-	rc->own_fd = -1;
+	rc->plain.own_fd = -1;
 	rc->first = rc->last = NO_BUF;
-	if (plain(u)) {
-		rc->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (rc->own_fd < 0) {
+	if (receiver_plain_reads(u)) {
+		rc->plain.own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->plain.own_fd < 0) {
 			int err = errno;
 
 			errno = saved;
@@ -284,7 +154,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	/* The number was closed and now names another file: the receive
 	 * that had it can never be reached by it again. */
 	if (old)
-		stop(old, -EBADF);
+		rope__receiver_stop(old, -EBADF);
 	rc->fd = fd;
 	rc->dev = st.st_dev;
 	rc->ino = st.st_ino;
@@ -301,32 +171,32 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 ROPEIO_EXPORT int
 rope_uring_recv_stop(struct rope_uring *u, int fd)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
-	stop(rc, -ECANCELED);
+	rope__receiver_stop(rc, -ECANCELED);
 	u->changes++;
 	return 0;
 }
 
-struct recv *
+struct receiver *
 rope__recv_cancel_fd(struct rope_uring *u, int fd)
 {
-	struct recv *rc = recv_find(u, fd);
+	struct receiver *rc = recv_find(u, fd);
 
 	if (!rc)
 		return NULL;
-	stop(rc, -ECANCELED);
-	if (rc->own_fd >= 0) {
+	rope__receiver_stop(rc, -ECANCELED);
+	if (rc->plain.own_fd >= 0) {
 		/* Plain reads: nothing reads it any more, and the caller
 		 * may close the socket for good. */
 		int saved = errno;
 
-		close(rc->own_fd);
+		close(rc->plain.own_fd);
 		errno = saved;
-		rc->own_fd = -1;
-		end(rc, -ECANCELED);
+		rc->plain.own_fd = -1;
+		rope__receiver_end(rc, -ECANCELED);
 	}
 	return rc;
 }
@@ -334,7 +204,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 static int
 set_pause(struct rope_uring *u, int fd, bool pause)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
@@ -358,7 +228,7 @@ rope_uring_recv_resume(struct rope_uring *u, int fd)
 ROPEIO_EXPORT int
 rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 {
-	struct recv *rc = u ? recv_find(u, fd) : NULL;
+	struct receiver *rc = u ? recv_find(u, fd) : NULL;
 
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
@@ -369,12 +239,12 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 
 /* The receive on descriptor @fd: the one still reading it, else one that
  * is ending (its final callback has not run). */
-static const struct recv *
+static const struct receiver *
 recv_lookup(const struct rope_uring *u, int fd)
 {
-	const struct recv *ending = NULL;
+	const struct receiver *ending = NULL;
 
-	for (const struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (const struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		if (rc->fd != fd)
 			continue;
 		if (!rc->stopping && !rc->ended)
@@ -384,54 +254,83 @@ recv_lookup(const struct rope_uring *u, int fd)
 	return ending;
 }
 
+/* @rc's figures, as rope_uring_recv_stats() reports them. */
+static void
+recv_stats_fill(const struct rope_uring *u, const struct receiver *rc,
+		struct rope_uring_recv_stats *st)
+{
+	*st = (struct rope_uring_recv_stats){ 0 };
+	st->received = rc->received;
+	st->adopted = rc->adopted;
+	st->adopted_mem = rc->adopted_mem;
+	st->copied = rc->copied;
+	for (unsigned i = 0; i < rc->held_n; i++)
+		st->waiting += rc->held[rc->held_head + i].len;
+	for (unsigned bid = rc->first, i = 0; i < rc->n;
+	     bid = u->bufs[bid].next, i++)
+		st->waiting += u->bufs[bid].len;
+	st->held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
+	st->completions = rc->completions;
+	st->nobufs = rc->nobufs;
+	st->pool = (uint64_t)u->nbuf * RECV_BUFSZ;
+	st->flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
+		    (rc->limit && rope_size(rc->r) >= rc->limit ?
+		     ROPE_URING_RECV_LIMITED : 0) |
+		    (rc->held_full ? ROPE_URING_RECV_HOLDING : 0) |
+		    (rc->stopping || rc->ended ? ROPE_URING_RECV_ENDING : 0);
+}
+
 ROPEIO_EXPORT int
 rope_uring_recv_stats(const struct rope_uring *u, int fd,
 		      struct rope_uring_recv_stats *out, size_t size)
 {
 	struct rope_uring_recv_stats st = { 0 };
-	const struct recv *rc;
+	const struct receiver *rc;
 
 	/* Every field is 8 bytes: a caller's struct from an older header
 	 * gets the whole fields it has room for, and no byte past them. */
 	_Static_assert(sizeof(st) % sizeof(uint64_t) == 0, "8-byte fields");
 	if (!u || !out || fd < 0 || size < sizeof(uint64_t))
 		return -EINVAL;
-	rc = recv_lookup(u, fd);
-	if (!rc)
-		return -ENOENT;
-	st.received = rc->received;
-	st.adopted = rc->adopted;
-	st.adopted_mem = rc->adopted_mem;
-	st.copied = rc->copied;
-	for (unsigned i = 0; i < rc->held_n; i++)
-		st.waiting += rc->held[rc->held_head + i].len;
-	for (unsigned bid = rc->first, i = 0; i < rc->n;
-	     bid = u->bufs[bid].next, i++)
-		st.waiting += u->bufs[bid].len;
-	st.held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
-	st.completions = rc->completions;
-	st.nobufs = rc->nobufs;
-	st.pool = u->br ? (uint64_t)u->nbuf * RECV_BUFSZ : 0;
-	st.flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
-		   (rc->limit && rope_size(rc->r) >= rc->limit ?
-		    ROPE_URING_RECV_LIMITED : 0) |
-		   (rc->held_full ? ROPE_URING_RECV_HOLDING : 0) |
-		   (rc->stopping || rc->ended ? ROPE_URING_RECV_ENDING : 0);
+	/* Inside a rope_uring_close() callback: the receive it waited for
+	 * is gone, its final figures stay. */
+	if (u->closing && u->closing->fd == fd && u->closing->has_stats) {
+		st = u->closing->stats;
+	} else {
+		rc = recv_lookup(u, fd);
+		if (!rc)
+			return -ENOENT;
+		recv_stats_fill(u, rc, &st);
+	}
 	memcpy(out, &st, MIN(size, sizeof(st)) & ~(sizeof(uint64_t) - 1));
 	return 0;
 }
 
-bool
-rope__recv_in_kernel(const struct recv *rc)
+unsigned
+rope__recv_attach_closer(struct rope_uring *u, int fd,
+			 struct rope__closer *c)
 {
-	return rc->armed || rc->cancel_inflight;
+	unsigned n = 0;
+
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+		if (rc->fd == fd && !rc->closer) {
+			rc->closer = c;
+			n++;
+		}
+	return n;
+}
+
+bool
+rope__recv_in_kernel(const struct receiver *rc)
+{
+	return rc->multishot.armed || rc->multishot.cancel_inflight;
 }
 
 void
 rope__recv_stop_all(struct rope_uring *u)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		stop(rc, -ECANCELED);
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+		rope__receiver_stop(rc, -ECANCELED);
 }
 
 
@@ -441,21 +340,22 @@ rope__recv_stop_all(struct rope_uring *u)
 
 /* The buffer of the oldest bytes in @rc's FIFO (rc->n must be > 0). */
 static struct rbuf *
-fifo_head(struct rope_uring *u, struct recv *rc)
+fifo_head(struct rope_uring *u, struct receiver *rc)
 {
 	return &u->bufs[rc->first];
 }
 
 static void
-fifo_pop(struct rope_uring *u, struct recv *rc)
+fifo_pop(struct rope_uring *u, struct receiver *rc)
 {
 	rc->first = u->bufs[rc->first].next;
 	if (--rc->n == 0)
 		rc->first = rc->last = NO_BUF;
 }
 
-static void
-fifo_push(struct rope_uring *u, struct recv *rc, unsigned bid)
+void
+rope__receiver_fifo_push(struct rope_uring *u, struct receiver *rc,
+			 unsigned bid)
 {
 	u->bufs[bid].next = NO_BUF;
 	if (rc->n++)
@@ -473,7 +373,7 @@ fifo_push(struct rope_uring *u, struct recv *rc, unsigned bid)
  * rope's chunks hold at most about twice its bytes.
  */
 static int
-give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
+receiver_give(struct rope_uring *u, struct receiver *rc, struct rope_chunk *c,
      uint32_t len, bool *adopted)
 {
 	int ret;
@@ -508,8 +408,8 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
 		rc->delivered += len;
 	} else if (ret == -EBADF) {
 		/* The rope was closed: nobody will read these. */
-		stop(rc, -EBADF);
-		end(rc, -EBADF);
+		rope__receiver_stop(rc, -EBADF);
+		rope__receiver_end(rc, -EBADF);
 		ret = 0;
 	}
 	return ret;
@@ -523,7 +423,7 @@ give(struct rope_uring *u, struct recv *rc, struct rope_chunk *c,
  * a refusing rope holds is about its bytes, not a buffer per fill.
  */
 static bool
-hold(struct recv *rc, struct rbuf *b)
+receiver_hold(struct receiver *rc, struct rbuf *b)
 {
 	if (rc->held_n) {
 		struct held *h = &rc->held[rc->held_head + rc->held_n - 1];
@@ -561,7 +461,7 @@ hold(struct recv *rc, struct rbuf *b)
 }
 
 static void
-held_pop(struct recv *rc)
+held_pop(struct receiver *rc)
 {
 	rc->held_head++;
 	rc->held_bytes -= RECV_BUFSZ;
@@ -575,15 +475,15 @@ held_pop(struct recv *rc)
  * instead, so that other sockets keep theirs (if the held list cannot grow,
  * they stay in the pool: nothing is lost either way).
  */
-static void
-deliver(struct rope_uring *u, struct recv *rc)
+void
+rope__receiver_deliver(struct rope_uring *u, struct receiver *rc)
 {
 	bool adopted;
 
 	while (rc->held_n) {
 		struct held *h = &rc->held[rc->held_head];
 
-		if (give(u, rc, h->chunk, h->len, &adopted) < 0)
+		if (receiver_give(u, rc, h->chunk, h->len, &adopted) < 0)
 			goto refused;
 		if (!adopted)
 			rope__chunk_unref(h->chunk);
@@ -592,7 +492,7 @@ deliver(struct rope_uring *u, struct recv *rc)
 	while (rc->n) {
 		struct rbuf *b = fifo_head(u, rc);
 
-		if (give(u, rc, b->chunk, b->len, &adopted) < 0)
+		if (receiver_give(u, rc, b->chunk, b->len, &adopted) < 0)
 			goto refused;
 		if (adopted)
 			b->chunk = NULL;  /* the rope's now */
@@ -601,13 +501,13 @@ deliver(struct rope_uring *u, struct recv *rc)
 	}
 	return;
 refused:
-	while (rc->n && hold(rc, fifo_head(u, rc)))
+	while (rc->n && receiver_hold(rc, fifo_head(u, rc)))
 		fifo_pop(u, rc);
 }
 
 /* Drop whatever waits: nobody will take it. */
 static void
-drop_waiting(struct rope_uring *u, struct recv *rc)
+drop_waiting(struct rope_uring *u, struct receiver *rc)
 {
 	while (rc->held_n) {
 		rope__chunk_unref(rc->held[rc->held_head].chunk);
@@ -620,12 +520,12 @@ drop_waiting(struct rope_uring *u, struct recv *rc)
 }
 
 static void
-recv_free(struct recv *rc)
+recv_free(struct receiver *rc)
 {
-	if (rc->own_fd >= 0) {
+	if (rc->plain.own_fd >= 0) {
 		int saved = errno;
 
-		close(rc->own_fd);
+		close(rc->plain.own_fd);
 		errno = saved;
 	}
 	rope__free(rc->held, rc->held_cap * sizeof(*rc->held));
@@ -635,161 +535,30 @@ recv_free(struct recv *rc)
 /* Should the socket be read now? Not once stopped or ended, not while
  * the rope has too much waiting for it, while the caller paused it, or
  * while the rope holds its limit. */
-static bool
-reads(const struct recv *rc)
+bool
+rope__receiver_reads(const struct receiver *rc)
 {
 	return !rc->stopping && !rc->ended && !rc->held_full &&
 	       !rc->user_paused && (!rc->limit || rope_size(rc->r) < rc->limit);
 }
 
 /* A receive whose rope was closed ends: nothing will read it. */
-static void
-check_rope(struct recv *rc)
+void
+rope__receiver_check_rope(struct receiver *rc)
 {
 	if (rope_closed(rc->r))
-		stop(rc, -EBADF);
+		rope__receiver_stop(rc, -EBADF);
 }
 
-/* Both return false when the SQ is full: the next round tries again. */
-static bool
-arm(struct rope_uring *u, struct recv *rc)
-{
-	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
-	if (!sqe)
-		return false;
-	io_uring_prep_recv_multishot(sqe, rc->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = RECV_BGID;
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
-	rc->armed = true;
-	rc->cancel_sent = false;
-	return true;
-}
 
-static bool
-cancel(struct rope_uring *u, struct recv *rc)
-{
-	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring);
 
-	if (!sqe)
-		return false;
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV,
-			       0);
-	/* Its CQE always comes (no CQE_SKIP_SUCCESS): until it has, @rc must
-	 * stay, and a cancellation that failed is sent again. */
-	io_uring_sqe_set_data64(sqe,
-				(uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
-	rc->cancel_sent = true;
-	rc->cancel_inflight = true;
-	return true;
-}
 
-unsigned
-rope__recv_prep(struct rope_uring *u, unsigned *starved)
-{
-	unsigned active = 0, receivers = 0;
-	bool has_buffer = false;
-
-	if (u->recv_plain || !u->br)
-		return 0;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
-		check_rope(rc);
-		deliver(u, rc);
-		receivers++;
-	}
-	if (u->recv_nobufs) {
-		/* A receive found the pool empty: double it, up to two
-		 * buffers per receiver. */
-		unsigned cap = MIN(MAX(2 * receivers, RECV_NBUF_MIN),
-				   RECV_RING);
-
-		if (u->nbuf < cap)
-			u->nbuf = MIN(2 * u->nbuf, cap);
-		u->recv_nobufs = false;
-	}
-	refill(u);
-	/* Arm only with a buffer to fill: otherwise the multishot would end
-	 * at once (-ENOBUFS), again and again. */
-	for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
-		has_buffer = u->bufs[bid].in_ring;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
-		bool reading;
-
-		if (rc->held_bytes >= RECV_HOLD_MAX)
-			rc->held_full = true;
-		else if (!rc->held_n)
-			rc->held_full = false;
-		reading = reads(rc);
-		if (rc->armed && !reading && !rc->cancel_sent &&
-		    !cancel(u, rc))
-			++*starved;
-		if (rc->stopping && !rc->armed)
-			end(rc, rc->stop_res);
-		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
-		 * pause that is over). */
-		if (reading && !rc->armed && !rc->cancel_inflight &&
-		    has_buffer && !arm(u, rc))
-			++*starved;
-		active += rc->armed || rc->cancel_inflight;
-	}
-	return active;
-}
-
-bool
-rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
-{
-	uint64_t d = io_uring_cqe_get_data64(cqe);
-	struct recv *rc;
-
-	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
-		rc = (struct recv *)(uintptr_t)d;
-		rc->cancel_inflight = false;
-		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
-		 * else (-EALREADY) leaves it running: try again. */
-		if (cqe->res < 0 && cqe->res != -ENOENT)
-			rc->cancel_sent = false;
-		return true;
-	}
-	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
-		return false;
-	rc = (struct recv *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		struct rbuf *b = &u->bufs[bid];
-
-		b->in_ring = false;
-		if (cqe->res > 0) {
-			b->len = (uint32_t)cqe->res;
-			fifo_push(u, rc, bid);
-			rc->completions++;
-		}
-	}
-	if (cqe->res == -ENOBUFS) {
-		rc->nobufs++;
-		u->recv_nobufs = true;  /* the pool grows next round */
-	}
-	/* Out of buffers, or interrupted: re-armed by the next round. A
-	 * cancellation of ours ends it only when it was a stop (a pause
-	 * re-arms later). A cancellation by fd comes with stopping set. */
-	if (cqe->res == -ECANCELED && (rc->stopping || rc->cancel_sent)) {
-		if (rc->stopping)
-			end(rc, rc->stop_res);
-	} else if (cqe->res == 0) {
-		end(rc, 0);
-	} else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
-		   cqe->res != -EINTR && cqe->res != -EAGAIN) {
-		end(rc, cqe->res);
-	}
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		rc->armed = false;
-	return true;
-}
 
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
 {
-	struct recv **link = &u->recvs, *rc;
+	struct receiver **link = &u->recvs, *rc;
 	unsigned called = 0;
 
 	while ((rc = *link)) {
@@ -800,14 +569,26 @@ rope__recv_callbacks(struct rope_uring *u)
 			if (rc->cb)
 				rc->cb(rc->arg, (ssize_t)n);
 			called++;
+			/* The callback may have started receives, which go
+			 * at the head of the list: when @rc was first, @link
+			 * now points at one of them. Receives are freed only
+			 * here, so @rc is still linked further on. */
+			while (*link != rc)
+				link = &(*link)->next;
 		}
 		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->armed && !rc->cancel_inflight &&
+		if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
 		    !rc->n && !rc->held_n) {
 			*link = rc->next;
 			u->pending--;
+			if (rc->closer) {
+				recv_stats_fill(u, rc, &rc->closer->stats);
+				rc->closer->has_stats = true;
+			}
 			if (rc->cb)
-				rc->cb(rc->arg, rc->end);
+				rc->cb(rc->arg, rc->end_res);
+			if (rc->closer)
+				rope__closer_one_done(u, rc->closer);
 			recv_free(rc);
 			called++;
 			continue;
@@ -822,11 +603,11 @@ rope__recv_abandon(struct rope_uring *u)
 {
 	/* Bytes no rope would take while the engine goes away: drop them,
 	 * end every receive, and run the final callbacks. */
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		drop_waiting(u, rc);
-		rc->armed = false;
-		rc->cancel_inflight = false;  /* never reaped now */
-		end(rc, -ECANCELED);
+		rc->multishot.armed = false;
+		rc->multishot.cancel_inflight = false;  /* never reaped now */
+		rope__receiver_end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
 }
@@ -835,20 +616,38 @@ rope__recv_abandon(struct rope_uring *u)
 /* Plain reads: the fallback, and kernels without provided buffer rings     */
 /* ------------------------------------------------------------------------ */
 
+void
+rope__recv_go_plain(struct rope_uring *u)
+{
+	u->recv_plain = true;
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
+		int saved = errno;
+
+		if (rc->plain.own_fd >= 0 || rc->stopping || rc->ended)
+			continue;
+		rc->plain.own_fd = fcntl(rc->fd, F_DUPFD_CLOEXEC, 0);
+		if (rc->plain.own_fd < 0) {
+			rope__receiver_stop(rc, -errno);
+			rope__receiver_end(rc, rc->stop_res);
+		}
+		errno = saved;
+	}
+}
+
 int
 rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 {
-	if (!plain(u))
+	if (!receiver_plain_reads(u))
 		return 0;
-	for (struct recv *rc = u->recvs; rc; rc = rc->next) {
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
 		int ret;
 
-		check_rope(rc);
+		rope__receiver_check_rope(rc);
 		if (rc->stopping)
-			end(rc, rc->stop_res);
-		if (!reads(rc) || rc->refused)
+			rope__receiver_end(rc, rc->stop_res);
+		if (!rope__receiver_reads(rc) || rc->plain.refused)
 			continue;
-		ret = rope__pollset_add(ps, rc->own_fd, POLLIN, rc);
+		ret = rope__pollset_add(ps, rc->plain.own_fd, POLLIN, rc);
 		if (ret < 0)
 			return ret;
 	}
@@ -862,12 +661,12 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 	unsigned progress = 0;
 
 	for (unsigned i = from; i < to; i++) {
-		struct recv *rc = ps->who[i];
+		struct receiver *rc = ps->who[i];
 		ssize_t got;
 
 		if (!ps->fds[i].revents)
 			continue;
-		got = rope_read_fd(rc->r, rc->own_fd, RECV_PLAIN_MAX);
+		got = rope_read_fd(rc->r, rc->plain.own_fd, RECV_PLAIN_MAX);
 		if (got > 0) {
 			/* readv fills the rope's own memory: no copy here,
 			 * but the kernel copies, as for every plain read. */
@@ -877,9 +676,9 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 			u->stats.recv_bytes += (uint64_t)got;
 			progress++;
 		} else if (got == -EBUSY || got == -ENOMEM) {
-			rc->refused = true;  /* until a callback has run */
+			rc->plain.refused = true;  /* until a callback has run */
 		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
-			end(rc, (int)got);
+			rope__receiver_end(rc, (int)got);
 			progress++;
 		}
 	}
@@ -889,6 +688,6 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 void
 rope__recv_plain_retry(struct rope_uring *u)
 {
-	for (struct recv *rc = u->recvs; rc; rc = rc->next)
-		rc->refused = false;
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+		rc->plain.refused = false;
 }

@@ -3,9 +3,10 @@
 #
 # version-map.py IN OUT URING: write the library's version script.
 #
-# IN (src/ropeio.map) lists every exported symbol, the io_uring layer's
-# among them. When the layer is not built (URING is "false"), OUT leaves
-# out the rope_uring_* lines: a linker that refuses a version script naming
+# IN (src/ropeio.map) lists every exported symbol, the io_uring jobs'
+# among them. When liburing is not there (URING is "false"), the engine is
+# built on its poll backend alone, and OUT leaves out the jobs' lines
+# (rope_uring_job_*, rope_uring_cqe_job): a linker that refuses a version script naming
 # a symbol the library lacks (--no-undefined-version, lld's default from
 # version 16) would otherwise fail the link. A "global:" that is left with
 # no symbol after it goes too, since the linkers reject it.
@@ -26,7 +27,8 @@ def main():
     with open(src) as f:
         lines = f.readlines()
     if not uring:
-        lines = [l for l in lines if not is_symbol(l, 'rope_uring_')]
+        lines = [l for l in lines if not is_symbol(l, 'rope_uring_job_')
+                 and not is_symbol(l, 'rope_uring_cqe_job')]
     out = []
     for i, line in enumerate(lines):
         if line.strip() == 'global:':

@@ -9,7 +9,7 @@
  * only.
  */
 #include "common.h"
-#include "ropeio-uring.h"
+#include "ropeio-engine.h"
 
 /* Is this a ThreadSanitizer build? (gcc says so with __SANITIZE_THREAD__,
  * clang with __has_feature.) */

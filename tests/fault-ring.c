@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "fault-ring.h"
-#include "uring-priv.h"
+#include "uring-ring-priv.h"
 
 /* liburing 2.3 predates it (kernel 6.10). */
 #ifndef IORING_NOP_INJECT_RESULT
@@ -25,6 +25,7 @@ static size_t nplan;
 static unsigned hits;
 
 static int setup_err, register_err;
+static unsigned refused_setup_flags;  /* setup flags answered -EINVAL */
 static int probe_hide = -2;  /* an opcode the probe denies; -1: no probe */
 static struct { unsigned skip, count, seen; int err; } submit_fault;
 static struct { unsigned count, seen; int err; } refuse_fault;
@@ -176,6 +177,10 @@ f_queue_init_params(unsigned entries, struct io_uring *ring,
 		hits++;
 		return setup_err;
 	}
+	if (p->flags & refused_setup_flags) {
+		hits++;
+		return -EINVAL;  /* what a kernel without them says */
+	}
 	return rope__uring_real.queue_init_params(entries, ring, p);
 }
 
@@ -261,6 +266,13 @@ t_ring_fail_setup(int err)
 }
 
 void
+t_ring_refuse_setup_flags(unsigned flags)
+{
+	refused_setup_flags = flags;
+	rope__uring_set(&faulty);
+}
+
+void
 t_ring_probe_hides(int opcode)
 {
 	probe_hide = opcode;
@@ -310,6 +322,7 @@ t_ring_faults_off(void)
 	nplan = 0;
 	hits = 0;
 	setup_err = register_err = 0;
+	refused_setup_flags = 0;
 	probe_hide = -2;
 	memset(&submit_fault, 0, sizeof(submit_fault));
 	memset(&sqe_fault, 0, sizeof(sqe_fault));

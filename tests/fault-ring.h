@@ -44,6 +44,10 @@ void t_ring_faults(const struct t_ring_rule *rules, size_t n);
 /* io_uring_queue_init_params() fails with @err (< 0). */
 void t_ring_fail_setup(int err);
 
+/* io_uring_queue_init_params() fails with -EINVAL when asked for any of
+ * the setup @flags, as a kernel older than them does. */
+void t_ring_refuse_setup_flags(unsigned flags);
+
 /* io_uring_get_probe_ring() says @opcode is unsupported, or, with -1,
  * fails (NULL). */
 void t_ring_probe_hides(int opcode);

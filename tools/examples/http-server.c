@@ -22,9 +22,10 @@
  *   to an output rope (the body by reference: no copy), and sends one
  *   snapshot of it per batch (rope_uring_send()). Pipelined requests are
  *   thus answered in one send.
- * - A connection is closed with rope_uring_cancel() then close(2), and
- *   freed only once every callback it expects (its receive's final call,
- *   its sends) has run.
+ * - A connection is closed with one call, rope_uring_close(), from any
+ *   callback: it ends the receive and the sends, closes the socket, and
+ *   calls back once after their last callbacks, where the connection is
+ *   freed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ropeio-uring.h"
+#include "ropeio-engine.h"
 
 #include "http-head.h"
 
@@ -55,12 +56,10 @@ struct conn {
 	struct rope *out;       /* responses of the batch being parsed */
 	size_t searched;        /* bytes of @in known to hold no "\r\n\r\n" */
 	size_t skip;            /* body bytes still to drain */
-	unsigned refs;          /* callbacks still to come: receive + sends */
 	unsigned sends;         /* sends in flight */
 	bool paused;            /* reading stopped while MAX_SENDS are out */
 	bool closing;           /* close once every send has completed */
-	bool close_wanted;      /* a callback asked for conn_close() */
-	bool closed;            /* fd is closed */
+	bool closed;            /* rope_uring_close() was called */
 	struct conn *prev, *next;
 };
 
@@ -69,69 +68,19 @@ static struct conn *conns;      /* every connection not yet freed */
 static char *body;
 static size_t body_len;
 static int sig_pipe[2];
-static unsigned to_close;       /* connections with close_wanted set */
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* Close the socket: the engine holds its own reference to it until the
- * cancellation, so close(2) alone would not end the stream. The callbacks
- * of the receive and the sends still run (with -ECANCELED) at the next
- * rope_uring_run(). */
+/* The engine's last callback for the connection: nothing of it is left
+ * in the engine, so it is freed. */
 static void
-conn_close(struct conn *c)
+conn_free(void *arg, ssize_t result)
 {
-	int err;
+	struct conn *c = arg;
 
-	if (c->closed)
-		return;
-	/* -ENOENT: nothing was pending on it. -EAGAIN, -EBUSY, -ENOMEM: the
-	 * kernel would not take the cancellation yet; ask again. */
-	while ((err = rope_uring_cancel(u, c->fd)) < 0 && err != -ENOENT)
-		;
-	close(c->fd);
-	c->closed = true;
-	if (c->close_wanted) {
-		c->close_wanted = false;
-		to_close--;
-	}
-}
-
-/*
- * From a callback, ask the loop to close the connection after the run.
- *
- * rope_uring_cancel() is documented as callable from a callback, but in
- * the fallback a receive it ends there is freed while the run still polls
- * it (a use after free in rope__recv_plain_ready, caught by ASan): until
- * the engine is fixed, callbacks only mark the connection, and main()
- * closes it between runs.
- */
-static void
-conn_close_later(struct conn *c)
-{
-	if (!c->closed && !c->close_wanted) {
-		c->close_wanted = true;
-		to_close++;
-	}
-}
-
-/* Close every connection a callback asked to close. */
-static void
-close_wanted(void)
-{
-	for (struct conn *c = conns; c && to_close; c = c->next)
-		if (c->close_wanted)
-			conn_close(c);
-}
-
-/* One expected callback has run: free the connection after the last. */
-static void
-conn_put(struct conn *c)
-{
-	if (--c->refs)
-		return;
-	conn_close(c);          /* safe here: the receive is gone */
+	(void)result;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -141,6 +90,24 @@ conn_put(struct conn *c)
 	rope_free(c->in);
 	rope_free(c->out);
 	free(c);
+}
+
+/* End the connection: its receive and sends end (their callbacks run with
+ * -ECANCELED), the socket is closed, and conn_free() runs after them. May
+ * be called from any callback. */
+static void
+conn_close(struct conn *c)
+{
+	int err;
+
+	if (c->closed)
+		return;
+	/* -EAGAIN, -EBUSY, -ENOMEM: the kernel would not take the
+	 * cancellation yet; ask again. */
+	while ((err = rope_uring_close(u, c->fd, ROPE_URING_CLOSE_FD,
+				       conn_free, c)) < 0 && err != -EINVAL)
+		;
+	c->closed = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,17 +193,16 @@ serve(struct conn *c)
 	/* The snapshot holds the bytes (and the reference to the body);
 	 * c->out is emptied for the next batch. */
 	if (rope_snapshot(c->out, &snap) < 0) {
-		conn_close_later(c);
+		conn_close(c);
 		return;
 	}
 	rope_truncate(c->out, 0);
 	if (rope_uring_send(u, c->fd, snap, 0, SIZE_MAX, 0, on_sent, c) < 0) {
 		rope_snap_unref(snap);
-		conn_close_later(c);
+		conn_close(c);
 		return;
 	}
 	rope_snap_unref(snap);          /* the send holds its own reference */
-	c->refs++;
 	/* Back-pressure: a client that pipelines without reading our
 	 * answers waits (TCP flow control) instead of growing our queue. */
 	if (++c->sends >= MAX_SENDS && !c->paused) {
@@ -258,15 +224,13 @@ on_sent(void *arg, ssize_t result)
 
 	c->sends--;
 	if (result < 0) {
-		conn_close_later(c);
+		conn_close(c);
 	} else if (c->closing && !c->sends) {
-		conn_close_later(c);    /* Connection: close, answered */
-	} else if (c->paused && c->sends < MAX_SENDS / 2 && !c->closed &&
-		   !c->close_wanted) {
+		conn_close(c);    /* Connection: close, answered */
+	} else if (c->paused && c->sends < MAX_SENDS / 2 && !c->closed) {
 		rope_uring_recv_resume(u, c->fd);
 		c->paused = false;
 	}
-	conn_put(c);
 }
 
 /* Bytes arrived (@result > 0), or the receive ended: 0 at the end of the
@@ -277,15 +241,14 @@ on_recv(void *arg, ssize_t result)
 	struct conn *c = arg;
 
 	if (result > 0) {
-		if (!c->closed && !c->close_wanted)
+		if (!c->closed)
 			serve(c);
 		return;
 	}
 	if (result == 0 && c->sends)
 		c->closing = true;      /* answer what was asked, then close */
 	else
-		conn_close_later(c);
-	conn_put(c);
+		conn_close(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -328,7 +291,6 @@ accept_all(int lfd)
 			continue;
 		}
 		c->fd = fd;
-		c->refs = 1;            /* the receive's final callback */
 		c->next = conns;
 		if (conns)
 			conns->prev = c;
@@ -463,27 +425,20 @@ main(int argc, char **argv)
 		/* Whatever woke us, the engine runs: callbacks, and the
 		 * receives and sends queued since the last run.
 		 * An error (-EAGAIN: the kernel wants a pause) loses nothing;
-		 * the next run carries on. The closes the callbacks asked for
-		 * are cancellations: run again to start them. */
+		 * the next run carries on. */
 		rope_uring_run(u, 0);
-		while (to_close) {
-			close_wanted();
-			rope_uring_run(u, 0);
-		}
 	}
 	status = 0;
 out:
-	/* Close every connection, then run until their callbacks have run:
-	 * each one frees its connection after the last. */
+	/* Close every connection, then run until each one's last callback
+	 * has freed it. */
 	if (lfd >= 0)
 		close(lfd);
 	for (struct conn *c = conns; c; c = c->next)
 		conn_close(c);
-	while (conns) {
+	while (conns)
 		if (rope_uring_run(u, 1) < 0)
 			break;
-		close_wanted();
-	}
 	if (ep >= 0)
 		close(ep);
 	rope_uring_free(u);

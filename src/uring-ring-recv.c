@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ring backend's receiving (see uring-recv.c for the whole design): the
+ * provided buffer ring every receiving socket shares, one multishot recv
+ * per socket, their cancellations and CQEs. The buffers' bookkeeping and
+ * the receivers themselves are the core's (uring-recv.c).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "uring-ring-priv.h"
+
+static void
+ring_add(struct rope_uring *u, unsigned bid)
+{
+	struct rbuf *b = &u->bufs[bid];
+
+	io_uring_buf_ring_add(u->ring->br, b->chunk->data, RECV_BUFSZ, (uint16_t)bid,
+			      io_uring_buf_ring_mask(RECV_RING),
+			      (int)u->added++);
+	b->in_ring = true;
+}
+
+/* Put every empty buffer id back, with a fresh chunk where needed, and
+ * publish them with one tail update. */
+static void
+pool_refill(struct rope_uring *u)
+{
+	for (unsigned bid = 0; bid < u->nbuf; bid++) {
+		struct rbuf *b = &u->bufs[bid];
+
+		if (b->in_ring || b->len)
+			continue;
+		if (!b->chunk)
+			b->chunk = rope__chunk_new(RECV_BUFSZ);
+		if (b->chunk)
+			ring_add(u, bid);
+	}
+	if (u->added) {
+		io_uring_buf_ring_advance(u->ring->br, (int)u->added);
+		u->added = 0;
+	}
+}
+
+static int
+buffers_setup(struct rope_uring *u)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	size_t bytes = RECV_RING * sizeof(struct io_uring_buf);
+	void *mem;
+	int ret;
+
+	u->bufs = rope__alloc(RECV_RING * sizeof(*u->bufs));
+	if (!u->bufs)
+		return -ENOMEM;
+	memset(u->bufs, 0, RECV_RING * sizeof(*u->bufs));
+	/* The ring must be page aligned: its own mapping. */
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (mem == MAP_FAILED) {
+		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
+		u->bufs = NULL;
+		return -ENOMEM;
+	}
+	reg.ring_addr = (uint64_t)(uintptr_t)mem;
+	reg.ring_entries = RECV_RING;
+	reg.bgid = RECV_BGID;
+	ret = rope__uring->register_buf_ring(&u->ring->ring, &reg, 0);
+	if (ret < 0) {
+		munmap(mem, bytes);
+		rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
+		u->bufs = NULL;
+		return ret;
+	}
+	u->ring->br = mem;
+	u->ring->br_bytes = bytes;
+	u->nbuf = RECV_NBUF_MIN;
+	io_uring_buf_ring_init(u->ring->br);
+	pool_refill(u);
+	return 0;
+}
+
+int
+rope__recv_pool_setup(struct rope_uring *u)
+{
+	int ret = buffers_setup(u);
+
+	/* No provided buffer rings in this kernel: receive with plain reads
+	 * instead, like the poll backend. */
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		u->recv_plain = true;
+	return 0;
+}
+
+void
+rope__recv_exit(struct rope_uring *u)
+{
+	if (!u->ring->br)
+		return;
+	io_uring_unregister_buf_ring(&u->ring->ring, RECV_BGID);
+	munmap(u->ring->br, u->ring->br_bytes);
+	for (unsigned bid = 0; bid < u->nbuf; bid++)
+		if (u->bufs[bid].chunk)
+			rope__chunk_unref(u->bufs[bid].chunk);
+	rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
+	u->ring->br = NULL;
+	u->bufs = NULL;
+}
+
+/* Both return false when the SQ is full: the next round tries again. */
+static bool
+receiver_arm(struct rope_uring *u, struct receiver *rc)
+{
+	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring->ring);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_recv_multishot(sqe, rc->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RECV_BGID;
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV);
+	rc->multishot.armed = true;
+	rc->multishot.cancel_sent = false;
+	return true;
+}
+
+static bool
+receiver_cancel_sqe(struct rope_uring *u, struct receiver *rc)
+{
+	struct io_uring_sqe *sqe = rope__uring->get_sqe(&u->ring->ring);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rc | URING_TAG_RECV,
+			       0);
+	/* Its CQE always comes (no CQE_SKIP_SUCCESS): until it has, @rc must
+	 * stay, and a cancellation that failed is sent again. */
+	io_uring_sqe_set_data64(sqe,
+				(uint64_t)(uintptr_t)rc | URING_TAG_CANCEL);
+	rc->multishot.cancel_sent = true;
+	rc->multishot.cancel_inflight = true;
+	return true;
+}
+
+bool
+rope__recv_cancel_ask(struct rope_uring *u, struct receiver *rc)
+{
+	return !rc->multishot.armed || rc->multishot.cancel_sent ||
+	       receiver_cancel_sqe(u, rc);
+}
+
+unsigned
+rope__recv_prep(struct rope_uring *u, unsigned *starved)
+{
+	unsigned active = 0, receivers = 0;
+	bool has_buffer = false;
+
+	if (u->recv_plain || !u->ring->br)
+		return 0;
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
+		rope__receiver_check_rope(rc);
+		rope__receiver_deliver(u, rc);
+		receivers++;
+	}
+	if (u->recv_nobufs) {
+		/* A receive found the pool empty: double it, up to two
+		 * buffers per receiver. */
+		unsigned cap = MIN(MAX(2 * receivers, RECV_NBUF_MIN),
+				   RECV_RING);
+
+		if (u->nbuf < cap)
+			u->nbuf = MIN(2 * u->nbuf, cap);
+		u->recv_nobufs = false;
+	}
+	pool_refill(u);
+	/* Arm only with a buffer to fill: otherwise the multishot would end
+	 * at once (-ENOBUFS), again and again. */
+	for (unsigned bid = 0; bid < u->nbuf && !has_buffer; bid++)
+		has_buffer = u->bufs[bid].in_ring;
+	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
+		bool reading;
+
+		if (rc->held_bytes >= RECV_HOLD_MAX)
+			rc->held_full = true;
+		else if (!rc->held_n)
+			rc->held_full = false;
+		reading = rope__receiver_reads(rc);
+		if (rc->multishot.armed && !reading && !rc->multishot.cancel_sent &&
+		    !receiver_cancel_sqe(u, rc))
+			++*starved;
+		if (rc->stopping && !rc->multishot.armed)
+			rope__receiver_end(rc, rc->stop_res);
+		/* Re-arm after the multishot ended (-ENOBUFS, a full CQ, a
+		 * pause that is over). */
+		if (reading && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
+		    has_buffer && !receiver_arm(u, rc))
+			++*starved;
+		active += rc->multishot.armed || rc->multishot.cancel_inflight;
+	}
+	return active;
+}
+
+bool
+rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
+{
+	uint64_t d = io_uring_cqe_get_data64(cqe);
+	struct receiver *rc;
+
+	if (d && (d & URING_TAG_MASK) == URING_TAG_CANCEL) {
+		rc = (struct receiver *)(uintptr_t)d;
+		rc->multishot.cancel_inflight = false;
+		/* 0: cancelled; -ENOENT: it had ended by itself. Anything
+		 * else (-EALREADY) leaves it running: try again. */
+		if (cqe->res < 0 && cqe->res != -ENOENT)
+			rc->multishot.cancel_sent = false;
+		return true;
+	}
+	if ((d & URING_TAG_MASK) != URING_TAG_RECV)
+		return false;
+	rc = (struct receiver *)(uintptr_t)(d & ~(uint64_t)URING_TAG_MASK);
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		struct rbuf *b = &u->bufs[bid];
+
+		b->in_ring = false;
+		if (cqe->res > 0) {
+			b->len = (uint32_t)cqe->res;
+			rope__receiver_fifo_push(u, rc, bid);
+			rc->completions++;
+		}
+	}
+	/* A kernel with provided buffer rings but no multishot recv (5.19)
+	 * refuses every one with -EINVAL: receive with plain reads. */
+	if (cqe->res == -EINVAL && !rc->completions && !rc->stopping) {
+		rc->multishot.armed = false;
+		rope__recv_go_plain(u);
+		return true;
+	}
+	if (cqe->res == -ENOBUFS) {
+		rc->nobufs++;
+		u->recv_nobufs = true;  /* the pool grows next round */
+	}
+	/* Out of buffers, or interrupted: re-armed by the next round. A
+	 * cancellation of ours ends it only when it was a stop (a pause
+	 * re-arms later). A cancellation by fd comes with stopping set. */
+	if (cqe->res == -ECANCELED && (rc->stopping || rc->multishot.cancel_sent)) {
+		if (rc->stopping)
+			rope__receiver_end(rc, rc->stop_res);
+	} else if (cqe->res == 0) {
+		rope__receiver_end(rc, 0);
+	} else if (cqe->res < 0 && cqe->res != -ENOBUFS &&
+		   cqe->res != -EINTR && cqe->res != -EAGAIN) {
+		rope__receiver_end(rc, cqe->res);
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		rc->multishot.armed = false;
+	return true;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine on kernels that lack its optional features, one at a time:
+ * only this machine's kernel can be booted here, so each feature is turned
+ * off through the io_uring seam (tests/fault-ring.c), the way an older
+ * kernel answers the probe or the setup, and the same workload runs. What
+ * the engine does without each one is what include/ropeio-engine.h and
+ * README.md state:
+ *
+ *   cooperative task running refused (-EINVAL, before 5.19): a ring
+ *       without it;
+ *   no SENDMSG_ZC in the probe (before 6.1): ROPE_URING_ZC is ignored;
+ *   no provided buffer rings (registration -EINVAL, before 5.19):
+ *       receives are plain reads on the ring backend;
+ *   no multishot recv (-EINVAL, 5.19): the same;
+ *   no WRITEV or SENDMSG in the probe, or no ring at all: the poll
+ *       backend.
+ *
+ * The workload: a file write, 1 MiB sent by the engine to a socket that
+ * the same engine receives, an epoll loop on rope_uring_fd(), and the
+ * connection ended with rope_uring_close().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine-arms.h"
+#include "fault-ring.h"
+
+struct closed {
+	bool done;
+	ssize_t result;
+};
+
+static void
+on_closed(void *arg, ssize_t result)
+{
+	struct closed *c = arg;
+
+	c->done = true;
+	c->result = result;
+}
+
+/* The workload, on an engine made while the fault is installed; the
+ * fault stays for the whole run. */
+static void
+workload(bool want_fallback, unsigned send_flags)
+{
+	const size_t len = 1u << 20;
+	struct rope_uring *u = NULL;
+	struct rope *out = rope_new(), *in = rope_new();
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct outcome sent = { 0 }, written = { 0 };
+	struct t_received x = { 0 };
+	struct closed c = { 0 };
+	struct rope_snap *s;
+	uint8_t *data = malloc(len), *got;
+	int sv[2], ep = epoll_create1(0), fd = t_tmpfile();
+	size_t n;
+
+	CU_ASSERT_EQUAL_FATAL(rope_uring_new(&u, 16), 0);
+	CU_ASSERT_EQUAL(rope_uring_is_fallback(u), want_fallback);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, rope_uring_fd(u), &ev), 0);
+	t_pattern(data, len, 9);
+	CU_ASSERT_EQUAL(rope_append(out, data, len), (ssize_t)len);
+	CU_ASSERT_EQUAL(rope_snapshot(out, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, sv[0], in, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, sv[1], s, 0, SIZE_MAX, send_flags,
+					record, &sent), 0);
+	CU_ASSERT_EQUAL(rope_uring_pwrite(u, fd, s, 0, SIZE_MAX, 0, record,
+					  &written), 0);
+	rope_snap_unref(s);
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int i = 0; i < 10000 && (x.bytes < len || !sent.calls ||
+				      !written.calls); i++) {
+		struct epoll_event e;
+		int k;
+
+		do {
+			k = epoll_wait(ep, &e, 1, 5000);
+		} while (k < 0 && errno == EINTR);
+		CU_ASSERT(k > 0);
+		if (k <= 0)
+			break;
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	}
+	CU_ASSERT_EQUAL(sent.result, (ssize_t)len);
+	CU_ASSERT_EQUAL(written.result, (ssize_t)len);
+	CU_ASSERT(t_file_is(fd, 0, data, len));
+	got = t_contents(in, &n);
+	CU_ASSERT_EQUAL(n, len);
+	CU_ASSERT(n == len && memcmp(got, data, len) == 0);
+	free(got);
+	CU_ASSERT_EQUAL(rope_uring_close(u, sv[0], ROPE_URING_CLOSE_FD,
+					 on_closed, &c), 0);
+	for (int i = 0; i < 2000 && !c.done; i++) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		usleep(500);
+	}
+	CU_ASSERT(c.done);
+	CU_ASSERT_EQUAL(c.result, 0);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, -ECANCELED);
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_free(out);
+	rope_free(in);
+	free(data);
+	close(ep);
+	close(fd);
+	close(sv[1]);
+}
+
+static void
+test_features_all(void)
+{
+	workload(false, 0);
+}
+
+static void
+test_features_no_coop_taskrun(void)
+{
+	t_ring_refuse_setup_flags(IORING_SETUP_COOP_TASKRUN);
+	workload(false, 0);
+	CU_ASSERT_EQUAL(t_ring_hits(), 1);
+	t_ring_faults_off();
+}
+
+static void
+test_features_no_sendmsg_zc(void)
+{
+	t_ring_probe_hides(IORING_OP_SENDMSG_ZC);
+	workload(false, ROPE_URING_ZC);
+	CU_ASSERT_EQUAL(t_ring_hits(), 1);
+	t_ring_faults_off();
+}
+
+static void
+test_features_no_buffer_rings(void)
+{
+	t_ring_fail_register(-EINVAL);
+	workload(false, 0);
+	CU_ASSERT_EQUAL(t_ring_hits(), 1);
+	t_ring_faults_off();
+}
+
+static void
+test_features_no_multishot_recv(void)
+{
+	static const struct t_ring_rule rule = {
+		.opcode = IORING_OP_RECV, .count = 1000, .res = -EINVAL,
+	};
+
+	t_ring_faults(&rule, 1);
+	workload(false, 0);
+	CU_ASSERT(t_ring_hits() >= 1);
+	t_ring_faults_off();
+}
+
+static void
+test_features_no_writev(void)
+{
+	t_ring_probe_hides(IORING_OP_WRITEV);
+	workload(true, 0);
+	t_ring_faults_off();
+}
+
+static void
+test_features_no_ring(void)
+{
+	t_ring_fail_setup(-ENOSYS);
+	workload(true, 0);
+	t_ring_faults_off();
+}
+
+int
+main(void)
+{
+	static const struct t_test tests[] = {
+		{ "all", test_features_all },
+		{ "no_buffer_rings", test_features_no_buffer_rings },
+		{ "no_coop_taskrun", test_features_no_coop_taskrun },
+		{ "no_multishot_recv", test_features_no_multishot_recv },
+		{ "no_ring", test_features_no_ring },
+		{ "no_sendmsg_zc", test_features_no_sendmsg_zc },
+		{ "no_writev", test_features_no_writev },
+	};
+	struct rope_uring *probe;
+	bool ring;
+
+	/* Each case turns one feature off on a ring: it needs one. */
+	if (rope_uring_new(&probe, 8) < 0)
+		return T_EXIT_SETUP;
+	ring = !rope_uring_is_fallback(probe);
+	rope_uring_free(probe);
+	if (!ring || !t_ring_can_inject()) {
+		fprintf(stderr, "SKIP: no io_uring, or a kernel without "
+				"IORING_NOP_INJECT_RESULT\n");
+		return T_EXIT_SKIP;
+	}
+	alarm(240);
+	return t_run("engine-features", tests, ARRAY_SIZE(tests));
+}
