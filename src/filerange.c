@@ -153,14 +153,15 @@ rope__file_send(int out, int in, int64_t off, size_t len, int64_t out_off)
 	if (out_off >= 0) {
 		off_t o = (off_t)out_off;
 
-		return copy_file_range(in, &in_off, out, &o, len, 0);
+		return rope__sys->copy_file_range(in, &in_off, out, &o, len,
+						  0);
 	}
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	sigpending(&pending);
 	was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	w = sendfile(out, in, &in_off, len);
+	w = rope__sys->sendfile(out, in, &in_off, len);
 	err = errno;
 	/* A send that went partly through may raise it too. */
 	sigpending(&pending);

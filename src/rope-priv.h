@@ -352,6 +352,10 @@ struct rope__sys {
 			   off_t off);
 	ssize_t (*sendmsg)(int fd, const struct msghdr *mh, int flags);
 	int (*poll)(struct pollfd *fds, nfds_t nfds, int timeout);
+	/* File ranges (filerange.c) go out by descriptor. */
+	ssize_t (*sendfile)(int out, int in, off_t *off, size_t count);
+	ssize_t (*copy_file_range)(int in, off_t *in_off, int out,
+				   off_t *out_off, size_t len, unsigned flags);
 };
 
 extern const struct rope__sys rope__sys_real;

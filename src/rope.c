@@ -346,6 +346,11 @@ rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
 {
 	claim_hold(r);
 	segs_push(r, c, data, len);
+	/* A window of the claimed chunk itself that ends where the claim
+	 * begins (a snapshot of this rope appended to it) keeps the claim:
+	 * the room is the claim's, and must not be held twice. */
+	if (r->tail_chunk && r->tail_chunk == r->held)
+		held_drop(r);
 }
 
 /* Cut the stream to @size bytes, dropping references of whole segments. */

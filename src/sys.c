@@ -8,8 +8,10 @@
  * whose seam (uring-ops.c) follows the same pattern.
  */
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "rope-priv.h"
 
@@ -19,6 +21,8 @@ const struct rope__sys rope__sys_real = {
 	.pwritev = pwritev,
 	.sendmsg = sendmsg,
 	.poll = poll,
+	.sendfile = sendfile,
+	.copy_file_range = copy_file_range,
 };
 
 const struct rope__sys *rope__sys = &rope__sys_real;

@@ -129,9 +129,16 @@ op_write_fd(struct ctx *c)
 	size_t total;
 	uint8_t *b;
 	int64_t want = mutate_err(m), got;
+	bool file_range = false;
 
 	max %= PIPE_BYTES;
 	total = m->closed ? 0 : MIN(max, m->size);
+	for (size_t i = 0; !m->closed && i < c->r->nseg; i++) {
+		int fd;
+		int64_t off;
+
+		file_range |= rope__chunk_file(c->r->segs[i].chunk, &fd, &off);
+	}
 	t_note(c, "write_fd(pipe, %zu) of size %zu, fault %u (keep %zu)", max,
 	       m->size, fault, k);
 	if (fault)
@@ -149,6 +156,13 @@ op_write_fd(struct ctx *c)
 			want = -EIO;
 		else
 			want = (int64_t)total;
+	}
+	if (file_range && fault != 3 && got > 0 && got < want) {
+		/* A file range goes out by its own call (sendfile(2)): a
+		 * write may end where one begins (then the cut's EAGAIN),
+		 * and spliced pages fill a pipe's slots sooner than copied
+		 * bytes. What went must still be the front. */
+		want = got;
 	}
 	EXPECT(c, got == want, "returned %" PRId64 ", expected %" PRId64, got,
 	       want);

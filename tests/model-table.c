@@ -50,6 +50,11 @@ const struct op_def t_model_ops[] = {
 	{ "read_fd",        op_read_fd,         12, 0 },
 	{ "far",            op_far,              3, 0 },
 	{ "oom",            op_oom,              6, 0 },
+	{ "append_snap",    op_append_snap,     15, F_VALUES },
+	{ "move",           op_move,            20, 0 },
+	{ "printf",         op_printf,          10, 0 },
+	{ "reserve",        op_reserve,         15, 0 },
+	{ "append_file",    op_append_file,      8, 0 },
 };
 
 const size_t t_model_nops = ARRAY_SIZE(t_model_ops);

@@ -238,6 +238,11 @@ bool op_seal_run(struct ctx *c);
 bool op_write_fd(struct ctx *c);
 bool op_read_fd(struct ctx *c);
 bool op_oom(struct ctx *c);
+bool op_append_snap(struct ctx *c);
+bool op_move(struct ctx *c);
+bool op_printf(struct ctx *c);
+bool op_reserve(struct ctx *c);
+bool op_append_file(struct ctx *c);
 
 /* Memory handed to rope_append_ref() with no release function. */
 extern uint8_t t_static_ext[8192];

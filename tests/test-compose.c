@@ -58,6 +58,41 @@ test_compose_append_snap_shares(void)
 	rope_free(b);
 }
 
+/* A rope's own snapshot appended to it: the window ends where the tail's
+ * room begins, so the room stays the claim's, held once. Appends after
+ * it go to the room, and the bytes of both copies stay right. */
+static void
+test_compose_append_own_snapshot(void)
+{
+	struct rope *r = rope_new();
+	struct rope_snap *s;
+	char big[1000];
+
+	memset(big, 'q', sizeof(big));
+	CU_ASSERT_EQUAL(rope_write(r, "a", 1), 1);
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_append_snap(r, s, 0, 1), 0);
+	rope_snap_unref(s);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_append(r, "bc", 2), 2);
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_append_ref(r, "R", 1, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(rope_append(r, big, sizeof(big)), (ssize_t)sizeof(big));
+	T_CHECK(r);
+	CU_ASSERT_EQUAL(rope_append(r, "z", 1), 1);
+	{
+		uint8_t *got;
+		size_t n;
+
+		got = t_contents(r, &n);
+		CU_ASSERT(n == 1006 && memcmp(got, "aabcR", 5) == 0 &&
+			  got[5] == 'q' && got[1004] == 'q' && got[1005] == 'z');
+		free(got);
+	}
+	T_CHECK(r);
+	rope_free(r);
+}
+
 static void
 test_compose_append_snap_bad_range(void)
 {
@@ -445,6 +480,7 @@ test_compose_file_range_peer_gone(void)
 }
 
 static const struct t_test tests[] = {
+	{ "append_own_snapshot", test_compose_append_own_snapshot },
 	{ "append_snap_bad_range", test_compose_append_snap_bad_range },
 	{ "append_snap_shares", test_compose_append_snap_shares },
 	{ "append_snap_to_many", test_compose_append_snap_to_many },
