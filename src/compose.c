@@ -304,6 +304,9 @@ rope_commit(struct rope *r, size_t len)
 		rope__tail_commit(r, MIN(len, v.room));
 	if (len > v.room) {
 		rope__tail_push(r, v.chunk, len - v.room);
+		/* A large reservation of which little was written keeps no
+		 * more room than the rope's bytes warrant. */
+		rope__claim_trim(r);
 	} else if (v.chunk) {
 		rope__chunk_unref(v.chunk);
 	}

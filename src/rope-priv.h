@@ -506,6 +506,9 @@ struct rope {
 	uint8_t *put_end;        /* invariant 10: tail_ptr or tail_end */
 	size_t *put_len;         /* while open: the last segment's len */
 	size_t next_chunk;       /* capacity of the next tail chunk */
+	uint64_t shrink_mark;    /* the most bytes held since segments in the
+				    middle were last looked at (rope.c's
+				    rope_shrink()) */
 	struct rope_chunk *spare; /* invariant 6: a free chunk, or NULL */
 	struct rope_chunk *held;  /* invariant 13: room kept past a reference */
 	uint8_t *held_ptr;
@@ -584,6 +587,9 @@ void rope__segs_replace(struct rope *r, uint64_t a, uint64_t b,
 void rope__claim_recheck(struct rope *r);
 void rope__claim_tail(struct rope *r);
 void rope__claim_drop(struct rope *r);
+/* A claimed page chunk's room beyond the rope's size (or 64 KiB) goes back
+ * to the system, in place (invariant 12). */
+void rope__claim_trim(struct rope *r);
 bool rope__seg_private(struct rope *r, size_t i);
 void rope__flatten_into(const struct rope *r, uint8_t *dst);
 

@@ -241,6 +241,8 @@ tail_cut_short(struct rope *r)
 			    pow2_within((uint64_t)used * 2, ROPE_TAIL_MAX));
 }
 
+static void claim_trim(struct rope *r);
+
 /* Let the held room go (invariant 13). */
 static void
 held_drop(struct rope *r)
@@ -263,6 +265,7 @@ claim_hold(struct rope *r)
 {
 	struct rope_chunk *c = r->tail_chunk;
 
+	claim_trim(r);  /* a room larger than the rope is not worth holding */
 	if (!c || c->seam || rope__tail_room(r) < 64)
 		return;
 	held_drop(r);
@@ -312,6 +315,43 @@ rope__claim_recheck(struct rope *r)
 }
 
 /*
+ * The claim is about to end with a segment of another chunk after it (a
+ * reference, a window, a gap, a fresh chunk): the claimed chunk becomes a
+ * segment in the middle, whose room nobody will use. A page chunk gives
+ * back the pages of a room larger than the rope's bytes (or 64 KiB) in
+ * place: a reservation of 180 KB of which 18 KB were committed, then a
+ * reference, would otherwise keep the rest (invariant 12).
+ */
+void
+rope__claim_trim(struct rope *r)
+{
+	claim_trim(r);
+}
+
+static void
+claim_trim(struct rope *r)
+{
+	struct rope_chunk *c = r->tail_chunk;
+	uintptr_t page;
+	size_t keep = MAX((size_t)r->size, (size_t)ROPE_MEM_SLACK / 4);
+	uint8_t *from, *end;
+
+	if (!c || rope__tail_room(r) <= keep || c->kind != ROPE_CHUNK_OWNED ||
+	    !c->pages || c->seam)
+		return;
+	page = (uintptr_t)rope__page_round(1);
+	from = (uint8_t *)(((uintptr_t)r->tail_ptr + keep + page - 1) &
+			   ~(page - 1));
+	end = c->data + c->cap;
+	if (from >= end)
+		return;
+	rope__pages_mem_trim(from, (size_t)(end - from));
+	c->cap = (size_t)(from - c->data);
+	c->flat_id = 0;
+	claim_set(r, c);
+}
+
+/*
  * Append a segment, consuming one reference to @c that the caller holds.
  * A segment that continues the last one in the same chunk is merged into it
  * (invariant 3). The caller has reserved room for one segment.
@@ -322,6 +362,8 @@ segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 {
 	struct rope_seg *s = last_seg(r);
 
+	if (r->tail_chunk && c != r->tail_chunk)
+		claim_trim(r);
 	if (s && s->chunk == c &&
 	    (c->kind == ROPE_CHUNK_ZERO || s->data + s->len == data)) {
 		s->len += len;
@@ -1284,6 +1326,30 @@ seg_trim_pages(struct rope *r, struct rope_seg *s)
  * bytes cut from it paid for. Out of memory, the rope keeps the block: the
  * bytes are right either way.
  */
+/* A block of @block bytes for @len of them in a rope of @size: large
+ * enough to be let go of? */
+static size_t
+seg_block(const struct rope_chunk *c)
+{
+	return c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
+}
+
+/* The same as seg_shrink() for a page chunk only the segment holds, in
+ * place; any other block is left as it is. */
+static void
+seg_shrink_in_place(struct rope *r, size_t i)
+{
+	struct rope_seg *s = &r->segs[i];
+	struct rope_chunk *c = s->chunk;
+	size_t mine, refs;
+
+	if (c->kind != ROPE_CHUNK_OWNED || !c->pages || c->seam ||
+	    rope__window_worth_keeping(seg_block(c), s->len, r->size) ||
+	    !seg_exclusive(r, s, &mine, &refs))
+		return;
+	seg_trim_pages(r, s);
+}
+
 static void
 seg_shrink(struct rope *r, size_t i)
 {
@@ -1293,7 +1359,7 @@ seg_shrink(struct rope *r, size_t i)
 
 	if (c->kind == ROPE_CHUNK_ZERO || c->seam)
 		return;
-	block = c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
+	block = seg_block(c);
 	if (rope__window_worth_keeping(block, s->len, r->size))
 		return;
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages &&
@@ -1313,15 +1379,30 @@ seg_shrink(struct rope *r, size_t i)
 	rope__chunk_unref(c);
 }
 
-/* After bytes were cut from the front or the end: invariant 12. */
+/*
+ * After bytes were cut from the front or the end, of a rope that held
+ * @before bytes: invariant 12. The segments at the ends, which the cut
+ * reached, give back what they no longer need. A segment in the middle can
+ * hold a few bytes of a large page chunk too (a tail chunk whose claim a
+ * reference cut short, in a rope since cut down): once the rope has halved
+ * since the last look, every segment is looked at, which costs less than
+ * the bytes cut since (each segment holds one at least). Those only give
+ * pages back in place: nothing is allocated for them.
+ */
 static void
-rope_shrink(struct rope *r)
+rope_shrink(struct rope *r, uint64_t before)
 {
+	r->shrink_mark = MAX(r->shrink_mark, before);
 	if (r->nseg) {
 		tail_after_cut(r);
 		seg_shrink(r, 0);
 		if (r->nseg > 1)
 			seg_shrink(r, r->nseg - 1);
+	}
+	if (r->size < r->shrink_mark / 2) {
+		for (size_t i = 1; i + 1 < r->nseg; i++)
+			seg_shrink_in_place(r, i);
+		r->shrink_mark = r->size;
 	}
 	segs_shrink(r);
 }
@@ -1336,6 +1417,8 @@ rope_truncate(struct rope *r, int64_t size)
 	if (size < 0)
 		return -EINVAL;
 	if ((uint64_t)size < r->size) {
+		uint64_t before = r->size;
+
 		rope__put_close(r);  /* the position may be past the end now */
 		rope__drop_value(r);
 		held_drop(r);
@@ -1343,7 +1426,7 @@ rope_truncate(struct rope *r, int64_t size)
 			segs_empty(r);
 		else
 			segs_cut(r, (uint64_t)size);
-		rope_shrink(r);
+		rope_shrink(r, before);
 	}
 	if (size == 0)
 		r->out_fd = -1;  /* even if it was empty: invariant 8 */
@@ -1354,7 +1437,7 @@ ROPEIO_EXPORT int64_t
 rope_drain(struct rope *r, size_t len)
 {
 	struct rope_seg *s;
-	uint64_t n, cut;
+	uint64_t n, cut, before;
 	size_t i;
 	int ret = rope__check_writable(r);
 
@@ -1367,6 +1450,7 @@ rope_drain(struct rope *r, size_t len)
 		return 0;
 	rope__drop_value(r);
 	held_drop(r);
+	before = r->size;
 	if (n == r->size) {
 		segs_empty(r);
 	} else {
@@ -1389,7 +1473,7 @@ rope_drain(struct rope *r, size_t len)
 		if (r->base > ROPE_MAX_SIZE)
 			segs_rebase(r);
 	}
-	rope_shrink(r);
+	rope_shrink(r, before);
 	r->pos = r->pos > n ? r->pos - n : 0;
 	return (int64_t)n;
 }
