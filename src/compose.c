@@ -225,6 +225,8 @@ reservation_stands(const struct rope *r)
 void
 rope__reservation_drop(struct rope *r)
 {
+	if (!r->resv.active)
+		return;  /* the common case: nothing to clear */
 	if (r->resv.chunk)
 		rope__chunk_unref(r->resv.chunk);
 	memset(&r->resv, 0, sizeof(r->resv));

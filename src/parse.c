@@ -406,15 +406,25 @@ rope_cursor_tell(const struct rope_cursor *c)
 	return ret < 0 ? ret : (int64_t)off;
 }
 
-ROPEIO_EXPORT size_t
-rope_cursor_remaining(const struct rope_cursor *c)
+/* The bytes after the cursor, or view_of()'s error. */
+static int64_t
+cursor_left(const struct rope_cursor *c)
 {
 	struct view v;
 	uint64_t off;
+	int ret = view_of(c, &v, &off);
 
-	if (!c || view_of(c, &v, &off) < 0)
-		return 0;
-	return off < v.size ? (size_t)(v.size - off) : 0;
+	if (ret < 0)
+		return ret;
+	return off < v.size ? (int64_t)(v.size - off) : 0;
+}
+
+ROPEIO_EXPORT size_t
+rope_cursor_remaining(const struct rope_cursor *c)
+{
+	int64_t left = c ? cursor_left(c) : 0;
+
+	return left > 0 ? (size_t)left : 0;
 }
 
 ROPEIO_EXPORT ssize_t
@@ -451,16 +461,14 @@ rope_cursor_read(struct rope_cursor *c, void *buf, size_t len)
 ROPEIO_EXPORT int
 rope_cursor_skip(struct rope_cursor *c, size_t len)
 {
-	struct view v;
-	uint64_t off;
-	int ret;
+	int64_t left;
 
 	if (!c)
 		return -EINVAL;
-	ret = view_of(c, &v, &off);
-	if (ret < 0)
-		return ret;
-	if (len > (off < v.size ? v.size - off : 0))
+	left = cursor_left(c);
+	if (left < 0)
+		return (int)left;
+	if ((uint64_t)len > (uint64_t)left)
 		return -ENODATA;
 	c->off += len;
 	return 0;
@@ -499,16 +507,14 @@ rope_cursor_peek(const struct rope_cursor *c, const void **out)
 static int
 read_exact(struct rope_cursor *c, uint8_t *b, size_t n)
 {
-	struct view v;
-	uint64_t off;
-	int ret;
+	int64_t left;
 
 	if (!c)
 		return -EINVAL;
-	ret = view_of(c, &v, &off);
-	if (ret < 0)
-		return ret;
-	if (off >= v.size || v.size - off < n)
+	left = cursor_left(c);
+	if (left < 0)
+		return (int)left;
+	if ((uint64_t)left < n)
 		return -ENODATA;
 	rope_cursor_read(c, b, n);
 	return 0;

@@ -362,7 +362,8 @@ segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 {
 	struct rope_seg *s = last_seg(r);
 
-	if (r->tail_chunk && c != r->tail_chunk)
+	if (unlikely(r->tail_chunk && c != r->tail_chunk &&
+		     rope__tail_room(r) > ROPE_MEM_SLACK / 4))
 		claim_trim(r);
 	if (s && s->chunk == c &&
 	    (c->kind == ROPE_CHUNK_ZERO || s->data + s->len == data)) {

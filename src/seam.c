@@ -217,13 +217,10 @@ rope_unseal_value(struct rope *r)
 {
 	struct rope_seg *s;
 	struct rope_chunk *c;
+	int ret = rope__check_writable(r);
 
-	if (!r)
-		return -EINVAL;
-	if (r->closed)
-		return -EBADF;
-	if (r->exports)
-		return -EBUSY;
+	if (ret < 0)
+		return ret;
 	if (r->nseg != 1 || r->value)
 		return -EAGAIN;
 	s = &r->segs[0];
