@@ -1358,16 +1358,18 @@ seg_shrink(struct rope *r, size_t i)
 	struct rope_chunk *c = s->chunk, *fresh;
 	size_t mine, refs, block;
 
-	if (c->kind == ROPE_CHUNK_ZERO || c->seam)
+	if (c->kind == ROPE_CHUNK_ZERO)
 		return;
 	block = seg_block(c);
 	if (rope__window_worth_keeping(block, s->len, r->size))
 		return;
-	if (c->kind == ROPE_CHUNK_OWNED && c->pages &&
+	if (c->kind == ROPE_CHUNK_OWNED && c->pages && !c->seam &&
 	    seg_exclusive(r, s, &mine, &refs)) {
 		seg_trim_pages(r, s);
 		return;
 	}
+	/* Any other block, a seam block included (the allocator's, which
+	 * a value may hold): the bytes move to ropeio's own chunk. */
 	fresh = rope__chunk_new(MAX(s->len, pow2_within(s->len, ROPE_TAIL_MAX)));
 	if (!fresh)
 		return;
