@@ -709,15 +709,18 @@ ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
 void rope__reservation_drop(struct rope *r);
 
 /*
- * Whether @len bytes of a block of @block bytes may be referenced by a rope
- * that will hold @size bytes, or should be copied out (invariant 12: a rope
- * never keeps a large block alive for a few bytes of it).
+ * Whether a window of @len bytes of a block of @block bytes may stay a
+ * window, or should give the block back (trimmed, or copied out): a rope
+ * never keeps a large block alive for a few bytes of it (invariant 12).
+ * The measure is the window's own bytes, not the rope's: several windows
+ * of large blocks in one rope must each be worth its block. Blocks of up
+ * to 128 KiB (every heap chunk) always qualify.
  */
 static inline bool
 rope__window_worth_keeping(size_t block, size_t len, uint64_t size)
 {
-	(void)len;
-	return (uint64_t)block <= 2 * size + ROPE_MEM_SLACK / 2;
+	(void)size;
+	return (uint64_t)block <= 2 * (uint64_t)len + ROPE_MEM_SLACK / 2;
 }
 
 /* value.c */

@@ -219,11 +219,17 @@ tail_after_cut(struct rope *r)
 			    pow2_within(r->size, ROPE_TAIL_MAX));
 }
 
-/* The tail chunk was filled: the next one may be twice as large. */
+/* A tail chunk of @cap bytes was filled: the next one may be twice as
+ * large, but no more than twice the chunk that filled, so that fills of
+ * small chunks (a held room, an adopted buffer) cannot double the size
+ * past what the rope uses. */
 static void
-tail_filled(struct rope *r, size_t next)
+tail_filled(struct rope *r, size_t next, size_t cap)
 {
-	r->next_chunk = next < ROPE_TAIL_MAX ? next * 2 : ROPE_TAIL_MAX;
+	size_t twice = next < ROPE_TAIL_MAX ? next * 2 : ROPE_TAIL_MAX;
+
+	r->next_chunk = MIN(twice, pow2_within((uint64_t)cap * 2,
+					       ROPE_TAIL_MAX));
 }
 
 /*
@@ -854,11 +860,48 @@ struct write_plan {
 	uint64_t gap;            /* zeros kept as a zero segment */
 	size_t room;             /* extension bytes the tail room takes */
 	size_t fresh_len;        /* bytes the fresh chunk takes */
+	size_t head;             /* rope bytes before p the fresh chunk takes
+				    (the extension case; see widen()) */
 	bool in_place;           /* the overwrite is private: in place */
 	bool use_held;           /* the fresh bytes go to the held room */
 	struct block blk;        /* a copied block, when blk.b > blk.a */
 	struct rope_chunk *fresh;
 };
+
+static size_t seg_block(const struct rope_chunk *c);
+
+/* May @s stay a window of its block in a rope of @size bytes? */
+static bool
+window_kept(const struct rope_seg *s, uint64_t size)
+{
+	return s->chunk->kind == ROPE_CHUNK_ZERO ||
+	       rope__window_worth_keeping(seg_block(s->chunk), s->len, size);
+}
+
+/*
+ * Bytes [*a, *b) of the stream are to be replaced by a fresh chunk. What is
+ * left of the segments the range cuts stays a window of their blocks; a
+ * window of a block far larger than the rope would keep it alive for a few
+ * bytes once its other holders let go (invariant 12), so the range widens
+ * to take those bytes into the fresh chunk instead.
+ */
+static void
+widen(const struct rope *r, uint64_t *a, uint64_t *b)
+{
+	const struct rope_seg *s;
+
+	if (*a < r->size) {
+		s = &r->segs[rope__find(r, *a)];
+		if (rope__seg_off(r, s) < *a && !window_kept(s, r->size))
+			*a = rope__seg_off(r, s);
+	}
+	if (*b > *a && *b < r->size) {
+		s = &r->segs[rope__find(r, *b - 1)];
+		if (rope__seg_off(r, s) + s->len > *b &&
+		    !window_kept(s, r->size))
+			*b = rope__seg_off(r, s) + s->len;
+	}
+}
 
 /* Plan the write: read-only but for a seam chunk that may grow in place,
  * which changes nothing but the chunk's place. */
@@ -875,6 +918,7 @@ write_plan(struct rope *r, struct write_plan *w, struct src *src)
 	w->room = 0;
 	w->in_place = true;
 	w->use_held = false;
+	w->head = 0;
 	w->blk.a = w->blk.b = 0;
 	w->fresh = NULL;
 	if (w->ov) {
@@ -897,10 +941,21 @@ write_plan(struct rope *r, struct write_plan *w, struct src *src)
 		w->fresh_len = w->ext - w->room;
 		w->use_held = w->fresh_len && !w->room && !w->gap &&
 			      !r->tail_chunk && held_room(r) >= w->fresh_len;
-	} else if (!w->ext && cow_block(r, p, w->ov, &w->blk)) {
+	} else if (!w->ext) {
+		/* A range inside: the aligned block around a small one, or
+		 * the range itself, and what widen() adds. */
+		if (!cow_block(r, p, w->ov, &w->blk)) {
+			w->blk.a = p;
+			w->blk.b = w->ov_end;
+		}
+		widen(r, &w->blk.a, &w->blk.b);
 		w->fresh_len = (size_t)(w->blk.b - w->blk.a);
 	} else {
-		w->fresh_len = w->ov + w->ext;
+		uint64_t a = p, b = size;
+
+		widen(r, &a, &b);
+		w->head = (size_t)(p - a);
+		w->fresh_len = w->head + w->ov + w->ext;
 	}
 }
 
@@ -944,13 +999,12 @@ write_commit_copy(struct rope *r, struct write_plan *w, struct src *src)
 		rope__segs_replace(r, w->blk.a, w->blk.b, fresh, fresh->data);
 		return;
 	}
-	src_copy(src, fresh->data, w->fresh_len);
-	if (w->ext) {
-		segs_cut(r, w->p);
-		rope__tail_push(r, fresh, w->fresh_len);
-	} else {
-		rope__segs_replace(r, w->p, w->ov_end, fresh, fresh->data);
-	}
+	/* The extension: the head widen() took first, from the rope as it
+	 * is, then the source, which may lie in the rope itself. */
+	rope_pread(r, fresh->data, w->head, (int64_t)(w->p - w->head));
+	src_copy(src, fresh->data + w->head, w->fresh_len - w->head);
+	segs_cut(r, w->p - w->head);
+	rope__tail_push(r, fresh, w->fresh_len);
 }
 
 /* Commit a write whose overwritten bytes are private: in place, then the
@@ -1327,28 +1381,12 @@ seg_trim_pages(struct rope *r, struct rope_seg *s)
  * bytes cut from it paid for. Out of memory, the rope keeps the block: the
  * bytes are right either way.
  */
-/* A block of @block bytes for @len of them in a rope of @size: large
- * enough to be let go of? */
+/* The bytes of the block a segment's chunk keeps alive: an owned chunk's
+ * allocation, or the caller's memory under an external chunk. */
 static size_t
 seg_block(const struct rope_chunk *c)
 {
 	return c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
-}
-
-/* The same as seg_shrink() for a page chunk only the segment holds, in
- * place; any other block is left as it is. */
-static void
-seg_shrink_in_place(struct rope *r, size_t i)
-{
-	struct rope_seg *s = &r->segs[i];
-	struct rope_chunk *c = s->chunk;
-	size_t mine, refs;
-
-	if (c->kind != ROPE_CHUNK_OWNED || !c->pages || c->seam ||
-	    rope__window_worth_keeping(seg_block(c), s->len, r->size) ||
-	    !seg_exclusive(r, s, &mine, &refs))
-		return;
-	seg_trim_pages(r, s);
 }
 
 static void
@@ -1386,11 +1424,10 @@ seg_shrink(struct rope *r, size_t i)
  * After bytes were cut from the front or the end, of a rope that held
  * @before bytes: invariant 12. The segments at the ends, which the cut
  * reached, give back what they no longer need. A segment in the middle can
- * hold a few bytes of a large page chunk too (a tail chunk whose claim a
- * reference cut short, in a rope since cut down): once the rope has halved
- * since the last look, every segment is looked at, which costs less than
- * the bytes cut since (each segment holds one at least). Those only give
- * pages back in place: nothing is allocated for them.
+ * hold a few bytes of a large block too (one the rope held a fair share of
+ * before it was cut down): once the rope has halved since the last look,
+ * every segment is looked at, which costs less than the bytes cut since
+ * (each segment holds one at least).
  */
 static void
 rope_shrink(struct rope *r, uint64_t before)
@@ -1404,7 +1441,7 @@ rope_shrink(struct rope *r, uint64_t before)
 	}
 	if (r->size < r->shrink_mark / 2) {
 		for (size_t i = 1; i + 1 < r->nseg; i++)
-			seg_shrink_in_place(r, i);
+			seg_shrink(r, i);
 		r->shrink_mark = r->size;
 	}
 	segs_shrink(r);
@@ -1519,7 +1556,8 @@ tail_push(struct rope *r, struct rope_chunk *c, size_t n, bool sized)
 	 * before taking a fresh chunk; a held room did too, or it would
 	 * have been used. Pushing ends the claim, which would count as cut
 	 * short; filling is what decides. */
-	bool filled = r->tail_chunk != NULL || r->held != NULL;
+	size_t filled = r->tail_chunk ? r->tail_chunk->cap :
+			r->held ? r->held->cap : 0;
 	size_t next = r->next_chunk;
 
 	if (sized)
@@ -1534,7 +1572,7 @@ tail_push(struct rope *r, struct rope_chunk *c, size_t n, bool sized)
 	if (!sized)
 		r->next_chunk = next;
 	else if (filled)
-		tail_filled(r, next);
+		tail_filled(r, next, filled);
 }
 
 /*
