@@ -633,7 +633,10 @@ void scen_io(size_t bytes, int reps);
 void scen_queue(const size_t counts[3], int reps);
 void scen_proxy(size_t count, int reps);
 /* servers.c: the HTTP servers, started as processes of their own. */
-enum { SRV_URING, SRV_FALLBACK, SRV_LIBEVENT, SRV_NGINX, HTTPD_SERVERS };
+/* The example server and, with --httpd-alt, another build of it (another
+ * ring size, say) on both backends; its libevent twin; nginx. */
+enum { SRV_URING, SRV_FALLBACK, SRV_LIBEVENT, SRV_NGINX, SRV_ALT_URING,
+       SRV_ALT_FALLBACK, HTTPD_SERVERS };
 
 struct server {
 	int kind;
@@ -645,12 +648,14 @@ struct server {
 extern const char *const server_names[HTTPD_SERVERS];
 /* Why a server cannot run (not built, not installed), or NULL. */
 extern const char *server_skip[HTTPD_SERVERS];
-/* More arguments for the example server (--httpd-arg), NULL-terminated. */
-extern const char *server_args[8];
+/* More arguments for the other build (--httpd-alt-arg), NULL-terminated. */
+extern const char *server_alt_args[8];
 
-/* Look for the servers: the example (@example, or the build's), its
- * libevent twin, nginx. */
-void servers_find(const char *example);
+/* Look for the servers: the example (@example, or the build's), @alt
+ * (or none), the libevent twin, nginx. */
+void servers_find(const char *example, const char *alt);
+/* Whether @kind has rows: the other build only when asked for. */
+bool server_shown(int kind);
 /* Start @kind answering every request with a @body-byte body, on a free
  * loopback port: NULL, or why not. */
 const char *server_start(int kind, size_t body, struct server *s);

@@ -11,8 +11,8 @@
  *
  * Usage: bench [--full] [--out DIR] [--script PATH] [--python PATH]
  *              [--no-python] [--reps N] [--only GROUP,...] [--markdown FILE]
- *              [--httpd PATH] [--httpd-arg ARG]... [--httpd-reps N]
- *              [--httpd-seconds N]
+ *              [--httpd PATH] [--httpd-alt PATH] [--httpd-alt-arg ARG]...
+ *              [--httpd-reps N] [--httpd-seconds N]
  *        bench --self-test
  */
 #include <errno.h>
@@ -66,8 +66,9 @@ usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--full] [--out DIR] [--script PATH] "
 		"[--python PATH] [--no-python] [--reps N] [--only GROUPS]\n"
-		"       [--markdown FILE] [--httpd PATH] [--httpd-arg ARG]... "
-		"[--httpd-reps N]\n       [--httpd-seconds N] | --self-test\n"
+		"       [--markdown FILE] [--httpd PATH] [--httpd-alt PATH]\n"
+		"       [--httpd-alt-arg ARG]... [--httpd-reps N] "
+		"[--httpd-seconds N] | --self-test\n"
 		"  --full       1 GiB scenarios and more runs (several "
 		"minutes); default: quick\n"
 		"  --out DIR    where bench-MODE.json and .png go (default: .)\n"
@@ -79,8 +80,9 @@ usage(const char *argv0)
 		"table to FILE\n"
 		"  --httpd PATH     the example HTTP server to measure "
 		"(default: the build's)\n"
-		"  --httpd-arg ARG  one more argument for it, before its "
-		"address (repeatable)\n"
+		"  --httpd-alt PATH another build of it, measured beside it\n"
+		"  --httpd-alt-arg ARG  one more argument for that one, "
+		"before its address\n"
 		"  --httpd-reps N, --httpd-seconds N  wrk runs per server "
 		"and load, and their length\n"
 		"  --self-test  check that a cold run starts cold, and exit\n",
@@ -143,7 +145,7 @@ main(int argc, char **argv)
 	struct config cfg = quick, *c = &cfg;
 	const char *out = ".", *script = "tools/bench/bench_cpython.py";
 	const char *python = "python3", *markdown = NULL;
-	const char *httpd = NULL;
+	const char *httpd = NULL, *alt = NULL;
 	bool use_python = true;
 	int httpd_reps = 0, httpd_seconds = 0, nargs = 0;
 	char base[4096], json[4200], config[4096];
@@ -172,9 +174,11 @@ main(int argc, char **argv)
 			markdown = argv[++i];
 		else if (!strcmp(argv[i], "--httpd") && i + 1 < argc)
 			httpd = argv[++i];
-		else if (!strcmp(argv[i], "--httpd-arg") && i + 1 < argc &&
-			 nargs + 1 < (int)ARRAY_SIZE(server_args))
-			server_args[nargs++] = argv[++i];
+		else if (!strcmp(argv[i], "--httpd-alt") && i + 1 < argc)
+			alt = argv[++i];
+		else if (!strcmp(argv[i], "--httpd-alt-arg") && i + 1 < argc &&
+			 nargs + 1 < (int)ARRAY_SIZE(server_alt_args))
+			server_alt_args[nargs++] = argv[++i];
 		else if (!strcmp(argv[i], "--httpd-reps") && i + 1 < argc)
 			httpd_reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--httpd-seconds") && i + 1 < argc)
@@ -190,7 +194,7 @@ main(int argc, char **argv)
 		cfg.reps_httpd = httpd_reps;
 	if (httpd_seconds > 0)
 		cfg.httpd_seconds = httpd_seconds;
-	servers_find(httpd);
+	servers_find(httpd, alt);
 	snprintf(base, sizeof(base), "%s/bench-%s", out, c->mode);
 	snprintf(json, sizeof(json), "%s.json", base);
 	/* Fail now rather than after the measurements. */

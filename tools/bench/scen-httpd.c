@@ -380,7 +380,9 @@ print_httpd(int num)
 			bool has_ng = httpd_result(SRV_NGINX, b, c, &ng);
 
 			for (int s = 0; s < HTTPD_SERVERS; s++)
-				print_row(s, b, c, has_ng ? &ng : NULL);
+				if (server_shown(s))
+					print_row(s, b, c,
+						  has_ng ? &ng : NULL);
 		}
 		putchar('\n');
 	}

@@ -204,6 +204,8 @@ print_idle(int num)
 	for (int s = 0; s < HTTPD_SERVERS; s++) {
 		const struct idle_run *r = &idle_runs[s];
 
+		if (!server_shown(s))
+			continue;
 		if (isnan(idle_result(s))) {
 			printf("   %-36s skipped: %s\n", server_names[s],
 			       r->skip ? r->skip : "no run");

@@ -35,11 +35,14 @@ const char *const server_names[HTTPD_SERVERS] = {
 	[SRV_FALLBACK] = "example server, engine fallback",
 	[SRV_LIBEVENT] = "libevent twin (bufferevent)",
 	[SRV_NGINX] = "nginx, one worker",
+	[SRV_ALT_URING] = "--httpd-alt server on io_uring",
+	[SRV_ALT_FALLBACK] = "--httpd-alt server, fallback",
 };
 
 static char paths[HTTPD_SERVERS][PATH_MAX];
 const char *server_skip[HTTPD_SERVERS];
-const char *server_args[8];     /* more arguments for the example */
+const char *server_alt_args[8];
+static const char NOT_ASKED[] = "no --httpd-alt";
 
 /* The executable @name in the bench's own directory (or below it). */
 static bool
@@ -78,7 +81,7 @@ on_path(char *out, size_t n, const char *name)
 }
 
 void
-servers_find(const char *example)
+servers_find(const char *example, const char *alt)
 {
 	bool example_found;
 
@@ -97,6 +100,17 @@ servers_find(const char *example)
 		PATH_MAX, "httpd-libevent") ? NULL : SKIP_LIBEVENT;
 	server_skip[SRV_NGINX] = on_path(paths[SRV_NGINX], PATH_MAX, "nginx") ?
 		NULL : "nginx is not installed (apt-get install nginx-light)";
+	snprintf(paths[SRV_ALT_URING], PATH_MAX, "%s", alt ? alt : "");
+	strcpy(paths[SRV_ALT_FALLBACK], paths[SRV_ALT_URING]);
+	server_skip[SRV_ALT_URING] = server_skip[SRV_ALT_FALLBACK] = !alt ?
+		NOT_ASKED : access(alt, X_OK) == 0 ? NULL :
+		"--httpd-alt: not an executable";
+}
+
+bool
+server_shown(int kind)
+{
+	return server_skip[kind] != NOT_ASKED;
 }
 
 pid_t
@@ -326,12 +340,13 @@ server_start(int kind, size_t body, struct server *s)
 	argv[argc++] = paths[kind];
 	argv[argc++] = "--body";
 	argv[argc++] = body_arg;
-	for (int i = 0; kind != SRV_LIBEVENT && server_args[i]; i++)
-		argv[argc++] = server_args[i];
+	for (int i = 0; kind >= SRV_ALT_URING && server_alt_args[i]; i++)
+		argv[argc++] = server_alt_args[i];
 	argv[argc++] = "127.0.0.1";
 	argv[argc++] = "0";
 	argv[argc] = NULL;
-	s->pid = spawn(argv, kind == SRV_FALLBACK, &fd);
+	s->pid = spawn(argv, kind == SRV_FALLBACK || kind == SRV_ALT_FALLBACK,
+		       &fd);
 	/* The port, one line: the server keeps its stdout open. */
 	if (read(fd, port, sizeof(port) - 1) <= 0 || atoi(port) <= 0) {
 		close(fd);
