@@ -659,6 +659,14 @@ bool server_shown(int kind);
 /* Start @kind answering every request with a @body-byte body, on a free
  * loopback port: NULL, or why not. */
 const char *server_start(int kind, size_t body, struct server *s);
+/* Whether @s answers a GET with 200 and the example's @body bytes: NULL,
+ * or why not. */
+const char *server_check(const struct server *s, size_t body);
+/* A blocking loopback connection to @port, or -1. */
+int port_connect(int port);
+/* Read one whole answer into @buf (head and *@body bytes of body, from its
+ * Content-Length): the head's length when it is a 200, or -1. */
+int http_answer(int fd, char *buf, size_t size, size_t *body);
 /* SIGTERM, wait: whether it exited with status 0. */
 bool server_stop(struct server *s);
 /* Start @argv with its stdout on a pipe (*@fd) and its stderr on

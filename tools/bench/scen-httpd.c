@@ -181,6 +181,10 @@ httpd_once(int kind, int b, int c, bool count_sys)
 
 	if ((why = server_start(kind, httpd_bodies[b], &srv)))
 		return why;
+	if ((why = server_check(&srv, httpd_bodies[b]))) {
+		server_stop(&srv);
+		return why;
+	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
 	snprintf(c_arg, sizeof(c_arg), "-c%d", httpd_conns[c]);
 	snprintf(d_arg, sizeof(d_arg), "-d%ds",

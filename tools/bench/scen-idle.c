@@ -16,11 +16,9 @@
  * too low for the count says so instead of measuring fewer.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,45 +37,6 @@ static struct idle_run idle_runs[HTTPD_SERVERS];
 static const char *idle_skip;
 static int idle_conns;
 
-static int
-idle_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-/* Read one whole answer (head and Content-Length bytes): 0, or -1. */
-static int
-idle_answer(int fd)
-{
-	char buf[1024], *end, *cl;
-	size_t got = 0;
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		buf[got] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		cl = strcasestr(buf, "\r\nContent-Length:");
-		if (end && cl && got >= (size_t)(end + 4 - buf) +
-		    strtoul(cl + 17, NULL, 10))
-			return strncmp(buf, "HTTP/1.1 200", 12) ? -1 : 0;
-		if (got + 1 == sizeof(buf))
-			return -1;
-	}
-}
-
 /* Open [@from, @to) of @fds, each with one request answered. */
 static const char *
 idle_batch(int port, int *fds, int from, int to)
@@ -85,14 +44,18 @@ idle_batch(int port, int *fds, int from, int to)
 	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 	for (int i = from; i < to; i++)
-		if ((fds[i] = idle_connect(port)) < 0)
+		if ((fds[i] = port_connect(port)) < 0)
 			return "a connection was refused";
 	for (int i = from; i < to; i++)
 		if (write(fds[i], req, sizeof(req) - 1) != sizeof(req) - 1)
 			return "a request could not be sent";
-	for (int i = from; i < to; i++)
-		if (idle_answer(fds[i]) < 0)
+	for (int i = from; i < to; i++) {
+		char buf[1024];
+		size_t body;
+
+		if (http_answer(fds[i], buf, sizeof(buf), &body) < 0)
 			return "an answer was missing or not 200";
+	}
 	return NULL;
 }
 

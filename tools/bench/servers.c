@@ -181,19 +181,79 @@ free_port(void)
 	return port;
 }
 
-static bool
-port_open(int port)
+int
+port_connect(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static bool
+port_open(int port)
+{
+	int fd = port_connect(port);
+
 	if (fd >= 0)
 		close(fd);
-	return ok;
+	return fd >= 0;
+}
+
+int
+http_answer(int fd, char *buf, size_t size, size_t *body)
+{
+	char *end, *cl;
+	size_t got = 0, head;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf + got, size - 1 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		buf[got] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		cl = strcasestr(buf, "\r\nContent-Length:");
+		if (end && cl && cl < end) {
+			head = (size_t)(end + 4 - buf);
+			*body = strtoul(cl + 17, NULL, 10);
+			if (got >= head + *body)
+				return strncmp(buf, "HTTP/1.1 200 ", 13) ?
+				       -1 : (int)head;
+		}
+		if (got + 1 == size)
+			return -1;
+	}
+}
+
+const char *
+server_check(const struct server *s, size_t body)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	size_t size = body + 4096, len;
+	char *buf = malloc(size);
+	const char *why = NULL;
+	int fd = port_connect(s->port), head = -1;
+
+	if (buf && fd >= 0 && write(fd, req, sizeof(req) - 1) ==
+	    sizeof(req) - 1)
+		head = http_answer(fd, buf, size, &len);
+	if (head < 0)
+		why = "no 200 answer to a GET";
+	for (size_t i = 0; !why && i < body; i++)
+		if (len != body || buf[head + i] != "Hello, world!"[i % 13])
+			why = "its body is not the example's";
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return why;
 }
 
 /* The body every server sends: "Hello, world!" repeated or cut to @n
