@@ -667,6 +667,9 @@ int port_connect(int port);
 /* Read one whole answer into @buf (head and *@body bytes of body, from its
  * Content-Length): the head's length when it is a 200, or -1. */
 int http_answer(int fd, char *buf, size_t size, size_t *body);
+/* --check-servers: start every server found with both bodies and check
+ * its answer; the exit status (77 when none could run). */
+int servers_self_test(void);
 /* SIGTERM, wait: whether it exited with status 0. */
 bool server_stop(struct server *s);
 /* Start @argv with its stdout on a pipe (*@fd) and its stderr on

@@ -14,6 +14,7 @@
  *              [--httpd PATH] [--httpd-alt PATH] [--httpd-alt-arg ARG]...
  *              [--httpd-reps N] [--httpd-seconds N]
  *        bench --self-test
+ *        bench --check-servers
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,7 +69,7 @@ usage(const char *argv0)
 		"[--python PATH] [--no-python] [--reps N] [--only GROUPS]\n"
 		"       [--markdown FILE] [--httpd PATH] [--httpd-alt PATH]\n"
 		"       [--httpd-alt-arg ARG]... [--httpd-reps N] "
-		"[--httpd-seconds N] | --self-test\n"
+		"[--httpd-seconds N] | --self-test | --check-servers\n"
 		"  --full       1 GiB scenarios and more runs (several "
 		"minutes); default: quick\n"
 		"  --out DIR    where bench-MODE.json and .png go (default: .)\n"
@@ -85,7 +86,9 @@ usage(const char *argv0)
 		"before its address\n"
 		"  --httpd-reps N, --httpd-seconds N  wrk runs per server "
 		"and load, and their length\n"
-		"  --self-test  check that a cold run starts cold, and exit\n",
+		"  --self-test  check that a cold run starts cold, and exit\n"
+		"  --check-servers  check that every HTTP server found sends "
+		"the example's body, and exit\n",
 		argv0, GROUPS);
 	exit(2);
 }
@@ -185,6 +188,8 @@ main(int argc, char **argv)
 			httpd_seconds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--self-test") && argc == 2)
 			return harness_self_test();
+		else if (!strcmp(argv[i], "--check-servers") && argc == 2)
+			return servers_self_test();
 		else
 			usage(argv[0]);
 	}

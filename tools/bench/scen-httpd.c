@@ -243,7 +243,7 @@ scen_httpd(int reps, int seconds)
 	pid_t pid;
 
 	httpd_seconds = seconds;
-	sys_seconds = seconds < 2 ? seconds : 2;
+	sys_seconds = seconds <= 3 ? 1 : 2;
 	load_read(load_before, sizeof(load_before));
 	for (int s = 0; s < HTTPD_SERVERS; s++)
 		for (int b = 0; b < HTTPD_BODIES; b++)
