@@ -691,6 +691,7 @@ extern const size_t httpd_bodies[HTTPD_BODIES];
 struct httpd_fig {
 	int n;
 	double rps, p50, p99;
+	double rps_min, rps_max; /* the runs' range */
 	double cpu;              /* seconds of CPU per request */
 	double sys;              /* syscalls per request, or NAN */
 	double errors;           /* wrk's socket errors, the most of a run */

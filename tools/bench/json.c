@@ -179,6 +179,10 @@ json_servers(FILE *f)
 					"%d, \"runs\": %d, \"requests_per_s\": ",
 					httpd_bodies[b], httpd_conns[c], g.n);
 				json_num(f, g.rps);
+				fputs(", \"requests_per_s_min\": ", f);
+				json_num(f, g.rps_min);
+				fputs(", \"requests_per_s_max\": ", f);
+				json_num(f, g.rps_max);
 				fputs(", \"p50_s\": ", f);
 				json_num(f, g.p50);
 				fputs(", \"p99_s\": ", f);

@@ -310,6 +310,11 @@ httpd_result(int server, int body, int conns, struct httpd_fig *f)
 		return false;
 	f->n = r->n;
 	f->rps = median(r->rps, r->n);
+	f->rps_min = f->rps_max = r->rps[0];
+	for (int i = 1; i < r->n; i++) {
+		f->rps_min = fmin(f->rps_min, r->rps[i]);
+		f->rps_max = fmax(f->rps_max, r->rps[i]);
+	}
 	f->p50 = median(r->p50, r->n);
 	f->p99 = median(r->p99, r->n);
 	f->cpu = median(r->cpu, r->n);
@@ -351,8 +356,10 @@ print_row(int s, int b, int c, const struct httpd_fig *ng)
 	}
 	if (!isnan(f.sys))
 		snprintf(sys, sizeof(sys), "%.2f", f.sys);
-	printf("   %-36s %5d %9.0f %7s %9s %9s %6.1f us %6s %6s", server_names[s],
-	       httpd_conns[c], f.rps, vs, a, p, f.cpu * 1e6, cvs, sys);
+	printf("   %-36s %5d %9.0f %4.0f%% %6s %9s %9s %6.1f us %6s %6s",
+	       server_names[s], httpd_conns[c], f.rps,
+	       100 * (f.rps_max - f.rps_min) / f.rps, vs, a, p, f.cpu * 1e6,
+	       cvs, sys);
 	if (f.errors)
 		printf("  (%.0f socket errors)", f.errors);
 	putchar('\n');
@@ -376,9 +383,10 @@ print_httpd(int num)
 	printf("   load average %s before, %s after\n\n", load_before,
 	       load_after);
 	for (int b = 0; b < HTTPD_BODIES; b++) {
-		printf("   %zu-byte body\n   %-36s %5s %9s %7s %9s %9s %9s %6s "
-		       "%6s\n", httpd_bodies[b], "server", "conns", "req/s",
-		       "/nginx", "p50", "p99", "CPU/req", "/nginx", "sys/req");
+		printf("   %zu-byte body\n   %-36s %5s %9s %5s %6s %9s %9s %9s "
+		       "%6s %6s\n", httpd_bodies[b], "server", "conns",
+		       "req/s", "range", "/nginx", "p50", "p99", "CPU/req",
+		       "/nginx", "sys/req");
 		for (int c = 0; c < HTTPD_CONNS; c++) {
 			struct httpd_fig ng;
 			bool has_ng = httpd_result(SRV_NGINX, b, c, &ng);
@@ -390,6 +398,8 @@ print_httpd(int num)
 		}
 		putchar('\n');
 	}
+	printf("   range: the runs' highest requests/s less their lowest, "
+	       "over the median.\n");
 	printf("   CPU/req: the server's user + system time over the run "
 	       "(/proc/PID/stat, io_uring's\n   workers included) per "
 	       "request; sys/req: its syscalls per request, from one %ds "

@@ -11,10 +11,12 @@
  * free loopback port, no access log, keep-alive without a request limit,
  * and the example's body. A body that fits a configuration token (nginx
  * cuts them at 4 KiB) is `return 200 "..."`; a larger one is a file in
- * that directory, sent with sendfile and an open file cache, nginx's
- * fastest way for a static body. nginx's own headers (Date, Server,
- * Connection, and Last-Modified, ETag for a file) stay: the same body,
- * not the same head.
+ * that directory, kept open (open_file_cache) and read into one 64 KiB
+ * output buffer: on loopback that ran at about 1.8x the requests/s of
+ * sendfile with tcp_nopush (64 KiB, 50 connections, 5 alternations), so
+ * nginx gets its faster way. nginx's own headers (Date, Server,
+ * Connection, and Last-Modified for a file) stay: the same body, not the
+ * same head.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -127,6 +130,9 @@ spawn(const char *const argv[], bool no_uring, int *fd)
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		/* A server must not outlive a bench that dies or is
+		 * interrupted. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(p[1], 1);
 		if (null >= 0)
 			dup2(null, 2);
@@ -299,7 +305,7 @@ nginx_conf(struct server *s, size_t body)
 		"  fastcgi_temp_path %s/fastcgi-temp;\n"
 		"  uwsgi_temp_path %s/uwsgi-temp;\n"
 		"  scgi_temp_path %s/scgi-temp;\n"
-		"  sendfile on;\n  tcp_nopush on;\n  etag off;\n"
+		"  sendfile off;\n  output_buffers 2 64k;\n  etag off;\n"
 		"  open_file_cache max=16;\n"
 		"  server {\n    listen 127.0.0.1:%d backlog=4096;\n"
 		"    location / {\n", s->dir, s->dir, s->dir, s->dir, s->dir,
