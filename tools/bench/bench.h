@@ -698,6 +698,9 @@ struct httpd_fig {
 };
 
 void scen_httpd(int reps, int seconds);
+/* The median over the repetitions of @server's requests/s (or, @cpu, CPU
+ * per request) over @ref's in the same repetition; NAN when none. */
+double httpd_paired(int server, int ref, int body, int conns, bool cpu);
 void print_httpd(int num);
 /* The medians of @server at body index @body and connection count index
  * @conns, or false. */

@@ -183,6 +183,12 @@ json_servers(FILE *f)
 				json_num(f, g.rps_min);
 				fputs(", \"requests_per_s_max\": ", f);
 				json_num(f, g.rps_max);
+				fputs(", \"vs_nginx_paired\": ", f);
+				json_num(f, httpd_paired(s, SRV_NGINX, b, c,
+							 false));
+				fputs(", \"cpu_vs_nginx_paired\": ", f);
+				json_num(f, httpd_paired(s, SRV_NGINX, b, c,
+							 true));
 				fputs(", \"p50_s\": ", f);
 				json_num(f, g.p50);
 				fputs(", \"p99_s\": ", f);

@@ -42,6 +42,7 @@ struct httpd_run {
 	int n;
 	double rps[HTTPD_REPS], p50[HTTPD_REPS], p99[HTTPD_REPS];
 	double cpu[HTTPD_REPS];  /* seconds per request */
+	int rep[HTTPD_REPS];     /* the repetition of each run */
 	double errors;           /* wrk's socket errors, the most of a run */
 	double sys;              /* syscalls per request, the counted run */
 	const char *skip;
@@ -167,7 +168,7 @@ perf_count(pid_t perf, const char *file)
 /* One server, one wrk run: 0, or why it failed. With @count_sys, the
  * run is the shorter one under perf, and only its syscalls are kept. */
 static const char *
-httpd_once(int kind, int b, int c, bool count_sys)
+httpd_once(int kind, int b, int c, bool count_sys, int rep)
 {
 	struct httpd_run *r = &runs[kind][b][c];
 	char url[64], c_arg[16], d_arg[16], out[8192], perf_file[64];
@@ -218,6 +219,7 @@ httpd_once(int kind, int b, int c, bool count_sys)
 		r->p50[r->n] = wrk_latency(out, " 50%");
 		r->p99[r->n] = wrk_latency(out, " 99%");
 		r->cpu[r->n] = (cpu1 - cpu0) / requests;
+		r->rep[r->n] = rep;
 		r->errors = fmax(r->errors, wrk_errors(out));
 		r->n++;
 	}
@@ -286,7 +288,7 @@ scen_httpd(int reps, int seconds)
 					if (r->skip)
 						continue;
 					progress(s, b, c, "");
-					why = httpd_once(s, b, c, false);
+					why = httpd_once(s, b, c, false, rep);
 					if (why)
 						r->skip = why;
 				}
@@ -296,7 +298,7 @@ scen_httpd(int reps, int seconds)
 				if (runs[s][b][c].skip)
 					continue;
 				progress(s, b, c, ", syscalls counted");
-				httpd_once(s, b, c, true);
+				httpd_once(s, b, c, true, 0);
 			}
 	load_read(load_after, sizeof(load_after));
 }
@@ -321,6 +323,24 @@ httpd_result(int server, int body, int conns, struct httpd_fig *f)
 	f->sys = r->sys;
 	f->errors = r->errors;
 	return true;
+}
+
+double
+httpd_paired(int server, int ref, int body, int conns, bool cpu)
+{
+	const struct httpd_run *a = &runs[server][body][conns];
+	const struct httpd_run *b = &runs[ref][body][conns];
+	double v[HTTPD_REPS];
+	int n = 0;
+
+	if (httpd_skip || a->skip || b->skip)
+		return NAN;
+	for (int i = 0; i < a->n; i++)
+		for (int j = 0; j < b->n; j++)
+			if (a->rep[i] == b->rep[j])
+				v[n++] = cpu ? a->cpu[i] / b->cpu[j] :
+					 a->rps[i] / b->rps[j];
+	return median(v, n);
 }
 
 void
@@ -351,8 +371,10 @@ print_row(int s, int b, int c, const struct httpd_fig *ng)
 	fmt_latency(a, sizeof(a), f.p50);
 	fmt_latency(p, sizeof(p), f.p99);
 	if (ng) {
-		snprintf(vs, sizeof(vs), "%.2fx", f.rps / ng->rps);
-		snprintf(cvs, sizeof(cvs), "%.2fx", f.cpu / ng->cpu);
+		snprintf(vs, sizeof(vs), "%.2fx",
+			 httpd_paired(s, SRV_NGINX, b, c, false));
+		snprintf(cvs, sizeof(cvs), "%.2fx",
+			 httpd_paired(s, SRV_NGINX, b, c, true));
 	}
 	if (!isnan(f.sys))
 		snprintf(sys, sizeof(sys), "%.2f", f.sys);
@@ -406,8 +428,11 @@ print_httpd(int num)
 	       "run\n   apart under perf stat. The example is "
 	       "tools/examples/http-server.c, its twin\n   "
 	       "tools/bench/httpd-libevent.c (the same parser and bytes); "
-	       "nginx answers with the same\n   body (return 200; a file "
-	       "with sendfile above 2 KiB) and its own headers.\n\n",
+	       "nginx answers with the same\n   body (return 200; above 2 KiB "
+	       "a file read into one 64 KiB buffer) and its own\n   headers. "
+	       "/nginx: the median of each repetition's ratio, the two run "
+	       "within\n   seconds of each other, so that a change in the "
+	       "machine's load moves both.\n\n",
 	       sys_seconds);
 	if (sys_skip)
 		printf("   syscalls not counted: %s\n\n", sys_skip);
