@@ -65,12 +65,15 @@ ropeio_install() {
 		{ echo "ropeio: apt-get install$missing failed" >&2; exit 1; }
 }
 
-# The benchmark tour's peers (libevent, GLib), its chart (gnuplot) and the
-# HTTP servers' load generator (wrk). Each is optional: the tour compiles
-# out a peer that is missing and says it skipped it, prints no chart
-# without gnuplot and skips the servers' table without wrk. gnuplot-nox is
+# The benchmark tour's peers (libevent, GLib), its chart (gnuplot), the
+# HTTP servers' load generator (wrk), nginx beside the example server, and
+# perf for their syscalls. Each is optional: the tour compiles out a peer
+# that is missing and says it skipped it, prints no chart without gnuplot,
+# skips the servers' table without wrk, and says so in nginx's rows
+# without nginx and in the syscall column without perf. gnuplot-nox is
 # gnuplot without X11 or Qt; any gnuplot already installed will do.
-ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox wrk"
+ROPEIO_BENCH_DEPS="libevent-dev libglib2.0-dev gnuplot-nox wrk nginx-light
+linux-perf"
 
 ropeio_install_optional() {
 	local missing="" pkg sudo=""
@@ -79,6 +82,12 @@ ropeio_install_optional() {
 	command -v dpkg-query >/dev/null 2>&1 || return 0
 	for pkg in $(ropeio_missing "$@"); do
 		[ "$pkg" = gnuplot-nox ] && command -v gnuplot >/dev/null 2>&1 &&
+			continue
+		# Any nginx will do; installing nginx-light beside another
+		# flavour could make apt-get remove that one.
+		[ "$pkg" = nginx-light ] && { command -v nginx ||
+			[ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 && continue
+		[ "$pkg" = linux-perf ] && command -v perf >/dev/null 2>&1 &&
 			continue
 		missing="$missing $pkg"
 	done

@@ -33,6 +33,8 @@
  *                 probe_stop(), checks the result untimed.
  *   scen-*.c      one group of scenarios each: the data, the table of the
  *                 peers' ways (struct way), and the tables it adds
+ *   servers.c     the HTTP servers (the example, its libevent twin,
+ *                 nginx) as processes, for scen-httpd.c and scen-idle.c
  *   report.c      the tables on stdout, the machine, how to read them
  *   targets.c     the targets (the README's "Targets"), met or not, from
  *                 the medians
@@ -53,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "ropeio.h"
@@ -631,14 +634,89 @@ void scen_exports(size_t bytes, int reps);
 void scen_io(size_t bytes, int reps);
 void scen_queue(const size_t counts[3], int reps);
 void scen_proxy(size_t count, int reps);
+/* servers.c: the HTTP servers, started as processes of their own. */
+/* The example server and, with --httpd-alt, another build of it (another
+ * ring size, say) on both backends; its libevent twin; nginx. */
+enum { SRV_URING, SRV_FALLBACK, SRV_LIBEVENT, SRV_NGINX, SRV_ALT_URING,
+       SRV_ALT_FALLBACK, HTTPD_SERVERS };
+
+struct server {
+	int kind;
+	pid_t pid;
+	int port;
+	char dir[64];            /* nginx's configuration and files */
+};
+
+extern const char *const server_names[HTTPD_SERVERS];
+/* Why a server cannot run (not built, not installed), or NULL. */
+extern const char *server_skip[HTTPD_SERVERS];
+/* More arguments for the other build (--httpd-alt-arg), NULL-terminated. */
+extern const char *server_alt_args[8];
+
+/* Look for the servers: the example (@example, or the build's), @alt
+ * (or none), the libevent twin, nginx. */
+void servers_find(const char *example, const char *alt);
+/* Whether @kind has rows: the other build only when asked for. */
+bool server_shown(int kind);
+/* Start @kind answering every request with a @body-byte body, on a free
+ * loopback port: NULL, or why not. */
+const char *server_start(int kind, size_t body, struct server *s);
+/* Whether @s answers a GET with 200 and the example's @body bytes: NULL,
+ * or why not. */
+const char *server_check(const struct server *s, size_t body);
+/* A blocking loopback connection to @port, or -1. */
+int port_connect(int port);
+/* Read one whole answer into @buf (head and *@body bytes of body, from its
+ * Content-Length): the head's length when it is a 200, or -1. */
+int http_answer(int fd, char *buf, size_t size, size_t *body);
+/* --check-servers: start every server found with both bodies and check
+ * its answer; the exit status (77 when none could run). */
+int servers_self_test(void);
+/* SIGTERM, wait: whether it exited with status 0. */
+bool server_stop(struct server *s);
+/* Start @argv with its stdout on a pipe (*@fd) and its stderr on
+ * /dev/null; @no_uring sets ROPEIO_NO_URING=1 in the child. */
+pid_t spawn(const char *const argv[], bool no_uring, int *fd);
+size_t read_all(int fd, char *out, size_t n);
+/* A process's user + system time (seconds) and resident set (bytes). */
+double proc_cpu(pid_t pid);
+double proc_rss(pid_t pid);
+void fmt_latency(char *out, size_t n, double s);
+
 /* scen-httpd.c: the HTTP servers under wrk; its own table. */
-#define HTTPD_SERVERS 3          /* io_uring, fallback, libevent */
-#define HTTPD_CONNS 2            /* 50 and 500 connections */
+#define HTTPD_CONNS 3            /* 50, 500 and 2,000 connections */
+#define HTTPD_BODIES 2           /* 13 B and 64 KiB */
+extern const int httpd_conns[HTTPD_CONNS];
+extern const size_t httpd_bodies[HTTPD_BODIES];
+
+/* One server's medians at one body and load. */
+struct httpd_fig {
+	int n;
+	double rps, p50, p99;
+	double rps_min, rps_max; /* the runs' range */
+	double cpu;              /* seconds of CPU per request */
+	double sys;              /* syscalls per request, or NAN */
+	double errors;           /* wrk's socket errors, the most of a run */
+};
+
 void scen_httpd(int reps, int seconds);
+/* The median over the repetitions of @server's requests/s (or, @cpu, CPU
+ * per request) over @ref's in the same repetition; NAN when none. */
+double httpd_paired(int server, int ref, int body, int conns, bool cpu);
 void print_httpd(int num);
-/* The medians of @server at connection count index @conns, or false. */
-bool httpd_result(int server, int conns, double *rps, double *p50,
-		  double *p99);
+/* The medians of @server at body index @body and connection count index
+ * @conns, or false. */
+bool httpd_result(int server, int body, int conns, struct httpd_fig *f);
+
+/* scen-idle.c: memory per idle keep-alive connection; its own table. */
+#define IDLE_CONNS 9000
+void scen_idle(int conns, int reps);
+void print_idle(int num);
+/* Resident bytes per connection of @server, or NAN. */
+double idle_result(int server);
+
+/* scen-shipper.c: a file to a socket, 8 MiB in flight. */
+void scen_shipper(size_t bytes, int reps);
 
 /* ------------------------------------------------------------------------ */
 /* The report                                                               */
@@ -669,7 +747,7 @@ void print_loop_growth(void);
 /* targets.c */
 enum { NOT_MET, MET, NOT_MEASURED, REPORTED };
 
-#define MAX_TARGETS 48
+#define MAX_TARGETS 96
 
 struct target {
 	char what[200];

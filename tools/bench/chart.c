@@ -168,39 +168,48 @@ md_ratio(FILE *f, const struct fig *g, double best)
 }
 
 /* The HTTP servers: time per request over the best server's, from the
- * requests/s; ropeio's best mode. */
+ * requests/s; ropeio's best mode, libevent's twin in evbuffer's column,
+ * nginx's in the row's name. */
 static void
 md_httpd(FILE *f, bool peer[])
 {
-	static const int conns[HTTPD_CONNS] = { 50, 500 };
+	for (int b = 0; b < HTTPD_BODIES; b++) {
+		for (int c = 0; c < HTTPD_CONNS; c++) {
+			double rps[SRV_ALT_URING], best = 0, mine;
+			struct httpd_fig g;
+			char r[32], ng[48] = "";
 
-	for (int c = 0; c < HTTPD_CONNS; c++) {
-		double rps[HTTPD_SERVERS], p50, p99, best = 0, mine = 0;
-		char r[32];
-
-		for (int s = 0; s < HTTPD_SERVERS; s++) {
-			if (!httpd_result(s, c, &rps[s], &p50, &p99))
-				rps[s] = 0;
-			best = fmax(best, rps[s]);
-		}
-		mine = fmax(rps[0], rps[1]);
-		if (!mine || !best)
-			continue;
-		fprintf(f, "| HTTP server, %d conn. | %.0f req/s |", conns[c],
-			mine);
-		for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++) {
-			if (!peer[p])
-				continue;
-			if (p == 0 || (!strcmp(chart_peers[p], "evbuffer") &&
-				       rps[2])) {
-				fmt_ratio(r, sizeof(r),
-					  best / (p ? rps[2] : mine));
-				fprintf(f, " %s |", r);
-			} else {
-				fputs(" - |", f);
+			/* The other build of the example is not a peer. */
+			for (int s = 0; s < SRV_ALT_URING; s++) {
+				rps[s] = httpd_result(s, b, c, &g) ? g.rps : 0;
+				best = fmax(best, rps[s]);
 			}
+			mine = fmax(rps[SRV_URING], rps[SRV_FALLBACK]);
+			if (!mine || !best)
+				continue;
+			if (rps[SRV_NGINX]) {
+				fmt_ratio(r, sizeof(r), best / rps[SRV_NGINX]);
+				snprintf(ng, sizeof(ng), "; nginx %s", r);
+			}
+			fprintf(f, "| HTTP server, %zu B, %d conn.%s | %.0f "
+				"req/s |", httpd_bodies[b], httpd_conns[c], ng,
+				mine);
+			for (size_t p = 0; p < ARRAY_SIZE(chart_peers); p++) {
+				bool lib = !strcmp(chart_peers[p], "evbuffer");
+
+				if (!peer[p])
+					continue;
+				if (p == 0 || (lib && rps[SRV_LIBEVENT])) {
+					fmt_ratio(r, sizeof(r), best /
+						  (p ? rps[SRV_LIBEVENT] :
+						   mine));
+					fprintf(f, " %s |", r);
+				} else {
+					fputs(" - |", f);
+				}
+			}
+			fputs(" - |\n", f);
 		}
-		fputs(" - |\n", f);
 	}
 }
 

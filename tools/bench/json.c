@@ -158,6 +158,61 @@ json_machine(FILE *f, const char *mode)
 	      "after clear_refs 5\"},\n", f);
 }
 
+/* The HTTP servers' medians and the idle connections' memory. */
+static void
+json_servers(FILE *f)
+{
+	bool first = true;
+
+	fputs("  \"httpd\": [", f);
+	for (int b = 0; b < HTTPD_BODIES; b++)
+		for (int c = 0; c < HTTPD_CONNS; c++)
+			for (int s = 0; s < HTTPD_SERVERS; s++) {
+				struct httpd_fig g;
+
+				if (!httpd_result(s, b, c, &g))
+					continue;
+				fprintf(f, "%s\n    {\"server\": ",
+					first ? "" : ",");
+				json_str(f, server_names[s]);
+				fprintf(f, ", \"body\": %zu, \"connections\": "
+					"%d, \"runs\": %d, \"requests_per_s\": ",
+					httpd_bodies[b], httpd_conns[c], g.n);
+				json_num(f, g.rps);
+				fputs(", \"requests_per_s_min\": ", f);
+				json_num(f, g.rps_min);
+				fputs(", \"requests_per_s_max\": ", f);
+				json_num(f, g.rps_max);
+				fputs(", \"vs_nginx_paired\": ", f);
+				json_num(f, httpd_paired(s, SRV_NGINX, b, c,
+							 false));
+				fputs(", \"cpu_vs_nginx_paired\": ", f);
+				json_num(f, httpd_paired(s, SRV_NGINX, b, c,
+							 true));
+				fputs(", \"p50_s\": ", f);
+				json_num(f, g.p50);
+				fputs(", \"p99_s\": ", f);
+				json_num(f, g.p99);
+				fputs(", \"cpu_s_per_request\": ", f);
+				json_num(f, g.cpu);
+				fputs(", \"syscalls_per_request\": ", f);
+				json_num(f, g.sys);
+				fputs(", \"socket_errors\": ", f);
+				json_num(f, g.errors);
+				fputc('}', f);
+				first = false;
+			}
+	fprintf(f, "],\n  \"idle_%d_connections_rss_bytes_per_connection\": "
+		"{", IDLE_CONNS);
+	for (int s = 0; s < HTTPD_SERVERS; s++) {
+		fputs(s ? ", " : "", f);
+		json_str(f, server_names[s]);
+		fputs(": ", f);
+		json_num(f, idle_result(s));
+	}
+	fputs("},\n", f);
+}
+
 void
 json_write(const char *path, const char *mode)
 {
@@ -191,7 +246,9 @@ json_write(const char *path, const char *mode)
 		json_num(f, loop_growth("held", i));
 		fputs("}", f);
 	}
-	fputs("},\n  \"scenarios\": [\n", f);
+	fputs("},\n", f);
+	json_servers(f);
+	fputs("  \"scenarios\": [\n", f);
 	for (int i = 0; i < nscens; i++) {
 		json_scen(f, &scens[i]);
 		fputs(i + 1 < nscens ? ",\n" : "\n", f);

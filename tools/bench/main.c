@@ -11,7 +11,10 @@
  *
  * Usage: bench [--full] [--out DIR] [--script PATH] [--python PATH]
  *              [--no-python] [--reps N] [--only GROUP,...] [--markdown FILE]
+ *              [--httpd PATH] [--httpd-alt PATH] [--httpd-alt-arg ARG]...
+ *              [--httpd-reps N] [--httpd-seconds N]
  *        bench --self-test
+ *        bench --check-servers
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,8 +24,8 @@
 
 #include "bench.h"
 
-static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,exports,"
-			     "io,queue,proxy,httpd";
+static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,"
+			     "exports,io,queue,proxy,shipper,httpd,idle";
 
 static bool
 wanted(const struct config *c, const char *group)
@@ -52,7 +55,7 @@ static const struct config full = {
 	.mode = "full", .reps = 7,
 	.reps_50k = 31, .reps_10m = 9, .reps_export = 11, .reps_io = 7,
 	.reps_loop = 11, .reps_held = 5, .reps_queue = 7,
-	.reps_httpd = 3, .httpd_seconds = 5,
+	.reps_httpd = 5, .httpd_seconds = 5,
 	.queue = { 1000000, 200000, 50000 }, .proxy = 20000,
 	.net = GiB, .getvalue = GiB, .held = 50 * MiB,
 	.http = 64 * MiB, .exports = GiB, .io = GiB,
@@ -64,7 +67,9 @@ usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--full] [--out DIR] [--script PATH] "
 		"[--python PATH] [--no-python] [--reps N] [--only GROUPS]\n"
-		"       [--markdown FILE] | --self-test\n"
+		"       [--markdown FILE] [--httpd PATH] [--httpd-alt PATH]\n"
+		"       [--httpd-alt-arg ARG]... [--httpd-reps N] "
+		"[--httpd-seconds N] | --self-test | --check-servers\n"
 		"  --full       1 GiB scenarios and more runs (several "
 		"minutes); default: quick\n"
 		"  --out DIR    where bench-MODE.json and .png go (default: .)\n"
@@ -74,7 +79,16 @@ usage(const char *argv0)
 		"  --only       some of %s\n"
 		"  --markdown   also write the chart's figures as the README's "
 		"table to FILE\n"
-		"  --self-test  check that a cold run starts cold, and exit\n",
+		"  --httpd PATH     the example HTTP server to measure "
+		"(default: the build's)\n"
+		"  --httpd-alt PATH another build of it, measured beside it\n"
+		"  --httpd-alt-arg ARG  one more argument for that one, "
+		"before its address\n"
+		"  --httpd-reps N, --httpd-seconds N  wrk runs per server "
+		"and load, and their length\n"
+		"  --self-test  check that a cold run starts cold, and exit\n"
+		"  --check-servers  check that every HTTP server found sends "
+		"the example's body, and exit\n",
 		argv0, GROUPS);
 	exit(2);
 }
@@ -122,8 +136,12 @@ run_all(const struct config *c, const struct http *h)
 		scen_queue(c->queue, c->reps_queue);
 	if (wanted(c, "proxy"))
 		scen_proxy(c->proxy, c->reps_queue);
+	if (wanted(c, "shipper"))
+		scen_shipper(c->io, c->reps_io);
 	if (wanted(c, "httpd"))
 		scen_httpd(c->reps_httpd, c->httpd_seconds);
+	if (wanted(c, "idle"))
+		scen_idle(IDLE_CONNS, c->reps_httpd);
 }
 
 int
@@ -132,7 +150,9 @@ main(int argc, char **argv)
 	struct config cfg = quick, *c = &cfg;
 	const char *out = ".", *script = "tools/bench/bench_cpython.py";
 	const char *python = "python3", *markdown = NULL;
+	const char *httpd = NULL, *alt = NULL;
 	bool use_python = true;
+	int httpd_reps = 0, httpd_seconds = 0, nargs = 0;
 	char base[4096], json[4200], config[4096];
 	struct shared_files sf;
 	struct http h;
@@ -157,13 +177,31 @@ main(int argc, char **argv)
 			cfg.only = argv[++i];
 		else if (!strcmp(argv[i], "--markdown") && i + 1 < argc)
 			markdown = argv[++i];
+		else if (!strcmp(argv[i], "--httpd") && i + 1 < argc)
+			httpd = argv[++i];
+		else if (!strcmp(argv[i], "--httpd-alt") && i + 1 < argc)
+			alt = argv[++i];
+		else if (!strcmp(argv[i], "--httpd-alt-arg") && i + 1 < argc &&
+			 nargs + 1 < (int)ARRAY_SIZE(server_alt_args))
+			server_alt_args[nargs++] = argv[++i];
+		else if (!strcmp(argv[i], "--httpd-reps") && i + 1 < argc)
+			httpd_reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--httpd-seconds") && i + 1 < argc)
+			httpd_seconds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--self-test") && argc == 2)
 			return harness_self_test();
+		else if (!strcmp(argv[i], "--check-servers") && argc == 2)
+			return servers_self_test();
 		else
 			usage(argv[0]);
 	}
 	if (reps > 0)
 		cfg.reps = reps < MAX_REPS ? reps : MAX_REPS;
+	if (httpd_reps > 0)
+		cfg.reps_httpd = httpd_reps;
+	if (httpd_seconds > 0)
+		cfg.httpd_seconds = httpd_seconds;
+	servers_find(httpd, alt);
 	snprintf(base, sizeof(base), "%s/bench-%s", out, c->mode);
 	snprintf(json, sizeof(json), "%s.json", base);
 	/* Fail now rather than after the measurements. */
@@ -198,6 +236,8 @@ main(int argc, char **argv)
 	}
 	if (wanted(c, "httpd"))
 		print_httpd(nscens + 1);
+	if (wanted(c, "idle"))
+		print_idle(nscens + 1 + wanted(c, "httpd"));
 	print_targets();
 
 	json_write(json, c->mode);

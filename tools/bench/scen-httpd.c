@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Scenario: the HTTP example server (tools/examples/http-server.c) under
- * wrk, beside the same server on libevent's bufferevent
- * (tools/bench/httpd-libevent.c). Each server is a fresh process on a
- * port of its own; wrk -t2 -cN -dDs --latency runs against it at 50 and
- * 500 connections, the order of the servers rotating every repetition.
- * Nothing is pinned: the server and wrk's two threads share the machine's
- * cores, as they would on a small host. Reported: requests/s and wrk's
- * p50 and p99 latency, medians over the repetitions.
+ * Scenario: HTTP/1.1 keep-alive servers under wrk. The example server
+ * (tools/examples/http-server.c) on io_uring and on the fallback, its
+ * libevent twin (tools/bench/httpd-libevent.c) and nginx (one worker,
+ * servers.c), each a fresh process on a loopback port of its own, at 50,
+ * 500 and 2,000 connections with 13-byte and 64 KiB bodies. wrk -t2 -cN
+ * -dDs --latency --timeout 10s drives it; the order of the servers
+ * rotates every repetition. Nothing is pinned: the server and wrk's two
+ * threads share the machine's cores, as they would on a small host.
  *
- * The servers are found beside the bench executable; wrk on the PATH.
- * Either missing: the table says why and the targets are not measured.
+ * Reported, medians over the repetitions: requests/s and their ratio to
+ * nginx's, wrk's p50 and p99, and the server's CPU per request (user plus
+ * system time from /proc/PID/stat over the run, over wrk's requests).
+ * Then one shorter run of each, apart, under `perf stat -e
+ * raw_syscalls:sys_enter`: the server's syscalls per request (apart,
+ * because counting slows every syscall, and nginx makes more).
+ *
+ * The servers are found beside the bench executable, nginx and perf on the
+ * PATH, wrk on the PATH. One missing: its rows say why; wrk missing: the
+ * table says why.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,93 +28,31 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
 
-#define HTTPD_REPS 9
+const int httpd_conns[HTTPD_CONNS] = { 50, 500, 2000 };
+const size_t httpd_bodies[HTTPD_BODIES] = { 13, 64 * KiB };
 
-static const char *const server_names[HTTPD_SERVERS] = {
-	"ropeio engine, io_uring",
-	"ropeio engine, fallback (ROPEIO_NO_URING=1)",
-	"libevent bufferevent",
-};
-
-static const int conn_counts[HTTPD_CONNS] = { 50, 500 };
+#define HTTPD_REPS 15
 
 struct httpd_run {
 	int n;
 	double rps[HTTPD_REPS], p50[HTTPD_REPS], p99[HTTPD_REPS];
+	double cpu[HTTPD_REPS];  /* seconds per request */
+	int rep[HTTPD_REPS];     /* the repetition of each run */
+	double errors;           /* wrk's socket errors, the most of a run */
+	double sys;              /* syscalls per request, the counted run */
 	const char *skip;
 };
 
-static struct httpd_run runs[HTTPD_SERVERS][HTTPD_CONNS];
+static struct httpd_run runs[HTTPD_SERVERS][HTTPD_BODIES][HTTPD_CONNS];
 static const char *httpd_skip;  /* why the whole table is missing */
-static int httpd_seconds;
-
-/* The executable @name in the bench's own directory (or below it). */
-static bool
-beside_bench(char *out, size_t n, const char *name)
-{
-	char self[PATH_MAX - 64];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (len <= 0)
-		return false;
-	self[len] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	snprintf(out, n, "%s/%s", self, name);
-	return access(out, X_OK) == 0;
-}
-
-/* Start @argv with its stdout on a pipe (*@fd) and its stderr on
- * /dev/null; @no_uring sets ROPEIO_NO_URING=1 in the child. */
-static pid_t
-spawn(const char *const argv[], bool no_uring, int *fd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		die("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(p[1], 1);
-		if (null >= 0)
-			dup2(null, 2);
-		close(p[0]);
-		close(p[1]);
-		if (no_uring)
-			setenv("ROPEIO_NO_URING", "1", 1);
-		else
-			unsetenv("ROPEIO_NO_URING");
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	*fd = p[0];
-	return pid;
-}
-
-static size_t
-read_all(int fd, char *out, size_t n)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got + 1 < n && (r = read(fd, out + got, n - 1 - got)) > 0)
-		got += (size_t)r;
-	out[got] = '\0';
-	return got;
-}
+static const char *sys_skip;    /* why syscalls were not counted */
+static int httpd_seconds, sys_seconds;
+static char load_before[64], load_after[64];
 
 /* wrk's latency "  99%  6.50ms": seconds. */
 static double
@@ -129,72 +75,183 @@ wrk_latency(const char *out, const char *pct)
 	return NAN;
 }
 
-/* One server, one wrk run: 0, or why it failed. */
-static const char *
-httpd_once(const char *path, bool no_uring, int conns, struct httpd_run *r)
+/* wrk's "  123456 requests in 3.00s": the requests. */
+static double
+wrk_requests(const char *out)
 {
-	char port[16] = "", url[64], c_arg[16], d_arg[16], out[8192];
-	const char *srv_argv[] = { path, "127.0.0.1", "0", NULL };
-	const char *wrk_argv[] = { "wrk", "-t2", c_arg, d_arg, "--latency", url,
-			     NULL };
-	const char *why = NULL, *p;
-	int sfd, wfd, status;
-	pid_t srv, wrk;
+	const char *p = strstr(out, " requests in ");
 
-	srv = spawn(srv_argv, no_uring, &sfd);
-	/* The port, one line: the server keeps its stdout open. */
-	if (read(sfd, port, sizeof(port) - 1) <= 0 || atoi(port) <= 0) {
-		close(sfd);
-		kill(srv, SIGKILL);
-		waitpid(srv, NULL, 0);
-		return "the server did not start";
+	if (!p)
+		return NAN;
+	while (p > out && p[-1] != '\n')
+		p--;
+	return atof(p);
+}
+
+/* wrk's "Socket errors: connect 0, read 0, write 0, timeout 12": their
+ * sum (a server that holds a connection past the timeout costs one). */
+static double
+wrk_errors(const char *out)
+{
+	const char *p = strstr(out, "Socket errors:");
+	int c = 0, r = 0, w = 0, t = 0;
+
+	if (!p)
+		return 0;
+	sscanf(p, "Socket errors: connect %d, read %d, write %d, timeout %d",
+	       &c, &r, &w, &t);
+	return c + r + w + t;
+}
+
+static void
+load_read(char *out, size_t n)
+{
+	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	char buf[128] = "";
+	double a = NAN, b = NAN;
+
+	if (fd >= 0) {
+		read_all(fd, buf, sizeof(buf));
+		close(fd);
 	}
-	close(sfd);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", atoi(port));
-	snprintf(c_arg, sizeof(c_arg), "-c%d", conns);
-	snprintf(d_arg, sizeof(d_arg), "-d%ds", httpd_seconds);
+	sscanf(buf, "%lf %lf", &a, &b);
+	snprintf(out, n, "%.2f (1 min), %.2f (5 min)", a, b);
+}
+
+/* perf stat counting the server's syscalls for @seconds, to a file. */
+static pid_t
+perf_start(pid_t server, int seconds, char *file)
+{
+	char pid_arg[16], secs[16];
+	const char *argv[] = { "perf", "stat", "-e", "raw_syscalls:sys_enter",
+			       "-x", ",", "-o", file, "-p", pid_arg, "--",
+			       "sleep", secs, NULL };
+	int fd;
+	pid_t pid;
+
+	strcpy(file, "/tmp/ropeio-perf-XXXXXX");
+	fd = mkstemp(file);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)server);
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	pid = spawn(argv, false, &fd);
+	close(fd);
+	return pid;
+}
+
+/* The count perf wrote, or NAN. */
+static double
+perf_count(pid_t perf, const char *file)
+{
+	char buf[4096], *line;
+	double v = NAN;
+	int fd, status;
+
+	waitpid(perf, &status, 0);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	unlink(file);
+	if (fd < 0)
+		return NAN;
+	read_all(fd, buf, sizeof(buf));
+	close(fd);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return NAN;
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		if (line[0] >= '0' && line[0] <= '9' &&
+		    strstr(line, "raw_syscalls:sys_enter"))
+			v = atof(line);
+	return v;
+}
+
+/* One server, one wrk run: 0, or why it failed. With @count_sys, the
+ * run is the shorter one under perf, and only its syscalls are kept. */
+static const char *
+httpd_once(int kind, int b, int c, bool count_sys, int rep)
+{
+	struct httpd_run *r = &runs[kind][b][c];
+	char url[64], c_arg[16], d_arg[16], out[8192], perf_file[64];
+	const char *wrk_argv[] = { "wrk", "-t2", c_arg, d_arg, "--latency",
+				   "--timeout", "10s", url, NULL };
+	const char *why = NULL, *p;
+	double cpu0, cpu1, requests;
+	struct server srv;
+	int wfd, status;
+	pid_t wrk, perf = -1;
+
+	if ((why = server_start(kind, httpd_bodies[b], &srv)))
+		return why;
+	if ((why = server_check(&srv, httpd_bodies[b]))) {
+		server_stop(&srv);
+		return why;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+	snprintf(c_arg, sizeof(c_arg), "-c%d", httpd_conns[c]);
+	snprintf(d_arg, sizeof(d_arg), "-d%ds",
+		 count_sys ? sys_seconds : httpd_seconds);
+	if (count_sys) {
+		/* perf counts from before wrk starts until after it ends;
+		 * an idle server makes no syscalls in between. */
+		perf = perf_start(srv.pid, sys_seconds + 1, perf_file);
+		nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	}
+	cpu0 = proc_cpu(srv.pid);
 	wrk = spawn(wrk_argv, false, &wfd);
 	read_all(wfd, out, sizeof(out));
 	close(wfd);
 	waitpid(wrk, &status, 0);
+	cpu1 = proc_cpu(srv.pid);
+	requests = wrk_requests(out);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
 		why = "wrk did not run (install wrk)";
-	else if ((p = strstr(out, "Requests/sec:")) == NULL)
+	else if ((p = strstr(out, "Requests/sec:")) == NULL || !(requests > 0))
 		why = "wrk printed no figures";
-	else if (strstr(out, "Non-2xx") || strstr(out, "Socket errors"))
-		why = "wrk saw errors";
-	if (!why && r->n < HTTPD_REPS) {
+	else if (strstr(out, "Non-2xx"))
+		why = "wrk saw answers other than 200";
+	if (count_sys) {
+		double n = perf > 0 ? perf_count(perf, perf_file) : NAN;
+
+		if (!why)
+			r->sys = n / requests;
+	} else if (!why && r->n < HTTPD_REPS) {
 		r->rps[r->n] = atof(p + strlen("Requests/sec:"));
 		r->p50[r->n] = wrk_latency(out, " 50%");
 		r->p99[r->n] = wrk_latency(out, " 99%");
+		r->cpu[r->n] = (cpu1 - cpu0) / requests;
+		r->rep[r->n] = rep;
+		r->errors = fmax(r->errors, wrk_errors(out));
 		r->n++;
 	}
-	kill(srv, SIGTERM);
-	waitpid(srv, &status, 0);
-	if (!why && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+	if (!server_stop(&srv) && !why)
 		why = "the server did not exit cleanly";
 	return why;
+}
+
+static void
+progress(int kind, int b, int c, const char *what)
+{
+	fprintf(stderr, "[%6.1fs] httpd%s: %s, %zu B, %d connections\n",
+		now() - run_start, what, server_names[kind], httpd_bodies[b],
+		httpd_conns[c]);
 }
 
 void
 scen_httpd(int reps, int seconds)
 {
-	char paths[HTTPD_SERVERS][PATH_MAX];
-	bool found[HTTPD_SERVERS];
 	char version[256];
 	struct rlimit rl;
 	int wfd, status;
 	pid_t pid;
 
 	httpd_seconds = seconds;
-	found[0] = found[1] = beside_bench(paths[0], PATH_MAX,
-					   "examples/http-server");
-	strcpy(paths[1], paths[0]);
-	found[2] = beside_bench(paths[2], PATH_MAX, "httpd-libevent");
+	sys_seconds = seconds <= 3 ? 1 : 2;
+	load_read(load_before, sizeof(load_before));
 	for (int s = 0; s < HTTPD_SERVERS; s++)
-		for (int c = 0; c < HTTPD_CONNS; c++)
-			runs[s][c].skip = !found[s] ? (s == 2 ? SKIP_LIBEVENT :
-				SKIP_URING) : NULL;
+		for (int b = 0; b < HTTPD_BODIES; b++)
+			for (int c = 0; c < HTTPD_CONNS; c++)
+				runs[s][b][c] = (struct httpd_run){
+					.skip = server_skip[s], .sys = NAN };
 	/* Is wrk here? */
 	pid = spawn((const char *[]){ "wrk", "--version", NULL }, false, &wfd);
 	read_all(wfd, version, sizeof(version));
@@ -204,45 +261,89 @@ scen_httpd(int reps, int seconds)
 		httpd_skip = "wrk is not installed (apt-get install wrk)";
 		return;
 	}
-	/* 500 connections: both ends of each in this machine's processes. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
-		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+	/* Can perf count syscalls? */
+	pid = spawn((const char *[]){ "perf", "stat", "-e",
+		    "raw_syscalls:sys_enter", "true", NULL }, false, &wfd);
+	read_all(wfd, version, sizeof(version));
+	close(wfd);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		sys_skip = "perf cannot count syscalls here (install "
+			   "linux-perf; it needs perf_event_paranoid <= 1 or "
+			   "root)";
+	/* 2,000 connections: both ends of each in this machine's
+	 * processes, which inherit the limit. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	for (int rep = 0; rep < reps && rep < HTTPD_REPS; rep++) {
-		for (int c = 0; c < HTTPD_CONNS; c++) {
-			for (int k = 0; k < HTTPD_SERVERS; k++) {
-				int s = (k + rep) % HTTPD_SERVERS;
-				const char *why;
+	for (int rep = 0; rep < reps && rep < HTTPD_REPS; rep++)
+		for (int b = 0; b < HTTPD_BODIES; b++)
+			for (int c = 0; c < HTTPD_CONNS; c++)
+				for (int k = 0; k < HTTPD_SERVERS; k++) {
+					int s = (k + rep) % HTTPD_SERVERS;
+					struct httpd_run *r = &runs[s][b][c];
+					const char *why;
 
-				if (runs[s][c].skip)
+					if (r->skip)
+						continue;
+					progress(s, b, c, "");
+					why = httpd_once(s, b, c, false, rep);
+					if (why)
+						r->skip = why;
+				}
+	for (int b = 0; b < HTTPD_BODIES && !sys_skip; b++)
+		for (int c = 0; c < HTTPD_CONNS; c++)
+			for (int s = 0; s < HTTPD_SERVERS; s++) {
+				if (runs[s][b][c].skip)
 					continue;
-				fprintf(stderr, "[%6.1fs] httpd: %s, %d "
-					"connections\n", now() - run_start,
-					server_names[s], conn_counts[c]);
-				why = httpd_once(paths[s], s == 1,
-						 conn_counts[c], &runs[s][c]);
-				if (why)
-					runs[s][c].skip = why;
+				progress(s, b, c, ", syscalls counted");
+				httpd_once(s, b, c, true, 0);
 			}
-		}
-	}
+	load_read(load_after, sizeof(load_after));
 }
 
 bool
-httpd_result(int server, int conns, double *rps, double *p50, double *p99)
+httpd_result(int server, int body, int conns, struct httpd_fig *f)
 {
-	const struct httpd_run *r = &runs[server][conns];
+	const struct httpd_run *r = &runs[server][body][conns];
 
 	if (httpd_skip || r->skip || !r->n)
 		return false;
-	*rps = median(r->rps, r->n);
-	*p50 = median(r->p50, r->n);
-	*p99 = median(r->p99, r->n);
+	f->n = r->n;
+	f->rps = median(r->rps, r->n);
+	f->rps_min = f->rps_max = r->rps[0];
+	for (int i = 1; i < r->n; i++) {
+		f->rps_min = fmin(f->rps_min, r->rps[i]);
+		f->rps_max = fmax(f->rps_max, r->rps[i]);
+	}
+	f->p50 = median(r->p50, r->n);
+	f->p99 = median(r->p99, r->n);
+	f->cpu = median(r->cpu, r->n);
+	f->sys = r->sys;
+	f->errors = r->errors;
 	return true;
 }
 
-static void
+double
+httpd_paired(int server, int ref, int body, int conns, bool cpu)
+{
+	const struct httpd_run *a = &runs[server][body][conns];
+	const struct httpd_run *b = &runs[ref][body][conns];
+	double v[HTTPD_REPS];
+	int n = 0;
+
+	if (httpd_skip || a->skip || b->skip)
+		return NAN;
+	for (int i = 0; i < a->n; i++)
+		for (int j = 0; j < b->n; j++)
+			if (a->rep[i] == b->rep[j])
+				v[n++] = cpu ? a->cpu[i] / b->cpu[j] :
+					 a->rps[i] / b->rps[j];
+	return median(v, n);
+}
+
+void
 fmt_latency(char *out, size_t n, double s)
 {
 	if (isnan(s))
@@ -255,44 +356,84 @@ fmt_latency(char *out, size_t n, double s)
 		snprintf(out, n, "%.2f s", s);
 }
 
+static void
+print_row(int s, int b, int c, const struct httpd_fig *ng)
+{
+	struct httpd_fig f;
+	char a[16], p[16], vs[16] = "-", cvs[16] = "-", sys[16] = "?";
+
+	if (!httpd_result(s, b, c, &f)) {
+		printf("   %-36s %5d   skipped: %s\n", server_names[s],
+		       httpd_conns[c], runs[s][b][c].skip ?
+		       runs[s][b][c].skip : "no run");
+		return;
+	}
+	fmt_latency(a, sizeof(a), f.p50);
+	fmt_latency(p, sizeof(p), f.p99);
+	if (ng) {
+		snprintf(vs, sizeof(vs), "%.2fx",
+			 httpd_paired(s, SRV_NGINX, b, c, false));
+		snprintf(cvs, sizeof(cvs), "%.2fx",
+			 httpd_paired(s, SRV_NGINX, b, c, true));
+	}
+	if (!isnan(f.sys))
+		snprintf(sys, sizeof(sys), "%.2f", f.sys);
+	printf("   %-36s %5d %9.0f %4.0f%% %6s %9s %9s %6.1f us %6s %6s",
+	       server_names[s], httpd_conns[c], f.rps,
+	       100 * (f.rps_max - f.rps_min) / f.rps, vs, a, p, f.cpu * 1e6,
+	       cvs, sys);
+	if (f.errors)
+		printf("  (%.0f socket errors)", f.errors);
+	putchar('\n');
+}
+
 void
 print_httpd(int num)
 {
-	int n = runs[2][0].n ? runs[2][0].n : runs[0][0].n;
+	int n = 0;
 
-	printf("%d. HTTP/1.1 keep-alive server under wrk -t2 -cN -d%ds "
-	       "--latency (%d run%s; 13-byte body; nothing pinned)\n\n",
-	       num, httpd_seconds, n, n == 1 ? "" : "s");
+	for (int s = 0; s < HTTPD_SERVERS && !n; s++)
+		n = runs[s][0][0].n;
+	printf("%d. HTTP/1.1 keep-alive servers under wrk -t2 -cN -d%ds "
+	       "--latency\n   (%d run%s each, the servers' order rotating; "
+	       "medians; nothing pinned)\n\n", num, httpd_seconds, n,
+	       n == 1 ? "" : "s");
 	if (httpd_skip) {
 		printf("   skipped: %s\n\n", httpd_skip);
 		return;
 	}
-	printf("   %-44s %5s %11s %10s %10s %8s\n", "server", "conns",
-	       "requests/s", "p50", "p99", "vs libev");
-	for (int c = 0; c < HTTPD_CONNS; c++) {
-		double lrps = NAN, l50, l99;
+	printf("   load average %s before, %s after\n\n", load_before,
+	       load_after);
+	for (int b = 0; b < HTTPD_BODIES; b++) {
+		printf("   %zu-byte body\n   %-36s %5s %9s %5s %6s %9s %9s %9s "
+		       "%6s %6s\n", httpd_bodies[b], "server", "conns",
+		       "req/s", "range", "/nginx", "p50", "p99", "CPU/req",
+		       "/nginx", "sys/req");
+		for (int c = 0; c < HTTPD_CONNS; c++) {
+			struct httpd_fig ng;
+			bool has_ng = httpd_result(SRV_NGINX, b, c, &ng);
 
-		if (!httpd_result(2, c, &lrps, &l50, &l99))
-			lrps = NAN;
-		for (int s = 0; s < HTTPD_SERVERS; s++) {
-			double rps, p50, p99;
-			char a[16], b[16];
-
-			if (!httpd_result(s, c, &rps, &p50, &p99)) {
-				printf("   %-44s %5d   skipped: %s\n",
-				       server_names[s], conn_counts[c],
-				       runs[s][c].skip ? runs[s][c].skip :
-				       "no run");
-				continue;
-			}
-			fmt_latency(a, sizeof(a), p50);
-			fmt_latency(b, sizeof(b), p99);
-			printf("   %-44s %5d %11.0f %10s %10s %7.2fx\n",
-			       server_names[s], conn_counts[c], rps, a, b,
-			       rps / lrps);
+			for (int s = 0; s < HTTPD_SERVERS; s++)
+				if (server_shown(s))
+					print_row(s, b, c,
+						  has_ng ? &ng : NULL);
 		}
+		putchar('\n');
 	}
-	printf("\n   The engine's server is tools/examples/http-server.c; "
-	       "libevent's is\n   tools/bench/httpd-libevent.c: the same "
-	       "parser and responses, byte for byte.\n\n");
+	printf("   range: the runs' highest requests/s less their lowest, "
+	       "over the median.\n");
+	printf("   CPU/req: the server's user + system time over the run "
+	       "(/proc/PID/stat, io_uring's\n   workers included) per "
+	       "request; sys/req: its syscalls per request, from one %ds "
+	       "run\n   apart under perf stat. The example is "
+	       "tools/examples/http-server.c, its twin\n   "
+	       "tools/bench/httpd-libevent.c (the same parser and bytes); "
+	       "nginx answers with the same\n   body (return 200; above 2 KiB "
+	       "a file read into one 64 KiB buffer) and its own\n   headers. "
+	       "/nginx: the median of each repetition's ratio, the two run "
+	       "within\n   seconds of each other, so that a change in the "
+	       "machine's load moves both.\n\n",
+	       sys_seconds);
+	if (sys_skip)
+		printf("   syscalls not counted: %s\n\n", sys_skip);
 }
