@@ -216,7 +216,7 @@ void probe_scale(struct probe *p, double n);
 
 #define MAX_REPS 48
 #define MAX_FIGS 20
-#define MAX_SCENS 32
+#define MAX_SCENS 48
 
 /* The columns a scenario's table shows besides the times. */
 enum {
