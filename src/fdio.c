@@ -284,6 +284,25 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 		iov[cnt].iov_base = tail;
 		iov[cnt++].iov_len = room;
 	}
+	/* No room, but room held past a reference: it takes the read, as
+	 * a write would (rope.c), rather than a fresh chunk, when it is not
+	 * so small that reads would come up short all the time. */
+	if (!room && rope__held_reserve(r, &tail) >= MIN(max, (size_t)4096) &&
+	    rope__segs_reserve(r, 1) == 0) {
+		size_t held = MIN(rope__held_reserve(r, &tail), max);
+		ssize_t n;
+
+		iov[0].iov_base = tail;
+		iov[0].iov_len = held;
+		saved = errno;
+		n = rope__sys->readv(fd, iov, 1);
+		if (n < 0)
+			n = -errno;
+		errno = saved;
+		if (n > 0)
+			rope__held_commit(r, (size_t)n);
+		return n;
+	}
 	if (room < max) {
 		size_t want = max - room;
 		size_t cap = MIN(want, MAX(rope__tail_size(r, 0),

@@ -630,6 +630,10 @@ struct rope_chunk *rope__remap_commit(struct rope *r, struct rope__remap *m);
  * consuming the caller's reference. The caller reserved one segment.
  */
 size_t rope__tail_reserve(struct rope *r, uint8_t **ptr);
+/* The held room (invariant 13) for a read when there is no claim, and the
+ * commit of @n bytes read into it (rope.c). */
+size_t rope__held_reserve(const struct rope *r, uint8_t **ptr);
+void rope__held_commit(struct rope *r, size_t n);
 void rope__tail_commit(struct rope *r, size_t n);
 void rope__tail_push(struct rope *r, struct rope_chunk *c, size_t n);
 

@@ -287,6 +287,7 @@ held_room(const struct rope *r)
 	return (size_t)((uintptr_t)r->held_end - (uintptr_t)r->held_ptr);
 }
 
+
 void
 rope__tail_restart(struct rope *r)
 {
@@ -400,6 +401,33 @@ rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
 	 * the room is the claim's, and must not be held twice. */
 	if (r->tail_chunk && r->tail_chunk == r->held)
 		held_drop(r);
+}
+
+/* For fdio.c: the held room, when there is no claim, and where it starts
+ * (0 and nothing otherwise); nothing changes. */
+size_t
+rope__held_reserve(const struct rope *r, uint8_t **ptr)
+{
+	if (r->tail_chunk || !r->held)
+		return 0;
+	*ptr = r->held_ptr;
+	return held_room(r);
+}
+
+/* @n bytes were written at the start of the held room: they become a new
+ * segment, and what is left of the room the claim (the held reference
+ * becomes the segment's). The caller reserved the segment. */
+void
+rope__held_commit(struct rope *r, size_t n)
+{
+	struct rope_chunk *c = r->held;
+	uint8_t *p = r->held_ptr;
+
+	r->held = NULL;
+	r->held_ptr = r->held_end = NULL;
+	rope__drop_value(r);
+	segs_push(r, c, p, n);
+	claim_set(r, c);
 }
 
 /* Cut the stream to @size bytes, dropping references of whole segments. */
@@ -1023,14 +1051,8 @@ write_commit_in_place(struct rope *r, struct write_plan *w, struct src *src)
 		tail_advance(r, w->room);
 	}
 	if (w->use_held) {
-		struct rope_chunk *c = r->held;
-
-		/* The held reference becomes the new segment's. */
 		src_copy(src, r->held_ptr, w->fresh_len);
-		r->held = NULL;
-		segs_push(r, c, r->held_ptr, w->fresh_len);
-		r->held_ptr = r->held_end = NULL;
-		claim_set(r, c);
+		rope__held_commit(r, w->fresh_len);
 	}
 	if (w->fresh) {
 		src_copy(src, w->fresh->data, w->fresh_len);
