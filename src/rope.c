@@ -151,6 +151,8 @@ rope__claim_drop(struct rope *r)
  * uint64_t: with base at most ROPE_MAX_SIZE and the size too, base + size
  * cannot wrap around. A drain calls this once base passes ROPE_MAX_SIZE,
  * which takes that many drained bytes, so its O(segments) is paid for.
+ * Cursors keep coordinates (parse.c): one placed before this would follow
+ * the wrong byte. It takes 2^63 drained bytes, so it is left at that.
  */
 static void
 segs_rebase(struct rope *r)
