@@ -578,6 +578,61 @@ rope__put_close(struct rope *r)
 	r->put_end = r->tail_ptr;
 }
 
+/* The last segment, or NULL. */
+static inline struct rope_seg *
+rope__last_seg(const struct rope *r)
+{
+	return r->nseg ? &r->segs[r->nseg - 1] : NULL;
+}
+
+/* @n bytes just written at tail_ptr become the end of the last segment.
+ * The position stays, so the put area closes. */
+static inline void
+rope__tail_advance(struct rope *r, size_t n)
+{
+	r->segs[r->nseg - 1].len += n;
+	r->size += n;
+	r->tail_ptr += n;
+	rope__put_close(r);
+}
+
+/*
+ * Open the put area when every condition of invariant 10 holds: after a
+ * write that ends at the end, the next one may take the fast path. A
+ * write that leaves the position short of the end keeps it closed.
+ */
+static inline void
+rope__put_open(struct rope *r)
+{
+	if (r->tail_chunk && r->pos == r->size && !r->value && !r->exports) {
+		r->put_end = r->tail_end;
+		r->put_len = &r->segs[r->nseg - 1].len;
+	}
+}
+
+/* The free bytes of the held room (invariant 13; 0 without one). */
+static inline size_t
+rope__held_room(const struct rope *r)
+{
+	return (size_t)((uintptr_t)r->held_end - (uintptr_t)r->held_ptr);
+}
+
+/*
+ * rope.c, for write.c: claim the room after the last segment (in @c);
+ * append a segment (consuming a reference; merged with the last when
+ * contiguous); cut the stream to @size bytes; keep the claim's room as
+ * the held room before another chunk follows it; the room a write may
+ * fill (the claim's, or after a last segment only the rope holds); the
+ * bytes a chunk keeps alive.
+ */
+void rope__claim_set(struct rope *r, struct rope_chunk *c);
+void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
+		     size_t len);
+void rope__segs_cut(struct rope *r, uint64_t size);
+void rope__claim_hold(struct rope *r);
+size_t rope__room_available(const struct rope *r);
+size_t rope__seg_block(const struct rope_chunk *c);
+
 /* rope.c */
 int rope__segs_reserve(struct rope *r, size_t extra);
 void rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The rope: life cycle, the segment array, the tail claim and the write
- * path. Reads and positions are in stream.c, values in value.c, exports and
- * snapshots in export.c.
+ * The rope: life cycle, the segment array, the tail claim, tail sizing and
+ * the memory the rope keeps (invariants 7, 12 and 13), drain and truncate.
+ * The write path is in write.c, reads and positions in stream.c, values in
+ * value.c, exports and snapshots in export.c.
  *
  * Every mutation runs in three phases: plan (read-only), allocate (the only
  * step that can fail; on failure everything allocated so far is freed), and
@@ -77,12 +78,6 @@ rope__segs_reserve(struct rope *r, size_t extra)
 	return 0;
 }
 
-static struct rope_seg *
-last_seg(const struct rope *r)
-{
-	return r->nseg ? &r->segs[r->nseg - 1] : NULL;
-}
-
 static void
 claim_drop(struct rope *r)
 {
@@ -106,10 +101,10 @@ room_within_max(const struct rope *r, size_t room)
 
 /* Claim the free space after the last segment, which must lie in @c.
  * The put area stays closed: the write that asked opens it. */
-static void
-claim_set(struct rope *r, struct rope_chunk *c)
+void
+rope__claim_set(struct rope *r, struct rope_chunk *c)
 {
-	struct rope_seg *s = last_seg(r);
+	struct rope_seg *s = rope__last_seg(r);
 
 	r->tail_chunk = c;
 	r->tail_base = c->data;
@@ -119,25 +114,11 @@ claim_set(struct rope *r, struct rope_chunk *c)
 	rope__put_close(r);
 }
 
-/*
- * Open the put area when every condition of invariant 10 holds: after a
- * write that ends at the end, the next one may take the fast path. A
- * write that leaves the position short of the end keeps it closed.
- */
-static void
-put_open(struct rope *r)
-{
-	if (r->tail_chunk && r->pos == r->size && !r->value && !r->exports) {
-		r->put_end = r->tail_end;
-		r->put_len = &r->segs[r->nseg - 1].len;
-	}
-}
-
 /* The claim, for seam.c: on the last segment's chunk, or none. */
 void
 rope__claim_tail(struct rope *r)
 {
-	claim_set(r, last_seg(r)->chunk);
+	rope__claim_set(r, rope__last_seg(r)->chunk);
 }
 
 void
@@ -163,18 +144,7 @@ segs_rebase(struct rope *r)
 	/* A claim cut short at ROPE_MAX_SIZE is measured again from here
 	 * (rope__check relies on base + size + room for it). */
 	if (r->tail_chunk)
-		claim_set(r, r->tail_chunk);
-}
-
-/* @n bytes just written at tail_ptr become the end of the last segment.
- * The position stays, so the put area closes. */
-static inline void
-tail_advance(struct rope *r, size_t n)
-{
-	r->segs[r->nseg - 1].len += n;
-	r->size += n;
-	r->tail_ptr += n;
-	rope__put_close(r);
+		rope__claim_set(r, r->tail_chunk);
 }
 
 /* Segments were added or dropped: the count of own references is stale. */
@@ -268,8 +238,8 @@ held_drop(struct rope *r)
  * lose it, as long as it is worth more than the reference the rope takes.
  * Seam chunks are left alone: their resizing rules want one reference.
  */
-static void
-claim_hold(struct rope *r)
+void
+rope__claim_hold(struct rope *r)
 {
 	struct rope_chunk *c = r->tail_chunk;
 
@@ -281,12 +251,6 @@ claim_hold(struct rope *r)
 	r->held = c;
 	r->held_ptr = r->tail_ptr;
 	r->held_end = r->tail_end;
-}
-
-static size_t
-held_room(const struct rope *r)
-{
-	return (size_t)((uintptr_t)r->held_end - (uintptr_t)r->held_ptr);
 }
 
 
@@ -312,7 +276,7 @@ rope__tail_limit(struct rope *r, size_t max)
 void
 rope__claim_recheck(struct rope *r)
 {
-	struct rope_seg *s = last_seg(r);
+	struct rope_seg *s = rope__last_seg(r);
 
 	own_forget(r);
 	rope__put_close(r);  /* put_len may point at another segment now */
@@ -357,7 +321,7 @@ claim_trim(struct rope *r)
 	rope__pages_mem_trim(from, (size_t)(end - from));
 	c->cap = (size_t)(from - c->data);
 	c->flat_id = 0;
-	claim_set(r, c);
+	rope__claim_set(r, c);
 }
 
 /*
@@ -365,11 +329,11 @@ claim_trim(struct rope *r)
  * A segment that continues the last one in the same chunk is merged into it
  * (invariant 3). The caller has reserved room for one segment.
  */
-static void
-segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
+void
+rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 		size_t len)
 {
-	struct rope_seg *s = last_seg(r);
+	struct rope_seg *s = rope__last_seg(r);
 
 	if (unlikely(r->tail_chunk && c != r->tail_chunk &&
 		     rope__tail_room(r) > ROPE_MEM_SLACK / 4))
@@ -390,14 +354,14 @@ segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 }
 
 /* For compose.c: append a window of @c, consuming a reference, keeping
- * the claim's room for later writes (claim_hold()). The caller reserved
+ * the claim's room for later writes (rope__claim_hold()). The caller reserved
  * the segment. */
 void
 rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
 		    size_t len)
 {
-	claim_hold(r);
-	segs_push(r, c, data, len);
+	rope__claim_hold(r);
+	rope__segs_push(r, c, data, len);
 	/* A window of the claimed chunk itself that ends where the claim
 	 * begins (a snapshot of this rope appended to it) keeps the claim:
 	 * the room is the claim's, and must not be held twice. */
@@ -413,7 +377,7 @@ rope__held_reserve(const struct rope *r, uint8_t **ptr)
 	if (r->tail_chunk || !r->held)
 		return 0;
 	*ptr = r->held_ptr;
-	return held_room(r);
+	return rope__held_room(r);
 }
 
 /* @n bytes were written at the start of the held room: they become a new
@@ -428,13 +392,13 @@ rope__held_commit(struct rope *r, size_t n)
 	r->held = NULL;
 	r->held_ptr = r->held_end = NULL;
 	rope__drop_value(r);
-	segs_push(r, c, p, n);
-	claim_set(r, c);
+	rope__segs_push(r, c, p, n);
+	rope__claim_set(r, c);
 }
 
 /* Cut the stream to @size bytes, dropping references of whole segments. */
-static void
-segs_cut(struct rope *r, uint64_t size)
+void
+rope__segs_cut(struct rope *r, uint64_t size)
 {
 	while (r->nseg && rope__seg_off(r, &r->segs[r->nseg - 1]) >= size)
 		rope__chunk_unref(r->segs[--r->nseg].chunk);
@@ -500,7 +464,7 @@ chunk_after_empty(uint64_t traffic)
 static void
 segs_empty(struct rope *r)
 {
-	struct rope_seg *s = last_seg(r);
+	struct rope_seg *s = rope__last_seg(r);
 	struct rope_chunk *keep = NULL;
 	uint64_t end = r->base + r->size;
 	uint64_t traffic = end - r->empty_base;
@@ -510,7 +474,7 @@ segs_empty(struct rope *r)
 		keep = s->chunk;
 		rope__chunk_ref(keep);
 	}
-	segs_cut(r, 0);
+	rope__segs_cut(r, 0);
 	r->segs = r->seg_mem;
 	/* Coordinates go on from the end, so that a cursor on a drained
 	 * byte stays stale and one at the end reads what comes next. */
@@ -556,9 +520,9 @@ rope__segs_replace_all(struct rope *r, struct rope_chunk *c, size_t len)
 	r->nseg = 0;
 	r->size = 0;  /* base stays: the bytes keep their coordinates */
 	claim_drop(r);
-	segs_push(r, c, c->data, len);
+	rope__segs_push(r, c, c->data, len);
 	if (c->kind == ROPE_CHUNK_OWNED)
-		claim_set(r, c);
+		rope__claim_set(r, c);
 }
 
 /*
@@ -703,36 +667,14 @@ rope__seg_private(struct rope *r, size_t i)
 }
 
 /*
- * May [a, b) be overwritten in place from source bytes that lie within
- * [lo, hi)? Only if every segment there is private and none of them holds
- * source bytes: a caller may write the rope's own bytes back into it (a
- * pullup pointer), and an overwrite in place would then read bytes it has
- * already changed. A fresh chunk reads the whole source first.
- */
-static bool
-range_in_place(struct rope *r, uint64_t a, uint64_t b,
-	       const uint8_t *lo, const uint8_t *hi)
-{
-	for (size_t i = rope__find(r, a);
-	     i < r->nseg && rope__seg_off(r, &r->segs[i]) < b; i++) {
-		const struct rope_seg *s = &r->segs[i];
-
-		if (!rope__seg_private(r, i) ||
-		    (s->data < hi && lo < s->data + s->len))
-			return false;
-	}
-	return true;
-}
-
-/*
  * Free space we may append into: our claim, or the room after the last
  * segment when nobody else references its chunk at all (after a truncate,
  * or in a chunk that came from a value that has since been released).
  */
-static size_t
-room_available(const struct rope *r)
+size_t
+rope__room_available(const struct rope *r)
 {
-	const struct rope_seg *s = last_seg(r);
+	const struct rope_seg *s = rope__last_seg(r);
 	size_t mine, refs;
 
 	if (r->tail_chunk)
@@ -754,344 +696,8 @@ rope__drop_value(struct rope *r)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Writing                                                                  */
+/* The checks every change makes                                            */
 /* ------------------------------------------------------------------------ */
-
-/* A cursor over the caller's iovecs, so write and writev share one path. */
-struct src {
-	const struct iovec *iov;
-	size_t off;
-	size_t zeros;            /* zero bytes that come before the iovecs */
-};
-
-/* The lowest and highest address of the next @len source bytes. */
-static void
-src_bounds(const struct src *src, size_t len, const uint8_t **lo,
-	   const uint8_t **hi)
-{
-	const struct iovec *iov = src->iov;
-	size_t off = src->off;
-
-	*lo = (const uint8_t *)UINTPTR_MAX;
-	*hi = NULL;
-	len -= MIN(len, src->zeros);  /* zeros lie nowhere */
-	for (; len > 0; iov++, off = 0) {
-		size_t n = MIN(len, iov->iov_len - off);
-		const uint8_t *p;
-
-		/* An empty buffer may have a NULL base: no arithmetic on it. */
-		if (n == 0)
-			continue;
-		p = (const uint8_t *)iov->iov_base + off;
-		*lo = MIN(*lo, p);
-		*hi = MAX(*hi, p + n);
-		len -= n;
-	}
-}
-
-static void
-src_copy(struct src *src, uint8_t *dst, size_t len)
-{
-	if (src->zeros) {
-		size_t z = MIN(len, src->zeros);
-
-		memset(dst, 0, z);
-		dst += z;
-		len -= z;
-		src->zeros -= z;
-	}
-	while (len > 0) {
-		size_t n = MIN(len, src->iov->iov_len - src->off);
-
-		/* Empty buffers may have a NULL base: step over them, since
-		 * memcpy from NULL is undefined even for zero bytes. */
-		if (n == 0) {
-			src->iov++;
-			continue;
-		}
-		memcpy(dst, (const uint8_t *)src->iov->iov_base + src->off, n);
-		dst += n;
-		len -= n;
-		src->off += n;
-		if (src->off == src->iov->iov_len) {
-			src->iov++;
-			src->off = 0;
-		}
-	}
-}
-
-/* Overwrite [a, b) of private segments in place. */
-static void
-write_in_place(struct rope *r, uint64_t a, uint64_t b, struct src *src)
-{
-	for (size_t i = rope__find(r, a); a < b; i++) {
-		struct rope_seg *s = &r->segs[i];
-		size_t off = (size_t)(a - rope__seg_off(r, s));
-		size_t n = (size_t)MIN((uint64_t)(s->len - off), b - a);
-
-		src_copy(src, s->data + off, n);
-		a += n;
-	}
-}
-
-/* A stream range [a, b) an overwrite of shared bytes replaces. */
-struct block {
-	uint64_t a, b;
-};
-
-/*
- * Widen a small overwrite of shared bytes, [p, p + ov), to the aligned
- * ROPE_COW_BLOCK around it, within the stream. Alignment is in segment
- * coordinates, which drains do not move, so later overwrites of the same
- * block find it private and write in place, and a rope cut by many
- * overwrites keeps a few segments per block. Returns false for an
- * overwrite big enough to cost its own bytes only.
- */
-static bool
-cow_block(const struct rope *r, uint64_t p, size_t ov, struct block *blk)
-{
-	uint64_t head = (r->base + p) % ROPE_COW_BLOCK;
-	uint64_t tail = (ROPE_COW_BLOCK - (r->base + p + ov) % ROPE_COW_BLOCK) %
-			ROPE_COW_BLOCK;
-
-	if (ov >= ROPE_COW_BLOCK)
-		return false;
-	blk->a = p - MIN(p, head);
-	blk->b = p + ov + MIN(tail, r->size - p - ov);
-	return true;
-}
-
-/* The block's new bytes: the rope's around the overwrite, @src's in it.
- * The source is read last and whole, so it may lie in the rope itself. */
-static void
-cow_block_fill(const struct rope *r, const struct block *blk,
-	       struct rope_chunk *fresh, uint64_t p, size_t ov, struct src *src)
-{
-	size_t head = (size_t)(p - blk->a);
-
-	rope_pread(r, fresh->data, head, (int64_t)blk->a);
-	rope_pread(r, fresh->data + head + ov, (size_t)(blk->b - p - ov),
-		   (int64_t)(p + ov));
-	src_copy(src, fresh->data + head, ov);
-}
-
-/*
- * How a write of @n bytes at stream offset @p lands. It splits into: an
- * overwrite of [p, ov_end) inside the stream; a gap of zeros when p is
- * past the end; and an extension past the end, which first fills the tail
- * room and then goes into one fresh chunk. When the overwritten bytes are
- * not all private, the overwrite and the extension together go into one
- * fresh chunk instead (or, for a small overwrite alone, the aligned block
- * around it), which costs O(n) memory.
- */
-struct write_plan {
-	uint64_t p, ov_end;
-	size_t n, ov, ext;
-	uint64_t gap;            /* zeros kept as a zero segment */
-	size_t room;             /* extension bytes the tail room takes */
-	size_t fresh_len;        /* bytes the fresh chunk takes */
-	size_t head;             /* rope bytes before p the fresh chunk takes
-				    (the extension case; see widen()) */
-	bool in_place;           /* the overwrite is private: in place */
-	bool use_held;           /* the fresh bytes go to the held room */
-	struct block blk;        /* a copied block, when blk.b > blk.a */
-	struct rope_chunk *fresh;
-};
-
-static size_t seg_block(const struct rope_chunk *c);
-
-/* May @s stay a window of its block in a rope of @size bytes? */
-static bool
-window_kept(const struct rope_seg *s, uint64_t size)
-{
-	return s->chunk->kind == ROPE_CHUNK_ZERO ||
-	       rope__window_worth_keeping(seg_block(s->chunk), s->len, size);
-}
-
-/*
- * Bytes [*a, *b) of the stream are to be replaced by a fresh chunk. What is
- * left of the segments the range cuts stays a window of their blocks; a
- * window of a block far larger than the rope would keep it alive for a few
- * bytes once its other holders let go (invariant 12), so the range widens
- * to take those bytes into the fresh chunk instead.
- */
-static void
-widen(const struct rope *r, uint64_t *a, uint64_t *b)
-{
-	const struct rope_seg *s;
-
-	if (*a < r->size) {
-		s = &r->segs[rope__find(r, *a)];
-		if (rope__seg_off(r, s) < *a && !window_kept(s, r->size))
-			*a = rope__seg_off(r, s);
-	}
-	if (*b > *a && *b < r->size) {
-		s = &r->segs[rope__find(r, *b - 1)];
-		if (rope__seg_off(r, s) + s->len > *b &&
-		    !window_kept(s, r->size))
-			*b = rope__seg_off(r, s) + s->len;
-	}
-}
-
-/* Plan the write: read-only but for a seam chunk that may grow in place,
- * which changes nothing but the chunk's place. */
-static void
-write_plan(struct rope *r, struct write_plan *w, struct src *src)
-{
-	uint64_t p = w->p, end = p + w->n, size = r->size;
-	const uint8_t *lo, *hi;
-
-	w->ov_end = MIN(end, size);
-	w->ov = p < size ? (size_t)(w->ov_end - p) : 0;
-	w->gap = p > size ? p - size : 0;
-	w->ext = end > size ? (size_t)(end - MAX(p, size)) : 0;
-	w->room = 0;
-	w->in_place = true;
-	w->use_held = false;
-	w->head = 0;
-	w->blk.a = w->blk.b = 0;
-	w->fresh = NULL;
-	if (w->ov) {
-		src_bounds(src, w->n, &lo, &hi);
-		w->in_place = range_in_place(r, p, w->ov_end, lo, hi);
-	}
-	if (w->in_place) {
-		if (w->gap == 0)
-			w->room = MIN(room_available(r), w->ext);
-		/* A tail chunk from the rope's allocator grows rather than
-		 * start a new segment, so the stream stays one block. Where
-		 * it cannot, or the allocator refuses, a fresh chunk will do;
-		 * either way nothing has changed but the chunk's place. */
-		if (w->room < w->ext && w->gap == 0 && r->alloc.resize) {
-			if (!w->ov)
-				src_bounds(src, w->n, &lo, &hi);
-			if (rope__seam_grow(r, w->ext, lo, hi) == 0)
-				w->room = w->ext;
-		}
-		w->fresh_len = w->ext - w->room;
-		w->use_held = w->fresh_len && !w->room && !w->gap &&
-			      !r->tail_chunk && held_room(r) >= w->fresh_len;
-	} else if (!w->ext) {
-		/* A range inside: the aligned block around a small one, or
-		 * the range itself, and what widen() adds. */
-		if (!cow_block(r, p, w->ov, &w->blk)) {
-			w->blk.a = p;
-			w->blk.b = w->ov_end;
-		}
-		widen(r, &w->blk.a, &w->blk.b);
-		w->fresh_len = (size_t)(w->blk.b - w->blk.a);
-	} else {
-		uint64_t a = p, b = size;
-
-		widen(r, &a, &b);
-		w->head = (size_t)(p - a);
-		w->fresh_len = w->head + w->ov + w->ext;
-	}
-}
-
-/* Allocate what the plan needs: the only step that can fail. */
-static int
-write_alloc(struct rope *r, struct write_plan *w)
-{
-	if (w->fresh_len && !w->use_held) {
-		/* A chunk that ends the stream gets tail room to grow into
-		 * (the spare, when it holds the bytes); one replacing bytes in
-		 * the middle is exact. */
-		if (w->ext)
-			w->fresh = rope__tail_fresh(r, w->fresh_len,
-					rope__tail_size(r, w->fresh_len));
-		else
-			w->fresh = rope__chunk_new(w->fresh_len);
-		if (!w->fresh)
-			return -ENOMEM;
-	}
-	/* Segments the commit may add: a replaced range splits one segment
-	 * into three; a gap and a fresh tail chunk add one each. */
-	if (rope__segs_reserve(r, (w->in_place ? 0 : 2) + (w->gap ? 1 : 0) +
-				  ((w->fresh || w->use_held) && w->in_place ?
-				   1 : 0)) < 0) {
-		if (w->fresh)
-			rope__tail_discard(r, w->fresh);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Commit a write whose overwritten bytes are shared: fresh bytes replace
- * them (a block around a small overwrite, or everything from p on). */
-static void
-write_commit_copy(struct rope *r, struct write_plan *w, struct src *src)
-{
-	struct rope_chunk *fresh = w->fresh;
-
-	if (w->blk.b > w->blk.a) {
-		cow_block_fill(r, &w->blk, fresh, w->p, w->ov, src);
-		rope__segs_replace(r, w->blk.a, w->blk.b, fresh, fresh->data);
-		return;
-	}
-	/* The extension: the head widen() took first, from the rope as it
-	 * is, then the source, which may lie in the rope itself. */
-	rope_pread(r, fresh->data, w->head, (int64_t)(w->p - w->head));
-	src_copy(src, fresh->data + w->head, w->fresh_len - w->head);
-	segs_cut(r, w->p - w->head);
-	rope__tail_push(r, fresh, w->fresh_len);
-}
-
-/* Commit a write whose overwritten bytes are private: in place, then the
- * gap, the tail room and the fresh chunk, in stream order. */
-static void
-write_commit_in_place(struct rope *r, struct write_plan *w, struct src *src)
-{
-	if (w->ov)
-		write_in_place(r, w->p, w->ov_end, src);
-	if (w->gap)
-		segs_push(r, &rope__zero_chunk, rope__zero_chunk.data, w->gap);
-	if (w->room) {
-		if (!r->tail_chunk)
-			claim_set(r, last_seg(r)->chunk);
-		src_copy(src, r->tail_ptr, w->room);
-		tail_advance(r, w->room);
-	}
-	if (w->use_held) {
-		src_copy(src, r->held_ptr, w->fresh_len);
-		rope__held_commit(r, w->fresh_len);
-	}
-	if (w->fresh) {
-		src_copy(src, w->fresh->data, w->fresh_len);
-		rope__tail_push(r, w->fresh, w->fresh_len);
-	}
-}
-
-/*
- * Write @n bytes from @src at stream offset @p (the caller checked that the
- * rope is open, not exported, n > 0 and p + n <= ROPE_MAX_SIZE). A small
- * gap becomes zeros written with the bytes (ROPE_GAP_COPY_MAX), so that
- * a parser stepping past the end a byte at a time keeps one tail chunk.
- */
-static int
-write_at(struct rope *r, uint64_t p, struct src *src, size_t n)
-{
-	struct write_plan w = { .p = p, .n = n };
-	int ret;
-
-	if (p > r->size && p - r->size <= ROPE_GAP_COPY_MAX) {
-		src->zeros = (size_t)(p - r->size);
-		w.p = r->size;
-		w.n = n + src->zeros;
-	}
-	write_plan(r, &w, src);
-	ret = write_alloc(r, &w);
-	if (ret < 0) {
-		src->zeros = 0;
-		return ret;
-	}
-	rope__drop_value(r);
-	if (w.in_place)
-		write_commit_in_place(r, &w, src);
-	else
-		write_commit_copy(r, &w, src);
-	return 0;
-}
 
 int
 rope__check_writable(const struct rope *r)
@@ -1111,226 +717,6 @@ rope__check_extent(uint64_t p, size_t n)
 	if ((uint64_t)n > ROPE_MAX_SIZE - MIN(p, ROPE_MAX_SIZE) ||
 	    n > (size_t)SSIZE_MAX)
 		return -EOVERFLOW;
-	return 0;
-}
-
-/*
- * memcpy() of 1 to 16 bytes without the call: two overlapping loads and
- * two stores of 8, 4 or 1 bytes cover every length. All loads come before
- * the stores, so even overlapping ranges would copy right.
- */
-static inline void
-copy_small(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	if (n >= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, src, 8);
-		memcpy(&b, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-
-		memcpy(&a, src, 4);
-		memcpy(&b, src + n - 4, 4);
-		memcpy(dst, &a, 4);
-		memcpy(dst + n - 4, &b, 4);
-	} else {
-		uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
-
-		dst[0] = a;
-		dst[n / 2] = b;
-		dst[n - 1] = c;
-	}
-}
-
-/* Copy @len (> 0) bytes to the tail: short ones inline, as most appends
- * of network protocols and logs are. */
-static inline void
-tail_copy(uint8_t *dst, const void *buf, size_t len)
-{
-	if (len <= 16)
-		copy_small(dst, buf, len);
-	else
-		memcpy(dst, buf, len);
-}
-
-/* Append into the claimed tail room; the caller checked that it fits and
- * that no value is cached and no export alive. */
-static inline void
-append_fast(struct rope *r, const void *buf, size_t len)
-{
-	tail_copy(r->tail_ptr, buf, len);
-	tail_advance(r, len);
-}
-
-static ssize_t
-write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
-	  bool advance)
-{
-	struct src src = { iov, 0, 0 };
-	int ret;
-
-	ret = rope__check_extent(p, n);
-	if (ret < 0)
-		return ret;
-	if (n == 0)
-		return 0;
-	ret = write_at(r, p, &src, n);
-	if (ret < 0)
-		return ret;
-	if (advance)
-		r->pos = p + n;
-	return (ssize_t)n;
-}
-
-/* Everything rope_write() does but its fast path; apart, so that the
- * fast path saves no register and sets up no frame. */
-static __attribute__((noinline)) ssize_t
-write_slow(struct rope *r, const void *buf, size_t len)
-{
-	struct iovec iov;
-	ssize_t ret;
-
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (!buf && len)
-		return -EINVAL;
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	ret = write_iov(r, r->pos, &iov, len, true);
-	if (ret > 0)
-		put_open(r);
-	return ret;
-}
-
-/* @len bytes copied to the open put area become part of the stream: the
- * last segment, the size and the position (equal here) move together. */
-static inline ssize_t
-put_advance(struct rope *r, uint8_t *p, size_t len)
-{
-	r->tail_ptr = p + len;
-	*r->put_len += len;
-	r->size += len;
-	r->pos += len;
-	return (ssize_t)len;
-}
-
-/* A put of more than 16 bytes: apart too, as memcpy() is a call. */
-static __attribute__((noinline)) ssize_t
-put_long(struct rope *r, const void *buf, size_t len)
-{
-	uint8_t *p = r->tail_ptr;
-
-	memcpy(p, buf, len);
-	return put_advance(r, p, len);
-}
-
-/*
- * The fast path is the put area (invariant 10): one bound check covers the
- * position, the cached value, exports, a closed rope and ROPE_MAX_SIZE,
- * since each of them keeps the area closed. len 0 never takes it (len - 1
- * wraps), so a closed or exported rope still says so. A short copy is
- * inline; everything else is a tail call, so no register is saved.
- */
-ROPEIO_EXPORT ssize_t
-rope_write(struct rope *r, const void *buf, size_t len)
-{
-	if (likely(r && buf && len - 1 < (size_t)((uintptr_t)r->put_end -
-						  (uintptr_t)r->tail_ptr))) {
-		uint8_t *p = r->tail_ptr;
-
-		if (unlikely(len > 16))
-			return put_long(r, buf, len);
-		copy_small(p, buf, len);
-		return put_advance(r, p, len);
-	}
-	return write_slow(r, buf, len);
-}
-
-ROPEIO_EXPORT ssize_t
-rope_append(struct rope *r, const void *buf, size_t len)
-{
-	struct iovec iov;
-	ssize_t ret;
-
-	if (likely(r && buf && len - 1 < rope__tail_room(r) && !r->value &&
-		   !r->exports)) {
-		append_fast(r, buf, len);
-		return (ssize_t)len;
-	}
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (!buf && len)
-		return -EINVAL;
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	ret = write_iov(r, r->size, &iov, len, false);
-	if (ret > 0)
-		put_open(r);
-	return ret;
-}
-
-ROPEIO_EXPORT ssize_t
-rope_writev(struct rope *r, const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-	ssize_t n;
-	int ret, i;
-
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
-		return -EINVAL;
-	for (i = 0; i < iovcnt; i++) {
-		if (!iov[i].iov_base && iov[i].iov_len)
-			return -EINVAL;
-		if (__builtin_add_overflow(total, iov[i].iov_len, &total))
-			return -EOVERFLOW;
-	}
-	n = write_iov(r, r->pos, iov, total, true);
-	if (n > 0)
-		put_open(r);
-	return n;
-}
-
-ROPEIO_EXPORT int
-rope_append_ref(struct rope *r, const void *data, size_t len,
-		rope_release_fn release, void *arg)
-{
-	struct rope_chunk *c;
-	int ret;
-
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (!data && len)
-		return -EINVAL;
-	ret = rope__check_extent(r->size, len);
-	if (ret < 0)
-		return ret;
-	if (len == 0) {
-		/* Nothing to reference: the memory is released at once. */
-		if (release)
-			release((void *)data, 0, arg);
-		return 0;
-	}
-	c = rope__chunk_new_external(data, len, release, arg);
-	if (!c)
-		return -ENOMEM;
-	if (rope__segs_reserve(r, 1) < 0) {
-		/* The caller keeps ownership on failure: no release. */
-		((struct rope_chunk_external *)c)->release = NULL;
-		rope__chunk_unref(c);
-		return -ENOMEM;
-	}
-	rope__drop_value(r);
-	claim_hold(r);
-	segs_push(r, c, c->data, len);
 	return 0;
 }
 
@@ -1392,7 +778,7 @@ seg_trim_pages(struct rope *r, struct rope_seg *s)
 	c->cap = (size_t)(hi - lo);
 	c->flat_id = 0;  /* no longer a flatten's whole block */
 	if (c == r->tail_chunk)
-		claim_set(r, c);
+		rope__claim_set(r, c);
 }
 
 /*
@@ -1407,8 +793,8 @@ seg_trim_pages(struct rope *r, struct rope_seg *s)
  */
 /* The bytes of the block a segment's chunk keeps alive: an owned chunk's
  * allocation, or the caller's memory under an external chunk. */
-static size_t
-seg_block(const struct rope_chunk *c)
+size_t
+rope__seg_block(const struct rope_chunk *c)
 {
 	return c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
 }
@@ -1422,7 +808,7 @@ seg_shrink(struct rope *r, size_t i)
 
 	if (c->kind == ROPE_CHUNK_ZERO)
 		return;
-	block = seg_block(c);
+	block = rope__seg_block(c);
 	if (rope__window_worth_keeping(block, s->len, r->size))
 		return;
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages && !c->seam &&
@@ -1440,7 +826,7 @@ seg_shrink(struct rope *r, size_t i)
 	s->data = fresh->data;
 	own_forget(r);
 	if (c == r->tail_chunk && i == r->nseg - 1)
-		claim_set(r, fresh);
+		rope__claim_set(r, fresh);
 	rope__chunk_unref(c);
 }
 
@@ -1489,7 +875,7 @@ rope_truncate(struct rope *r, int64_t size)
 		if (size == 0)
 			segs_empty(r);
 		else
-			segs_cut(r, (uint64_t)size);
+			rope__segs_cut(r, (uint64_t)size);
 		rope_shrink(r, before);
 	}
 	if (size == 0)
@@ -1549,12 +935,12 @@ rope_drain(struct rope *r, size_t len)
 size_t
 rope__tail_reserve(struct rope *r, uint8_t **ptr)
 {
-	size_t room = room_available(r);
+	size_t room = rope__room_available(r);
 
 	/* Claiming the room after an exclusive last segment changes no
 	 * byte, so it is safe even if the caller then fails. */
 	if (room && !r->tail_chunk)
-		claim_set(r, last_seg(r)->chunk);
+		rope__claim_set(r, rope__last_seg(r)->chunk);
 	*ptr = r->tail_ptr;
 	return room;
 }
@@ -1563,7 +949,7 @@ void
 rope__tail_commit(struct rope *r, size_t n)
 {
 	rope__drop_value(r);
-	tail_advance(r, n);
+	rope__tail_advance(r, n);
 }
 
 /*
@@ -1591,8 +977,8 @@ tail_push(struct rope *r, struct rope_chunk *c, size_t n, bool sized)
 	else
 		spare_drop(r);
 	rope__drop_value(r);
-	segs_push(r, c, c->data, n);
-	claim_set(r, c);
+	rope__segs_push(r, c, c->data, n);
+	rope__claim_set(r, c);
 	if (!sized)
 		r->next_chunk = next;
 	else if (filled)
@@ -1644,7 +1030,7 @@ rope__append_chunk(struct rope *r, struct rope_chunk *c, size_t n)
 	 * a receive that adopts many buffers between small copies would
 	 * otherwise double it with every buffer (a 100 KB stream ended in
 	 * a 256 KiB tail chunk). */
-	claim_hold(r);
+	rope__claim_hold(r);
 	tail_push(r, c, n, false);
 	return 0;
 }
@@ -1696,8 +1082,8 @@ rope_new_from(struct rope **out, const void *data, size_t len)
 	}
 	if (c) {
 		memcpy(c->data, data, len);
-		segs_push(r, c, c->data, len);
-		claim_set(r, c);
+		rope__segs_push(r, c, c->data, len);
+		rope__claim_set(r, c);
 	}
 	*out = r;
 	return 0;
@@ -1717,7 +1103,7 @@ rope_new_from_bytes(struct rope **out, struct rope_bytes *b)
 		/* No claim: the chunk's free space belongs to whoever
 		 * allocated it. */
 		rope__chunk_ref(b->chunk);
-		segs_push(r, b->chunk, (uint8_t *)b->data, b->size);
+		rope__segs_push(r, b->chunk, (uint8_t *)b->data, b->size);
 	}
 	*out = r;
 	return 0;
