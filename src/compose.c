@@ -23,15 +23,6 @@
 /* Windows of another segment array                                        */
 /* ------------------------------------------------------------------------ */
 
-/* The bytes of a block a window lies in, for the rule above. */
-static size_t
-block_bytes(const struct rope_chunk *c)
-{
-	if (c->kind == ROPE_CHUNK_ZERO)
-		return 0;
-	return c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
-}
-
 /*
  * Append [@off, @off + @len) of the segments @segs (@n of them, the first
  * at coordinate @base) to @r: by reference, or copied where the window
@@ -42,7 +33,6 @@ static int
 append_windows(struct rope *r, const struct rope_seg *segs, size_t n,
 	       uint64_t base, uint64_t off, size_t len)
 {
-	uint64_t size_after = r->size + len;
 	size_t first, last, copy_len = 0, at = 0;
 	struct rope_chunk *copy = NULL;
 
@@ -56,8 +46,7 @@ append_windows(struct rope *r, const struct rope_seg *segs, size_t n,
 		uint64_t a = MAX(s->start, base + off);
 		uint64_t b = MIN(s->start + s->len, base + off + len);
 
-		if (!rope__window_worth_keeping(block_bytes(s->chunk),
-						(size_t)(b - a), size_after))
+		if (!rope__window_kept(s->chunk, (size_t)(b - a)))
 			copy_len += (size_t)(b - a);
 	}
 	/* Allocate. */
@@ -79,8 +68,7 @@ append_windows(struct rope *r, const struct rope_seg *segs, size_t n,
 		uint64_t b = MIN(s->start + s->len, base + off + len);
 		size_t skip = (size_t)(a - s->start), wlen = (size_t)(b - a);
 
-		if (rope__window_worth_keeping(block_bytes(s->chunk), wlen,
-					       size_after)) {
+		if (rope__window_kept(s->chunk, wlen)) {
 			uint8_t *data = s->chunk->kind == ROPE_CHUNK_ZERO ?
 					s->data : s->data + skip;
 
@@ -131,8 +119,6 @@ rope_move(struct rope *dst, struct rope *src, size_t len)
 	ret = rope__check_extent(dst->size, n);
 	if (ret < 0)
 		return ret;
-	if (n > (size_t)INT64_MAX)
-		return -EOVERFLOW;
 	/* The windows take their own references; the drain then lets go of
 	 * src's, so a chunk moves whole with no count left behind, and a
 	 * chunk split at the end stays referenced by both. */

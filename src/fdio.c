@@ -267,6 +267,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 	size_t room;
 	ssize_t got = check_rope_fd(r, fd);
 	int cnt = 0, saved;
+	bool held = false;
 
 	if (got < 0)
 		return got;
@@ -277,31 +278,21 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 		return 0;
 
 	/* Read into the tail room first, then into one fresh chunk; both
-	 * exist before the read, so a failure changes nothing. */
+	 * exist before the read, so a failure changes nothing. Without a
+	 * tail room, room held past a reference takes the read first, as it
+	 * takes a write (rope.c), unless it is so small that reads would
+	 * come up short. */
 	room = rope__tail_reserve(r, &tail);  /* once: it may claim the room */
+	if (!room && rope__held_reserve(r, &tail) >= MIN(max, (size_t)4096)) {
+		held = true;
+		room = rope__held_reserve(r, &tail);
+		if (rope__segs_reserve(r, 1) < 0)
+			return -ENOMEM;
+	}
 	room = MIN(room, max);
 	if (room) {
 		iov[cnt].iov_base = tail;
 		iov[cnt++].iov_len = room;
-	}
-	/* No room, but room held past a reference: it takes the read, as
-	 * a write would (rope.c), rather than a fresh chunk, when it is not
-	 * so small that reads would come up short all the time. */
-	if (!room && rope__held_reserve(r, &tail) >= MIN(max, (size_t)4096) &&
-	    rope__segs_reserve(r, 1) == 0) {
-		size_t held = MIN(rope__held_reserve(r, &tail), max);
-		ssize_t n;
-
-		iov[0].iov_base = tail;
-		iov[0].iov_len = held;
-		saved = errno;
-		n = rope__sys->readv(fd, iov, 1);
-		if (n < 0)
-			n = -errno;
-		errno = saved;
-		if (n > 0)
-			rope__held_commit(r, (size_t)n);
-		return n;
 	}
 	if (room < max) {
 		size_t want = max - room;
@@ -313,7 +304,7 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 		fresh = rope__tail_fresh(r, cap, cap);
 		if (!fresh)
 			return -ENOMEM;
-		if (rope__segs_reserve(r, 1) < 0) {
+		if (rope__segs_reserve(r, held ? 2 : 1) < 0) {
 			rope__tail_discard(r, fresh);
 			return -ENOMEM;
 		}
@@ -332,7 +323,9 @@ rope_read_fd(struct rope *r, int fd, size_t max)
 			rope__tail_discard(r, fresh);
 		return got;
 	}
-	if (room)
+	if (room && held)
+		rope__held_commit(r, MIN((size_t)got, room));
+	else if (room)
 		rope__tail_commit(r, MIN((size_t)got, room));
 	if ((size_t)got > room)
 		rope__tail_push(r, fresh, (size_t)got - room);

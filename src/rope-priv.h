@@ -622,8 +622,7 @@ rope__held_room(const struct rope *r)
  * append a segment (consuming a reference; merged with the last when
  * contiguous); cut the stream to @size bytes; keep the claim's room as
  * the held room before another chunk follows it; the room a write may
- * fill (the claim's, or after a last segment only the rope holds); the
- * bytes a chunk keeps alive.
+ * fill (the claim's, or after a last segment only the rope holds).
  */
 void rope__claim_set(struct rope *r, struct rope_chunk *c);
 void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
@@ -631,7 +630,6 @@ void rope__segs_push(struct rope *r, struct rope_chunk *c, uint8_t *data,
 void rope__segs_cut(struct rope *r, uint64_t size);
 void rope__claim_hold(struct rope *r);
 size_t rope__room_available(const struct rope *r);
-size_t rope__seg_block(const struct rope_chunk *c);
 
 /* rope.c */
 int rope__segs_reserve(struct rope *r, size_t extra);
@@ -768,19 +766,14 @@ ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
 void rope__reservation_drop(struct rope *r);
 
 /*
- * Whether a window of @len bytes of a block of @block bytes may stay a
- * window, or should give the block back (trimmed, or copied out): a rope
- * never keeps a large block alive for a few bytes of it (invariant 12).
- * The measure is the window's own bytes, not the rope's: several windows
- * of large blocks in one rope must each be worth its block. Blocks of up
- * to 128 KiB (every heap chunk) always qualify.
+ * rope.c: whether a window of @len bytes of @c may stay a window, or should
+ * give its block back (trimmed, or copied out): a rope never keeps a large
+ * block alive for a few bytes of it (invariant 12). The measure is the
+ * window's own bytes, not the rope's: several windows of large blocks in
+ * one rope must each be worth its block. Zero runs, and blocks of up to
+ * 128 KiB (every heap chunk), always stay.
  */
-static inline bool
-rope__window_worth_keeping(size_t block, size_t len, uint64_t size)
-{
-	(void)size;
-	return (uint64_t)block <= 2 * (uint64_t)len + ROPE_MEM_SLACK / 2;
-}
+bool rope__window_kept(const struct rope_chunk *c, size_t len);
 
 /* value.c */
 extern struct rope_bytes rope__empty_bytes;

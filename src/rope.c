@@ -281,7 +281,8 @@ rope__claim_recheck(struct rope *r)
 	own_forget(r);
 	rope__put_close(r);  /* put_len may point at another segment now */
 	if (r->tail_chunk &&
-	    (!s || s->chunk != r->tail_chunk || s->data + s->len != r->tail_ptr)) {
+	    (!s || s->chunk != r->tail_chunk ||
+	     s->data + s->len != r->tail_ptr)) {
 		tail_cut_short(r);
 		claim_drop(r);
 	}
@@ -791,12 +792,17 @@ seg_trim_pages(struct rope *r, struct rope_seg *s)
  * bytes cut from it paid for. Out of memory, the rope keeps the block: the
  * bytes are right either way.
  */
-/* The bytes of the block a segment's chunk keeps alive: an owned chunk's
- * allocation, or the caller's memory under an external chunk. */
-size_t
-rope__seg_block(const struct rope_chunk *c)
+bool
+rope__window_kept(const struct rope_chunk *c, size_t len)
 {
-	return c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
+	size_t block;
+
+	if (c->kind == ROPE_CHUNK_ZERO)
+		return true;
+	/* An owned chunk's allocation, or the caller's memory under an
+	 * external chunk. */
+	block = c->kind == ROPE_CHUNK_OWNED ? rope__chunk_footprint(c) : c->cap;
+	return (uint64_t)block <= 2 * (uint64_t)len + ROPE_MEM_SLACK / 2;
 }
 
 static void
@@ -804,12 +810,9 @@ seg_shrink(struct rope *r, size_t i)
 {
 	struct rope_seg *s = &r->segs[i];
 	struct rope_chunk *c = s->chunk, *fresh;
-	size_t mine, refs, block;
+	size_t mine, refs;
 
-	if (c->kind == ROPE_CHUNK_ZERO)
-		return;
-	block = rope__seg_block(c);
-	if (rope__window_worth_keeping(block, s->len, r->size))
+	if (rope__window_kept(c, s->len))
 		return;
 	if (c->kind == ROPE_CHUNK_OWNED && c->pages && !c->seam &&
 	    seg_exclusive(r, s, &mine, &refs)) {
@@ -818,7 +821,8 @@ seg_shrink(struct rope *r, size_t i)
 	}
 	/* Any other block, a seam block included (the allocator's, which
 	 * a value may hold): the bytes move to ropeio's own chunk. */
-	fresh = rope__chunk_new(MAX(s->len, pow2_within(s->len, ROPE_TAIL_MAX)));
+	fresh = rope__chunk_new(MAX(s->len,
+				    pow2_within(s->len, ROPE_TAIL_MAX)));
 	if (!fresh)
 		return;
 	memcpy(fresh->data, s->data, s->len);

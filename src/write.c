@@ -175,14 +175,6 @@ struct write_plan {
 	struct rope_chunk *fresh;
 };
 
-/* May @s stay a window of its block in a rope of @size bytes? */
-static bool
-window_kept(const struct rope_seg *s, uint64_t size)
-{
-	return s->chunk->kind == ROPE_CHUNK_ZERO ||
-	       rope__window_worth_keeping(rope__seg_block(s->chunk), s->len, size);
-}
-
 /*
  * Bytes [*a, *b) of the stream are to be replaced by a fresh chunk. What is
  * left of the segments the range cuts stays a window of their blocks; a
@@ -194,17 +186,20 @@ static void
 widen(const struct rope *r, uint64_t *a, uint64_t *b)
 {
 	const struct rope_seg *s;
+	uint64_t from, to;
 
 	if (*a < r->size) {
 		s = &r->segs[rope__find(r, *a)];
-		if (rope__seg_off(r, s) < *a && !window_kept(s, r->size))
-			*a = rope__seg_off(r, s);
+		from = rope__seg_off(r, s);  /* what is left: [from, *a) */
+		if (from < *a &&
+		    !rope__window_kept(s->chunk, (size_t)(*a - from)))
+			*a = from;
 	}
 	if (*b > *a && *b < r->size) {
 		s = &r->segs[rope__find(r, *b - 1)];
-		if (rope__seg_off(r, s) + s->len > *b &&
-		    !window_kept(s, r->size))
-			*b = rope__seg_off(r, s) + s->len;
+		to = rope__seg_off(r, s) + s->len;  /* the right: [*b, to) */
+		if (to > *b && !rope__window_kept(s->chunk, (size_t)(to - *b)))
+			*b = to;
 	}
 }
 
@@ -245,7 +240,8 @@ write_plan(struct rope *r, struct write_plan *w, struct src *src)
 		}
 		w->fresh_len = w->ext - w->room;
 		w->use_held = w->fresh_len && !w->room && !w->gap &&
-			      !r->tail_chunk && rope__held_room(r) >= w->fresh_len;
+			      !r->tail_chunk &&
+			      rope__held_room(r) >= w->fresh_len;
 	} else if (!w->ext) {
 		/* A range inside: the aligned block around a small one, or
 		 * the range itself, and what widen() adds. */
@@ -320,7 +316,8 @@ write_commit_in_place(struct rope *r, struct write_plan *w, struct src *src)
 	if (w->ov)
 		write_in_place(r, w->p, w->ov_end, src);
 	if (w->gap)
-		rope__segs_push(r, &rope__zero_chunk, rope__zero_chunk.data, w->gap);
+		rope__segs_push(r, &rope__zero_chunk, rope__zero_chunk.data,
+				w->gap);
 	if (w->room) {
 		if (!r->tail_chunk)
 			rope__claim_set(r, rope__last_seg(r)->chunk);
