@@ -42,6 +42,8 @@ http_parse_head(char *h, struct http_request *req)
 		req->http10 = true;
 	else
 		return false;
+	*sp2 = '\0';
+	req->target = sp1 + 1;
 	req->head_only = sp1 - line == 4 && !strncmp(line, "HEAD", 4);
 
 	/* The headers, one per line, until the empty line. */

@@ -13,6 +13,8 @@
 
 /* What a request head asks for. */
 struct http_request {
+	const char *target;  /* the request target ("/a/b?q"), NUL-terminated,
+				inside the parsed head */
 	size_t body_bytes;  /* its Content-Length: body bytes to skip */
 	bool http10;        /* HTTP/1.0 rather than 1.1 */
 	bool head_only;     /* HEAD: answer without the body */

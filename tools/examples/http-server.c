@@ -3,11 +3,14 @@
  * http-server: an HTTP/1.1 keep-alive server on ropeio's engine, the
  * example to copy for network use.
  *
- *     http-server [--body N] [ADDRESS [PORT]]     (127.0.0.1 8080)
+ *     http-server [--body N | --root DIR] [ADDRESS [PORT]]  (127.0.0.1 8080)
  *
  * Every request gets "200 OK" and a static body (N bytes, by default
- * "Hello, world!"). Port 0 asks the kernel for a free port, printed on
- * stdout. SIGINT or SIGTERM ends it cleanly.
+ * "Hello, world!"); with --root, GET /path gets the file DIR/path
+ * (http-files.c), appended to the answer by reference with
+ * rope_append_file(): the server never reads it, the engine sends it.
+ * Port 0 asks the kernel for a free port, printed on stdout. SIGINT or
+ * SIGTERM ends it cleanly.
  *
  * The shape, which is the shape of any server on the engine:
  *
@@ -42,6 +45,7 @@
 
 #include "ropeio-engine.h"
 
+#include "http-files.h"
 #include "http-head.h"
 
 #define MAX_HEAD 8192           /* a request head larger than this: 400 */
@@ -67,6 +71,7 @@ static struct rope_uring *u;
 static struct conn *conns;      /* every connection not yet freed */
 static char *body;
 static size_t body_len;
+static int root = -1;           /* --root: the directory served */
 static int sig_pipe[2];
 
 /* ------------------------------------------------------------------------ */
@@ -123,8 +128,11 @@ static int
 respond(struct conn *c, const struct http_request *req)
 {
 	char head[256];
-	size_t n = http_response_head(head, sizeof(head), req, body_len);
+	size_t n;
 
+	if (req && root >= 0)
+		return http_file_respond(c->out, root, req);
+	n = http_response_head(head, sizeof(head), req, body_len);
 	if (rope_append(c->out, head, n) < 0)
 		return -ENOMEM;
 	if (req && !req->head_only &&
@@ -368,19 +376,25 @@ main(int argc, char **argv)
 	int lfd, ep, ufd, argi = 1, status = 1;
 	bool stop = false;
 
+	body_len = 13;
 	if (argi + 1 < argc && !strcmp(argv[argi], "--body")) {
 		body_len = strtoul(argv[argi + 1], NULL, 10);
 		argi += 2;
-	} else {
-		body_len = 13;
+	} else if (argi + 1 < argc && !strcmp(argv[argi], "--root")) {
+		root = open(argv[argi + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0) {
+			perror(argv[argi + 1]);
+			return 2;
+		}
+		argi += 2;
 	}
 	if (argi < argc)
 		addr = argv[argi++];
 	if (argi < argc)
 		port = argv[argi++];
 	if (argi < argc || body_len > (1u << 30)) {
-		fprintf(stderr, "usage: %s [--body N] [ADDRESS [PORT]]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s [--body N | --root DIR] "
+			"[ADDRESS [PORT]]\n", argv[0]);
 		return 2;
 	}
 	/* The body: "Hello, world!" repeated (or cut) to body_len bytes. */
@@ -445,5 +459,7 @@ out:
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	free(body);
+	if (root >= 0)
+		close(root);
 	return status;
 }
