@@ -9,8 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Decode the path of @target (up to '?' or '#') into @out, without its
- * leading slashes: openat() would take "/etc" as absolute. Returns false
+/* Decode the path of @target (up to '?' or '#') into @out. Returns false
  * for a target that is not an origin-form path, an escape that is not
  * one, a NUL byte, or a path longer than @size. */
 static bool
@@ -20,8 +19,6 @@ path_decode(const char *target, char *out, size_t size)
 
 	if (*target != '/')
 		return false;
-	while (*target == '/')
-		target++;
 	for (const char *p = target; *p && *p != '?' && *p != '#'; p++) {
 		int c = (unsigned char)*p;
 
@@ -89,7 +86,7 @@ error_page(struct rope *out, const char *status,
 int
 http_file_respond(struct rope *out, int root, const struct http_request *req)
 {
-	char path[4096];
+	char path[4096], *rel;
 	size_t before = rope_size(out);
 	struct stat st;
 	int fd, err;
@@ -98,9 +95,12 @@ http_file_respond(struct rope *out, int root, const struct http_request *req)
 		return error_page(out, "400 Bad Request", req);
 	if (climbs(path))
 		return error_page(out, "403 Forbidden", req);
-	/* "" is the root itself: a directory, which is not served.
-	 * O_NONBLOCK: a FIFO in the tree must not block the server. */
-	fd = openat(root, *path ? path : ".",
+	/* Without its leading slashes (decoded ones too), or openat()
+	 * would take "/etc/passwd" as absolute. "" is the root itself: a
+	 * directory, which is not served. O_NONBLOCK: a FIFO in the tree
+	 * must not block the server. */
+	rel = path + strspn(path, "/");
+	fd = openat(root, *rel ? rel : ".",
 		    O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return error_page(out, errno == EACCES ? "403 Forbidden" :

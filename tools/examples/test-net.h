@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-net: what the tests of the network examples share (test-proxy.c,
+ * test-http-files.c): starting a server that prints its port, stopping it
+ * with SIGTERM, loopback connections, curl, and comparing files.
+ */
+#ifndef TEST_NET_H
+#define TEST_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* True, after saying so under @name, where TCP on loopback does not work
+ * (a container without `lo` up): the test then exits 77 (skipped). */
+bool t_loopback_down(const char *name);
+
+/* Start @argv (its port 0) with ROPEIO_NO_URING=1 when @fallback; its
+ * pid in *@pid. Returns the port it printed, or -1. */
+int t_start(const char *const argv[], bool fallback, pid_t *pid);
+
+/* SIGTERM, then wait up to 10 s: the exit status (128 + the signal for
+ * one that was killed), or -1 on a hang (then it is killed). */
+int t_stop(pid_t pid);
+
+/* A blocking connection to 127.0.0.1:@port, 5 s timeouts; or -1. */
+int t_connect(int port);
+
+/* Run the shell command @cmd; its stdout (cut to @size - 1 bytes) into
+ * @out. Returns its exit status, or -1. */
+int t_run(const char *cmd, char *out, size_t size);
+
+/* Are the files @a and @b the same bytes? */
+bool t_same_file(const char *a, const char *b);
+
+/* Write @n random bytes to @path. */
+bool t_random_file(const char *path, size_t n);
+
+#endif /* TEST_NET_H */
