@@ -661,6 +661,9 @@ bool server_shown(int kind);
 /* Start @kind answering every request with a @body-byte body, on a free
  * loopback port: NULL, or why not. */
 const char *server_start(int kind, size_t body, struct server *s);
+/* Start @kind serving the files of the directory @root (the example with
+ * --root, nginx with sendfile): NULL, or why not. */
+const char *server_start_root(int kind, const char *root, struct server *s);
 /* Whether @s answers a GET with 200 and the example's @body bytes: NULL,
  * or why not. */
 const char *server_check(const struct server *s, size_t body);
@@ -714,6 +717,23 @@ void scen_idle(int conns, int reps);
 void print_idle(int num);
 /* Resident bytes per connection of @server, or NAN. */
 double idle_result(int server);
+
+/* scen-httpd.c's readings of wrk's output and of the load average, for
+ * scen-static.c too. */
+double wrk_latency(const char *out, const char *pct);
+double wrk_requests(const char *out);
+double wrk_errors(const char *out);
+void load_read(char *out, size_t n);
+
+/* scen-static.c: static files under wrk; its own table. */
+#define STATIC_FILES 3           /* 64 KiB, 1 MiB, 16 MiB */
+extern const size_t static_sizes[STATIC_FILES];
+void scen_static(int reps, int seconds);
+void print_static(int num);
+/* The median over the repetitions of @server's requests/s over nginx's
+ * in the same repetition, at file index @file; NAN when none. Its
+ * requests/s in *@rps and nginx's in *@ng. */
+double static_paired(int server, int file, double *rps, double *ng);
 
 /* scen-shipper.c: a file to a socket, 8 MiB in flight. */
 void scen_shipper(size_t bytes, int reps);

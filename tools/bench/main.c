@@ -25,7 +25,7 @@
 #include "bench.h"
 
 static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,"
-			     "exports,io,queue,proxy,shipper,httpd,idle";
+			     "exports,io,queue,proxy,shipper,httpd,idle,static";
 
 static bool
 wanted(const struct config *c, const char *group)
@@ -142,6 +142,9 @@ run_all(const struct config *c, const struct http *h)
 		scen_httpd(c->reps_httpd, c->httpd_seconds);
 	if (wanted(c, "idle"))
 		scen_idle(IDLE_CONNS, c->reps_httpd);
+	/* Ratios need pairs: three repetitions at least. */
+	if (wanted(c, "static"))
+		scen_static(MAX(c->reps_httpd, 3), c->httpd_seconds);
 }
 
 int
@@ -238,6 +241,9 @@ main(int argc, char **argv)
 		print_httpd(nscens + 1);
 	if (wanted(c, "idle"))
 		print_idle(nscens + 1 + wanted(c, "httpd"));
+	if (wanted(c, "static"))
+		print_static(nscens + 1 + wanted(c, "httpd") +
+			     wanted(c, "idle"));
 	print_targets();
 
 	json_write(json, c->mode);

@@ -55,7 +55,7 @@ static int httpd_seconds, sys_seconds;
 static char load_before[64], load_after[64];
 
 /* wrk's latency "  99%  6.50ms": seconds. */
-static double
+double
 wrk_latency(const char *out, const char *pct)
 {
 	const char *p = strstr(out, pct);
@@ -76,7 +76,7 @@ wrk_latency(const char *out, const char *pct)
 }
 
 /* wrk's "  123456 requests in 3.00s": the requests. */
-static double
+double
 wrk_requests(const char *out)
 {
 	const char *p = strstr(out, " requests in ");
@@ -90,7 +90,7 @@ wrk_requests(const char *out)
 
 /* wrk's "Socket errors: connect 0, read 0, write 0, timeout 12": their
  * sum (a server that holds a connection past the timeout costs one). */
-static double
+double
 wrk_errors(const char *out)
 {
 	const char *p = strstr(out, "Socket errors:");
@@ -103,7 +103,7 @@ wrk_errors(const char *out)
 	return c + r + w + t;
 }
 
-static void
+void
 load_read(char *out, size_t n)
 {
 	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);

@@ -271,15 +271,17 @@ body_write(FILE *f, size_t n)
 		fputc("Hello, world!"[i % 13], f);
 }
 
-/* Write nginx.conf (and the body's file) into s->dir. */
+/* Write nginx.conf into s->dir: serving the directory @root with
+ * sendfile(2) (scen-static.c), or, @root NULL, answering with the body
+ * (and its file). */
 static bool
-nginx_conf(struct server *s, size_t body)
+nginx_conf(struct server *s, size_t body, const char *root)
 {
 	char path[PATH_MAX];
 	FILE *f;
 	bool inline_body = body <= 2048;
 
-	if (!inline_body) {
+	if (!inline_body && !root) {
 		snprintf(path, sizeof(path), "%s/body", s->dir);
 		if (!(f = fopen(path, "w")))
 			return false;
@@ -305,12 +307,15 @@ nginx_conf(struct server *s, size_t body)
 		"  fastcgi_temp_path %s/fastcgi-temp;\n"
 		"  uwsgi_temp_path %s/uwsgi-temp;\n"
 		"  scgi_temp_path %s/scgi-temp;\n"
-		"  sendfile off;\n  output_buffers 2 64k;\n  etag off;\n"
-		"  open_file_cache max=16;\n"
+		"  etag off;\n%s"
 		"  server {\n    listen 127.0.0.1:%d backlog=4096;\n"
 		"    location / {\n", s->dir, s->dir, s->dir, s->dir, s->dir,
-		s->dir, s->dir, s->port);
-	if (inline_body) {
+		s->dir, s->dir, root ? "  sendfile on;\n  tcp_nopush on;\n" :
+		"  sendfile off;\n  output_buffers 2 64k;\n"
+		"  open_file_cache max=16;\n", s->port);
+	if (root) {
+		fprintf(f, "      root %s;\n", root);
+	} else if (inline_body) {
 		fputs("      return 200 \"", f);
 		body_write(f, body);
 		fputs("\";\n", f);
@@ -356,7 +361,7 @@ nginx_log(const struct server *s)
 }
 
 static const char *
-nginx_start(struct server *s, size_t body)
+nginx_start(struct server *s, size_t body, const char *root)
 {
 	char conf[PATH_MAX];
 	const char *argv[] = { paths[SRV_NGINX], "-p", s->dir, "-c", conf,
@@ -368,7 +373,7 @@ nginx_start(struct server *s, size_t body)
 		return "could not make nginx's temporary directory";
 	s->port = free_port();
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", s->dir);
-	if (s->port < 0 || !nginx_conf(s, body)) {
+	if (s->port < 0 || !nginx_conf(s, body, root)) {
 		dir_remove(s->dir);
 		return "could not write nginx's configuration";
 	}
@@ -390,8 +395,9 @@ nginx_start(struct server *s, size_t body)
 	return "nginx did not start (its error log is above)";
 }
 
-const char *
-server_start(int kind, size_t body, struct server *s)
+/* server_start(), or with @root the files of that directory. */
+static const char *
+start(int kind, size_t body, const char *root, struct server *s)
 {
 	char port[16] = "", body_arg[24];
 	const char *argv[16];
@@ -401,11 +407,11 @@ server_start(int kind, size_t body, struct server *s)
 	if (server_skip[kind])
 		return server_skip[kind];
 	if (kind == SRV_NGINX)
-		return nginx_start(s, body);
+		return nginx_start(s, body, root);
 	snprintf(body_arg, sizeof(body_arg), "%zu", body);
 	argv[argc++] = paths[kind];
-	argv[argc++] = "--body";
-	argv[argc++] = body_arg;
+	argv[argc++] = root ? "--root" : "--body";
+	argv[argc++] = root ? root : body_arg;
 	for (int i = 0; kind >= SRV_ALT_URING && server_alt_args[i]; i++)
 		argv[argc++] = server_alt_args[i];
 	argv[argc++] = "127.0.0.1";
@@ -422,6 +428,20 @@ server_start(int kind, size_t body, struct server *s)
 	close(fd);
 	s->port = atoi(port);
 	return NULL;
+}
+
+const char *
+server_start(int kind, size_t body, struct server *s)
+{
+	return start(kind, body, NULL, s);
+}
+
+const char *
+server_start_root(int kind, const char *root, struct server *s)
+{
+	if (kind == SRV_LIBEVENT)
+		return "the libevent twin serves no files";
+	return start(kind, 0, root, s);
 }
 
 bool

@@ -562,6 +562,34 @@ targets_idle(void)
 	}
 }
 
+/* Issue 17: static files (64 KiB, 1 MiB, 16 MiB, from the page cache) at
+ * least 1.0x nginx's requests/s (sendfile on, one worker) under wrk at 50
+ * connections, on io_uring and on the fallback. */
+static void
+targets_static(void)
+{
+	static const char *const modes[] = { "io_uring", "fallback" };
+
+	for (int i = 0; i < STATIC_FILES; i++) {
+		for (int s = SRV_URING; s <= SRV_FALLBACK; s++) {
+			double rps = NAN, ng = NAN;
+			double vs = static_paired(s, i, &rps, &ng);
+			struct target *t;
+
+			t = target_new("static file of %zu %s, 50 "
+				       "connections, engine on %s: at least "
+				       "1.0x nginx's req/s (sendfile on)",
+				       static_sizes[i] / (i ? MiB : KiB),
+				       i ? "MiB" : "KiB", modes[s]);
+			if (isnan(vs))
+				continue;
+			snprintf(t->measured, sizeof(t->measured), "%.2fx "
+				 "nginx's req/s (%.0f vs %.0f)", vs, rps, ng);
+			t->status = vs >= 1.0 ? MET : NOT_MET;
+		}
+	}
+}
+
 void
 targets_compute(void)
 {
@@ -578,6 +606,7 @@ targets_compute(void)
 	targets_httpd_libevent();
 	targets_httpd_nginx();
 	targets_idle();
+	targets_static();
 }
 
 const char *
