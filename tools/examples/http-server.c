@@ -461,5 +461,6 @@ out:
 	free(body);
 	if (root >= 0)
 		close(root);
+	http_files_free();
 	return status;
 }
