@@ -164,6 +164,68 @@ test_files_head(void)
 }
 
 static int
+unlink_under_root(const char *name)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	return unlink(path);
+}
+
+/* The body of the answer to GET @target (Connection: close), or "". */
+static void
+t_body(const char *target, char *body, size_t n)
+{
+	char req[256], out[1024], *p;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nConnection: close"
+		 "\r\n\r\n", target);
+	body[0] = '\0';
+	if (t_ask(req, out, sizeof(out)) && (p = strstr(out, "\r\n\r\n")))
+		snprintf(body, n, "%s", p + 4);
+}
+
+/* Write @text to @name under the root: in place, or by a rename over it. */
+static bool
+t_put(const char *name, const char *text, bool rename_over)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(rename_over ? tmp : path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f))
+		return false;
+	return !rename_over || rename(tmp, path) == 0;
+}
+
+/* The server keeps files it served: one replaced, changed in place (a
+ * later time) or removed is seen as it is now. */
+static void
+test_files_changed(void)
+{
+	char body[256];
+
+	CU_ASSERT_FATAL(t_put("changing", "first", false));
+	t_body("/changing", body, sizeof(body));
+	CU_ASSERT_STRING_EQUAL(body, "first");
+	CU_ASSERT(t_put("changing", "second, longer", true));
+	t_body("/changing", body, sizeof(body));
+	CU_ASSERT_STRING_EQUAL(body, "second, longer");
+	usleep(20000);  /* a later time, even on coarse clocks; the same size */
+	CU_ASSERT(t_put("changing", "third, longer!", false));
+	t_body("/changing", body, sizeof(body));
+	CU_ASSERT_STRING_EQUAL(body, "third, longer!");
+	CU_ASSERT(t_put("changing", "fourth, equal!", true));
+	t_body("/changing", body, sizeof(body));
+	CU_ASSERT_STRING_EQUAL(body, "fourth, equal!");
+	CU_ASSERT(unlink_under_root("changing") == 0);
+	t_body("/changing", body, sizeof(body));
+	CU_ASSERT_STRING_EQUAL(body, "404 Not Found");
+}
+
+static int
 start(bool fallback)
 {
 	const char *argv[] = { server_path, "--root", root, "127.0.0.1", "0",
@@ -252,6 +314,7 @@ main(int argc, char **argv)
 		CU_add_test(s, "files byte for byte", test_files_byte_exact);
 		CU_add_test(s, "refused and missing", test_files_refused);
 		CU_add_test(s, "HEAD, HTTP/1.0", test_files_head);
+		CU_add_test(s, "files changed", test_files_changed);
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
