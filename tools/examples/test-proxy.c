@@ -6,7 +6,8 @@
  * upload; wrk for two seconds at 50 connections; an echo server behind
  * it, to which 8 MiB go and come back through both flows at once
  * (back-pressure), then a half-close that must travel both ways; an
- * upstream that refuses; and a clean exit on SIGTERM with connections
+ * upstream that never reads, which must stop the client rather than grow
+ * the proxy; an upstream that refuses; and a clean exit on SIGTERM with connections
  * open (status 0: under ASan a leak fails it). Each suite runs both
  * processes on io_uring, or both forced onto the fallback.
  *
@@ -220,6 +221,53 @@ test_echo(void)
 	free(dst);
 }
 
+/* An upstream that never reads: the client must come to a stop (TCP
+ * flow control) after the sockets' buffers and the proxy's 1 MiB per
+ * flow, rather than the proxy taking everything into memory. */
+static void
+test_backpressure(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port, fd;
+	static char buf[1 << 16];
+	size_t sent = 0, cap = 256u << 20;
+	pid_t p2 = -1;
+
+	/* The handshake completes in the backlog: no accept, no read. */
+	CU_ASSERT_FATAL(l >= 0 && bind(l, (struct sockaddr *)&sa,
+				      sizeof(sa)) == 0 && listen(l, 4) == 0 &&
+			getsockname(l, (struct sockaddr *)&sa, &len) == 0);
+	port = proxy_start(ntohs(sa.sin_port), &p2);
+	CU_ASSERT(port > 0);
+	fd = port > 0 ? t_connect(port) : -1;
+	CU_ASSERT(fd >= 0);
+	/* Write until nothing goes for half a second (or @cap went). */
+	while (fd >= 0 && sent < cap) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 500) <= 0)
+			break;
+		n = send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN)
+			break;
+		if (n > 0)
+			sent += (size_t)n;
+	}
+	/* The kernel's buffers on loopback hold some MiB each; the proxy
+	 * adds at most about 2 MiB. 64 MiB is far above both. */
+	printf("  [%zu MiB went before the client had to wait]\n",
+	       sent >> 20);
+	CU_ASSERT(sent < (64u << 20));
+	if (fd >= 0)
+		close(fd);
+	if (p2 > 0)
+		CU_ASSERT_EQUAL(t_stop(p2), 0);
+	close(l);
+}
+
 /* An upstream that refuses: the client's connection is closed. */
 static void
 test_upstream_refuses(void)
@@ -358,6 +406,7 @@ main(int argc, char **argv)
 		CU_add_test(s, "curl, files byte for byte", test_curl_files);
 		CU_add_test(s, "curl, 16 MiB upload", test_curl_upload);
 		CU_add_test(s, "echo both ways, half-close", test_echo);
+		CU_add_test(s, "upstream never reads", test_backpressure);
 		CU_add_test(s, "upstream refuses", test_upstream_refuses);
 		CU_add_test(s, "wrk, 50 connections", test_wrk);
 	}
