@@ -34,7 +34,8 @@
  *   scen-*.c      one group of scenarios each: the data, the table of the
  *                 peers' ways (struct way), and the tables it adds
  *   servers.c     the HTTP servers (the example, its libevent twin,
- *                 nginx) as processes, for scen-httpd.c and scen-idle.c
+ *                 nginx) as processes, for scen-httpd.c, scen-idle.c and
+ *                 scen-static.c
  *   report.c      the tables on stdout, the machine, how to read them
  *   targets.c     the targets (the README's "Targets"), met or not, from
  *                 the medians
@@ -729,6 +730,9 @@ void load_read(char *out, size_t n);
 #define STATIC_FILES 3           /* 64 KiB, 1 MiB, 16 MiB */
 extern const size_t static_sizes[STATIC_FILES];
 void scen_static(int reps, int seconds);
+/* --check-servers: @kind serves each file of a directory whole (NULL), or
+ * why not. */
+const char *static_self_test(int kind);
 void print_static(int num);
 /* The median over the repetitions of @server's requests/s over nginx's
  * in the same repetition, at file index @file; NAN when none. Its

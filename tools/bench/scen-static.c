@@ -110,6 +110,27 @@ static_check(const struct server *s, int i)
 	       "no 200 answer with the file to a GET" : NULL;
 }
 
+const char *
+static_self_test(int kind)
+{
+	const char *why;
+	struct server srv;
+
+	if (!files_write()) {
+		files_remove();
+		return "the files could not be written to /tmp";
+	}
+	why = server_start_root(kind, dir, &srv);
+	for (int i = 0; !why && i < STATIC_FILES; i++)
+		why = static_check(&srv, i);
+	if (!why && !server_stop(&srv))
+		why = "it did not exit cleanly";
+	else if (why && srv.pid > 0)
+		server_stop(&srv);
+	files_remove();
+	return why;
+}
+
 static const char *
 static_once(int kind, int i, int rep)
 {

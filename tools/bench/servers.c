@@ -515,9 +515,10 @@ servers_self_test(void)
 
 	servers_find(NULL, NULL);
 	for (int k = 0; k < SRV_ALT_URING; k++) {
+		const char *why;
+
 		for (size_t b = 0; b < ARRAY_SIZE(bodies); b++) {
 			struct server s;
-			const char *why;
 
 			if (server_skip[k]) {
 				printf("skip %s: %s\n", server_names[k],
@@ -535,6 +536,14 @@ servers_self_test(void)
 			failed += why != NULL;
 			ran++;
 		}
+		/* The files of a directory (scen-static.c). */
+		if (server_skip[k] || k == SRV_LIBEVENT)
+			continue;
+		why = static_self_test(k);
+		printf("%s %s, files of a directory%s%s\n", why ? "FAIL" : "ok",
+		       server_names[k], why ? ": " : "", why ? why : "");
+		failed += why != NULL;
+		ran++;
 	}
 	/* 77: meson's skip, when no server could run at all. */
 	return failed ? 1 : ran ? 0 : 77;
