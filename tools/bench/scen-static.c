@@ -4,9 +4,11 @@
  * of random bytes (64 KiB, 1 MiB, 16 MiB) in a temporary directory, read
  * once before the runs so that they are served from the page cache; the
  * example server with --root (tools/examples/http-server.c, the files
- * appended by reference with rope_append_file()) on io_uring and on the
+ * appended by reference with rope_append_file() and kept as snapshots
+ * for the next requests, one fstatat(2) each) on io_uring and on the
  * fallback, and nginx (one worker, `sendfile on`, `tcp_nopush on`, its
- * default open(2) per request) serving the same directory. Each a fresh
+ * default open(2) per request: its open_file_cache made no difference
+ * beyond the noise in a side run) serving the same directory. Each a fresh
  * process on a loopback port of its own; wrk -t2 -c50 -dDs --latency
  * --timeout 10s drives it; the servers' order rotates every repetition.
  *
