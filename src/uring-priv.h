@@ -44,10 +44,10 @@ struct rope__ring;      /* uring-ring-priv.h */
 /* The buffers a pool starts with. */
 #define RECV_NBUF_MIN 16
 #define RECV_BUFSZ (16u * 1024)
-/* Fills below this are copied and their buffer recycled. */
-#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
-/* Bytes one fallback read may take. */
+/* Bytes plain reads may take from one socket in a round. */
 #define RECV_PLAIN_MAX (256u * 1024)
+/* The chunk plain reads overflow into, one per engine (uring-recv.c). */
+#define RECV_PLAIN_CHUNK (64u * 1024)
 /* Buffer memory a refusing rope may hold before its socket stops being
  * read (counted in whole buffers, whatever their fill). */
 #define RECV_HOLD_MAX (1024u * 1024)
@@ -97,7 +97,6 @@ struct receiver {
 	/* How it reads: with plain reads (the poll backend, or a ring without
 	 * buffer rings or multishot recv), or a multishot recv on the ring. */
 	struct {
-		int own_fd;          /* our dup of fd; -1 until plain */
 		bool refused;        /* the rope refused: not polled until a
 					callback has run */
 	} plain;
@@ -242,6 +241,7 @@ struct rope_uring {
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
+	struct rope_chunk *plain_chunk;  /* plain reads' overflow, or NULL */
 };
 
 /* uring-core.c: the requests, for the backends. */

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What an idle connection costs the engine, in both arms: the bytes
+ * allocated per armed receive (its rope included), before any data and
+ * after one small message was received and drained, and the descriptors
+ * it holds. Counted by rope_mem_stats() and /proc/self/fd, never timed.
+ *
+ * The target is the issue's: at most 1 KB per idle connection.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine-arms.h"
+
+#define IDLE_N 256
+#define IDLE_MAX_BYTES 1024
+
+/* The message a keep-alive client sends once: a small request. */
+static const char request[] =
+	"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+struct idle {
+	struct rope_uring *u;
+	int fds[IDLE_N][2];
+	struct rope *r[IDLE_N];
+	struct t_received x[IDLE_N];
+	int opened;
+};
+
+static size_t
+allocated_now(void)
+{
+	struct rope_mem_stats st;
+
+	CU_ASSERT_EQUAL(rope_mem_stats(&st, sizeof(st)), 0);
+	return st.allocated;
+}
+
+static int
+fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Run until every receive has taken @want bytes, or 5 s. */
+static bool
+run_until_received(struct idle *s, size_t want)
+{
+	double end = t_now() + 5;
+
+	for (;;) {
+		bool all = true;
+
+		CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+		for (int i = 0; i < s->opened && all; i++)
+			all = s->x[i].bytes >= want;
+		if (all)
+			return true;
+		if (t_now() > end)
+			return false;
+		usleep(200);
+	}
+}
+
+/*
+ * The engine, with its shared set-up done (one receive made it), then
+ * IDLE_N receives armed: *@per their allocation each (rope included),
+ * *@fds_per the descriptors each holds beyond its socket pair.
+ */
+static bool
+idle_open(struct idle *s, double *per, double *fds_per)
+{
+	struct rope *warm_rope = rope_new();
+	struct t_received warm_x = { 0 };
+	size_t before;
+	int warm[2], fds_before;
+
+	memset(s, 0, sizeof(*s));
+	s->u = t_engine();
+	if (!s->u || !warm_rope ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, warm) < 0)
+		return false;
+	CU_ASSERT_EQUAL(rope_uring_recv(s->u, warm[0], warm_rope, t_on_recv,
+					&warm_x), 0);
+	CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+	for (int i = 0; i < IDLE_N; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, s->fds[i]) < 0)
+			return false;
+	fds_before = fds_open();
+	before = allocated_now();
+	for (int i = 0; i < IDLE_N; i++) {
+		s->r[i] = rope_new();
+		if (!s->r[i] || rope_uring_recv(s->u, s->fds[i][0], s->r[i],
+						t_on_recv, &s->x[i]) < 0)
+			return false;
+		s->opened++;
+	}
+	CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+	CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+	*per = (double)(allocated_now() - before) / IDLE_N;
+	*fds_per = (double)(fds_open() - fds_before) / IDLE_N;
+	CU_ASSERT_EQUAL(rope_uring_close(s->u, warm[0], ROPE_URING_CLOSE_FD,
+					 NULL, NULL), 0);
+	while (rope_uring_pending(s->u) > (unsigned)IDLE_N)
+		CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+	close(warm[1]);
+	rope_free(warm_rope);
+	return true;
+}
+
+static void
+idle_close(struct idle *s)
+{
+	for (int i = 0; i < s->opened; i++)
+		CU_ASSERT_EQUAL(rope_uring_close(s->u, s->fds[i][0],
+						 ROPE_URING_CLOSE_FD, NULL,
+						 NULL), 0);
+	while (rope_uring_pending(s->u))
+		CU_ASSERT(rope_uring_run(s->u, 0) >= 0);
+	rope_uring_free(s->u);
+	for (int i = 0; i < IDLE_N; i++) {
+		rope_free(s->r[i]);
+		close(s->fds[i][1]);
+		if (i >= s->opened)
+			close(s->fds[i][0]);
+	}
+}
+
+static void
+test_memory_armed_receive_without_data(void)
+{
+	static struct idle s;
+	double per = 0, fds_per = 1;
+
+	CU_ASSERT_FATAL(idle_open(&s, &per, &fds_per));
+	fprintf(stderr, "\n    %s: armed, no data: %.0f B, %.2f fds per "
+		"receive ", t_fallback_arm ? "fallback" : "io_uring", per,
+		fds_per);
+	CU_ASSERT(per <= IDLE_MAX_BYTES);
+	/* The socket alone: no descriptor of the engine's per receive. */
+	CU_ASSERT(fds_per < 0.01);
+	idle_close(&s);
+}
+
+/* One request in, read and drained, as a keep-alive server leaves it. */
+static void
+test_memory_idle_after_one_message(void)
+{
+	static struct idle s;
+	double per = 0, fds_per = 1, after;
+	size_t before;
+
+	CU_ASSERT_FATAL(idle_open(&s, &per, &fds_per));
+	before = allocated_now() - (size_t)(per * IDLE_N);
+	for (int i = 0; i < IDLE_N; i++)
+		CU_ASSERT_EQUAL(write(s.fds[i][1], request,
+				      sizeof(request) - 1),
+				(ssize_t)sizeof(request) - 1);
+	CU_ASSERT(run_until_received(&s, sizeof(request) - 1));
+	for (int i = 0; i < IDLE_N; i++) {
+		CU_ASSERT_EQUAL(rope_size(s.r[i]), sizeof(request) - 1);
+		CU_ASSERT_EQUAL(rope_drain(s.r[i], rope_size(s.r[i])),
+				(int64_t)(sizeof(request) - 1));
+	}
+	CU_ASSERT(rope_uring_run(s.u, 0) >= 0);
+	after = (double)(allocated_now() - before) / IDLE_N;
+	fprintf(stderr, "\n    %s: one message, drained: %.0f B per "
+		"receive ", t_fallback_arm ? "fallback" : "io_uring", after);
+	CU_ASSERT(after <= IDLE_MAX_BYTES);
+	idle_close(&s);
+}
+
+static const struct t_test tests[] = {
+	{ "armed_receive_without_data",
+	  test_memory_armed_receive_without_data },
+	{ "idle_after_one_message", test_memory_idle_after_one_message },
+};
+
+int
+main(void)
+{
+	return t_run_engine_arms(tests, ARRAY_SIZE(tests), 60);
+}
