@@ -322,11 +322,17 @@ long rope__alloc_fail_at(long nth);
  * of a power-of-two capacity from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX (its
  * class) and lies in that class's list; no chunk, segment, value or snapshot
  * points into it; the bytes it holds (plus blocks being put in) never pass
- * the limit, which is ROPE_CACHE_DEFAULT until the environment variable
- * ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise. Its blocks
- * are counted neither in `allocated` nor as freed.
+ * the cap: the limit, which is ROPE_CACHE_DEFAULT until the environment
+ * variable ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise, or
+ * more while the cache follows the bytes in flight (at most
+ * ROPE_CACHE_FOLLOW times the limit; back to the limit after
+ * ROPE_CACHE_DECAY_MS at or below it, or at a trim). Its blocks are
+ * counted neither in `allocated` nor as freed.
  */
 #define ROPE_CACHE_DEFAULT (4u << 20)
+#define ROPE_CACHE_FOLLOW 4
+#define ROPE_CACHE_DECAY_MS 1000
+#define ROPE_CACHE_STATS_SIZE_0_2 ROPE_SIZE_TO(rope_cache_stats, hits)
 
 /* A cached block of exactly @size bytes, or NULL. The blocks are an owned
  * chunk's one allocation (header and bytes) or a page chunk's pages. */
@@ -334,6 +340,9 @@ void *rope__cache_take(size_t size);
 /* Keep @p (@size bytes) if its size is cached and the limit allows. */
 bool rope__cache_give(void *p, size_t size);
 void rope__cache_stats(size_t *bytes, size_t *limit, uint64_t *hits);
+/* Test hook: how long the cache must stay at or below its limit before a
+ * raised cap falls back (ROPE_CACHE_DECAY_MS by default). */
+void rope__cache_decay_set(unsigned ms);
 
 /* ------------------------------------------------------------------------ */
 /* sys.c: the I/O seam                                                      */
