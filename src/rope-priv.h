@@ -719,6 +719,10 @@ void rope__tail_limit(struct rope *r, size_t max);
  */
 struct rope_chunk *rope__tail_fresh(struct rope *r, size_t need, size_t cap);
 void rope__tail_discard(struct rope *r, struct rope_chunk *c);
+/* An empty rope lets its spare go (to the chunk cache): the engine's call
+ * for a receive's rope drained in its callback, so that an idle connection
+ * holds no chunk (rope.c). */
+void rope__spare_release(struct rope *r);
 
 /*
  * fdio.c: send [@off, @off + @len) of @s (in range) to the stream socket

@@ -422,6 +422,13 @@ spare_drop(struct rope *r)
 	}
 }
 
+void
+rope__spare_release(struct rope *r)
+{
+	if (!r->size)
+		spare_drop(r);
+}
+
 /*
  * The tail chunk @c of a rope just emptied, with the reference the caller
  * took on it: it becomes the spare when the rope alone held it (the count
