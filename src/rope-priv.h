@@ -533,7 +533,8 @@ struct rope {
 	/* Where tail chunks come from (seam.c); take NULL: ropeio's own. */
 	struct rope_allocator alloc;
 
-	struct rope_reservation resv;  /* compose.c */
+	struct rope_reservation *resv; /* compose.c: NULL until the first
+					  rope_reserve(), then kept */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
@@ -775,8 +776,10 @@ bool rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off);
 ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
 			int64_t out_off);
 
-/* compose.c: let a reservation go (its fresh chunk with it). */
+/* compose.c: let a reservation go (its fresh chunk with it); free its
+ * record too (the rope is freed or closed). */
 void rope__reservation_drop(struct rope *r);
+void rope__reservation_free(struct rope *r);
 
 /*
  * rope.c: whether a window of @len bytes of @c may stay a window, or should

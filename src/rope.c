@@ -498,7 +498,7 @@ segs_release(struct rope *r)
 {
 	spare_drop(r);
 	held_drop(r);
-	rope__reservation_drop(r);
+	rope__reservation_free(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	if (r->seg_mem != r->inline_segs)

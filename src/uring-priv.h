@@ -67,43 +67,46 @@ struct held {
 };
 
 struct receiver {
+	/* Ordered by size, so that nothing pads: one per connection, and an
+	 * idle server holds thousands (tests/test-engine-memory.c). */
 	struct receiver *next;
-	int fd;              /* the caller's descriptor */
-	dev_t dev;           /* the open file, so that a reused number */
-	ino_t ino;           /* is told apart */
 	struct rope *r;
 	rope_uring_cb cb;
 	void *arg;
-	bool stopping;       /* stopped, cancelled, or the rope was closed */
-	bool held_full;      /* too much held: not read until it is taken */
-	bool user_paused;    /* rope_uring_recv_pause() */
 	size_t limit;        /* rope_uring_recv_limit(); 0: none */
-	bool ended;          /* no more data will come */
-	int stop_res;        /* the final result of a stop */
-	int end_res;         /* 0 at end of stream, else -errno */
 	uint64_t delivered;  /* bytes appended since the last callback */
+	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	dev_t dev;           /* the open file, so that a reused number */
+	ino_t ino;           /* is told apart */
+	/* rope_uring_recv_stats(): what it has done so far. */
+	uint64_t received, adopted, adopted_mem, copied, completions;
+	uint64_t nobufs;
 	/* Bytes waiting for the rope, in order: first the held buffers, then
 	 * the FIFO of buffer ids still in the engine's pool (linked through
 	 * their rbuf's next). */
 	struct held *held;
 	unsigned held_head, held_n, held_cap;
-	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
+	uint32_t held_bytes; /* buffer memory held (RECV_BUFSZ each): at
+				most RECV_HOLD_MAX and a round's fills */
 	unsigned n;          /* ids in the FIFO */
 	uint16_t first, last;
-	/* rope_uring_recv_stats(): what it has done so far. */
-	uint64_t received, adopted, adopted_mem, copied, completions;
-	uint64_t nobufs;
-	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	int fd;              /* the caller's descriptor */
+	int stop_res;        /* the final result of a stop */
+	int end_res;         /* 0 at end of stream, else -errno */
+	bool stopping : 1;   /* stopped, cancelled, or the rope was closed */
+	bool held_full : 1;  /* too much held: not read until it is taken */
+	bool user_paused : 1; /* rope_uring_recv_pause() */
+	bool ended : 1;      /* no more data will come */
 	/* How it reads: with plain reads (the poll backend, or a ring without
 	 * buffer rings or multishot recv), or a multishot recv on the ring. */
 	struct {
-		bool refused;        /* the rope refused: not polled until a
+		bool refused : 1;    /* the rope refused: not polled until a
 					callback has run */
 	} plain;
 	struct {
-		bool armed;          /* a multishot recv is in flight */
-		bool cancel_sent;    /* its cancellation was submitted */
-		bool cancel_inflight; /* ... and its CQE has not arrived */
+		bool armed : 1;      /* a multishot recv is in flight */
+		bool cancel_sent : 1; /* its cancellation was submitted */
+		bool cancel_inflight : 1; /* ... and its CQE has not arrived */
 	} multishot;
 };
 
