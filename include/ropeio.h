@@ -1236,7 +1236,9 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  */
 
 /**
- * Set the most bytes the chunk cache may hold, and trim it to that at once.
+ * Set the chunk cache's limit, and trim it to that at once (a cap raised
+ * to follow the bytes in flight falls back to it). The cache may hold up
+ * to four times the limit while it follows a burst of released chunks.
  * 0 turns the cache off (and empties it). The limit bounds the cache alone:
  * chunks in use are not counted against it.
  *
@@ -1276,8 +1278,9 @@ ROPEIO_EXPORT int rope_cache_stats(struct rope_cache_stats *out, size_t size);
 
 /**
  * Give every chunk the cache holds back to the system (free(3)); the limit
- * stays as it is, and the cache fills again as chunks are released. For a
- * process that goes idle, or a child after fork().
+ * stays as it is, a cap raised to follow the bytes in flight falls back to
+ * it, and the cache fills again as chunks are released. For a process that
+ * goes idle, or a child after fork().
  *
  * @return the bytes given back.
  * @since 0.2
