@@ -306,8 +306,8 @@ int rope__plain_recv_round(struct rope_uring *u, bool wait,
 
 /* uring-recv.c, called by the backends. */
 unsigned rope__recv_callbacks(struct rope_uring *u);
-/* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
- * of their dup at once. NULL when @fd has none. */
+/* Stop the receive on @fd (-ECANCELED) and return it; one of plain reads
+ * has ended at once (nothing holds the socket). NULL when @fd has none. */
 struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
@@ -323,9 +323,8 @@ unsigned rope__recv_plain_ready(struct rope_uring *u,
 				const struct rope__pollset *ps, unsigned from,
 				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
-/* From now on every receive of @u is plain reads (each gets its dup; one
- * that cannot ends with the error): the kernel has buffer rings but no
- * multishot recv. */
+/* From now on every receive of @u is plain reads: the kernel has buffer
+ * rings but no multishot recv. */
 void rope__recv_go_plain(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 /* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
