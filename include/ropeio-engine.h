@@ -420,9 +420,10 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  * the next rope_uring_run(), and if the number was reused for another
  * socket before that run, the old receive may read that socket's bytes.
  * Either way it is a bug of the caller's that this call, made first,
- * avoids. A rope_uring_recv() on a reused number is told apart by its file
- * (it starts a new receive and ends the old one with -EBADF), as is a
- * rope_uring_cancel() after the number was closed and reused.
+ * avoids. What stays safe after such a close: rope_uring_cancel() on the
+ * number, closed or reused, ends the old receive and returns at once, and
+ * rope_uring_recv() on a reused number is told apart by its file (it
+ * starts a new receive and ends the old one with -EBADF).
  *
  * May be called from a callback.
  *
