@@ -205,8 +205,11 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * buffer takes its place; any other fill is copied into the rope's tail
  * room and its buffer reused at once. So the chunks @p r holds are at
  * most about twice its bytes, as for any append. Where provided buffer
- * rings are missing, and in the fallback, it is poll(2) plus
- * rope_read_fd(), straight into the rope's memory.
+ * rings are missing, and in the fallback, it is poll(2) plus one readv(2)
+ * per round: into the tail room of @p r, then into one 64 KiB chunk that
+ * the engine keeps for all its receives, whose bytes @p r then takes as it
+ * takes a ring buffer's (the chunk itself when at least half full, else a
+ * copy). An idle receive thus holds no buffer of its own in either mode.
  *
  * @p cb runs from rope_uring_run() with the number of bytes appended since
  * the previous call (> 0), and finally once with 0 at the end of the
@@ -229,8 +232,8 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * Closing @p r (rope_close()) drops what has not been appended yet and
  * ends the receive with -EBADF at the next rope_uring_run(), in both modes.
  *
- * To close @p fd, see rope_uring_cancel(): the engine keeps the socket open
- * while it receives from it.
+ * To close @p fd, see rope_uring_cancel() and rope_uring_close(): call one
+ * of them before close(2), always.
  *
  * Lifetime: @p r must outlive the receive (its final callback).
  *
@@ -243,7 +246,7 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  *         @p fd not open), -EBUSY (@p fd's socket is being received
  *         already, through @p fd or any other descriptor of it, such as a
  *         dup()), -ENOTSOCK (@p fd is not a socket: a pipe or a file, in
- *         both modes), -EMFILE (the fallback's dup of @p fd failed), -ENOMEM.
+ *         both modes), -ENOMEM.
  * @since 0.1
  */
 ROPEIO_EXPORT int rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
@@ -402,18 +405,25 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  * sends may still wait for their notification, which comes when the socket
  * lets go of the bytes (at the latest when it is closed).
  *
- * The engine holds its own reference to the open file of every socket it
- * receives from (the kernel's request does; the fallback reads from a
- * dup), so close(2) alone neither ends a receive nor makes the peer see
- * the end of the stream. To close a socket the engine uses:
+ * The rule, in both modes: rope_uring_cancel() (or rope_uring_close())
+ * before close(2) of a descriptor the engine sends to or receives from.
  *
  *     rope_uring_cancel(u, fd);   // every request on fd ends
- *     close(fd);                  // now really closed: the peer sees EOF
+ *     close(fd);                  // the peer sees EOF
  *     rope_uring_run(u, 0);       // the -ECANCELED callbacks run
  *
- * A descriptor number closed without this and reused for a new socket is
- * told apart by its file: rope_uring_recv() on it starts a new receive and
- * ends the old one with -EBADF.
+ * The engine keeps no descriptor of its own per connection (one per
+ * socket is all a server needs), so what close(2) alone does depends on
+ * who holds the open file. On io_uring the kernel's request holds it: the
+ * receive goes on, and the peer sees no end of stream until the receive is
+ * cancelled. On the fallback nothing does: the receive ends with -EBADF at
+ * the next rope_uring_run(), and if the number was reused for another
+ * socket before that run, the old receive may read that socket's bytes.
+ * Either way it is a bug of the caller's that this call, made first,
+ * avoids. What stays safe after such a close: rope_uring_cancel() on the
+ * number, closed or reused, ends the old receive and returns at once, and
+ * rope_uring_recv() on a reused number is told apart by its file (it
+ * starts a new receive and ends the old one with -EBADF).
  *
  * May be called from a callback.
  *

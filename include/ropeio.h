@@ -1205,11 +1205,17 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  * ropeio's stays touched: a queue, a proxy loop or a server that builds and
  * drops ropes takes nothing new from the system once warm.
  *
- * The cache holds at most a byte limit: 4 MiB by default, or what the
+ * The cache holds a byte limit: 4 MiB by default, or what the
  * environment variable ROPEIO_CACHE_BYTES says when the cache is first used
  * (a byte count, with an optional K, M or G suffix for powers of 1024;
  * 0 turns the cache off; it is read once), or what rope_cache_set_limit()
- * sets. Every call is thread-safe.
+ * sets. It follows the bytes in flight beyond that, within a bound: when
+ * more is released at once than the limit holds (a send of 8 MiB that
+ * completes), the cache keeps it, up to four times the limit (16 MiB by
+ * default), so the next chunks need no fresh pages. Once it has held no
+ * more than its limit for a second, it frees the excess at its next use
+ * (an idle process keeps it until then, or until rope_cache_trim()).
+ * Every call is thread-safe.
  *
  * Chunks of 128 KiB and more are page chunks: their bytes are whole pages
  * that ropeio maps itself (mmap(2), private and anonymous), page-aligned,
@@ -1230,7 +1236,9 @@ ROPEIO_EXPORT void rope_mem_reset_peak(void);
  */
 
 /**
- * Set the most bytes the chunk cache may hold, and trim it to that at once.
+ * Set the chunk cache's limit, and trim it to that at once (a cap raised
+ * to follow the bytes in flight falls back to it). The cache may hold up
+ * to four times the limit while it follows a burst of released chunks.
  * 0 turns the cache off (and empties it). The limit bounds the cache alone:
  * chunks in use are not counted against it.
  *
@@ -1250,6 +1258,9 @@ struct rope_cache_stats {
 	size_t limit;       /**< the most it may hold, see
 				 rope_cache_set_limit() */
 	uint64_t hits;      /**< chunks it served since the process started */
+	size_t cap;         /**< the most it may hold now: the limit, or up
+				 to four times it while it follows the bytes
+				 in flight (@since 0.3) */
 };
 
 /**
@@ -1259,7 +1270,7 @@ struct rope_cache_stats {
  *
  * @param out   receives the figures
  * @param size  the size of *@p out, in bytes
- * @return 0, -EINVAL (NULL, or @p size smaller than this version's
+ * @return 0, -EINVAL (NULL, or @p size smaller than version 0.2's
  *         struct: a size from a later header is fine).
  * @since 0.2
  */
@@ -1267,8 +1278,9 @@ ROPEIO_EXPORT int rope_cache_stats(struct rope_cache_stats *out, size_t size);
 
 /**
  * Give every chunk the cache holds back to the system (free(3)); the limit
- * stays as it is, and the cache fills again as chunks are released. For a
- * process that goes idle, or a child after fork().
+ * stays as it is, a cap raised to follow the bytes in flight falls back to
+ * it, and the cache fills again as chunks are released. For a process that
+ * goes idle, or a child after fork().
  *
  * @return the bytes given back.
  * @since 0.2

@@ -18,6 +18,20 @@
  * care. A process-wide byte count bounds the whole cache; it is reserved
  * before a block goes in, so the bound is never passed, even for a moment.
  *
+ * The cache follows the bytes in flight, within a bound. A fixed limit
+ * (4 MiB) served a queue, but a log shipper with 8 MiB in flight freed
+ * 8 MiB at once when a send completed: half went back to the system and
+ * was faulted in again by the next reads (136,587 page faults in a run
+ * against 380 for a plain read/write loop). So a block refused only
+ * because the cache is at its limit raises the cap instead, to the bytes
+ * held plus that block, up to ROPE_CACHE_FOLLOW times the limit (16 MiB by
+ * default): the cap is the high-water mark of what was freed and not yet
+ * taken back. It falls back to the limit, and the excess is freed, once
+ * no release has needed more than the limit for ROPE_CACHE_DECAY_MS
+ * (looked at by the cache's own calls: an idle process keeps what it
+ * held until its next chunk, or rope_cache_trim()). A limit of 0 is off:
+ * nothing follows.
+ *
  * The cache only stores blocks: the accounting of bytes in use and of what
  * the system gave is alloc.c's (rope__chunk_mem_*).
  */
@@ -26,6 +40,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rope-priv.h"
 
@@ -69,6 +84,11 @@ static struct size_class classes[NCLASS] = {
 
 static atomic_size_t held;         /* bytes in the lists, or reserved */
 static atomic_size_t limit;
+/* The cap above the limit while following (0: at the limit), and when
+ * the cache last held more than its limit (CLOCK_MONOTONIC_COARSE, ms). */
+static atomic_size_t grown;
+static atomic_uint_fast64_t over_ms;
+static atomic_uint decay_ms = ROPE_CACHE_DECAY_MS;
 static atomic_uint_fast64_t hits;
 static atomic_bool configured;
 static pthread_once_t configure_once = PTHREAD_ONCE_INIT;
@@ -217,6 +237,69 @@ pop(struct size_class *c)
 	return b;
 }
 
+static uint64_t
+coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The most the cache may hold now. */
+static size_t
+cap_now(void)
+{
+	return atomic_load_explicit(&limit, memory_order_relaxed) +
+	       atomic_load_explicit(&grown, memory_order_relaxed);
+}
+
+/*
+ * Held bytes would reach @want, past the cap: raise the cap to it if the
+ * bound allows (true), as a cache that follows the bytes in flight.
+ */
+static bool
+follow(size_t want)
+{
+	size_t lim = atomic_load_explicit(&limit, memory_order_relaxed);
+	size_t g = atomic_load_explicit(&grown, memory_order_relaxed);
+
+	if (!lim || want > lim * ROPE_CACHE_FOLLOW ||
+	    lim * ROPE_CACHE_FOLLOW / ROPE_CACHE_FOLLOW != lim)
+		return false;
+	while (g < want - lim &&
+	       !atomic_compare_exchange_weak_explicit(&grown, &g, want - lim,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	return true;
+}
+
+static size_t trim_to(size_t keep);
+
+/*
+ * While the cap is raised: once no release has needed more than the limit
+ * for decay_ms, let the cap fall back and free what is held past the
+ * limit. Costs nothing while at the limit.
+ */
+static void
+decay(void)
+{
+	if (likely(!atomic_load_explicit(&grown, memory_order_relaxed)))
+		return;
+	if (coarse_ms() - atomic_load_explicit(&over_ms, memory_order_relaxed) <
+	    atomic_load_explicit(&decay_ms, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&grown, 0, memory_order_relaxed);
+	trim_to(atomic_load_explicit(&limit, memory_order_relaxed));
+}
+
+void
+rope__cache_decay_set(unsigned ms)
+{
+	atomic_store_explicit(&decay_ms, ms, memory_order_relaxed);
+}
+
 void *
 rope__cache_take(size_t size)
 {
@@ -227,14 +310,17 @@ rope__cache_take(size_t size)
 		return NULL;
 	/* An unlocked peek: a miss costs no lock (a stale answer only
 	 * means one miss, or one locked look at an empty list). */
-	if (!atomic_load_explicit(&classes[k].head, memory_order_relaxed))
+	if (!atomic_load_explicit(&classes[k].head, memory_order_relaxed)) {
+		decay();
 		return NULL;
+	}
 	b = pop(&classes[k]);
 	if (!b)
 		return NULL;
 	atomic_fetch_sub_explicit(&held, size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
 	UNPOISON(b, size);
+	decay();
 	return b;
 }
 
@@ -251,8 +337,11 @@ rope__cache_give(void *p, size_t size)
 	ensure_configured();
 	/* Reserve the bytes first: the bound holds at every instant. */
 	was = atomic_fetch_add_explicit(&held, size, memory_order_relaxed);
-	if (was + size > atomic_load_explicit(&limit, memory_order_relaxed) ||
-	    was + size < was) {
+	if (was + size > atomic_load_explicit(&limit, memory_order_relaxed))
+		atomic_store_explicit(&over_ms, coarse_ms(),
+				      memory_order_relaxed);
+	if (was + size < was ||
+	    (was + size > cap_now() && !follow(was + size))) {
 		atomic_fetch_sub_explicit(&held, size, memory_order_relaxed);
 		return false;
 	}
@@ -262,6 +351,7 @@ rope__cache_give(void *p, size_t size)
 	b->next = atomic_load_explicit(&c->head, memory_order_relaxed);
 	atomic_store_explicit(&c->head, b, memory_order_relaxed);
 	pthread_mutex_unlock(&c->lock);
+	decay();
 	return true;
 }
 
@@ -308,13 +398,14 @@ rope_cache_stats(struct rope_cache_stats *out, size_t size)
 {
 	struct rope_cache_stats st;
 
-	/* Version 0.2's struct is the smallest a caller can have: a larger
-	 * one comes from a later header, whose extra fields stay as they
-	 * are. */
-	if (!out || size < sizeof(st))
+	/* Version 0.2's struct is the smallest a caller can have: it gets
+	 * the fields it has (a larger one, from a later header, keeps its
+	 * extra fields as they are). */
+	if (!out || size < ROPE_CACHE_STATS_SIZE_0_2)
 		return -EINVAL;
 	rope__cache_stats(&st.cached, &st.limit, &st.hits);
-	memcpy(out, &st, sizeof(st));
+	st.cap = cap_now();
+	memcpy(out, &st, MIN(size, sizeof(st)));
 	return 0;
 }
 
@@ -325,6 +416,7 @@ rope_cache_set_limit(size_t bytes)
 
 	ensure_configured();
 	old = atomic_exchange_explicit(&limit, bytes, memory_order_relaxed);
+	atomic_store_explicit(&grown, 0, memory_order_relaxed);
 	trim_to(bytes);
 	return old;
 }
@@ -332,5 +424,7 @@ rope_cache_set_limit(size_t bytes)
 ROPEIO_EXPORT size_t
 rope_cache_trim(void)
 {
+	/* Emptied, the cache starts again from its limit. */
+	atomic_store_explicit(&grown, 0, memory_order_relaxed);
 	return trim_to(0);
 }

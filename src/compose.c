@@ -201,9 +201,9 @@ rope_printf(struct rope *r, const char *fmt, ...)
 static bool
 reservation_stands(const struct rope *r)
 {
-	const struct rope_reservation *v = &r->resv;
+	const struct rope_reservation *v = r->resv;
 
-	return v->active && r->size == v->size && r->base == v->base &&
+	return v && v->active && r->size == v->size && r->base == v->base &&
 	       r->nseg == v->nseg && r->tail_chunk == v->tail_chunk &&
 	       r->tail_ptr == v->tail_ptr && !r->exports;
 }
@@ -211,11 +211,19 @@ reservation_stands(const struct rope *r)
 void
 rope__reservation_drop(struct rope *r)
 {
-	if (!r->resv.active)
+	if (!r->resv || !r->resv->active)
 		return;  /* the common case: nothing to clear */
-	if (r->resv.chunk)
-		rope__chunk_unref(r->resv.chunk);
-	memset(&r->resv, 0, sizeof(r->resv));
+	if (r->resv->chunk)
+		rope__chunk_unref(r->resv->chunk);
+	memset(r->resv, 0, sizeof(*r->resv));
+}
+
+void
+rope__reservation_free(struct rope *r)
+{
+	rope__reservation_drop(r);
+	rope__free(r->resv, sizeof(*r->resv));
+	r->resv = NULL;
 }
 
 ROPEIO_EXPORT int
@@ -233,6 +241,14 @@ rope_reserve(struct rope *r, size_t min, struct iovec *iov, int iovcnt)
 	ret = rope__check_extent(r->size, min);
 	if (ret < 0)
 		return ret;
+	/* Its record is made at the first reservation and kept until the
+	 * rope is freed: a rope that never reserves does not pay for it. */
+	if (!r->resv) {
+		r->resv = rope__alloc(sizeof(*r->resv));
+		if (!r->resv)
+			return -ENOMEM;
+		memset(r->resv, 0, sizeof(*r->resv));
+	}
 	if (rope__segs_reserve(r, 1) < 0)
 		return -ENOMEM;
 	room = rope__tail_reserve(r, &tail);
@@ -256,7 +272,7 @@ rope_reserve(struct rope *r, size_t min, struct iovec *iov, int iovcnt)
 	}
 	rope__reservation_drop(r);
 	rope__put_close(r);  /* the fast path would write into the room */
-	r->resv = (struct rope_reservation){
+	*r->resv = (struct rope_reservation){
 		.active = true, .chunk = fresh, .room = room,
 		.fresh = fresh ? fresh->cap : 0, .size = r->size,
 		.base = r->base, .nseg = r->nseg, .tail_chunk = r->tail_chunk,
@@ -275,19 +291,19 @@ rope_commit(struct rope *r, size_t len)
 		return -EINVAL;
 	if (r->closed)
 		return -EBADF;
-	if (!r->resv.active)
+	if (!r->resv || !r->resv->active)
 		return -ENOENT;
 	if (!reservation_stands(r)) {
 		rope__reservation_drop(r);
 		return -ECANCELED;
 	}
-	v = r->resv;
+	v = *r->resv;
 	if (len > v.room + v.fresh)
 		return -EINVAL;  /* the reservation stands */
 	ret = rope__check_extent(r->size, len);
 	if (ret < 0)
 		return ret;
-	memset(&r->resv, 0, sizeof(r->resv));
+	memset(r->resv, 0, sizeof(*r->resv));
 	if (len && v.room)
 		rope__tail_commit(r, MIN(len, v.room));
 	if (len > v.room) {

@@ -322,11 +322,17 @@ long rope__alloc_fail_at(long nth);
  * of a power-of-two capacity from ROPE_CHUNK_FIRST to ROPE_CHUNK_MAX (its
  * class) and lies in that class's list; no chunk, segment, value or snapshot
  * points into it; the bytes it holds (plus blocks being put in) never pass
- * the limit, which is ROPE_CACHE_DEFAULT until the environment variable
- * ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise. Its blocks
- * are counted neither in `allocated` nor as freed.
+ * the cap: the limit, which is ROPE_CACHE_DEFAULT until the environment
+ * variable ROPEIO_CACHE_BYTES or rope_cache_set_limit() says otherwise, or
+ * more while the cache follows the bytes in flight (at most
+ * ROPE_CACHE_FOLLOW times the limit; back to the limit after
+ * ROPE_CACHE_DECAY_MS at or below it, or at a trim). Its blocks are
+ * counted neither in `allocated` nor as freed.
  */
 #define ROPE_CACHE_DEFAULT (4u << 20)
+#define ROPE_CACHE_FOLLOW 4
+#define ROPE_CACHE_DECAY_MS 1000
+#define ROPE_CACHE_STATS_SIZE_0_2 ROPE_SIZE_TO(rope_cache_stats, hits)
 
 /* A cached block of exactly @size bytes, or NULL. The blocks are an owned
  * chunk's one allocation (header and bytes) or a page chunk's pages. */
@@ -334,6 +340,9 @@ void *rope__cache_take(size_t size);
 /* Keep @p (@size bytes) if its size is cached and the limit allows. */
 bool rope__cache_give(void *p, size_t size);
 void rope__cache_stats(size_t *bytes, size_t *limit, uint64_t *hits);
+/* Test hook: how long the cache must stay at or below its limit before a
+ * raised cap falls back (ROPE_CACHE_DECAY_MS by default). */
+void rope__cache_decay_set(unsigned ms);
 
 /* ------------------------------------------------------------------------ */
 /* sys.c: the I/O seam                                                      */
@@ -524,7 +533,8 @@ struct rope {
 	/* Where tail chunks come from (seam.c); take NULL: ropeio's own. */
 	struct rope_allocator alloc;
 
-	struct rope_reservation resv;  /* compose.c */
+	struct rope_reservation *resv; /* compose.c: NULL until the first
+					  rope_reserve(), then kept */
 
 	struct rope_bytes *value;     /* cached getvalue() result, or NULL */
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
@@ -710,6 +720,10 @@ void rope__tail_limit(struct rope *r, size_t max);
  */
 struct rope_chunk *rope__tail_fresh(struct rope *r, size_t need, size_t cap);
 void rope__tail_discard(struct rope *r, struct rope_chunk *c);
+/* An empty rope lets its spare go (to the chunk cache): the engine's call
+ * for a receive's rope drained in its callback, so that an idle connection
+ * holds no chunk (rope.c). */
+void rope__spare_release(struct rope *r);
 
 /*
  * fdio.c: send [@off, @off + @len) of @s (in range) to the stream socket
@@ -762,8 +776,10 @@ bool rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off);
 ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
 			int64_t out_off);
 
-/* compose.c: let a reservation go (its fresh chunk with it). */
+/* compose.c: let a reservation go (its fresh chunk with it); free its
+ * record too (the rope is freed or closed). */
 void rope__reservation_drop(struct rope *r);
+void rope__reservation_free(struct rope *r);
 
 /*
  * rope.c: whether a window of @len bytes of @c may stay a window, or should

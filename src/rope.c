@@ -422,6 +422,13 @@ spare_drop(struct rope *r)
 	}
 }
 
+void
+rope__spare_release(struct rope *r)
+{
+	if (!r->size)
+		spare_drop(r);
+}
+
 /*
  * The tail chunk @c of a rope just emptied, with the reference the caller
  * took on it: it becomes the spare when the rope alone held it (the count
@@ -491,7 +498,7 @@ segs_release(struct rope *r)
 {
 	spare_drop(r);
 	held_drop(r);
-	rope__reservation_drop(r);
+	rope__reservation_free(r);
 	for (size_t i = 0; i < r->nseg; i++)
 		rope__chunk_unref(r->segs[i].chunk);
 	if (r->seg_mem != r->inline_segs)

@@ -44,10 +44,10 @@ struct rope__ring;      /* uring-ring-priv.h */
 /* The buffers a pool starts with. */
 #define RECV_NBUF_MIN 16
 #define RECV_BUFSZ (16u * 1024)
-/* Fills below this are copied and their buffer recycled. */
-#define RECV_ADOPT_MIN (RECV_BUFSZ / 2)
-/* Bytes one fallback read may take. */
+/* Bytes plain reads may take from one socket in a round. */
 #define RECV_PLAIN_MAX (256u * 1024)
+/* The chunk plain reads overflow into, one per engine (uring-recv.c). */
+#define RECV_PLAIN_CHUNK (64u * 1024)
 /* Buffer memory a refusing rope may hold before its socket stops being
  * read (counted in whole buffers, whatever their fill). */
 #define RECV_HOLD_MAX (1024u * 1024)
@@ -67,44 +67,46 @@ struct held {
 };
 
 struct receiver {
+	/* Ordered by size, so that nothing pads: one per connection, and an
+	 * idle server holds thousands (tests/test-engine-memory.c). */
 	struct receiver *next;
-	int fd;              /* the caller's descriptor */
-	dev_t dev;           /* the open file, so that a reused number */
-	ino_t ino;           /* is told apart */
 	struct rope *r;
 	rope_uring_cb cb;
 	void *arg;
-	bool stopping;       /* stopped, cancelled, or the rope was closed */
-	bool held_full;      /* too much held: not read until it is taken */
-	bool user_paused;    /* rope_uring_recv_pause() */
 	size_t limit;        /* rope_uring_recv_limit(); 0: none */
-	bool ended;          /* no more data will come */
-	int stop_res;        /* the final result of a stop */
-	int end_res;         /* 0 at end of stream, else -errno */
 	uint64_t delivered;  /* bytes appended since the last callback */
+	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	dev_t dev;           /* the open file, so that a reused number */
+	ino_t ino;           /* is told apart */
+	/* rope_uring_recv_stats(): what it has done so far. */
+	uint64_t received, adopted, adopted_mem, copied, completions;
+	uint64_t nobufs;
 	/* Bytes waiting for the rope, in order: first the held buffers, then
 	 * the FIFO of buffer ids still in the engine's pool (linked through
 	 * their rbuf's next). */
 	struct held *held;
 	unsigned held_head, held_n, held_cap;
-	size_t held_bytes;   /* buffer memory held (RECV_BUFSZ each) */
+	uint32_t held_bytes; /* buffer memory held (RECV_BUFSZ each): at
+				most RECV_HOLD_MAX and a round's fills */
 	unsigned n;          /* ids in the FIFO */
 	uint16_t first, last;
-	/* rope_uring_recv_stats(): what it has done so far. */
-	uint64_t received, adopted, adopted_mem, copied, completions;
-	uint64_t nobufs;
-	struct rope__closer *closer;  /* rope_uring_close() waits for it */
+	int fd;              /* the caller's descriptor */
+	int stop_res;        /* the final result of a stop */
+	int end_res;         /* 0 at end of stream, else -errno */
+	bool stopping : 1;   /* stopped, cancelled, or the rope was closed */
+	bool held_full : 1;  /* too much held: not read until it is taken */
+	bool user_paused : 1; /* rope_uring_recv_pause() */
+	bool ended : 1;      /* no more data will come */
 	/* How it reads: with plain reads (the poll backend, or a ring without
 	 * buffer rings or multishot recv), or a multishot recv on the ring. */
 	struct {
-		int own_fd;          /* our dup of fd; -1 until plain */
-		bool refused;        /* the rope refused: not polled until a
+		bool refused : 1;    /* the rope refused: not polled until a
 					callback has run */
 	} plain;
 	struct {
-		bool armed;          /* a multishot recv is in flight */
-		bool cancel_sent;    /* its cancellation was submitted */
-		bool cancel_inflight; /* ... and its CQE has not arrived */
+		bool armed : 1;      /* a multishot recv is in flight */
+		bool cancel_sent : 1; /* its cancellation was submitted */
+		bool cancel_inflight : 1; /* ... and its CQE has not arrived */
 	} multishot;
 };
 
@@ -242,6 +244,7 @@ struct rope_uring {
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
+	struct rope_chunk *plain_chunk;  /* plain reads' overflow, or NULL */
 };
 
 /* uring-core.c: the requests, for the backends. */
@@ -303,8 +306,8 @@ int rope__plain_recv_round(struct rope_uring *u, bool wait,
 
 /* uring-recv.c, called by the backends. */
 unsigned rope__recv_callbacks(struct rope_uring *u);
-/* Stop the receive on @fd (-ECANCELED) and return it; plain reads let go
- * of their dup at once. NULL when @fd has none. */
+/* Stop the receive on @fd (-ECANCELED) and return it; one of plain reads
+ * has ended at once (nothing holds the socket). NULL when @fd has none. */
 struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
 /* Has @rc a multishot recv, or its cancellation, in the kernel's hands?
  * Valid until the next rope__recv_callbacks(), which may free it. */
@@ -320,9 +323,8 @@ unsigned rope__recv_plain_ready(struct rope_uring *u,
 				const struct rope__pollset *ps, unsigned from,
 				unsigned to);
 void rope__recv_plain_retry(struct rope_uring *u);
-/* From now on every receive of @u is plain reads (each gets its dup; one
- * that cannot ends with the error): the kernel has buffer rings but no
- * multishot recv. */
+/* From now on every receive of @u is plain reads: the kernel has buffer
+ * rings but no multishot recv. */
 void rope__recv_go_plain(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 /* For the ring backend's receiving (uring-ring-recv.c): a receiver ends

@@ -34,17 +34,30 @@
  * that socket stops being read (back-pressure, not loss) until the rope has
  * taken everything.
  *
- * The engine holds its own reference to each receiving socket's open file
- * (the ring's request does; plain reads use a dup), so close(fd) alone
- * neither ends a receive nor lets it read another file that reuses the
- * number: rope_uring_cancel() first, then close.
+ * Plain reads (the poll backend, or a ring without buffer rings) read
+ * into the rope's tail room and then into one chunk the engine keeps for
+ * every receiver (RECV_PLAIN_CHUNK): what overflows the room is handed to
+ * the rope as a ring buffer is (adopted when at least half full, else
+ * copied into a tail chunk of at most RECV_BUFSZ). Reading into a fresh
+ * chunk of the rope's own instead, as rope_read_fd() does, left a 64 KiB
+ * chunk (its spare) in every idle connection's rope.
+ *
+ * The engine reads the caller's descriptor itself, with no dup of its
+ * own: a dup cost a second descriptor per connection (at most about 9,990
+ * connections under a limit of 20,000). So the rule is libuv's and
+ * libevent's: rope_uring_cancel() or rope_uring_close() before close(2).
+ * A descriptor closed without them ends its receive with -EBADF at the
+ * next round (poll reports it invalid); one closed and reused for another
+ * socket before that round cannot be told apart by the poll backend, and
+ * the header says so. A new rope_uring_recv() on the reused number ends the
+ * old receive first (the file differs).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "uring-priv.h"
@@ -139,18 +152,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
-	rc->plain.own_fd = -1;
 	rc->first = rc->last = NO_BUF;
-	if (receiver_plain_reads(u)) {
-		rc->plain.own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (rc->plain.own_fd < 0) {
-			int err = errno;
-
-			errno = saved;
-			rope__free(rc, sizeof(*rc));
-			return -err;
-		}
-	}
 	/* The number was closed and now names another file: the receive
 	 * that had it can never be reached by it again. */
 	if (old)
@@ -188,16 +190,10 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	if (!rc)
 		return NULL;
 	rope__receiver_stop(rc, -ECANCELED);
-	if (rc->plain.own_fd >= 0) {
-		/* Plain reads: nothing reads it any more, and the caller
-		 * may close the socket for good. */
-		int saved = errno;
-
-		close(rc->plain.own_fd);
-		errno = saved;
-		rc->plain.own_fd = -1;
+	/* Plain reads: nothing reads it any more, so it has ended, and the
+	 * caller may close the socket at once. */
+	if (receiver_plain_reads(u))
 		rope__receiver_end(rc, -ECANCELED);
-	}
 	return rc;
 }
 
@@ -379,7 +375,7 @@ receiver_give(struct rope_uring *u, struct receiver *rc, struct rope_chunk *c,
 	int ret;
 
 	*adopted = false;
-	if (len >= RECV_ADOPT_MIN && len > rope__tail_room(rc->r)) {
+	if (len >= c->cap / 2 && len > rope__tail_room(rc->r)) {
 		ret = rope__append_chunk(rc->r, c, len);
 		*adopted = ret == 0;
 		if (*adopted) {
@@ -522,12 +518,6 @@ drop_waiting(struct rope_uring *u, struct receiver *rc)
 static void
 recv_free(struct receiver *rc)
 {
-	if (rc->plain.own_fd >= 0) {
-		int saved = errno;
-
-		close(rc->plain.own_fd);
-		errno = saved;
-	}
 	rope__free(rc->held, rc->held_cap * sizeof(*rc->held));
 	rope__free(rc, sizeof(*rc));
 }
@@ -569,6 +559,11 @@ rope__recv_callbacks(struct rope_uring *u)
 			if (rc->cb)
 				rc->cb(rc->arg, (ssize_t)n);
 			called++;
+			/* Drained by its callback: the connection waits for
+			 * its next message holding no chunk (its spare goes
+			 * to the chunk cache, where the next message's tail
+			 * comes from). 9,000 idle connections each kept one. */
+			rope__spare_release(rc->r);
 			/* The callback may have started receives, which go
 			 * at the head of the list: when @rc was first, @link
 			 * now points at one of them. Receives are freed only
@@ -610,6 +605,10 @@ rope__recv_abandon(struct rope_uring *u)
 		rope__receiver_end(rc, -ECANCELED);
 	}
 	rope__recv_callbacks(u);
+	if (u->plain_chunk) {
+		rope__chunk_unref(u->plain_chunk);
+		u->plain_chunk = NULL;
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -620,18 +619,6 @@ void
 rope__recv_go_plain(struct rope_uring *u)
 {
 	u->recv_plain = true;
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		int saved = errno;
-
-		if (rc->plain.own_fd >= 0 || rc->stopping || rc->ended)
-			continue;
-		rc->plain.own_fd = fcntl(rc->fd, F_DUPFD_CLOEXEC, 0);
-		if (rc->plain.own_fd < 0) {
-			rope__receiver_stop(rc, -errno);
-			rope__receiver_end(rc, rc->stop_res);
-		}
-		errno = saved;
-	}
 }
 
 int
@@ -647,11 +634,91 @@ rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
 			rope__receiver_end(rc, rc->stop_res);
 		if (!rope__receiver_reads(rc) || rc->plain.refused)
 			continue;
-		ret = rope__pollset_add(ps, rc->plain.own_fd, POLLIN, rc);
+		ret = rope__pollset_add(ps, rc->fd, POLLIN, rc);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
+}
+
+/*
+ * One read for @rc: into its rope's tail room, then into the engine's
+ * chunk, whose bytes go to the rope as a ring buffer's do. Returns the
+ * bytes read, 0 at the end of the stream, or -errno: -EBUSY or -ENOMEM
+ * when the rope cannot take bytes now (nothing was read then).
+ */
+static ssize_t
+plain_read(struct rope_uring *u, struct receiver *rc)
+{
+	struct rope *r = rc->r;
+	struct rope_chunk *c = u->plain_chunk;
+	struct iovec iov[2];
+	uint8_t *tail;
+	size_t room;
+	ssize_t got;
+	bool adopted;
+	int cnt = 0, saved, ret;
+
+	ret = rope__check_writable(r);
+	if (ret < 0)
+		return ret;
+	if (!c) {
+		c = u->plain_chunk = rope__chunk_new(RECV_PLAIN_CHUNK);
+		if (!c)
+			return -ENOMEM;
+	}
+	/* Whatever is read must have a place: a segment for the chunk, were
+	 * a copy to find no memory (reserved before the read, so nothing
+	 * read is ever lost). */
+	if (rope__segs_reserve(r, 1) < 0)
+		return -ENOMEM;
+	room = MIN(rope__tail_reserve(r, &tail), RECV_PLAIN_MAX);
+	ret = rope__check_extent(r->size, room + c->cap);
+	if (ret < 0)
+		return ret;
+	if (room)
+		iov[cnt++] = (struct iovec){ tail, room };
+	iov[cnt++] = (struct iovec){ c->data, c->cap };
+	saved = errno;
+	got = rope__sys->readv(rc->fd, iov, cnt);
+	if (got < 0)
+		got = -errno;
+	errno = saved;
+	if (got <= 0)
+		return got;
+	if (room)
+		rope__tail_commit(r, MIN((size_t)got, room));
+	if ((size_t)got > room) {
+		uint32_t rest = (uint32_t)((size_t)got - room);
+
+		ret = receiver_give(u, rc, c, rest, &adopted);
+		/* No memory for a copy: the chunk itself takes the bytes
+		 * (the segment is reserved), however full. */
+		if (ret < 0) {
+			ret = rope__append_chunk(r, c, rest);
+			adopted = ret == 0;
+			if (adopted) {
+				u->stats.recv_bytes += rest;
+				rc->received += rest;
+				rc->delivered += rest;
+				rc->adopted += rest;
+				rc->adopted_mem += c->cap;
+			}
+		}
+		if (adopted)
+			u->plain_chunk = NULL;  /* the rope's now */
+		if (ret < 0)
+			return ret;
+		rc->received += room;
+		rc->delivered += room;
+		u->stats.recv_bytes += room;
+	} else {
+		rc->received += (uint64_t)got;
+		rc->delivered += (uint64_t)got;
+		u->stats.recv_bytes += (uint64_t)got;
+	}
+	rc->completions++;
+	return got;
 }
 
 unsigned
@@ -666,14 +733,10 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 
 		if (!ps->fds[i].revents)
 			continue;
-		got = rope_read_fd(rc->r, rc->plain.own_fd, RECV_PLAIN_MAX);
+		/* One read per round: the socket may block (it is the
+		 * caller's, as it is), and poll said one read will not. */
+		got = plain_read(u, rc);
 		if (got > 0) {
-			/* readv fills the rope's own memory: no copy here,
-			 * but the kernel copies, as for every plain read. */
-			rc->delivered += (uint64_t)got;
-			rc->received += (uint64_t)got;
-			rc->completions++;
-			u->stats.recv_bytes += (uint64_t)got;
 			progress++;
 		} else if (got == -EBUSY || got == -ENOMEM) {
 			rc->plain.refused = true;  /* until a callback has run */

@@ -906,8 +906,9 @@ test_engine_server_recv_stats_report(void)
 	CU_ASSERT(st.completions >= 1 && st.completions <= len);
 	CU_ASSERT_EQUAL(st.flags, 0);
 	if (rope_uring_is_fallback(u)) {
-		/* readv straight into the rope: nothing adopted or copied. */
-		CU_ASSERT_EQUAL(st.adopted + st.copied, 0);
+		/* readv into the rope's room first, the rest adopted or
+		 * copied as the ring's buffers are. */
+		CU_ASSERT(st.adopted + st.copied <= len);
 		CU_ASSERT_EQUAL(st.pool, 0);
 	} else {
 		CU_ASSERT_EQUAL(st.adopted + st.copied, len);

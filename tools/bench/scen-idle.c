@@ -11,9 +11,9 @@
  * wrk cannot hold connections idle, so the client is here: blocking
  * sockets opened in batches (a batch fits every server's listen backlog),
  * each batch's requests sent, then their answers read. It needs a
- * descriptor per connection here, and the server one (the engine's
- * fallback two): the limit is raised to its hard limit, and a hard limit
- * too low for the count says so instead of measuring fewer.
+ * descriptor per connection here, and the server one: the limit is raised
+ * to its hard limit, and a hard limit too low for the count says so
+ * instead of measuring fewer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -111,11 +111,11 @@ scen_idle(int conns, int reps)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* The fallback's server holds two descriptors per connection. */
+	/* Every server holds one descriptor per connection. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
-	    rl.rlim_cur < (rlim_t)conns * 2 + 64) {
+	    rl.rlim_cur < (rlim_t)conns + 64) {
 		idle_skip = "the descriptor limit is too low (ulimit -Hn must "
-			    "be at least twice the connections, and 64)";
+			    "be at least the connections, and 64)";
 		return;
 	}
 	fds = malloc((size_t)conns * sizeof(*fds));
