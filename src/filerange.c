@@ -8,9 +8,11 @@
  * the rope's own duplicate of the descriptor. So everything that reads
  * bytes (reads, getvalue, getbuffer, pullup, cursors, snapshots' iovecs)
  * works on it unchanged, and an overwrite copies as for any memory the
- * rope does not own. What sends it (fdio.c) recognises it by its release
- * function and hands the kernel the descriptor instead (sendfile(2),
- * copy_file_range(2)), so its pages never pass through user space there.
+ * rope does not own. What sends it recognises it by its release function
+ * and hands the kernel the descriptor instead, so its pages never pass
+ * through user space there: fdio.c and the engine's poll backend with
+ * sendfile(2) and copy_file_range(2), the engine's io_uring jobs with
+ * IORING_OP_SPLICE through a pipe (uring-job.c).
  *
  * The file must not change while a rope holds the range (as for sendfile):
  * a file truncated under a mapping raises SIGBUS on access.
@@ -61,6 +63,36 @@ rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off)
 	*fd = f->fd;
 	*off = f->off;
 	return true;
+}
+
+bool
+rope__seg_file_at(const struct rope_seg *segs, size_t i, uint64_t pos,
+		  int *fd, int64_t *off, size_t *len)
+{
+	const struct rope_seg *s = &segs[i];
+
+	if (!rope__chunk_file(s->chunk, fd, off))
+		return false;
+	*off += (s->data - s->chunk->data) + (int64_t)(pos - s->start);
+	*len = (size_t)(s->start + s->len - pos);
+	return true;
+}
+
+size_t
+rope__span_before_file(const struct rope_seg *segs, size_t n, size_t i,
+		       uint64_t pos, size_t len)
+{
+	size_t span = 0;
+	int fd;
+	int64_t off;
+
+	for (; i < n && span < len; i++) {
+		if (rope__chunk_file(segs[i].chunk, &fd, &off))
+			break;
+		span += (size_t)(segs[i].start + segs[i].len -
+				 MAX(pos, segs[i].start));
+	}
+	return MIN(span, len);
 }
 
 ROPEIO_EXPORT int
