@@ -342,7 +342,8 @@ chain_add(struct rope_uring_job *j, struct io_uring *ring,
  * The pipe's bytes to the socket: SPLICE, after a POLL_ADD(POLLOUT) when
  * the last one found the socket's buffer full (a splice to a non-blocking
  * socket says EAGAIN and is not retried by the kernel, unlike SENDMSG).
- * Returns false when no SQE or slot was left for it.
+ * Returns false when no SQE or slot was left for it (the poll may then be
+ * a chain of its own, and the splice waits for the next).
  */
 static bool
 chain_pipe_out(struct rope_uring_job *j, struct io_uring *ring,
@@ -353,7 +354,7 @@ chain_pipe_out(struct rope_uring_job *j, struct io_uring *ring,
 	struct slot *s;
 
 	if (j->wait_out) {
-		if ((unsigned)*n + 2 > space || !(s = slot_free(j)))
+		if ((unsigned)*n + 1 > space || !(s = slot_free(j)))
 			return false;
 		sqe = chain_add(j, ring, sqes, n, s, OP_POLL, pos, 0);
 		if (!sqe)
@@ -408,8 +409,9 @@ prep_socket(struct rope_uring_job *j, struct io_uring *ring)
 			break;
 		if (file_at(j, pos, j->end, &in, &off, &len)) {
 			/* Both halves, or neither: bytes left in the pipe
-			 * would still be correct, but take a chain more. */
-			if ((unsigned)n + 2 > space)
+			 * are correct, but take a chain more. Alone, the
+			 * first half (an SQ of one entry). */
+			if (n && (unsigned)n + 2 > space)
 				break;
 			sqe = chain_add(j, ring, sqes, &n, s, OP_FILE_PIPE, pos,
 					len);

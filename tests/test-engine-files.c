@@ -477,6 +477,103 @@ test_files_peer_closes(void)
 	peer_closes(ENGINE);
 }
 
+/*
+ * A peer that never reads, and a send deadline: the send ends with
+ * -ETIMEDOUT whether the socket blocks (the ring's splice then waits in
+ * the kernel's worker, and must be cancelled there) or not, and the pipe
+ * goes with the job.
+ */
+static void
+stuck_peer(bool blocking)
+{
+	const struct piece p[] = { { true, 0, BIG } };
+	int fds[2], open_before = fds_open();
+	struct rope_uring *u = t_engine();
+	struct outcome o = { 0 };
+	struct rope_snap *s;
+	struct rope *r = rope_of(p, 1);
+
+	pair_make(true, blocking, fds);
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL(rope_uring_set_send_timeout(u, 100), 0);
+	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, BIG, 0, record, &o),
+			0);
+	while (!o.calls && rope_uring_run(u, 1) >= 0)
+		;
+	CU_ASSERT_EQUAL(o.result, -ETIMEDOUT);
+	rope_uring_free(u);
+	rope_snap_unref(s);
+	rope_free(r);
+	close(fds[0]);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(fds_open(), open_before);
+}
+
+static void
+test_files_stuck_peer(void)
+{
+	stuck_peer(false);
+	stuck_peer(true);
+}
+
+#ifdef T_HAVE_URING
+/*
+ * A job on a ring of the caller's with one, then two SQ entries: a file
+ * range takes two linked splices (and a poll after EAGAIN), and a ring
+ * of one entry must still make progress, one SQE at a time.
+ */
+static void
+job_on_ring(unsigned entries)
+{
+	struct check c = { .p = mixed, .n = ARRAY_SIZE(mixed) };
+	struct rope_uring_job *j = NULL;
+	struct io_uring ring;
+	struct rope_snap *s;
+	struct rope *r = rope_of(mixed, ARRAY_SIZE(mixed));
+	int fds[2];
+	pthread_t t;
+
+	CU_ASSERT_EQUAL_FATAL(io_uring_queue_init(entries, &ring, 0), 0);
+	pair_make(true, false, fds);
+	c.fd = fds[1];
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, check_run, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	CU_ASSERT_EQUAL_FATAL(rope_uring_job_new(&j, s, 0, SIZE_MAX, fds[0],
+						 -1, 0), 0);
+	while (!rope_uring_job_done(j)) {
+		struct io_uring_cqe *cqe;
+
+		CU_ASSERT(rope_uring_job_prep(j, &ring) >= 0);
+		CU_ASSERT_FATAL(rope_uring_job_inflight(j) > 0);
+		CU_ASSERT(io_uring_submit_and_wait(&ring, 1) >= 0);
+		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+			rope_uring_job_complete(rope_uring_cqe_job(cqe), cqe);
+			io_uring_cqe_seen(&ring, cqe);
+		}
+	}
+	CU_ASSERT_EQUAL(rope_uring_job_result(j),
+			(ssize_t)pieces_len(mixed, ARRAY_SIZE(mixed)));
+	CU_ASSERT_EQUAL(rope_uring_job_free(j), 0);
+	close(fds[0]);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(c.got, pieces_len(mixed, ARRAY_SIZE(mixed)));
+	CU_ASSERT_FALSE(c.wrong);
+	CU_ASSERT_EQUAL(snap_rss_kb(s, 1000), 0);
+	rope_snap_unref(s);
+	rope_free(r);
+	io_uring_queue_exit(&ring);
+}
+
+static void
+test_files_job_small_sq(void)
+{
+	if (t_fallback_arm)
+		return;  /* the job API is the ring's */
+	job_on_ring(1);
+	job_on_ring(2);
+}
+#endif
+
 static const struct t_test tests[] = {
 	{ "files_tcp", test_files_tcp },
 	{ "files_unix", test_files_unix },
@@ -485,6 +582,10 @@ static const struct t_test tests[] = {
 	{ "files_blocking_socket", test_files_blocking_socket },
 	{ "files_tiny_pipe", test_files_tiny_pipe },
 	{ "files_peer_closes", test_files_peer_closes },
+	{ "files_stuck_peer", test_files_stuck_peer },
+#ifdef T_HAVE_URING
+	{ "files_job_small_sq", test_files_job_small_sq },
+#endif
 };
 
 int
