@@ -7,8 +7,9 @@
  * io_uring (IORING_OP_SPLICE through a pipe) and on the poll backend
  * (sendfile(2) on a non-blocking socket), by rope_snap_write_fd()
  * (sendfile(2), blocking), and the limit: a plain sendfile(2) loop.
- * Reported: throughput and minor page faults (getrusage): a send that
- * wrote the range from its mapping faults every page of it in.
+ * Reported: throughput, minor page faults (getrusage) and the resident
+ * peak: a send that wrote the range from its mapping faults it in, and
+ * the process holds those pages until the range is released.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -199,7 +200,7 @@ scen_files(size_t bytes, int reps)
 	a.uring = engine_new(false);
 	a.fallback = engine_new(true);
 #endif
-	s = scen_new("files", COL_MBS | COL_FAULTS,
+	s = scen_new("files", COL_MBS | COL_FAULTS | COL_RSS,
 		     (double)bytes * FILES_SENDS,
 		     "a %zu MiB file range (page cache) to a loopback TCP "
 		     "socket, %d times (%d runs)", bytes / MiB, FILES_SENDS,
