@@ -25,6 +25,7 @@
 
 #include "engine-arms.h"
 #ifdef T_HAVE_URING
+#include "fault-ring.h"
 #include "uring-ring-priv.h"
 #endif
 
@@ -572,6 +573,81 @@ test_files_job_small_sq(void)
 	job_on_ring(1);
 	job_on_ring(2);
 }
+
+/*
+ * A ring that cannot splice (the first SPLICE ends -EINVAL, as before 5.7
+ * or on a file system without splice_read): the job sends the file ranges
+ * as mapped bytes, and every byte still arrives.
+ */
+static void
+test_files_no_splice(void)
+{
+	const struct t_ring_rule rule = {
+		.opcode = IORING_OP_SPLICE, .count = 1, .res = -EINVAL,
+	};
+
+	if (t_fallback_arm)
+		return;
+	t_ring_faults(&rule, 1);
+	CU_ASSERT(send_checked(ENGINE, true, false, mixed, ARRAY_SIZE(mixed),
+			       0, NULL) > 0);  /* from the mapping */
+	CU_ASSERT_EQUAL(t_ring_hits(), 1);
+	t_ring_faults_off();
+}
+
+/* A splice that fails mid-file fails the send with its error, and the
+ * job's pipe is closed with it. */
+static void
+test_files_splice_fails(void)
+{
+	const struct t_ring_rule rule = {
+		.opcode = IORING_OP_SPLICE, .skip = 5, .count = 1,
+		.res = -ECONNRESET,
+	};
+	const struct piece p[] = { { true, 0, BIG } };
+	int fds[2], open_before = fds_open();
+	struct rope_snap *s;
+	struct rope *r;
+
+	if (t_fallback_arm)
+		return;
+	r = rope_of(p, 1);
+	pair_make(true, false, fds);
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	/* A peer that reads and discards: no check thread needed, since
+	 * the send ends early. */
+	{
+		struct t_sink k = { .fd = fds[1], .want = BIG, .step = MiB };
+		pthread_t t;
+
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, t_sink_run, &k),
+				      0);
+		t_ring_faults(&rule, 1);
+		CU_ASSERT_EQUAL(send_all(ENGINE, s, fds[0], 0), -ECONNRESET);
+		t_ring_faults_off();
+		close(fds[0]);
+		pthread_join(t, NULL);
+		free(k.buf);
+	}
+	close(fds[1]);
+	rope_snap_unref(s);
+	rope_free(r);
+	CU_ASSERT_EQUAL(fds_open(), open_before);
+}
+
+/* No SQE every third time it is asked for: a chain stops wherever that
+ * falls (between the two splices of a pair too), and resumes exactly. */
+static void
+test_files_sq_full(void)
+{
+	if (t_fallback_arm)
+		return;
+	t_ring_sq_full(1, T_FAULT_ALWAYS, 3);
+	CU_ASSERT_EQUAL(send_checked(ENGINE, true, false, mixed,
+				     ARRAY_SIZE(mixed), 0, NULL), 0);
+	CU_ASSERT(t_ring_hits() > 0);
+	t_ring_faults_off();
+}
 #endif
 
 static const struct t_test tests[] = {
@@ -585,6 +661,9 @@ static const struct t_test tests[] = {
 	{ "files_stuck_peer", test_files_stuck_peer },
 #ifdef T_HAVE_URING
 	{ "files_job_small_sq", test_files_job_small_sq },
+	{ "files_no_splice", test_files_no_splice },
+	{ "files_splice_fails", test_files_splice_fails },
+	{ "files_sq_full", test_files_sq_full },
 #endif
 };
 
