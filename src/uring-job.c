@@ -47,6 +47,8 @@
 #define ZC_GIVE_UP 8
 /* A pipe's unit: a splice into it takes at most one page per buffer. */
 #define PIPE_PAGE 4096u
+/* A new pipe's capacity (16 buffers), unless its user has too many. */
+#define PIPE_DEFAULT (16u * PIPE_PAGE)
 
 /*
  * What a job's pipe asks F_SETPIPE_SZ for. 256 KiB moves a 16 MiB file in
@@ -163,14 +165,20 @@ rope_uring_job_free(struct rope_uring_job *j)
 }
 
 /*
- * The job's pipe, made the first time it meets a file range. Without one
- * (no descriptor left), the job sends file ranges as mapped bytes: slower,
- * but the send goes through.
+ * The job's pipe, made the first time it meets a file range, at @pos.
+ * Without one (no descriptor left), the job sends file ranges as mapped
+ * bytes: slower, but the send goes through.
+ *
+ * Its capacity is what F_SETPIPE_SZ answers; a job with no more than the
+ * default's 64 KiB left (a small static file) keeps the default and asks
+ * nothing. Should the real capacity be smaller (a user past
+ * fs.pipe-user-pages-soft gets two pages), the splice into the empty pipe
+ * only comes up short, which a chain handles as any short transfer.
  */
 static bool
-pipe_ready(struct rope_uring_job *j)
+pipe_ready(struct rope_uring_job *j, uint64_t pos)
 {
-	int saved = errno, cap;
+	int saved = errno, cap = -1;
 
 	if (j->pipe[0] >= 0)
 		return true;
@@ -182,11 +190,12 @@ pipe_ready(struct rope_uring_job *j)
 		j->no_splice = true;
 		return false;
 	}
-	if (rope__uring_pipe_want)
-		fcntl(j->pipe[1], F_SETPIPE_SZ, (int)MIN(rope__uring_pipe_want,
-							  (size_t)INT_MAX));
-	cap = fcntl(j->pipe[1], F_GETPIPE_SZ);
-	j->pipe_cap = cap >= (int)PIPE_PAGE ? (size_t)cap : PIPE_PAGE;
+	if (rope__uring_pipe_want &&
+	    (j->end - pos > PIPE_DEFAULT ||
+	     rope__uring_pipe_want < PIPE_DEFAULT))
+		cap = fcntl(j->pipe[1], F_SETPIPE_SZ,
+			    (int)MIN(rope__uring_pipe_want, (size_t)INT_MAX));
+	j->pipe_cap = cap >= (int)PIPE_PAGE ? (size_t)cap : PIPE_DEFAULT;
 	errno = saved;
 	return true;
 }
@@ -208,7 +217,7 @@ file_at(struct rope_uring_job *j, uint64_t pos, uint64_t end, int *fd,
 
 	if (!j->no_splice &&
 	    rope__seg_file_at(sn->segs, i, at, fd, off, len) &&
-	    pipe_ready(j)) {
+	    pipe_ready(j, pos)) {
 		/* A splice into the pipe fills one buffer per page touched:
 		 * an offset inside a page costs one buffer's room. */
 		*len = MIN(MIN(*len, want),
@@ -626,7 +635,10 @@ chain_done(struct rope_uring_job *j)
 				j->piped -= (size_t)res;
 			j->cursor += (uint64_t)res;
 		}
-		if ((size_t)res < s->want)
+		/* A short splice into the pipe fails its link, so the
+		 * splice out of it comes back -ECANCELED; if it ran all the
+		 * same, it sent what there was, and its result says so. */
+		if ((size_t)res < s->want && s->op != OP_FILE_PIPE)
 			break;
 	}
 	j->chain = 0;

@@ -635,6 +635,29 @@ test_files_splice_fails(void)
 	CU_ASSERT_EQUAL(fds_open(), open_before);
 }
 
+/*
+ * Splices cut short, into the pipe and out of it (the requests linked
+ * after each are cancelled, as the kernel does): the bytes a splice to the
+ * socket did not take go first in the next chain, and the cursor stays
+ * exact.
+ */
+static void
+test_files_short_splices(void)
+{
+	const struct t_ring_rule rule = {
+		.opcode = IORING_OP_SPLICE, .count = T_FAULT_ALWAYS,
+		.every = 3, .keep = 1000,
+	};
+
+	if (t_fallback_arm)
+		return;
+	t_ring_faults(&rule, 1);
+	CU_ASSERT_EQUAL(send_checked(ENGINE, true, false, mixed,
+				     ARRAY_SIZE(mixed), 0, NULL), 0);
+	CU_ASSERT(t_ring_hits() > 5);
+	t_ring_faults_off();
+}
+
 /* No SQE every third time it is asked for: a chain stops wherever that
  * falls (between the two splices of a pair too), and resumes exactly. */
 static void
@@ -663,6 +686,7 @@ static const struct t_test tests[] = {
 	{ "files_job_small_sq", test_files_job_small_sq },
 	{ "files_no_splice", test_files_no_splice },
 	{ "files_splice_fails", test_files_splice_fails },
+	{ "files_short_splices", test_files_short_splices },
 	{ "files_sq_full", test_files_sq_full },
 #endif
 };
