@@ -171,13 +171,19 @@ rope_append_file(struct rope *r, int fd, int64_t off, size_t len)
  * sendfile(2) has no MSG_NOSIGNAL: SIGPIPE is blocked in this thread around
  * it, and one it raised is taken back, so a peer that closed costs -EPIPE
  * as sendmsg(MSG_NOSIGNAL) does. Returns the bytes sent or -1 with errno.
+ *
+ * Three system calls where nothing goes wrong: the mask and the send. Only
+ * a send that did not take everything can have raised SIGPIPE, so only
+ * then is the pending set read; and a SIGPIPE already pending before the
+ * call (the caller's own, kept) can be so only if this thread had it
+ * blocked: an unblocked one would have been delivered.
  */
 ssize_t
 rope__file_send(int out, int in, int64_t off, size_t len, int64_t out_off)
 {
 	sigset_t pipe_only, old, pending;
 	struct timespec zero = { 0, 0 };
-	bool was_pending;
+	bool was_pending = false;
 	off_t in_off = (off_t)off;
 	ssize_t w;
 	int err;
@@ -190,15 +196,19 @@ rope__file_send(int out, int in, int64_t off, size_t len, int64_t out_off)
 	}
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	if (sigismember(&old, SIGPIPE)) {
+		sigpending(&pending);
+		was_pending = sigismember(&pending, SIGPIPE);
+	}
 	w = rope__sys->sendfile(out, in, &in_off, len);
 	err = errno;
 	/* A send that went partly through may raise it too. */
-	sigpending(&pending);
-	if (!was_pending && sigismember(&pending, SIGPIPE))
-		sigtimedwait(&pipe_only, NULL, &zero);
+	if (w != (ssize_t)len && !was_pending) {
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			sigtimedwait(&pipe_only, NULL, &zero);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return w;

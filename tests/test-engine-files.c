@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,6 +674,67 @@ test_files_sq_full(void)
 }
 #endif
 
+/*
+ * sendfile(2) raises SIGPIPE, which ropeio takes back: also where the
+ * caller blocks SIGPIPE itself, and then a SIGPIPE of the caller's that
+ * was pending before the send is still pending after it.
+ */
+static bool
+sigpipe_pending(void)
+{
+	sigset_t set;
+
+	sigpending(&set);
+	return sigismember(&set, SIGPIPE);
+}
+
+static ssize_t
+send_to_gone_peer(void)
+{
+	const struct piece p[] = { { true, 0, MiB } };
+	struct rope *r = rope_of(p, 1);
+	struct rope_snap *s;
+	int fds[2];
+	ssize_t w = 0;
+
+	CU_ASSERT_EQUAL_FATAL(t_tcp_pair(fds), 0);
+	close(fds[1]);
+	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
+	for (int i = 0; i < 8 && w >= 0; i++)
+		w = rope_snap_write_fd(s, 0, MiB, fds[0]);
+	close(fds[0]);
+	rope_snap_unref(s);
+	rope_free(r);
+	return w;
+}
+
+static void
+test_files_sigpipe_blocked(void)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe_only, old;
+	ssize_t w;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	while (sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE)
+		;
+	/* Blocked, none pending: none is left behind. */
+	w = send_to_gone_peer();
+	CU_ASSERT(w == -EPIPE || w == -ECONNRESET);
+	CU_ASSERT_FALSE(sigpipe_pending());
+	/* The caller's own, pending before: still there after. */
+	pthread_kill(pthread_self(), SIGPIPE);
+	CU_ASSERT_TRUE(sigpipe_pending());
+	w = send_to_gone_peer();
+	CU_ASSERT(w == -EPIPE || w == -ECONNRESET);
+	CU_ASSERT_TRUE(sigpipe_pending());
+	while (sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static const struct t_test tests[] = {
 	{ "files_tcp", test_files_tcp },
 	{ "files_unix", test_files_unix },
@@ -682,6 +744,7 @@ static const struct t_test tests[] = {
 	{ "files_tiny_pipe", test_files_tiny_pipe },
 	{ "files_peer_closes", test_files_peer_closes },
 	{ "files_stuck_peer", test_files_stuck_peer },
+	{ "files_sigpipe_blocked", test_files_sigpipe_blocked },
 #ifdef T_HAVE_URING
 	{ "files_job_small_sq", test_files_job_small_sq },
 	{ "files_no_splice", test_files_no_splice },
