@@ -80,11 +80,12 @@ nowait_by_flag(int fd)
 }
 
 /*
- * Send up to @len bytes of the file range segment @s from coordinate @pos
- * by its descriptor (sendfile(2), or copy_file_range(2) to a file at an
- * offset). Where the kernel will not (an O_APPEND file, a descriptor it
- * cannot splice to) or must not block (OUT_NOWAIT on a blocking socket),
- * 0 says: write the mapped bytes instead.
+ * Send up to @len bytes from coordinate @pos, in segment @i of @segs, when
+ * that segment is a file range: by its descriptor (sendfile(2), or
+ * copy_file_range(2) to a file at an offset). Where it is not one, where
+ * the kernel will not (an O_APPEND file, a descriptor it cannot splice
+ * to) or where it must not block (OUT_NOWAIT on a blocking socket), 0
+ * says: write the mapped bytes instead.
  */
 static ssize_t
 file_out(const struct rope_seg *segs, size_t i, uint64_t pos, size_t len,
