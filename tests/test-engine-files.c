@@ -480,13 +480,13 @@ test_files_peer_closes(void)
 }
 
 /*
- * A peer that never reads, and a send deadline: the send ends with
- * -ETIMEDOUT whether the socket blocks (the ring's splice then waits in
- * the kernel's worker, and must be cancelled there) or not, and the pipe
- * goes with the job.
+ * A peer that never reads, and a send deadline (or rope_uring_cancel()):
+ * the send ends with -ETIMEDOUT (-ECANCELED) whether the socket blocks
+ * (the ring's splice then waits in the kernel's worker, and must be
+ * cancelled there) or not, and the pipe goes with the job.
  */
 static void
-stuck_peer(bool blocking)
+stuck_peer(bool blocking, bool cancel)
 {
 	const struct piece p[] = { { true, 0, BIG } };
 	int fds[2], open_before = fds_open();
@@ -497,12 +497,22 @@ stuck_peer(bool blocking)
 
 	pair_make(true, blocking, fds);
 	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
-	CU_ASSERT_EQUAL(rope_uring_set_send_timeout(u, 100), 0);
+	if (!cancel)
+		CU_ASSERT_EQUAL(rope_uring_set_send_timeout(u, 100), 0);
 	CU_ASSERT_EQUAL(rope_uring_send(u, fds[0], s, 0, BIG, 0, record, &o),
 			0);
+	if (cancel) {
+		/* Until the socket's buffer is full and the send waits. */
+		for (int i = 0; i < 20; i++) {
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+			usleep(5000);
+		}
+		CU_ASSERT_EQUAL(o.calls, 0);
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[0]), 0);
+	}
 	while (!o.calls && rope_uring_run(u, 1) >= 0)
 		;
-	CU_ASSERT_EQUAL(o.result, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(o.result, cancel ? -ECANCELED : -ETIMEDOUT);
 	rope_uring_free(u);
 	rope_snap_unref(s);
 	rope_free(r);
@@ -514,8 +524,10 @@ stuck_peer(bool blocking)
 static void
 test_files_stuck_peer(void)
 {
-	stuck_peer(false);
-	stuck_peer(true);
+	stuck_peer(false, false);
+	stuck_peer(true, false);
+	stuck_peer(false, true);
+	stuck_peer(true, true);
 }
 
 #ifdef T_HAVE_URING
