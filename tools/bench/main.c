@@ -25,7 +25,8 @@
 #include "bench.h"
 
 static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,"
-			     "exports,io,queue,proxy,shipper,files,httpd,idle,static";
+			     "exports,io,queue,proxy,shipper,files,httpd,idle,"
+			     "static";
 
 static bool
 wanted(const struct config *c, const char *group)
