@@ -54,7 +54,12 @@ struct rope_uring_zc_stats {
  * with pwritev(2), sockets with sendmsg(2) (MSG_NOSIGNAL | MSG_DONTWAIT)
  * resumed when poll(2) says they can take more, receives with readv(2) when
  * poll says there is data. No socket waits for another, whether they are
- * blocking or not. Setting the environment variable ROPEIO_NO_URING=1
+ * blocking or not. File ranges (rope_append_file()) go by their
+ * descriptor: to a file with copy_file_range(2), to an O_NONBLOCK socket
+ * with sendfile(2) (EAGAIN waits for POLLOUT as for sendmsg); a blocking
+ * socket gets their mapped bytes by sendmsg, since sendfile(2) has no
+ * MSG_DONTWAIT. On io_uring, a file range goes to a socket by
+ * IORING_OP_SPLICE through a pipe per request (ropeio-uring.h). Setting the environment variable ROPEIO_NO_URING=1
  * forces that fallback, for tests and for sandboxes that kill a process on
  * io_uring syscalls. A library built without liburing has the fallback
  * alone.
@@ -70,6 +75,8 @@ struct rope_uring_zc_stats {
  *   (registration fails, or the first multishot recv ends -EINVAL),
  *   receives are poll(2) and readv(2) on the ring backend, as in the
  *   fallback;
+ * - IORING_OP_SPLICE (5.7), for file ranges sent to sockets: without it
+ *   (the first splice ends -EINVAL), their mapped bytes by SENDMSG;
  * - IORING_OP_SENDMSG_ZC (6.1; its copy report 6.2): without it,
  *   ROPE_URING_ZC is ignored and sends are plain SENDMSG;
  * - IORING_OP_TIMEOUT (5.4), multishot poll (5.13) and a registered

@@ -39,13 +39,32 @@
  *   bytes. A short send or a cancelled link resumes from the byte cursor.
  *   SENDMSG never raises SIGPIPE (the kernel adds MSG_NOSIGNAL); a closed
  *   peer gives -EPIPE or -ECONNRESET.
+ * - File ranges (rope_append_file()) to a socket: IORING_OP_SPLICE from
+ *   the file into a pipe of the job's own, linked to IORING_OP_SPLICE from
+ *   the pipe to the socket, in the same chain as the SENDMSGs of the
+ *   memory around them, so the file's pages never pass through user
+ *   space. The pipe is made when the job first meets a file range (two
+ *   descriptors, F_SETPIPE_SZ 256 KiB where the kernel allows, its default
+ *   where not), moves at most its size per splice, and is closed by
+ *   rope_uring_job_free(). Bytes a short or refused splice left in it go
+ *   first in the next chain, and rope_uring_job_progress() counts only
+ *   what reached the socket. A splice to a socket is done by the kernel's
+ *   worker threads: on a blocking socket it waits there (a cancel
+ *   interrupts it); on a non-blocking one, an EAGAIN is followed by a
+ *   linked IORING_OP_POLL_ADD(POLLOUT) and the splice again. A file range
+ *   needs two SQEs; with one free, the splice into the pipe goes alone.
+ *   Where the ring cannot splice (-EINVAL: before 5.7) or no pipe can be
+ *   made, the job sends the range's mapped bytes by SENDMSG. To a file
+ *   destination, a file range is written from its mapping as any bytes.
  * - With ROPE_URING_ZC, sockets use IORING_OP_SENDMSG_ZC, one request at a
  *   time (never linked: cancelled zero-copy links post notifications their
  *   first CQE did not announce), and ask the kernel to report whether it
  *   really avoided the copy. On loopback it never does; after 8
  *   notifications that all say "copied" the job switches to plain
  *   SENDMSG. A socket type without zero-copy support (AF_UNIX:
- *   -EOPNOTSUPP) falls back to plain SENDMSG by itself.
+ *   -EOPNOTSUPP) falls back to plain SENDMSG by itself. File ranges go by
+ *   splice all the same (their pages are the page cache's: no copy to
+ *   avoid), in chains that hold no zero-copy send.
  *
  * The iovec arrays and message headers live in the job until its CQEs
  * arrive, which SQPOLL rings need.

@@ -758,12 +758,23 @@ ROPEIO_EXPORT ssize_t rope_commit(struct rope *r, size_t len);
  * @p fd at once) and maps the range read-only, reading nothing until a byte
  * is wanted. Reads, getvalue(), getbuffer(), pullup, cursors and
  * snapshots see the file's bytes through the mapping, and an overwrite
- * copies as for any memory the rope does not own. rope_write_fd(),
- * rope_snap_write_fd() and rope_snap_pwrite() send the range by its
- * descriptor (sendfile(2) to a socket or pipe, copy_file_range(2) to a
- * file at an offset), so the file's pages never pass through user space;
- * where the kernel will not, and in the engine, the mapped bytes are
- * written. A send to a socket whose peer is gone gets -EPIPE, never
+ * copies as for any memory the rope does not own. What sends the range
+ * hands the kernel its descriptor, so the file's pages never pass through
+ * user space:
+ * - rope_write_fd(), rope_snap_write_fd(), rope_snap_pwrite():
+ *   sendfile(2) to a socket or pipe, copy_file_range(2) to a file at an
+ *   offset;
+ * - the engine (ropeio-engine.h) on io_uring, and rope_uring_job_prep():
+ *   IORING_OP_SPLICE to a socket, through a pipe of the job's own; to a
+ *   file, a WRITEV of the mapped bytes (the kernel copies once either way);
+ * - the engine's poll backend: sendfile(2) to a socket that is O_NONBLOCK,
+ *   copy_file_range(2) to a file.
+ *
+ * Where the kernel will not (a file system that cannot splice, an
+ * O_APPEND file, a ring without IORING_OP_SPLICE, no descriptor left for
+ * the pipe) and to a blocking socket on the poll backend (sendfile(2)
+ * cannot be told not to wait), the mapped bytes are written instead. A
+ * send to a socket whose peer is gone gets -EPIPE or -ECONNRESET, never
  * SIGPIPE (it is blocked in the calling thread around sendfile(2)).
  *
  * The file must not change while a rope, value or snapshot holds the

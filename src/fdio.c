@@ -8,6 +8,7 @@
  * so that errno is never part of ropeio's interface.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -63,45 +64,43 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 }
 
 /*
- * The bytes from coordinate @pos (in segment @i), at most @len, before the
- * next file range (rope_append_file()), which goes out by its descriptor.
+ * Whether a send that must not block (OUT_NOWAIT, the engine's poll
+ * backend) may hand a file range to sendfile(2), which has no
+ * MSG_DONTWAIT: only on a descriptor whose own O_NONBLOCK makes it return
+ * EAGAIN rather than wait. One fcntl(2) per file range met, against a
+ * send of up to a socket buffer.
  */
-static size_t
-span_before_file(const struct rope_seg *segs, size_t n, size_t i,
-		 uint64_t pos, size_t len)
+static bool
+nowait_by_flag(int fd)
 {
-	size_t span = 0;
-	int fd;
-	int64_t off;
+	int saved = errno, fl = fcntl(fd, F_GETFL);
 
-	for (; i < n && span < len; i++) {
-		if (rope__chunk_file(segs[i].chunk, &fd, &off))
-			break;
-		span += (size_t)(segs[i].start + segs[i].len -
-				 MAX(pos, segs[i].start));
-	}
-	return MIN(span, len);
+	errno = saved;
+	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
 /*
- * Send up to @len bytes of the file range segment @s from coordinate @pos
- * by its descriptor (sendfile(2), or copy_file_range(2) to a file at an
- * offset). Where the kernel will not (an O_APPEND file, a descriptor it
- * cannot splice to) or must not block (OUT_NOWAIT), 0 says: write the
- * mapped bytes instead.
+ * Send up to @len bytes from coordinate @pos, in segment @i of @segs, when
+ * that segment is a file range: by its descriptor (sendfile(2), or
+ * copy_file_range(2) to a file at an offset). Where it is not one, where
+ * the kernel will not (an O_APPEND file, a descriptor it cannot splice
+ * to) or where it must not block (OUT_NOWAIT on a blocking socket), 0
+ * says: write the mapped bytes instead.
  */
 static ssize_t
-file_out(const struct rope_seg *s, uint64_t pos, size_t len, int fd,
-	 enum out_mode mode, int64_t file_off)
+file_out(const struct rope_seg *segs, size_t i, uint64_t pos, size_t len,
+	 int fd, enum out_mode mode, int64_t file_off)
 {
 	int in;
 	int64_t off;
+	size_t left;
 	ssize_t w;
 
-	if (mode == OUT_NOWAIT || !rope__chunk_file(s->chunk, &in, &off))
+	if (!rope__seg_file_at(segs, i, pos, &in, &off, &left))
 		return 0;
-	off += (s->data - s->chunk->data) + (int64_t)(pos - s->start);
-	len = MIN(len, (size_t)(s->start + s->len - pos));
+	if (mode == OUT_NOWAIT && !nowait_by_flag(fd))
+		return 0;
+	len = MIN(len, left);
 	w = rope__file_send(fd, in, off, len,
 			    mode == OUT_PWRITE ? file_off : -1);
 	if (w < 0 && (errno == EINVAL || errno == ENOSYS ||
@@ -129,12 +128,13 @@ segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
 	while (done < len) {
 		uint64_t at = pos + done;
 		size_t i = rope__segs_find(segs, n, at);
-		ssize_t w = file_out(&segs[i], at, len - done, fd, *mode,
+		ssize_t w = file_out(segs, i, at, len - done, fd, *mode,
 				     file_off + (int64_t)done);
 		size_t span, cnt;
 
 		if (w == 0) {
-			span = span_before_file(segs, n, i, at, len - done);
+			span = rope__span_before_file(segs, n, i, at,
+						      len - done);
 			/* A file range the kernel would not take: its
 			 * mapped bytes, one segment at a time. */
 			if (span == 0)

@@ -8,9 +8,11 @@
  * the rope's own duplicate of the descriptor. So everything that reads
  * bytes (reads, getvalue, getbuffer, pullup, cursors, snapshots' iovecs)
  * works on it unchanged, and an overwrite copies as for any memory the
- * rope does not own. What sends it (fdio.c) recognises it by its release
- * function and hands the kernel the descriptor instead (sendfile(2),
- * copy_file_range(2)), so its pages never pass through user space there.
+ * rope does not own. What sends it recognises it by its release function
+ * and hands the kernel the descriptor instead, so its pages never pass
+ * through user space there: fdio.c and the engine's poll backend with
+ * sendfile(2) and copy_file_range(2), the engine's io_uring jobs with
+ * IORING_OP_SPLICE through a pipe (uring-job.c).
  *
  * The file must not change while a rope holds the range (as for sendfile):
  * a file truncated under a mapping raises SIGBUS on access.
@@ -61,6 +63,36 @@ rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off)
 	*fd = f->fd;
 	*off = f->off;
 	return true;
+}
+
+bool
+rope__seg_file_at(const struct rope_seg *segs, size_t i, uint64_t pos,
+		  int *fd, int64_t *off, size_t *len)
+{
+	const struct rope_seg *s = &segs[i];
+
+	if (!rope__chunk_file(s->chunk, fd, off))
+		return false;
+	*off += (s->data - s->chunk->data) + (int64_t)(pos - s->start);
+	*len = (size_t)(s->start + s->len - pos);
+	return true;
+}
+
+size_t
+rope__span_before_file(const struct rope_seg *segs, size_t n, size_t i,
+		       uint64_t pos, size_t len)
+{
+	size_t span = 0;
+	int fd;
+	int64_t off;
+
+	for (; i < n && span < len; i++) {
+		if (rope__chunk_file(segs[i].chunk, &fd, &off))
+			break;
+		span += (size_t)(segs[i].start + segs[i].len -
+				 MAX(pos, segs[i].start));
+	}
+	return MIN(span, len);
 }
 
 ROPEIO_EXPORT int
@@ -139,13 +171,19 @@ rope_append_file(struct rope *r, int fd, int64_t off, size_t len)
  * sendfile(2) has no MSG_NOSIGNAL: SIGPIPE is blocked in this thread around
  * it, and one it raised is taken back, so a peer that closed costs -EPIPE
  * as sendmsg(MSG_NOSIGNAL) does. Returns the bytes sent or -1 with errno.
+ *
+ * Three system calls where nothing goes wrong: the mask and the send. Only
+ * a send that did not take everything can have raised SIGPIPE, so only
+ * then is the pending set read; and a SIGPIPE already pending before the
+ * call (the caller's own, kept) can be so only if this thread had it
+ * blocked: an unblocked one would have been delivered.
  */
 ssize_t
 rope__file_send(int out, int in, int64_t off, size_t len, int64_t out_off)
 {
 	sigset_t pipe_only, old, pending;
 	struct timespec zero = { 0, 0 };
-	bool was_pending;
+	bool was_pending = false;
 	off_t in_off = (off_t)off;
 	ssize_t w;
 	int err;
@@ -158,15 +196,19 @@ rope__file_send(int out, int in, int64_t off, size_t len, int64_t out_off)
 	}
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	if (sigismember(&old, SIGPIPE)) {
+		sigpending(&pending);
+		was_pending = sigismember(&pending, SIGPIPE);
+	}
 	w = rope__sys->sendfile(out, in, &in_off, len);
 	err = errno;
 	/* A send that went partly through may raise it too. */
-	sigpending(&pending);
-	if (!was_pending && sigismember(&pending, SIGPIPE))
-		sigtimedwait(&pipe_only, NULL, &zero);
+	if (w != (ssize_t)len && !was_pending) {
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			sigtimedwait(&pipe_only, NULL, &zero);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return w;

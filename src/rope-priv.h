@@ -728,7 +728,8 @@ void rope__spare_release(struct rope *r);
 /*
  * fdio.c: send [@off, @off + @len) of @s (in range) to the stream socket
  * @fd without ever blocking (MSG_DONTWAIT): the bytes sent, or -EAGAIN
- * when the socket's buffer is full, or another -errno.
+ * when the socket's buffer is full, or another -errno. File ranges go by
+ * sendfile(2) when @fd is O_NONBLOCK, else as their mapped bytes.
  */
 ssize_t rope__snap_send_nowait(const struct rope_snap *s, size_t off,
 			       size_t len, int fd);
@@ -775,6 +776,18 @@ void rope__append_window(struct rope *r, struct rope_chunk *c, uint8_t *data,
 bool rope__chunk_file(const struct rope_chunk *c, int *fd, int64_t *off);
 ssize_t rope__file_send(int out, int in, int64_t off, size_t len,
 			int64_t out_off);
+
+/*
+ * filerange.c, for what sends segments (fdio.c, the engine's jobs): whether
+ * coordinate @pos (in segment @i of @segs) lies in a file range, and then
+ * its descriptor, the file offset of @pos and the bytes from @pos to the
+ * segment's end; and how many of the @len bytes from @pos come before the
+ * next file range (all @len when none does).
+ */
+bool rope__seg_file_at(const struct rope_seg *segs, size_t i, uint64_t pos,
+		       int *fd, int64_t *off, size_t *len);
+size_t rope__span_before_file(const struct rope_seg *segs, size_t n, size_t i,
+			      uint64_t pos, size_t len);
 
 /* compose.c: let a reservation go (its fresh chunk with it); free its
  * record too (the rope is freed or closed). */

@@ -7,13 +7,26 @@
  * resumed from the byte cursor; SENDMSG_ZC notifications keyed by flag, not
  * by order.
  *
+ * File ranges (rope_append_file()) go to a socket by IORING_OP_SPLICE
+ * through a pipe of the job's own, made when the job first meets one: a
+ * splice from the file into the pipe, linked to a splice from the pipe to
+ * the socket, in the same chain as the SENDMSGs around them, so the file's
+ * pages never pass through user space. Bytes a chain left in the pipe (a
+ * short or refused splice to the socket) are the chain's first request the
+ * next time, before anything else; the cursor counts only what reached the
+ * socket. To a file destination, a file range stays a WRITEV of its
+ * mapping: the kernel copies it once either way.
+ *
  * Each SQE in flight belongs to a slot, which keeps its iovec array and
  * message header until the CQE (SQPOLL rings read them late). The job keeps
  * a reference to the snapshot, so the bytes outlive every request.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <liburing.h>
 
@@ -32,6 +45,27 @@
 #define WINDOW_MAX (1u << 30)
 /* Notifications that all say "copied" before a job stops asking for ZC. */
 #define ZC_GIVE_UP 8
+/* A pipe's unit: a splice into it takes at most one page per buffer. */
+#define PIPE_PAGE 4096u
+/* A new pipe's capacity (16 buffers), unless its user has too many. */
+#define PIPE_DEFAULT (16u * PIPE_PAGE)
+
+/*
+ * What a job's pipe asks F_SETPIPE_SZ for. 256 KiB moves a 16 MiB file in
+ * 64 round trips and stays within the default per-user soft limit
+ * (fs.pipe-user-pages-soft, 64 MiB) for 256 jobs at once; the kernel
+ * allocates the pages' slots, not the pages (those are the page cache's).
+ * Where it refuses (EPERM past that limit), the pipe keeps its default.
+ */
+size_t rope__uring_pipe_want = 256u * 1024;
+
+/* What each SQE of a socket's chain does. */
+enum slot_op {
+	OP_SEND,        /* SENDMSG (or SENDMSG_ZC) of memory segments */
+	OP_FILE_PIPE,   /* SPLICE from a file range into the job's pipe */
+	OP_PIPE_SOCK,   /* SPLICE from the pipe to the socket */
+	OP_POLL,        /* POLL_ADD(POLLOUT): the last splice said EAGAIN */
+};
 
 struct slot {
 	struct rope_uring_job *job;
@@ -40,6 +74,7 @@ struct slot {
 	size_t want;         /* bytes asked by the request in flight */
 	int res;             /* sockets: result in the current chain */
 	bool busy;           /* a result CQE is expected */
+	uint8_t op;          /* sockets: enum slot_op */
 	bool notif;          /* a zero-copy notification is expected */
 	size_t zc_len;       /* bytes of the send that notification covers */
 	struct msghdr mh;
@@ -62,6 +97,12 @@ struct rope_uring_job {
 	unsigned chain_got;  /* ... whose results have arrived */
 	struct slot *order[JOB_SLOTS]; /* the chain, in send order */
 	struct rope_uring_zc_stats zc;
+	int pipe[2];         /* sockets: for file ranges; -1 until one */
+	size_t pipe_cap;     /* its capacity */
+	size_t piped;        /* bytes in it: [cursor, cursor + piped) */
+	bool wait_out;       /* a splice to the socket said EAGAIN */
+	bool spliced;        /* a splice from a file went through */
+	bool no_splice;      /* file ranges go as mapped bytes */
 	struct slot slots[JOB_SLOTS];
 };
 
@@ -94,6 +135,7 @@ rope_uring_job_new(struct rope_uring_job **out, struct rope_snap *s,
 	j->file_off = file_off;
 	j->fd = fd;
 	j->flags = file_off < 0 ? flags : 0;
+	j->pipe[0] = j->pipe[1] = -1;
 	for (int i = 0; i < JOB_SLOTS; i++)
 		j->slots[i].job = j;
 	*out = j;
@@ -110,9 +152,81 @@ rope_uring_job_free(struct rope_uring_job *j)
 	for (int i = 0; i < JOB_SLOTS; i++)
 		rope__free(j->slots[i].iov,
 			   j->slots[i].cap * sizeof(struct iovec));
+	if (j->pipe[0] >= 0) {
+		int saved = errno;
+
+		close(j->pipe[0]);
+		close(j->pipe[1]);
+		errno = saved;
+	}
 	rope_snap_unref(j->snap);
 	rope__free(j, sizeof(*j));
 	return 0;
+}
+
+/*
+ * The job's pipe, made the first time it meets a file range, at @pos.
+ * Without one (no descriptor left), the job sends file ranges as mapped
+ * bytes: slower, but the send goes through.
+ *
+ * Its capacity is what F_SETPIPE_SZ answers; a job with no more than the
+ * default's 64 KiB left (a small static file) keeps the default and asks
+ * nothing. Should the real capacity be smaller (a user past
+ * fs.pipe-user-pages-soft gets two pages), the splice into the empty pipe
+ * only comes up short, which a chain handles as any short transfer.
+ */
+static bool
+pipe_ready(struct rope_uring_job *j, uint64_t pos)
+{
+	int saved = errno, cap = -1;
+
+	if (j->pipe[0] >= 0)
+		return true;
+	if (j->no_splice)
+		return false;
+	if (pipe2(j->pipe, O_CLOEXEC) < 0) {
+		errno = saved;
+		j->pipe[0] = j->pipe[1] = -1;
+		j->no_splice = true;
+		return false;
+	}
+	if (rope__uring_pipe_want &&
+	    (j->end - pos > PIPE_DEFAULT ||
+	     rope__uring_pipe_want < PIPE_DEFAULT))
+		cap = fcntl(j->pipe[1], F_SETPIPE_SZ,
+			    (int)MIN(rope__uring_pipe_want, (size_t)INT_MAX));
+	j->pipe_cap = cap >= (int)PIPE_PAGE ? (size_t)cap : PIPE_DEFAULT;
+	errno = saved;
+	return true;
+}
+
+/*
+ * Whether the snapshot offset @pos is in a file range that goes by splice
+ * (then its descriptor, the file offset of @pos, and the bytes to send
+ * from it: to the segment's end, the job's end, and what the pipe holds);
+ * or else how many bytes from @pos, up to @end, come before one (*@len).
+ */
+static bool
+file_at(struct rope_uring_job *j, uint64_t pos, uint64_t end, int *fd,
+	int64_t *off, size_t *len)
+{
+	const struct rope_snap *sn = j->snap;
+	uint64_t at = sn->base + pos;
+	size_t i = rope__segs_find(sn->segs, sn->nseg, at);
+	size_t want = (size_t)MIN(end - pos, (uint64_t)WINDOW_MAX);
+
+	if (!j->no_splice &&
+	    rope__seg_file_at(sn->segs, i, at, fd, off, len) &&
+	    pipe_ready(j, pos)) {
+		/* A splice into the pipe fills one buffer per page touched:
+		 * an offset inside a page costs one buffer's room. */
+		*len = MIN(MIN(*len, want),
+			   j->pipe_cap - (size_t)(*off % PIPE_PAGE));
+		return true;
+	}
+	*len = j->no_splice ? want
+		: rope__span_before_file(sn->segs, sn->nseg, i, at, want);
+	return false;
 }
 
 /*
@@ -202,16 +316,86 @@ prep_file(struct rope_uring_job *j, struct io_uring *ring)
 	return prepared;
 }
 
+/* A slot free for a new SQE (no result and no notification pending). */
+static struct slot *
+slot_free(struct rope_uring_job *j)
+{
+	for (int i = 0; i < JOB_SLOTS; i++)
+		if (!j->slots[i].busy && !j->slots[i].notif)
+			return &j->slots[i];
+	return NULL;
+}
+
+/* Take an SQE for slot @s doing @op over @want bytes from @pos, as the
+ * chain's next, or NULL (a full SQ). */
+static struct io_uring_sqe *
+chain_add(struct rope_uring_job *j, struct io_uring *ring,
+	  struct io_uring_sqe **sqes, int *n, struct slot *s,
+	  enum slot_op op, uint64_t pos, size_t want)
+{
+	struct io_uring_sqe *sqe = rope__uring->get_sqe(ring);
+
+	if (!sqe)
+		return NULL;
+	s->op = (uint8_t)op;
+	s->pos = pos;
+	s->want = want;
+	sqe_own(sqe, s);
+	s->busy = true;
+	j->order[*n] = s;
+	sqes[(*n)++] = sqe;
+	return sqe;
+}
+
+/*
+ * The pipe's bytes to the socket: SPLICE, after a POLL_ADD(POLLOUT) when
+ * the last one found the socket's buffer full (a splice to a non-blocking
+ * socket says EAGAIN and is not retried by the kernel, unlike SENDMSG).
+ * Returns false when no SQE or slot was left for it (the poll may then be
+ * a chain of its own, and the splice waits for the next).
+ */
+static bool
+chain_pipe_out(struct rope_uring_job *j, struct io_uring *ring,
+	       struct io_uring_sqe **sqes, int *n, unsigned space,
+	       uint64_t pos, size_t len)
+{
+	struct io_uring_sqe *sqe;
+	struct slot *s;
+
+	if (j->wait_out) {
+		if ((unsigned)*n + 1 > space || !(s = slot_free(j)))
+			return false;
+		sqe = chain_add(j, ring, sqes, n, s, OP_POLL, pos, 0);
+		if (!sqe)
+			return false;
+		io_uring_prep_poll_add(sqe, j->fd, POLLOUT);
+		j->wait_out = false;
+	}
+	if ((unsigned)*n + 1 > space || !(s = slot_free(j)))
+		return false;
+	sqe = chain_add(j, ring, sqes, n, s, OP_PIPE_SOCK, pos, len);
+	if (!sqe)
+		return false;
+	io_uring_prep_splice(sqe, j->pipe[0], -1, j->fd, -1, (unsigned)len, 0);
+	return true;
+}
+
 static int
 prep_socket(struct rope_uring_job *j, struct io_uring *ring)
 {
 	struct io_uring_sqe *sqes[JOB_SLOTS];
-	unsigned space = io_uring_sq_space_left(ring);
+	unsigned space = MIN(io_uring_sq_space_left(ring), (unsigned)JOB_SLOTS);
 	uint64_t pos = j->cursor;
-	int n = 0;
+	int n = 0, err = 0;
 
 	if (j->error || j->chain || pos == j->end)
 		return 0;
+	/* What the pipe holds is the next bytes on the wire. */
+	if (j->piped) {
+		if (!chain_pipe_out(j, ring, sqes, &n, space, pos, j->piped))
+			goto link;
+		pos += j->piped;
+	}
 	/*
 	 * One chain at a time, from the cursor; slots whose zero-copy
 	 * notification is pending keep their byte count for it.
@@ -220,42 +404,62 @@ prep_socket(struct rope_uring_job *j, struct io_uring *ring)
 	 * cancelled by a short or failed head complete without F_MORE and
 	 * still post a notification later, so F_MORE could not be trusted
 	 * to say whether one comes. Alone, a ZC send is never cancelled.
+	 * File ranges go by splice all the same: the pages are the page
+	 * cache's, which no copy could avoid better.
 	 */
-	if (j->flags & ROPE_URING_ZC)
-		space = MIN(space, 1u);
-	for (int i = 0; i < JOB_SLOTS && pos < j->end && (unsigned)n < space;
-	     i++) {
-		struct slot *s = &j->slots[i];
-		int cnt;
+	while (pos < j->end && (unsigned)n < space) {
+		struct io_uring_sqe *sqe;
+		struct slot *s = slot_free(j);
+		size_t len;
+		int64_t off;
+		int in, cnt;
 
-		if (s->busy || s->notif)
+		if (!s)
+			break;
+		if (file_at(j, pos, j->end, &in, &off, &len)) {
+			/* Both halves, or neither: bytes left in the pipe
+			 * are correct, but take a chain more. Alone, the
+			 * first half (an SQ of one entry). */
+			if (n && (unsigned)n + 2 > space)
+				break;
+			sqe = chain_add(j, ring, sqes, &n, s, OP_FILE_PIPE, pos,
+					len);
+			if (!sqe)
+				break;
+			io_uring_prep_splice(sqe, in, off, j->pipe[1], -1,
+					     (unsigned)len, 0);
+			if (!chain_pipe_out(j, ring, sqes, &n, space, pos, len))
+				break;
+			pos += len;
 			continue;
-		cnt = slot_fill(j, s, pos, j->end);
+		}
+		if ((j->flags & ROPE_URING_ZC) && n)
+			break;
+		cnt = slot_fill(j, s, pos, pos + len);
 		if (cnt < 0) {
-			if (!n)
-				return cnt;
+			err = cnt;
 			break;
 		}
 		/* No SQE (a full SQ): send the chain as it stands. */
-		sqes[n] = rope__uring->get_sqe(ring);
-		if (!sqes[n])
+		sqe = chain_add(j, ring, sqes, &n, s, OP_SEND, pos, s->want);
+		if (!sqe)
 			break;
 		memset(&s->mh, 0, sizeof(s->mh));
 		s->mh.msg_iov = s->iov;
 		s->mh.msg_iovlen = (size_t)cnt;
 		if (j->flags & ROPE_URING_ZC) {
-			io_uring_prep_sendmsg_zc(sqes[n], j->fd, &s->mh,
+			io_uring_prep_sendmsg_zc(sqe, j->fd, &s->mh,
 						 MSG_WAITALL);
-			sqes[n]->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
-		} else {
-			io_uring_prep_sendmsg(sqes[n], j->fd, &s->mh,
-					      MSG_WAITALL);
+			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+			pos += s->want;
+			break;
 		}
-		sqe_own(sqes[n], s);
-		s->busy = true;
-		j->order[n++] = s;
+		io_uring_prep_sendmsg(sqe, j->fd, &s->mh, MSG_WAITALL);
 		pos += s->want;
 	}
+link:
+	if (!n)
+		return err;
 	/* Link all but the last: the kernel runs them in order, and a short
 	 * one cancels the rest, which we resume from the cursor. */
 	for (int k = 0; k + 1 < n; k++)
@@ -375,7 +579,12 @@ complete_file(struct rope_uring_job *j, struct slot *s, int res)
 	s->pos += (uint64_t)res;
 }
 
-/* All results of a chain are in: move the cursor over what was sent. */
+/*
+ * All results of a chain are in: move the cursor over what reached the
+ * socket, and count what a splice left in the pipe. The first short,
+ * failed or cancelled request ends the walk: the kernel cancelled the
+ * links after it.
+ */
 static void
 chain_done(struct rope_uring_job *j)
 {
@@ -383,12 +592,31 @@ chain_done(struct rope_uring_job *j)
 		struct slot *s = j->order[k];
 		int res = s->res;
 
-		if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
+		if (res == -ECANCELED || res == -EINTR)
 			break;
-		if (res == -EOPNOTSUPP && (j->flags & ROPE_URING_ZC)) {
+		if (res == -EAGAIN) {
+			/* Only a splice to a non-blocking socket says so. */
+			j->wait_out = s->op == OP_PIPE_SOCK;
+			break;
+		}
+		if (s->op == OP_POLL) {
+			if (res < 0) {
+				job_fail(j, res);
+				break;
+			}
+			continue;
+		}
+		if (res == -EOPNOTSUPP && s->op == OP_SEND &&
+		    (j->flags & ROPE_URING_ZC)) {
 			/* No zero copy for this socket type (AF_UNIX). */
 			j->flags &= ~(unsigned)ROPE_URING_ZC;
 			j->zc.disabled = true;
+			break;
+		}
+		if (res == -EINVAL && s->op == OP_FILE_PIPE && !j->spliced) {
+			/* A ring without IORING_OP_SPLICE (before 5.7), or a
+			 * file system that cannot splice: mapped bytes. */
+			j->no_splice = true;
 			break;
 		}
 		if (res < 0) {
@@ -399,8 +627,18 @@ chain_done(struct rope_uring_job *j)
 			job_fail(j, -EIO);
 			break;
 		}
-		j->cursor += (uint64_t)res;
-		if ((size_t)res < s->want)
+		if (s->op == OP_FILE_PIPE) {
+			j->spliced = true;
+			j->piped += (size_t)res;
+		} else {
+			if (s->op == OP_PIPE_SOCK)
+				j->piped -= (size_t)res;
+			j->cursor += (uint64_t)res;
+		}
+		/* A short splice into the pipe fails its link, so the
+		 * splice out of it comes back -ECANCELED; if it ran all the
+		 * same, it sent what there was, and its result says so. */
+		if ((size_t)res < s->want && s->op != OP_FILE_PIPE)
 			break;
 	}
 	j->chain = 0;

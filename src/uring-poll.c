@@ -11,7 +11,9 @@
  *  1. every request that may start or go on does so without blocking:
  *     files are written whole (pwritev on a regular file does not wait for
  *     a peer), sockets get sendmsg(MSG_DONTWAIT) until the kernel's buffer
- *     is full; a socket request that got EAGAIN waits for POLLOUT;
+ *     is full; a socket request that got EAGAIN waits for POLLOUT. File
+ *     ranges go by copy_file_range(2) to files and by sendfile(2) to
+ *     O_NONBLOCK sockets (fdio.c), so their pages stay in the kernel;
  *  2. one poll(2) over every fd that waits: POLLOUT for those sends, POLLIN
  *     for every receive whose rope can take bytes. It blocks only when the
  *     caller wants callbacks and the round made no progress;

@@ -65,6 +65,10 @@ extern const struct rope__uring_ops *rope__uring;
 const struct rope__uring_ops *
 rope__uring_set(const struct rope__uring_ops *ops);
 
+/* uring-job.c: what a job's splice pipe asks F_SETPIPE_SZ for (0: the
+ * kernel's default); tests make it tiny. */
+extern size_t rope__uring_pipe_want;
+
 /* uring-job.c: forget the job's SQEs once the ring is gone (no CQE can
  * come), so that rope_uring_job_free() frees it. */
 void rope__uring_job_abandon(struct rope_uring_job *j);

@@ -102,7 +102,7 @@ cut_new(const struct iovec *iov, size_t cnt, size_t keep)
 	return c;
 }
 
-/* Cut a write or send to @keep bytes; false if it cannot be cut. */
+/* Cut a write, send or splice to @keep bytes; false if it cannot be cut. */
 static bool
 make_short(struct io_uring_sqe *sqe, size_t keep)
 {
@@ -130,6 +130,12 @@ make_short(struct io_uring_sqe *sqe, size_t keep)
 		sqe->addr = (uint64_t)(uintptr_t)&c->mh;
 		return true;
 	}
+	case IORING_OP_SPLICE:
+		/* No memory to cut: a smaller count. */
+		if (sqe->len <= keep)
+			return false;
+		sqe->len = (uint32_t)keep;
+		return true;
 	default:
 		return false;
 	}

@@ -741,6 +741,8 @@ double static_paired(int server, int file, double *rps, double *ng);
 
 /* scen-shipper.c: a file to a socket, 8 MiB in flight. */
 void scen_shipper(size_t bytes, int reps);
+/* scen-files.c: a file range (rope_append_file) to a socket. */
+void scen_files(size_t bytes, int reps);
 
 /* ------------------------------------------------------------------------ */
 /* The report                                                               */

@@ -25,7 +25,8 @@
 #include "bench.h"
 
 static const char GROUPS[] = "memory,small,appends,getvalue,held,loop,http,"
-			     "exports,io,queue,proxy,shipper,httpd,idle,static";
+			     "exports,io,queue,proxy,shipper,files,httpd,idle,"
+			     "static";
 
 static bool
 wanted(const struct config *c, const char *group)
@@ -138,6 +139,8 @@ run_all(const struct config *c, const struct http *h)
 		scen_proxy(c->proxy, c->reps_queue);
 	if (wanted(c, "shipper"))
 		scen_shipper(c->io, c->reps_io);
+	if (wanted(c, "files"))
+		scen_files(16 * MiB, c->reps_io);
 	if (wanted(c, "httpd"))
 		scen_httpd(c->reps_httpd, c->httpd_seconds);
 	if (wanted(c, "idle"))
