@@ -30,9 +30,11 @@ enum out_mode {
 	OUT_PWRITE,  /* a file at an explicit offset */
 };
 
+/* @more: bytes follow this call's (MSG_MORE to a socket, so a head and
+ * the file range after it leave in full segments). */
 static ssize_t
 out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
-	 int64_t file_off)
+	 int64_t file_off, bool more)
 {
 	struct msghdr mh = { 0 };
 	ssize_t w;
@@ -50,7 +52,8 @@ out_once(int fd, enum out_mode *mode, const struct iovec *iov, int cnt,
 	mh.msg_iov = (struct iovec *)iov;
 	mh.msg_iovlen = (size_t)cnt;
 	w = rope__sys->sendmsg(fd, &mh, MSG_NOSIGNAL |
-			       (*mode == OUT_NOWAIT ? MSG_DONTWAIT : 0));
+			       (*mode == OUT_NOWAIT ? MSG_DONTWAIT : 0) |
+			       (more ? MSG_MORE : 0));
 	if (w < 0 && errno == ENOTSOCK && *mode != OUT_NOWAIT) {
 		/* Not a socket (any more: a remembered number may have been
 		 * closed and reused for a pipe or a file). A send that must
@@ -144,7 +147,8 @@ segs_write(const struct rope_seg *segs, size_t n, uint64_t pos, size_t len,
 			cnt = rope__segs_iov(segs, n, at, span, iov,
 					     IOV_MAX);
 			w = out_once(fd, mode, iov, (int)cnt,
-				     file_off + (int64_t)done);
+				     file_off + (int64_t)done,
+				     span < len - done);
 		}
 
 		if (w < 0) {

@@ -348,6 +348,17 @@ chain_add(struct rope_uring_job *j, struct io_uring *ring,
 }
 
 /*
+ * MSG_MORE when the job has bytes after @pos: a response's head and the
+ * file range after it leave in full segments (as nginx's TCP_NOPUSH does),
+ * not as a small packet of their own; the job's last request pushes.
+ */
+static int
+more_after(const struct rope_uring_job *j, uint64_t pos)
+{
+	return pos < j->end ? MSG_MORE : 0;
+}
+
+/*
  * The pipe's bytes to the socket: SPLICE, after a POLL_ADD(POLLOUT) when
  * the last one found the socket's buffer full (a splice to a non-blocking
  * socket says EAGAIN and is not retried by the kernel, unlike SENDMSG).
@@ -376,7 +387,8 @@ chain_pipe_out(struct rope_uring_job *j, struct io_uring *ring,
 	sqe = chain_add(j, ring, sqes, n, s, OP_PIPE_SOCK, pos, len);
 	if (!sqe)
 		return false;
-	io_uring_prep_splice(sqe, j->pipe[0], -1, j->fd, -1, (unsigned)len, 0);
+	io_uring_prep_splice(sqe, j->pipe[0], -1, j->fd, -1, (unsigned)len,
+			     more_after(j, pos + len) ? SPLICE_F_MORE : 0);
 	return true;
 }
 
@@ -449,12 +461,14 @@ prep_socket(struct rope_uring_job *j, struct io_uring *ring)
 		s->mh.msg_iovlen = (size_t)cnt;
 		if (j->flags & ROPE_URING_ZC) {
 			io_uring_prep_sendmsg_zc(sqe, j->fd, &s->mh,
-						 MSG_WAITALL);
+						 MSG_WAITALL |
+						 more_after(j, pos + s->want));
 			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 			pos += s->want;
 			break;
 		}
-		io_uring_prep_sendmsg(sqe, j->fd, &s->mh, MSG_WAITALL);
+		io_uring_prep_sendmsg(sqe, j->fd, &s->mh,
+				      MSG_WAITALL | more_after(j, pos + s->want));
 		pos += s->want;
 	}
 link:
