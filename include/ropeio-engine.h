@@ -58,8 +58,14 @@ struct rope_uring_zc_stats {
  * descriptor: to a file with copy_file_range(2), to an O_NONBLOCK socket
  * with sendfile(2) (EAGAIN waits for POLLOUT as for sendmsg); a blocking
  * socket gets their mapped bytes by sendmsg, since sendfile(2) has no
- * MSG_DONTWAIT. On io_uring, a file range goes to a socket by
- * IORING_OP_SPLICE through a pipe per request (ropeio-uring.h). Setting the environment variable ROPEIO_NO_URING=1
+ * MSG_DONTWAIT. On io_uring, a send holding a file range goes to an
+ * O_NONBLOCK socket the same way, inline (sendmsg and sendfile(2) until
+ * the socket is full, then IORING_OP_POLL_ADD until it has room): the
+ * kernel runs every IORING_OP_SPLICE in a worker thread, which costs a
+ * small file more CPU than the send itself. To a blocking socket it goes
+ * by IORING_OP_SPLICE through a pipe per request (ropeio-uring.h), as
+ * with rope_uring_job_prep(). Setting the environment variable
+ * ROPEIO_NO_URING=1
  * forces that fallback, for tests and for sandboxes that kill a process on
  * io_uring syscalls. A library built without liburing has the fallback
  * alone.
@@ -75,7 +81,8 @@ struct rope_uring_zc_stats {
  *   (registration fails, or the first multishot recv ends -EINVAL),
  *   receives are poll(2) and readv(2) on the ring backend, as in the
  *   fallback;
- * - IORING_OP_SPLICE (5.7), for file ranges sent to sockets: without it
+ * - IORING_OP_SPLICE (5.7), for file ranges sent to blocking sockets
+ *   (and by rope_uring_job_prep()): without it
  *   (the first splice ends -EINVAL), their mapped bytes by SENDMSG;
  * - IORING_OP_SENDMSG_ZC (6.1; its copy report 6.2): without it,
  *   ROPE_URING_ZC is ignored and sends are plain SENDMSG;

@@ -56,6 +56,11 @@
  *   Where the ring cannot splice (-EINVAL: before 5.7) or no pipe can be
  *   made, the job sends the range's mapped bytes by SENDMSG. To a file
  *   destination, a file range is written from its mapping as any bytes.
+ *   (The engine of ropeio-engine.h sends file ranges to O_NONBLOCK
+ *   sockets by sendfile(2) instead, inline: a job of this API always
+ *   works through its SQEs, since its caller waits for their CQEs.)
+ * - Every request but a job's last asks MSG_MORE (SPLICE_F_MORE for a
+ *   splice), so a small head and what follows it leave in full segments.
  * - With ROPE_URING_ZC, sockets use IORING_OP_SENDMSG_ZC, one request at a
  *   time (never linked: cancelled zero-copy links post notifications their
  *   first CQE did not announce), and ask the kernel to report whether it

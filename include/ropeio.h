@@ -764,9 +764,11 @@ ROPEIO_EXPORT ssize_t rope_commit(struct rope *r, size_t len);
  * - rope_write_fd(), rope_snap_write_fd(), rope_snap_pwrite():
  *   sendfile(2) to a socket or pipe, copy_file_range(2) to a file at an
  *   offset;
- * - the engine (ropeio-engine.h) on io_uring, and rope_uring_job_prep():
- *   IORING_OP_SPLICE to a socket, through a pipe of the job's own; to a
- *   file, a WRITEV of the mapped bytes (the kernel copies once either way);
+ * - the engine (ropeio-engine.h) on io_uring: sendfile(2) to an
+ *   O_NONBLOCK socket, inline, waiting with IORING_OP_POLL_ADD when it is
+ *   full; to a blocking socket, and always from rope_uring_job_prep(),
+ *   IORING_OP_SPLICE through a pipe of the job's own; to a file, a WRITEV
+ *   of the mapped bytes (the kernel copies once either way);
  * - the engine's poll backend: sendfile(2) to a socket that is O_NONBLOCK,
  *   copy_file_range(2) to a file.
  *

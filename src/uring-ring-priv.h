@@ -73,6 +73,9 @@ extern size_t rope__uring_pipe_want;
  * come), so that rope_uring_job_free() frees it. */
 void rope__uring_job_abandon(struct rope_uring_job *j);
 
+/* uring-job.c: the job is an engine's, which checks whether it is done
+ * after every prep: it may send inline (see prep_inline()). */
+void rope__uring_job_engine(struct rope_uring_job *j);
 /* uring-job.c: end the job with -ECANCELED: it prepares nothing more and
  * is done once its SQEs in flight have completed. */
 void rope__uring_job_cancel(struct rope_uring_job *j);

@@ -192,6 +192,8 @@ ring_prep_requests(struct rope_uring *u, unsigned *starved)
 						 q->len, q->fd, q->file_off,
 						 q->flags);
 			q->backend_holds = ret == 0;
+			if (ret == 0)
+				rope__uring_job_engine(q->ring.job);
 		}
 		if (ret == 0)
 			ret = rope_uring_job_prep(q->ring.job, &u->ring->ring);

@@ -602,7 +602,7 @@ test_files_no_splice(void)
 	if (t_fallback_arm)
 		return;
 	t_ring_faults(&rule, 1);
-	CU_ASSERT(send_checked(ENGINE, true, false, mixed, ARRAY_SIZE(mixed),
+	CU_ASSERT(send_checked(ENGINE, true, true, mixed, ARRAY_SIZE(mixed),
 			       0, NULL) > 0);  /* from the mapping */
 	CU_ASSERT_EQUAL(t_ring_hits(), 1);
 	t_ring_faults_off();
@@ -625,7 +625,7 @@ test_files_splice_fails(void)
 	if (t_fallback_arm)
 		return;
 	r = rope_of(p, 1);
-	pair_make(true, false, fds);
+	pair_make(true, true, fds);  /* blocking: the engine splices */
 	CU_ASSERT_EQUAL_FATAL(rope_snapshot(r, &s), 0);
 	/* A peer that reads and discards: no check thread needed, since
 	 * the send ends early. */
@@ -665,9 +665,33 @@ test_files_short_splices(void)
 	if (t_fallback_arm)
 		return;
 	t_ring_faults(&rule, 1);
-	CU_ASSERT_EQUAL(send_checked(ENGINE, true, false, mixed,
+	CU_ASSERT_EQUAL(send_checked(ENGINE, true, true, mixed,
 				     ARRAY_SIZE(mixed), 0, NULL), 0);
 	CU_ASSERT(t_ring_hits() > 5);
+	t_ring_faults_off();
+}
+
+/*
+ * To a non-blocking socket, the engine on io_uring sends a file range
+ * inline (sendfile(2), then POLL_ADD while the socket is full), not by
+ * SPLICE: a ring whose every SPLICE would fail does not matter to it, and
+ * the file's pages still never pass through the mapping (send_checked).
+ * The peer reads in small steps, so the socket fills and the send waits.
+ */
+static void
+test_files_inline_when_nonblocking(void)
+{
+	const struct t_ring_rule rule = {
+		.opcode = IORING_OP_SPLICE, .count = T_FAULT_ALWAYS,
+		.res = -EIO,
+	};
+
+	if (t_fallback_arm)
+		return;
+	t_ring_faults(&rule, 1);
+	CU_ASSERT_EQUAL(send_checked(ENGINE, true, false, mixed,
+				     ARRAY_SIZE(mixed), 0, NULL), 0);
+	CU_ASSERT_EQUAL(t_ring_hits(), 0);
 	t_ring_faults_off();
 }
 
@@ -679,7 +703,7 @@ test_files_sq_full(void)
 	if (t_fallback_arm)
 		return;
 	t_ring_sq_full(1, T_FAULT_ALWAYS, 3);
-	CU_ASSERT_EQUAL(send_checked(ENGINE, true, false, mixed,
+	CU_ASSERT_EQUAL(send_checked(ENGINE, true, true, mixed,
 				     ARRAY_SIZE(mixed), 0, NULL), 0);
 	CU_ASSERT(t_ring_hits() > 0);
 	t_ring_faults_off();
@@ -763,6 +787,7 @@ static const struct t_test tests[] = {
 	{ "files_splice_fails", test_files_splice_fails },
 	{ "files_short_splices", test_files_short_splices },
 	{ "files_sq_full", test_files_sq_full },
+	{ "files_inline_when_nonblocking", test_files_inline_when_nonblocking },
 #endif
 };
 
