@@ -1123,6 +1123,10 @@ rope_free(struct rope *r)
 	rope__free(r, sizeof(*r));
 }
 
+/* rope_close() calls so far: the engine's rounds look for receives whose
+ * rope was closed only when it moved (uring-readiness.c). */
+atomic_ulong rope__closes;
+
 ROPEIO_EXPORT int
 rope_close(struct rope *r)
 {
@@ -1136,6 +1140,7 @@ rope_close(struct rope *r)
 	segs_release(r);
 	r->pos = 0;
 	r->closed = true;
+	atomic_fetch_add_explicit(&rope__closes, 1, memory_order_release);
 	return 0;
 }
 

@@ -35,6 +35,9 @@
 int rope__uring_get_stats(const struct rope_uring *u,
 			  struct rope_uring_stats *out, size_t size);
 
+/* rope.c: rope_close() calls so far (see uring-readiness.c). */
+extern atomic_ulong rope__closes;
+
 struct rope_uring_job;  /* uring-job.c: the ring backend's */
 struct rope__ring;      /* uring-ring-priv.h */
 /* Receivers (uring-recv.c, and the ring backend's uring-ring-recv.c). */
@@ -67,7 +70,14 @@ struct held {
 };
 
 struct receiver {
-	struct receiver *next;
+	struct receiver *next, *prev;  /* u->recvs */
+	/* uring-readiness.c: the ring backend's rounds look only at the
+	 * receivers marked ready (a CQE came, a call changed them, or they
+	 * wait for something the round must retry), in the order they were
+	 * marked; the callbacks pass only at those the round looked at. */
+	struct receiver *ready_next, *round_next;
+	bool ready, in_round;
+	struct receiver *fd_next;    /* the others on the same fd number */
 	int fd;              /* the caller's descriptor */
 	dev_t dev;           /* the open file, so that a reused number */
 	ino_t ino;           /* is told apart */
@@ -238,10 +248,27 @@ struct rope_uring {
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
 	struct receiver *recvs;
+	unsigned recv_n;             /* receivers in recvs */
+	/* uring-readiness.c: the ready and round lists (see struct
+	 * receiver), the receivers by fd number (chained through fd_next),
+	 * and rope_close()'s count when the rounds last looked. */
+	struct receiver *ready_head, *ready_last;
+	struct receiver *round_head, *round_last;
+	struct receiver **by_fd;
+	size_t by_fd_n;
+	unsigned long closes_seen;
 	struct rbuf *bufs;
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
+
+	/* What the loop did, for the tests that hold it to the rule that a
+	 * round costs what is ready, not what exists (test-engine-scale.c):
+	 * rounds, receivers visited by them, submissions made mid-round to
+	 * free SQEs (rope__ring_room()). */
+	struct {
+		uint64_t rounds, recv_visits, early_submits;
+	} count;
 };
 
 /* uring-core.c: the requests, for the backends. */
@@ -288,6 +315,26 @@ unsigned rope__req_attach_closer(struct rope_uring *u, int fd,
  * @fd that has not had it (one still reading, or ending); how many. */
 unsigned rope__recv_attach_closer(struct rope_uring *u, int fd,
 				  struct rope__closer *c);
+
+/* uring-readiness.c: which receivers a round looks at. mark() puts @rc
+ * on the ready list (once); take() detaches that list, in order (walk it
+ * through ready_next, reading it before marking again); round_add() queues
+ * @rc for the callbacks pass, round_take() pops the next; check_closes()
+ * marks the receivers whose rope was closed since it last looked (a
+ * rope_close() anywhere makes it walk them all, once). */
+void rope__recv_mark(struct rope_uring *u, struct receiver *rc);
+void rope__recv_mark_all(struct rope_uring *u);
+struct receiver *rope__recv_ready_take(struct rope_uring *u);
+void rope__recv_round_add(struct rope_uring *u, struct receiver *rc);
+struct receiver *rope__recv_round_take(struct rope_uring *u);
+void rope__recv_check_closes(struct rope_uring *u);
+/* Receivers by descriptor number: link() adds @rc (-ENOMEM: no room),
+ * first() is the newest on @fd (the rest follow through fd_next),
+ * unlink() takes @rc off every list (before it is freed). */
+int rope__recv_fd_link(struct rope_uring *u, struct receiver *rc);
+struct receiver *rope__recv_fd_first(const struct rope_uring *u, int fd);
+void rope__recv_unlink(struct rope_uring *u, struct receiver *rc);
+void rope__recv_fd_table_exit(struct rope_uring *u);
 
 /* uring-readiness.c: poll sets, and plain reads' rounds. */
 int rope__pollset_add(struct rope__pollset *ps, int fd, short events,

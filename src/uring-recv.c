@@ -59,12 +59,15 @@
 /* Starting and stopping                                                    */
 /* ------------------------------------------------------------------------ */
 
+static void recv_free(struct receiver *rc);
+
 /* The receive still reading from descriptor number @fd, if any. */
 static struct receiver *
 recv_find(struct rope_uring *u, int fd)
 {
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		if (rc->fd == fd && !rc->stopping && !rc->ended)
+	for (struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next)
+		if (!rc->stopping && !rc->ended)
 			return rc;
 	return NULL;
 }
@@ -153,16 +156,26 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 	}
 	/* The number was closed and now names another file: the receive
 	 * that had it can never be reached by it again. */
-	if (old)
-		rope__receiver_stop(old, -EBADF);
 	rc->fd = fd;
+	if (rope__recv_fd_link(u, rc) < 0) {
+		recv_free(rc);
+		return -ENOMEM;
+	}
+	if (old) {
+		rope__receiver_stop(old, -EBADF);
+		rope__recv_mark(u, old);
+	}
 	rc->dev = st.st_dev;
 	rc->ino = st.st_ino;
 	rc->r = r;
 	rc->cb = cb;
 	rc->arg = arg;
 	rc->next = u->recvs;
+	if (rc->next)
+		rc->next->prev = rc;
 	u->recvs = rc;
+	u->recv_n++;
+	rope__recv_mark(u, rc);
 	u->pending++;
 	u->changes++;
 	return 0;
@@ -176,6 +189,7 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -188,6 +202,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	if (!rc)
 		return NULL;
 	rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark(u, rc);
 	if (rc->plain.own_fd >= 0) {
 		/* Plain reads: nothing reads it any more, and the caller
 		 * may close the socket for good. */
@@ -209,6 +224,7 @@ set_pause(struct rope_uring *u, int fd, bool pause)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->user_paused = pause;
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -233,6 +249,7 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->limit = max;
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -244,9 +261,8 @@ recv_lookup(const struct rope_uring *u, int fd)
 {
 	const struct receiver *ending = NULL;
 
-	for (const struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		if (rc->fd != fd)
-			continue;
+	for (const struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next) {
 		if (!rc->stopping && !rc->ended)
 			return rc;
 		ending = ending ? ending : rc;
@@ -312,8 +328,9 @@ rope__recv_attach_closer(struct rope_uring *u, int fd,
 {
 	unsigned n = 0;
 
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		if (rc->fd == fd && !rc->closer) {
+	for (struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next)
+		if (!rc->closer) {
 			rc->closer = c;
 			n++;
 		}
@@ -331,6 +348,7 @@ rope__recv_stop_all(struct rope_uring *u)
 {
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark_all(u);
 }
 
 
@@ -555,45 +573,58 @@ rope__receiver_check_rope(struct receiver *rc)
 
 
 
+/* @rc's callbacks that are due; frees it after its final one. */
+static unsigned
+recv_callback(struct rope_uring *u, struct receiver *rc)
+{
+	unsigned called = 0;
+
+	u->count.recv_visits++;
+	if (rc->delivered) {
+		uint64_t n = rc->delivered;
+
+		rc->delivered = 0;
+		if (rc->cb)
+			rc->cb(rc->arg, (ssize_t)n);
+		called++;
+	}
+	/* Done once nothing is in flight and nothing waits. */
+	if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
+	    !rc->n && !rc->held_n) {
+		rope__recv_unlink(u, rc);
+		u->pending--;
+		if (rc->closer) {
+			recv_stats_fill(u, rc, &rc->closer->stats);
+			rc->closer->has_stats = true;
+		}
+		if (rc->cb)
+			rc->cb(rc->arg, rc->end_res);
+		if (rc->closer)
+			rope__closer_one_done(u, rc->closer);
+		recv_free(rc);
+		called++;
+	}
+	return called;
+}
+
+/* The ring backend's rounds queue the receivers they looked at (only those
+ * can have a callback due); plain reads look at every receiver anyway.
+ * Receivers are freed only here, and a callback's new receives go at the
+ * head of the list, so @next is still linked when its turn comes. */
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
 {
-	struct receiver **link = &u->recvs, *rc;
+	struct receiver *rc, *next;
 	unsigned called = 0;
 
-	while ((rc = *link)) {
-		if (rc->delivered) {
-			uint64_t n = rc->delivered;
-
-			rc->delivered = 0;
-			if (rc->cb)
-				rc->cb(rc->arg, (ssize_t)n);
-			called++;
-			/* The callback may have started receives, which go
-			 * at the head of the list: when @rc was first, @link
-			 * now points at one of them. Receives are freed only
-			 * here, so @rc is still linked further on. */
-			while (*link != rc)
-				link = &(*link)->next;
-		}
-		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
-		    !rc->n && !rc->held_n) {
-			*link = rc->next;
-			u->pending--;
-			if (rc->closer) {
-				recv_stats_fill(u, rc, &rc->closer->stats);
-				rc->closer->has_stats = true;
-			}
-			if (rc->cb)
-				rc->cb(rc->arg, rc->end_res);
-			if (rc->closer)
-				rope__closer_one_done(u, rc->closer);
-			recv_free(rc);
-			called++;
-			continue;
-		}
-		link = &rc->next;
+	if (!u->recv_plain) {
+		while ((rc = rope__recv_round_take(u)))
+			called += recv_callback(u, rc);
+		return called;
+	}
+	for (rc = u->recvs; rc; rc = next) {
+		next = rc->next;
+		called += recv_callback(u, rc);
 	}
 	return called;
 }
@@ -608,6 +639,8 @@ rope__recv_abandon(struct rope_uring *u)
 		rc->multishot.armed = false;
 		rc->multishot.cancel_inflight = false;  /* never reaped now */
 		rope__receiver_end(rc, -ECANCELED);
+		if (!u->recv_plain)
+			rope__recv_round_add(u, rc);
 	}
 	rope__recv_callbacks(u);
 }
@@ -688,6 +721,8 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 void
 rope__recv_plain_retry(struct rope_uring *u)
 {
+	if (!u->recv_plain)
+		return;
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		rc->plain.refused = false;
 }
