@@ -78,6 +78,7 @@ struct receiver {
 	struct receiver *ready_next, *round_next;
 	bool ready, in_round;
 	struct receiver *fd_next;    /* the others on the same fd number */
+	struct receiver *file_next;  /* the others in the same file chain */
 	int fd;              /* the caller's descriptor */
 	dev_t dev;           /* the open file, so that a reused number */
 	ino_t ino;           /* is told apart */
@@ -250,12 +251,15 @@ struct rope_uring {
 	struct receiver *recvs;
 	unsigned recv_n;             /* receivers in recvs */
 	/* uring-readiness.c: the ready and round lists (see struct
-	 * receiver), the receivers by fd number (chained through fd_next),
+	 * receiver), the receivers by fd number (chained through fd_next) and
+	 * by open file (through file_next),
 	 * and rope_close()'s count when the rounds last looked. */
 	struct receiver *ready_head, *ready_last;
 	struct receiver *round_head, *round_last;
 	struct receiver **by_fd;
 	size_t by_fd_n;
+	struct receiver **by_file;   /* by (dev, ino): a hash of chains */
+	size_t by_file_n;            /* a power of two, or 0 */
 	unsigned long closes_seen;
 	struct rbuf *bufs;
 	unsigned nbuf;               /* ids in use: the pool grows */
@@ -265,9 +269,10 @@ struct rope_uring {
 	/* What the loop did, for the tests that hold it to the rule that a
 	 * round costs what is ready, not what exists (test-engine-scale.c):
 	 * rounds, receivers visited by them, submissions made mid-round to
-	 * free SQEs (rope__ring_room()). */
+	 * free SQEs (rope__ring_room()), receivers a lookup by fd or by file
+	 * compared. */
 	struct {
-		uint64_t rounds, recv_visits, early_submits;
+		uint64_t rounds, recv_visits, early_submits, lookups;
 	} count;
 };
 
@@ -328,11 +333,16 @@ struct receiver *rope__recv_ready_take(struct rope_uring *u);
 void rope__recv_round_add(struct rope_uring *u, struct receiver *rc);
 struct receiver *rope__recv_round_take(struct rope_uring *u);
 void rope__recv_check_closes(struct rope_uring *u);
-/* Receivers by descriptor number: link() adds @rc (-ENOMEM: no room),
- * first() is the newest on @fd (the rest follow through fd_next),
- * unlink() takes @rc off every list (before it is freed). */
-int rope__recv_fd_link(struct rope_uring *u, struct receiver *rc);
+/* The receivers, by descriptor number and by open file: link() adds @rc
+ * (its fd, dev and ino set) to u->recvs and both tables (-ENOMEM: no
+ * room, nothing changed); fd_first() is the newest on @fd (the rest follow
+ * through fd_next), file_first() the head of the chain (dev, ino) is on
+ * (through file_next; compare dev and ino); unlink() takes @rc off every
+ * list (before it is freed). */
+int rope__recv_link(struct rope_uring *u, struct receiver *rc);
 struct receiver *rope__recv_fd_first(const struct rope_uring *u, int fd);
+struct receiver *rope__recv_file_first(const struct rope_uring *u, dev_t dev,
+				       ino_t ino);
 void rope__recv_unlink(struct rope_uring *u, struct receiver *rc);
 void rope__recv_fd_table_exit(struct rope_uring *u);
 

@@ -101,11 +101,20 @@ rope__recv_check_closes(struct rope_uring *u)
 			rope__recv_mark(u, rc);
 }
 
-int
-rope__recv_fd_link(struct rope_uring *u, struct receiver *rc)
+/* The chain of open file (@dev, @ino) in u->by_file. */
+static struct receiver **
+file_slot(const struct rope_uring *u, dev_t dev, ino_t ino)
 {
-	size_t fd = (size_t)rc->fd;
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 29)) *
+		     0x9e3779b97f4a7c15ull;
 
+	return &u->by_file[(h >> 32) & (u->by_file_n - 1)];
+}
+
+/* Room in the fd table for @fd, and in the file table for one more. */
+static int
+tables_reserve(struct rope_uring *u, size_t fd)
+{
 	if (fd >= u->by_fd_n) {
 		size_t n = MAX(fd + 1, MAX(2 * u->by_fd_n, (size_t)64));
 		struct receiver **t = rope__realloc(u->by_fd,
@@ -118,9 +127,52 @@ rope__recv_fd_link(struct rope_uring *u, struct receiver *rc)
 		u->by_fd = t;
 		u->by_fd_n = n;
 	}
-	rc->fd_next = u->by_fd[fd];
-	u->by_fd[fd] = rc;
+	if (u->recv_n + 1 > u->by_file_n) {
+		/* At most one receiver per chain on average: rehash. */
+		size_t n = MAX(2 * u->by_file_n, (size_t)64);
+		struct receiver **t = rope__alloc(n * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		memset(t, 0, n * sizeof(*t));
+		rope__free(u->by_file, u->by_file_n * sizeof(*t));
+		u->by_file = t;
+		u->by_file_n = n;
+		for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
+			struct receiver **slot = file_slot(u, rc->dev, rc->ino);
+
+			rc->file_next = *slot;
+			*slot = rc;
+		}
+	}
 	return 0;
+}
+
+int
+rope__recv_link(struct rope_uring *u, struct receiver *rc)
+{
+	struct receiver **slot;
+
+	if (tables_reserve(u, (size_t)rc->fd) < 0)
+		return -ENOMEM;
+	rc->fd_next = u->by_fd[rc->fd];
+	u->by_fd[rc->fd] = rc;
+	slot = file_slot(u, rc->dev, rc->ino);
+	rc->file_next = *slot;
+	*slot = rc;
+	rc->next = u->recvs;
+	rc->prev = NULL;
+	if (rc->next)
+		rc->next->prev = rc;
+	u->recvs = rc;
+	u->recv_n++;
+	return 0;
+}
+
+struct receiver *
+rope__recv_file_first(const struct rope_uring *u, dev_t dev, ino_t ino)
+{
+	return u->by_file_n ? *file_slot(u, dev, ino) : NULL;
 }
 
 struct receiver *
@@ -169,6 +221,8 @@ rope__recv_unlink(struct rope_uring *u, struct receiver *rc)
 	 * round list, and it is seldom marked since). */
 	list_drop(&u->by_fd[rc->fd], NULL, rc,
 		  offsetof(struct receiver, fd_next));
+	list_drop(file_slot(u, rc->dev, rc->ino), NULL, rc,
+		  offsetof(struct receiver, file_next));
 	if (rc->ready)
 		list_drop(&u->ready_head, &u->ready_last, rc,
 			  offsetof(struct receiver, ready_next));
@@ -182,8 +236,9 @@ void
 rope__recv_fd_table_exit(struct rope_uring *u)
 {
 	rope__free(u->by_fd, u->by_fd_n * sizeof(*u->by_fd));
-	u->by_fd = NULL;
-	u->by_fd_n = 0;
+	rope__free(u->by_file, u->by_file_n * sizeof(*u->by_file));
+	u->by_fd = u->by_file = NULL;
+	u->by_fd_n = u->by_file_n = 0;
 }
 
 int

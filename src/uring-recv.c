@@ -66,9 +66,11 @@ static struct receiver *
 recv_find(struct rope_uring *u, int fd)
 {
 	for (struct receiver *rc = rope__recv_fd_first(u, fd); rc;
-	     rc = rc->fd_next)
+	     rc = rc->fd_next) {
+		u->count.lookups++;
 		if (!rc->stopping && !rc->ended)
 			return rc;
+	}
 	return NULL;
 }
 
@@ -76,10 +78,14 @@ recv_find(struct rope_uring *u, int fd)
 static struct receiver *
 recv_find_file(struct rope_uring *u, const struct stat *st)
 {
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = rope__recv_file_first(u, st->st_dev,
+							st->st_ino);
+	     rc; rc = rc->file_next) {
+		u->count.lookups++;
 		if (rc->dev == st->st_dev && rc->ino == st->st_ino &&
 		    !rc->stopping && !rc->ended)
 			return rc;
+	}
 	return NULL;
 }
 
@@ -154,27 +160,22 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 			return -err;
 		}
 	}
-	/* The number was closed and now names another file: the receive
-	 * that had it can never be reached by it again. */
 	rc->fd = fd;
-	if (rope__recv_fd_link(u, rc) < 0) {
+	rc->dev = st.st_dev;
+	rc->ino = st.st_ino;
+	if (rope__recv_link(u, rc) < 0) {
 		recv_free(rc);
 		return -ENOMEM;
 	}
+	/* The number was closed and now names another file: the receive
+	 * that had it can never be reached by it again. */
 	if (old) {
 		rope__receiver_stop(old, -EBADF);
 		rope__recv_mark(u, old);
 	}
-	rc->dev = st.st_dev;
-	rc->ino = st.st_ino;
 	rc->r = r;
 	rc->cb = cb;
 	rc->arg = arg;
-	rc->next = u->recvs;
-	if (rc->next)
-		rc->next->prev = rc;
-	u->recvs = rc;
-	u->recv_n++;
 	rope__recv_mark(u, rc);
 	u->pending++;
 	u->changes++;
