@@ -1123,8 +1123,9 @@ rope_free(struct rope *r)
 	rope__free(r, sizeof(*r));
 }
 
-/* rope_close() calls so far: the engine's rounds look for receives whose
- * rope was closed only when it moved (uring-readiness.c). */
+/* Closes of ropes an engine received into, so far: the engine's rounds
+ * look for receives whose rope was closed only when it moved
+ * (uring-readiness.c). Other ropes' closes do not count. */
 atomic_ulong rope__closes;
 
 ROPEIO_EXPORT int
@@ -1140,7 +1141,9 @@ rope_close(struct rope *r)
 	segs_release(r);
 	r->pos = 0;
 	r->closed = true;
-	atomic_fetch_add_explicit(&rope__closes, 1, memory_order_release);
+	if (r->received)
+		atomic_fetch_add_explicit(&rope__closes, 1,
+					  memory_order_release);
 	return 0;
 }
 

@@ -35,7 +35,8 @@
 int rope__uring_get_stats(const struct rope_uring *u,
 			  struct rope_uring_stats *out, size_t size);
 
-/* rope.c: rope_close() calls so far (see uring-readiness.c). */
+/* rope.c: rope_close() calls so far on ropes that were received into
+ * (see uring-readiness.c). */
 extern atomic_ulong rope__closes;
 
 struct rope_uring_job;  /* uring-job.c: the ring backend's */

@@ -17,8 +17,9 @@
  * their order, so a receiver left waiting (no buffer to arm with) is first
  * in the next round: the pool's buffers go to receivers in turn, not to
  * the same ones every round. A rope closed by rope_close() has no engine
- * call to mark it: the rounds compare a count of rope_close() calls
- * (rope__closes, rope.c) and walk every receiver once when it moved.
+ * call to mark it: the rounds compare a count of rope_close() calls on
+ * ropes that were received into (rope__closes, rope.c) and walk every
+ * receiver once when it moved.
  */
 #include <errno.h>
 #include <poll.h>

@@ -174,6 +174,7 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		rope__recv_mark(u, old);
 	}
 	rc->r = r;
+	r->received = true;  /* its rope_close() is counted */
 	rc->cb = cb;
 	rc->arg = arg;
 	rope__recv_mark(u, rc);
