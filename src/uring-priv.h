@@ -15,8 +15,8 @@
  *             calls the other
  *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
  *             wake-up), uring-recv.c (receivers, buffer pool, plain
- *             reads), uring-close.c (closers), uring-readiness.c (poll
- *             sets)
+ *             reads), uring-close.c (closers), uring-readiness.c (ready
+ *             lists, receivers by fd and by file, poll sets)
  *   jobs      uring-job.c (one snapshot to one fd on a ring)
  *   seam      uring-ops.c (the liburing calls that can fail), uring-check.c
  *
