@@ -102,7 +102,23 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
 
 /**
  * Create an engine with an SQ of @p entries (rounded up by the kernel; the
- * CQ is 4 times larger, for zero-copy notifications).
+ * CQ is 4 times larger, for zero-copy notifications, and has at least
+ * 8,192 entries, so that thousands of busy receives do not overflow it:
+ * 128 KiB of kernel memory; a kernel that refuses that much gets 4 times
+ * @p entries).
+ *
+ * @p entries bounds how much one submission carries, not who is served:
+ * when the SQ fills in the middle of a round the engine submits what it
+ * holds and carries on, so everything ready in a round gets its SQE, and
+ * a CQ that overflows (more receives than entries) ends multishot
+ * receives, which are re-armed in the order they ended, as are those that
+ * found the receive buffers used up (beyond about 8,192 busy receives,
+ * or a smaller CQ, that churn costs throughput and latency, not
+ * fairness). So a busy connection waits about as
+ * long as the others whatever @p entries is; a larger SQ only saves
+ * system calls. A round of rope_uring_run() looks at the receives that
+ * have something to do (bytes, an end, a call that changed them), not at
+ * every receive (except the fallback, whose poll(2) sees them all).
  *
  * @param out      receives the engine
  * @param entries  the SQ's size, at least 1

@@ -540,6 +540,8 @@ struct rope {
 	uint32_t flat_id;             /* id of the last flatten, 0 if none */
 	unsigned exports;
 	bool closed;
+	bool received;                /* an engine receives into it: its
+					 close is counted (uring-readiness.c) */
 
 	struct rope_seg inline_segs[ROPE_INLINE_SEGS];
 };

@@ -1130,6 +1130,11 @@ rope_free(struct rope *r)
 	rope__free(r, sizeof(*r));
 }
 
+/* Closes of ropes an engine received into, so far: the engine's rounds
+ * look for receives whose rope was closed only when it moved
+ * (uring-readiness.c). Other ropes' closes do not count. */
+atomic_ulong rope__closes;
+
 ROPEIO_EXPORT int
 rope_close(struct rope *r)
 {
@@ -1143,6 +1148,9 @@ rope_close(struct rope *r)
 	segs_release(r);
 	r->pos = 0;
 	r->closed = true;
+	if (r->received)
+		atomic_fetch_add_explicit(&rope__closes, 1,
+					  memory_order_release);
 	return 0;
 }
 

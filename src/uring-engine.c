@@ -131,6 +131,7 @@ rope_uring_free(struct rope_uring *u)
 	u->be->exit(u);
 	rope__requests_cancel_all(u);
 	rope__closer_callbacks(u);
+	rope__recv_fd_table_exit(u);
 	rope__pollset_exit(&u->ps);
 	rope__free(u->fd_marks, u->fd_marks_n);
 	rope__wake_exit(u);

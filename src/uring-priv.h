@@ -15,8 +15,8 @@
  *             calls the other
  *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
  *             wake-up), uring-recv.c (receivers, buffer pool, plain
- *             reads), uring-close.c (closers), uring-readiness.c (poll
- *             sets)
+ *             reads), uring-close.c (closers), uring-readiness.c (ready
+ *             lists, receivers by fd and by file, poll sets)
  *   jobs      uring-job.c (one snapshot to one fd on a ring)
  *   seam      uring-ops.c (the liburing calls that can fail), uring-check.c
  *
@@ -34,6 +34,10 @@
  * (see rope__mem_stats in rope-priv.h). */
 int rope__uring_get_stats(const struct rope_uring *u,
 			  struct rope_uring_stats *out, size_t size);
+
+/* rope.c: rope_close() calls so far on ropes that were received into
+ * (see uring-readiness.c). */
+extern atomic_ulong rope__closes;
 
 struct rope_uring_job;  /* uring-job.c: the ring backend's */
 struct rope__ring;      /* uring-ring-priv.h */
@@ -69,7 +73,14 @@ struct held {
 struct receiver {
 	/* Ordered by size, so that nothing pads: one per connection, and an
 	 * idle server holds thousands (tests/test-engine-memory.c). */
-	struct receiver *next;
+	struct receiver *next, *prev;  /* u->recvs */
+	/* uring-readiness.c: the ring backend's rounds look only at the
+	 * receivers marked ready (a CQE came, a call changed them, or they
+	 * wait for something the round must retry), in the order they were
+	 * marked; the callbacks pass only at those the round looked at. */
+	struct receiver *ready_next, *round_next;
+	struct receiver *fd_next;    /* the others on the same fd number */
+	struct receiver *file_next;  /* the others in the same file chain */
 	struct rope *r;
 	rope_uring_cb cb;
 	void *arg;
@@ -97,6 +108,8 @@ struct receiver {
 	bool held_full : 1;  /* too much held: not read until it is taken */
 	bool user_paused : 1; /* rope_uring_recv_pause() */
 	bool ended : 1;      /* no more data will come */
+	bool ready : 1;      /* on the ready list (uring-readiness.c) */
+	bool in_round : 1;   /* looked at by this round */
 	/* How it reads: with plain reads (the poll backend, or a ring without
 	 * buffer rings or multishot recv), or a multishot recv on the ring. */
 	struct {
@@ -240,11 +253,32 @@ struct rope_uring {
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
 	struct receiver *recvs;
+	unsigned recv_n;             /* receivers in recvs */
+	/* uring-readiness.c: the ready and round lists (see struct
+	 * receiver), the receivers by fd number (chained through fd_next) and
+	 * by open file (through file_next),
+	 * and rope_close()'s count when the rounds last looked. */
+	struct receiver *ready_head, *ready_last;
+	struct receiver *round_head, *round_last;
+	struct receiver **by_fd;
+	size_t by_fd_n;
+	struct receiver **by_file;   /* by (dev, ino): a hash of chains */
+	size_t by_file_n;            /* a power of two, or 0 */
+	unsigned long closes_seen;
 	struct rbuf *bufs;
 	unsigned nbuf;               /* ids in use: the pool grows */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
 	struct rope_chunk *plain_chunk;  /* plain reads' overflow, or NULL */
+
+	/* What the loop did, for the tests that hold it to the rule that a
+	 * round costs what is ready, not what exists (test-engine-scale.c):
+	 * rounds, receivers visited by them, submissions made mid-round to
+	 * free SQEs (rope__ring_room()), receivers a lookup by fd or by file
+	 * compared. */
+	struct {
+		uint64_t rounds, recv_visits, early_submits, lookups;
+	} count;
 };
 
 /* uring-core.c: the requests, for the backends. */
@@ -291,6 +325,31 @@ unsigned rope__req_attach_closer(struct rope_uring *u, int fd,
  * @fd that has not had it (one still reading, or ending); how many. */
 unsigned rope__recv_attach_closer(struct rope_uring *u, int fd,
 				  struct rope__closer *c);
+
+/* uring-readiness.c: which receivers a round looks at. mark() puts @rc
+ * on the ready list (once); take() detaches that list, in order (walk it
+ * through ready_next, reading it before marking again); round_add() queues
+ * @rc for the callbacks pass, round_take() pops the next; check_closes()
+ * marks the receivers whose rope was closed since it last looked (a
+ * rope_close() anywhere makes it walk them all, once). */
+void rope__recv_mark(struct rope_uring *u, struct receiver *rc);
+void rope__recv_mark_all(struct rope_uring *u);
+struct receiver *rope__recv_ready_take(struct rope_uring *u);
+void rope__recv_round_add(struct rope_uring *u, struct receiver *rc);
+struct receiver *rope__recv_round_take(struct rope_uring *u);
+void rope__recv_check_closes(struct rope_uring *u);
+/* The receivers, by descriptor number and by open file: link() adds @rc
+ * (its fd, dev and ino set) to u->recvs and both tables (-ENOMEM: no
+ * room, nothing changed); fd_first() is the newest on @fd (the rest follow
+ * through fd_next), file_first() the head of the chain (dev, ino) is on
+ * (through file_next; compare dev and ino); unlink() takes @rc off every
+ * list (before it is freed). */
+int rope__recv_link(struct rope_uring *u, struct receiver *rc);
+struct receiver *rope__recv_fd_first(const struct rope_uring *u, int fd);
+struct receiver *rope__recv_file_first(const struct rope_uring *u, dev_t dev,
+				       ino_t ino);
+void rope__recv_unlink(struct rope_uring *u, struct receiver *rc);
+void rope__recv_fd_table_exit(struct rope_uring *u);
 
 /* uring-readiness.c: poll sets, and plain reads' rounds. */
 int rope__pollset_add(struct rope__pollset *ps, int fd, short events,

@@ -62,23 +62,22 @@
 
 #include "uring-priv.h"
 
-
-
-
-
-
-
 /* ------------------------------------------------------------------------ */
 /* Starting and stopping                                                    */
 /* ------------------------------------------------------------------------ */
+
+static void recv_free(struct receiver *rc);
 
 /* The receive still reading from descriptor number @fd, if any. */
 static struct receiver *
 recv_find(struct rope_uring *u, int fd)
 {
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		if (rc->fd == fd && !rc->stopping && !rc->ended)
+	for (struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next) {
+		u->count.lookups++;
+		if (!rc->stopping && !rc->ended)
 			return rc;
+	}
 	return NULL;
 }
 
@@ -86,10 +85,14 @@ recv_find(struct rope_uring *u, int fd)
 static struct receiver *
 recv_find_file(struct rope_uring *u, const struct stat *st)
 {
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
+	for (struct receiver *rc = rope__recv_file_first(u, st->st_dev,
+							st->st_ino);
+	     rc; rc = rc->file_next) {
+		u->count.lookups++;
 		if (rc->dev == st->st_dev && rc->ino == st->st_ino &&
 		    !rc->stopping && !rc->ended)
 			return rc;
+	}
 	return NULL;
 }
 
@@ -153,18 +156,24 @@ rope_uring_recv(struct rope_uring *u, int fd, struct rope *r,
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
 	rc->first = rc->last = NO_BUF;
-	/* The number was closed and now names another file: the receive
-	 * that had it can never be reached by it again. */
-	if (old)
-		rope__receiver_stop(old, -EBADF);
 	rc->fd = fd;
 	rc->dev = st.st_dev;
 	rc->ino = st.st_ino;
+	if (rope__recv_link(u, rc) < 0) {
+		recv_free(rc);
+		return -ENOMEM;
+	}
+	/* The number was closed and now names another file: the receive
+	 * that had it can never be reached by it again. */
+	if (old) {
+		rope__receiver_stop(old, -EBADF);
+		rope__recv_mark(u, old);
+	}
 	rc->r = r;
+	r->received = true;  /* its rope_close() is counted */
 	rc->cb = cb;
 	rc->arg = arg;
-	rc->next = u->recvs;
-	u->recvs = rc;
+	rope__recv_mark(u, rc);
 	u->pending++;
 	u->changes++;
 	return 0;
@@ -178,6 +187,7 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -190,6 +200,7 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	if (!rc)
 		return NULL;
 	rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark(u, rc);
 	/* Plain reads: nothing reads it any more, so it has ended, and the
 	 * caller may close the socket at once. */
 	if (receiver_plain_reads(u))
@@ -205,6 +216,7 @@ set_pause(struct rope_uring *u, int fd, bool pause)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->user_paused = pause;
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -229,6 +241,7 @@ rope_uring_recv_limit(struct rope_uring *u, int fd, size_t max)
 	if (!rc)
 		return u ? -ENOENT : -EINVAL;
 	rc->limit = max;
+	rope__recv_mark(u, rc);
 	u->changes++;
 	return 0;
 }
@@ -240,9 +253,8 @@ recv_lookup(const struct rope_uring *u, int fd)
 {
 	const struct receiver *ending = NULL;
 
-	for (const struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		if (rc->fd != fd)
-			continue;
+	for (const struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next) {
 		if (!rc->stopping && !rc->ended)
 			return rc;
 		ending = ending ? ending : rc;
@@ -308,8 +320,9 @@ rope__recv_attach_closer(struct rope_uring *u, int fd,
 {
 	unsigned n = 0;
 
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		if (rc->fd == fd && !rc->closer) {
+	for (struct receiver *rc = rope__recv_fd_first(u, fd); rc;
+	     rc = rc->fd_next)
+		if (!rc->closer) {
 			rc->closer = c;
 			n++;
 		}
@@ -327,8 +340,8 @@ rope__recv_stop_all(struct rope_uring *u)
 {
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		rope__receiver_stop(rc, -ECANCELED);
+	rope__recv_mark_all(u);
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* The loop's hooks                                                         */
@@ -540,55 +553,63 @@ rope__receiver_check_rope(struct receiver *rc)
 		rope__receiver_stop(rc, -EBADF);
 }
 
+/* @rc's callbacks that are due; frees it after its final one. */
+static unsigned
+recv_callback(struct rope_uring *u, struct receiver *rc)
+{
+	unsigned called = 0;
 
+	u->count.recv_visits++;
+	if (rc->delivered) {
+		uint64_t n = rc->delivered;
 
+		rc->delivered = 0;
+		if (rc->cb)
+			rc->cb(rc->arg, (ssize_t)n);
+		called++;
+		/* Drained by its callback: the connection waits for its next
+		 * message holding no chunk (its spare goes to the chunk
+		 * cache, where the next message's tail comes from). 9,000
+		 * idle connections each kept one. */
+		rope__spare_release(rc->r);
+	}
+	/* Done once nothing is in flight and nothing waits. */
+	if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
+	    !rc->n && !rc->held_n) {
+		rope__recv_unlink(u, rc);
+		u->pending--;
+		if (rc->closer) {
+			recv_stats_fill(u, rc, &rc->closer->stats);
+			rc->closer->has_stats = true;
+		}
+		if (rc->cb)
+			rc->cb(rc->arg, rc->end_res);
+		if (rc->closer)
+			rope__closer_one_done(u, rc->closer);
+		recv_free(rc);
+		called++;
+	}
+	return called;
+}
 
-
-
+/* The ring backend's rounds queue the receivers they looked at (only those
+ * can have a callback due); plain reads look at every receiver anyway.
+ * Receivers are freed only here, and a callback's new receives go at the
+ * head of the list, so @next is still linked when its turn comes. */
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
 {
-	struct receiver **link = &u->recvs, *rc;
+	struct receiver *rc, *next;
 	unsigned called = 0;
 
-	while ((rc = *link)) {
-		if (rc->delivered) {
-			uint64_t n = rc->delivered;
-
-			rc->delivered = 0;
-			if (rc->cb)
-				rc->cb(rc->arg, (ssize_t)n);
-			called++;
-			/* Drained by its callback: the connection waits for
-			 * its next message holding no chunk (its spare goes
-			 * to the chunk cache, where the next message's tail
-			 * comes from). 9,000 idle connections each kept one. */
-			rope__spare_release(rc->r);
-			/* The callback may have started receives, which go
-			 * at the head of the list: when @rc was first, @link
-			 * now points at one of them. Receives are freed only
-			 * here, so @rc is still linked further on. */
-			while (*link != rc)
-				link = &(*link)->next;
-		}
-		/* Done once nothing is in flight and nothing waits. */
-		if (rc->ended && !rc->multishot.armed && !rc->multishot.cancel_inflight &&
-		    !rc->n && !rc->held_n) {
-			*link = rc->next;
-			u->pending--;
-			if (rc->closer) {
-				recv_stats_fill(u, rc, &rc->closer->stats);
-				rc->closer->has_stats = true;
-			}
-			if (rc->cb)
-				rc->cb(rc->arg, rc->end_res);
-			if (rc->closer)
-				rope__closer_one_done(u, rc->closer);
-			recv_free(rc);
-			called++;
-			continue;
-		}
-		link = &rc->next;
+	if (!u->recv_plain) {
+		while ((rc = rope__recv_round_take(u)))
+			called += recv_callback(u, rc);
+		return called;
+	}
+	for (rc = u->recvs; rc; rc = next) {
+		next = rc->next;
+		called += recv_callback(u, rc);
 	}
 	return called;
 }
@@ -603,6 +624,8 @@ rope__recv_abandon(struct rope_uring *u)
 		rc->multishot.armed = false;
 		rc->multishot.cancel_inflight = false;  /* never reaped now */
 		rope__receiver_end(rc, -ECANCELED);
+		if (!u->recv_plain)
+			rope__recv_round_add(u, rc);
 	}
 	rope__recv_callbacks(u);
 	if (u->plain_chunk) {
@@ -751,6 +774,8 @@ rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
 void
 rope__recv_plain_retry(struct rope_uring *u)
 {
+	if (!u->recv_plain)
+		return;
 	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
 		rc->plain.refused = false;
 }

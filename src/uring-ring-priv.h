@@ -29,6 +29,8 @@ struct rope__ring {
 	 * buffers themselves are the core's pool (u->bufs). */
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
+	unsigned recv_kernel;        /* receivers with a multishot or its
+					cancellation in the kernel's hands */
 };
 
 #define URING_TAG_MASK 3u
@@ -86,6 +88,11 @@ int rope__uring_job_stop(struct rope_uring_job *j, struct io_uring *ring,
 /* uring-job.c: its SQEs whose result CQE has not come (notifications of
  * zero-copy sends, which wait for the socket, left out). */
 unsigned rope__uring_job_busy(const struct rope_uring_job *j);
+
+/* uring-ring.c: submit now, without waiting, when the SQ has room for
+ * fewer than @need SQEs, so that whatever is prepared later in the round
+ * still finds one (see there). */
+void rope__ring_room(struct rope_uring *u, unsigned need);
 
 /* uring-ring-recv.c. pool_setup() is the ring's recv_start: the provided
  * buffer ring, or plain reads when the kernel has none (-ENOMEM:

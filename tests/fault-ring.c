@@ -25,6 +25,7 @@ static size_t nplan;
 static unsigned hits;
 
 static int setup_err, register_err;
+static unsigned cq_max;  /* 0: any CQ size */
 static unsigned refused_setup_flags;  /* setup flags answered -EINVAL */
 static int probe_hide = -2;  /* an opcode the probe denies; -1: no probe */
 static struct { unsigned skip, count, seen; int err; } submit_fault;
@@ -187,6 +188,10 @@ f_queue_init_params(unsigned entries, struct io_uring *ring,
 		hits++;
 		return -EINVAL;  /* what a kernel without them says */
 	}
+	if (cq_max && (p->flags & IORING_SETUP_CQSIZE) && p->cq_entries > cq_max) {
+		hits++;
+		return -ENOMEM;  /* a kernel counting it against RLIMIT_MEMLOCK */
+	}
 	return rope__uring_real.queue_init_params(entries, ring, p);
 }
 
@@ -272,6 +277,13 @@ t_ring_fail_setup(int err)
 }
 
 void
+t_ring_refuse_cq_over(unsigned max)
+{
+	cq_max = max;
+	rope__uring_set(&faulty);
+}
+
+void
 t_ring_refuse_setup_flags(unsigned flags)
 {
 	refused_setup_flags = flags;
@@ -329,6 +341,7 @@ t_ring_faults_off(void)
 	hits = 0;
 	setup_err = register_err = 0;
 	refused_setup_flags = 0;
+	cq_max = 0;
 	probe_hide = -2;
 	memset(&submit_fault, 0, sizeof(submit_fault));
 	memset(&sqe_fault, 0, sizeof(sqe_fault));

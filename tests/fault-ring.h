@@ -44,6 +44,10 @@ void t_ring_faults(const struct t_ring_rule *rules, size_t n);
 /* io_uring_queue_init_params() fails with @err (< 0). */
 void t_ring_fail_setup(int err);
 
+/* io_uring_queue_init_params() fails with -ENOMEM when asked for a CQ of
+ * more than @max entries (0: no limit). */
+void t_ring_refuse_cq_over(unsigned max);
+
 /* io_uring_queue_init_params() fails with -EINVAL when asked for any of
  * the setup @flags, as a kernel older than them does. */
 void t_ring_refuse_setup_flags(unsigned flags);

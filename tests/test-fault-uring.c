@@ -25,6 +25,7 @@
 
 #include "common.h"
 #include "fault-ring.h"
+#include "uring-ring-priv.h"
 #include "ropeio-uring.h"
 
 /* ------------------------------------------------------------------------ */
@@ -162,6 +163,30 @@ logged(const struct cqe_log *log, int res)
 /* Setup and registration                                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * A small engine's CQ still holds thousands of receives' CQEs: one that
+ * overflows ends multishots, whose re-arming cost a server at 2,000
+ * connections a fifth of its throughput and a p99 of up to 2 s. A kernel
+ * that refuses the large CQ (-ENOMEM) gets the small one.
+ */
+static void
+test_fault_cq_holds_many_receives(void)
+{
+	struct rope_uring *u = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(rope_uring_new(&u, 8), 0);
+	CU_ASSERT_FATAL(!rope_uring_is_fallback(u));
+	CU_ASSERT(u->ring->ring.cq.ring_entries >= 8192);
+	rope_uring_free(u);
+	t_ring_refuse_cq_over(1024);
+	CU_ASSERT_EQUAL_FATAL(rope_uring_new(&u, 8), 0);
+	CU_ASSERT_EQUAL(t_ring_hits(), 1);
+	t_ring_faults_off();
+	CU_ASSERT_FATAL(!rope_uring_is_fallback(u));
+	CU_ASSERT_EQUAL(u->ring->ring.cq.ring_entries, 32);
+	rope_uring_free(u);
+}
+
 static void
 test_fault_setup_fails_into_fallback(void)
 {
@@ -180,7 +205,8 @@ test_fault_setup_fails_into_fallback(void)
 		CU_ASSERT_FATAL(len < sizeof(got));
 		t_ring_fail_setup(errs[i]);
 		CU_ASSERT_EQUAL(rope_uring_new(&u, 8), 0);
-		CU_ASSERT_EQUAL(t_ring_hits(), 1);
+		/* -ENOMEM is asked again with the small CQ (uring-ring.c). */
+		CU_ASSERT_EQUAL(t_ring_hits(), errs[i] == -ENOMEM ? 2 : 1);
 		t_ring_faults_off();
 		CU_ASSERT_FATAL(u != NULL);
 		CU_ASSERT(rope_uring_is_fallback(u));
@@ -1121,6 +1147,7 @@ test_fault_oom_sweep_fallback(void)
 
 /* Tests whose faults need no injected NOP results. */
 static const struct t_test tests[] = {
+	{ "cq_holds_many_receives", test_fault_cq_holds_many_receives },
 	{ "fallback_recv", test_fault_fallback_recv },
 	{ "fallback_syscalls", test_fault_fallback_syscalls },
 	{ "free_while_submission_refused",
