@@ -24,7 +24,8 @@
  *   rope_pread: the rope is never flattened), answers each by appending
  *   to an output rope (the body by reference: no copy), and sends one
  *   snapshot of it per batch (rope_uring_send()). Pipelined requests are
- *   thus answered in one send.
+ *   thus answered in one send. The output rope is emptied once its
+ *   snapshot is taken, so all connections share one.
  * - A connection is closed with one call, rope_uring_close(), from any
  *   callback: it ends the receive and the sends, closes the socket, and
  *   calls back once after their last callbacks, where the connection is
@@ -57,7 +58,6 @@ static void on_sent(void *arg, ssize_t result);
 struct conn {
 	int fd;
 	struct rope *in;        /* bytes received, not yet parsed */
-	struct rope *out;       /* responses of the batch being parsed */
 	size_t searched;        /* bytes of @in known to hold no "\r\n\r\n" */
 	size_t skip;            /* body bytes still to drain */
 	unsigned sends;         /* sends in flight */
@@ -72,6 +72,11 @@ static struct conn *conns;      /* every connection not yet freed */
 static char *body;
 static size_t body_len;
 static int root = -1;           /* --root: the directory served */
+/* The responses of the batch being answered, for every connection: a
+ * batch is snapshotted and the rope emptied before the callback returns
+ * (the snapshot keeps the bytes), so one rope serves them all and an idle
+ * connection holds only its receive rope. */
+static struct rope *answers;
 static int sig_pipe[2];
 
 /* ------------------------------------------------------------------------ */
@@ -93,7 +98,6 @@ conn_free(void *arg, ssize_t result)
 	if (c->next)
 		c->next->prev = c->prev;
 	rope_free(c->in);
-	rope_free(c->out);
 	free(c);
 }
 
@@ -120,7 +124,7 @@ conn_close(struct conn *c)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Append the answer to @req to c->out: the head copied, the body by
+ * Append the answer to @req to @answers: the head copied, the body by
  * reference (static memory: no release function). @req NULL: the request
  * was rejected, "400 Bad Request" and close.
  */
@@ -131,12 +135,12 @@ respond(struct conn *c, const struct http_request *req)
 	size_t n;
 
 	if (req && root >= 0)
-		return http_file_respond(c->out, root, req);
+		return http_file_respond(answers, root, req);
 	n = http_response_head(head, sizeof(head), req, body_len);
-	if (rope_append(c->out, head, n) < 0)
+	if (rope_append(answers, head, n) < 0)
 		return -ENOMEM;
 	if (req && !req->head_only &&
-	    rope_append_ref(c->out, body, body_len, NULL, NULL) < 0)
+	    rope_append_ref(answers, body, body_len, NULL, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -196,15 +200,15 @@ serve(struct conn *c)
 		c->skip = req.body_bytes;
 		c->closing = !req.keep;
 	}
-	if (!rope_size(c->out))
+	if (!rope_size(answers))
 		return;
 	/* The snapshot holds the bytes (and the reference to the body);
-	 * c->out is emptied for the next batch. */
-	if (rope_snapshot(c->out, &snap) < 0) {
+	 * @answers is emptied for the next batch. */
+	if (rope_snapshot(answers, &snap) < 0) {
 		conn_close(c);
 		return;
 	}
-	rope_truncate(c->out, 0);
+	rope_truncate(answers, 0);
 	if (rope_uring_send(u, c->fd, snap, 0, SIZE_MAX, 0, on_sent, c) < 0) {
 		rope_snap_unref(snap);
 		conn_close(c);
@@ -284,16 +288,12 @@ accept_all(int lfd)
 		/* Small answers go out at once, not after the peer's ACK. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
-		if (c) {
+		if (c)
 			c->in = rope_new();
-			c->out = rope_new();
-		}
-		if (!c || !c->in || !c->out ||
+		if (!c || !c->in ||
 		    rope_uring_recv(u, fd, c->in, on_recv, c) < 0) {
-			if (c) {
+			if (c)
 				rope_free(c->in);
-				rope_free(c->out);
-			}
 			free(c);
 			close(fd);
 			continue;
@@ -402,7 +402,8 @@ main(int argc, char **argv)
 	for (size_t i = 0; body && i < body_len; i++)
 		body[i] = "Hello, world!"[i % 13];
 
-	if (!body || pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 ||
+	answers = rope_new();
+	if (!body || !answers || pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 ||
 	    rope_uring_new(&u, 256) < 0) {
 		fprintf(stderr, "out of memory or descriptors\n");
 		return 1;
@@ -456,6 +457,7 @@ out:
 	if (ep >= 0)
 		close(ep);
 	rope_uring_free(u);
+	rope_free(answers);
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	free(body);
