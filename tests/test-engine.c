@@ -327,14 +327,11 @@ test_engine_recv_several_mib(void)
 		rope_uring_get_stats(u, &st, sizeof(st));
 		CU_ASSERT_EQUAL(st.recv_bytes, len);
 		/* Big transfers fill buffers that become chunks as they are:
-		 * on the ring, at most the odd small fill is copied. Plain
-		 * reads go to the rope's tail room, then to a chunk the engine
-		 * shares, adopted when at least half full and copied when not;
-		 * a reader faster than its writer (a sanitizer build) reads in
-		 * small pieces, and copies more: 0.3 % of the bytes in a plain
-		 * build, 2.5 % under TSan, 13 % under ASan. A chunk never
-		 * adopted would copy them all. */
-		CU_ASSERT(st.recv_copied * (t_fallback_arm ? 2 : 10) < len);
+		 * at most the odd small fill is copied. Plain reads land in
+		 * the rope's tail room first; when their copies went to
+		 * 16 KiB tails, a reader faster than its writer (a sanitizer
+		 * build on a loaded machine) copied up to 32 % of the bytes. */
+		CU_ASSERT(st.recv_copied * 10 < len);
 		printf("  [received %llu bytes, %llu copied in user space]\n",
 		       (unsigned long long)st.recv_bytes,
 		       (unsigned long long)st.recv_copied);
