@@ -25,9 +25,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "test-net.h"
 
 #define OK_HEAD "HTTP/1.1 200 OK\r\nServer: ropeio\r\n" \
 		"Content-Type: text/plain\r\nContent-Length: 13\r\n"
@@ -48,108 +49,38 @@ static int port;
 /* The server process                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* Start the server on port 0 with @args, @fallback forcing plain
- * syscalls; read the port it prints. */
+/* Start the server on port 0 (with "--body @body" unless NULL),
+ * @fallback forcing plain syscalls; keep the port it prints. */
 static int
 start(bool fallback, const char *body)
 {
-	int out[2];
-	char line[32] = "";
-	ssize_t n;
+	const char *argv[] = { server_path, "--body", body, "127.0.0.1", "0",
+			       NULL };
+	const char *plain[] = { server_path, "127.0.0.1", "0", NULL };
 
-	if (pipe(out) < 0)
-		return -1;
-	server = fork();
-	if (server == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		if (fallback)
-			setenv("ROPEIO_NO_URING", "1", 1);
-		else
-			unsetenv("ROPEIO_NO_URING");
-		if (body)
-			execl(server_path, server_path, "--body", body,
-			      "127.0.0.1", "0", (char *)NULL);
-		else
-			execl(server_path, server_path, "127.0.0.1", "0",
-			      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	n = read(out[0], line, sizeof(line) - 1);   /* the alarm bounds it */
-	close(out[0]);
-	port = n > 0 ? atoi(line) : 0;
+	port = t_start(body ? argv : plain, fallback, &server);
 	return port > 0 ? 0 : -1;
 }
 
-/* SIGTERM, then wait up to 10 s: the exit status, or -1 on a hang. */
 static int
 stop(void)
 {
-	int status;
-
-	kill(server, SIGTERM);
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(server, &status, WNOHANG) == server)
-			return WIFEXITED(status) ? WEXITSTATUS(status) :
-			       128 + WTERMSIG(status);
-		usleep(10000);
-	}
-	kill(server, SIGKILL);
-	waitpid(server, &status, 0);
-	return -1;
+	return t_stop(server);
 }
 
 /* ------------------------------------------------------------------------ */
 /* A raw client                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* True, after saying so, where TCP on loopback does not work (a container
- * without `lo` up): the test is skipped (exit 77) rather than failed. */
-static bool
-loopback_down(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, err = 0;
-
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&sa, &len) < 0 ||
-	    (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		err = errno ? errno : EIO;
-	if (c >= 0)
-		close(c);
-	if (l >= 0)
-		close(l);
-	if (err)
-		printf("http-server: skipped: TCP on loopback (127.0.0.1) does "
-		       "not work here (%s); bring the loopback interface up to "
-		       "run it\n", strerror(err));
-	return err != 0;
-}
-
+/* A connection to the server; every write its own segment, for the split
+ * requests. */
 static int
-t_connect(void)
+client(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = 5 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = t_connect(port), one = 1;
 
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* Every write its own segment, for the split requests. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 
@@ -201,7 +132,7 @@ t_eof(int fd)
 static void
 test_keep_alive(void)
 {
-	int fd = t_connect();
+	int fd = client();
 
 	CU_ASSERT_FATAL(fd >= 0);
 	for (int i = 0; i < 5; i++) {
@@ -218,7 +149,7 @@ static void
 test_pipelined(void)
 {
 	char req[16 * sizeof(GET) + 64] = "";
-	int fd = t_connect();
+	int fd = client();
 
 	CU_ASSERT_FATAL(fd >= 0);
 	for (int i = 0; i < 15; i++)
@@ -237,7 +168,7 @@ test_split(void)
 {
 	const char *req = "POST /split HTTP/1.1\r\nHost: t\r\n"
 			  "Content-Length: 7\r\n\r\n1234567" GET;
-	int fd = t_connect();
+	int fd = client();
 
 	CU_ASSERT_FATAL(fd >= 0);
 	for (const char *p = req; *p; p++) {
@@ -253,7 +184,7 @@ test_split(void)
 static void
 test_connection_close(void)
 {
-	int fd = t_connect();
+	int fd = client();
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
@@ -262,7 +193,7 @@ test_connection_close(void)
 	close(fd);
 
 	/* HTTP/1.0 closes unless asked to keep the connection. */
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, "GET / HTTP/1.0\r\n"
 			 "Connection: Keep-Alive\r\n\r\n"));
@@ -273,7 +204,7 @@ test_connection_close(void)
 	close(fd);
 
 	/* The end of the stream after a request: answered, then closed. */
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, GET GET));
 	shutdown(fd, SHUT_WR);
@@ -293,7 +224,7 @@ test_bad_requests(void)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int fd = t_connect();
+		int fd = client();
 
 		CU_ASSERT_FATAL(fd >= 0);
 		/* A good request first: its answer comes before the 400. */
@@ -312,18 +243,18 @@ test_leave_mid_request(void)
 	int fd;
 
 	/* Half a head, then gone; half a body, then reset. */
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, "GET / HTTP/1.1\r\nHo"));
 	close(fd);
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, "POST / HTTP/1.1\r\n"
 			 "Content-Length: 99\r\n\r\nab"));
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
 	/* Many requests, then gone without reading the answers. */
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	for (int i = 0; i < 50; i++)
 		CU_ASSERT(t_send(fd, GET));
@@ -331,7 +262,7 @@ test_leave_mid_request(void)
 	close(fd);
 	/* The server goes on. */
 	usleep(50000);
-	fd = t_connect();
+	fd = client();
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(t_send(fd, GET));
 	CU_ASSERT(t_expect(fd, OK));
@@ -344,7 +275,7 @@ test_concurrent(void)
 	int fds[CONNS], ok = 0;
 
 	for (int i = 0; i < CONNS; i++)
-		fds[i] = t_connect();
+		fds[i] = client();
 	/* Every connection open at once; each asks in turn, four times. */
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < CONNS; i++)
@@ -466,7 +397,7 @@ main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (loopback_down())
+	if (t_loopback_down("http-server"))
 		return 77;
 	alarm(120);             /* a hang anywhere ends in SIGALRM */
 	if (CU_initialize_registry() != CUE_SUCCESS)

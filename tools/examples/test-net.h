@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test-net: what the tests of the network examples share (test-proxy.c,
- * test-http-files.c): starting a server that prints its port, stopping it
+ * test-net: what the tests of the network examples share
+ * (test-http-server.c, test-http-files.c, test-proxy.c): starting a server that prints its port, stopping it
  * with SIGTERM, loopback connections, curl, and comparing files.
  */
 #ifndef TEST_NET_H
