@@ -460,6 +460,9 @@ void proxy_open(struct io_target *t, size_t bytes);
 void proxy_close(struct io_target *t, size_t bytes);
 /* write(2) until all of @p is written, or die. */
 void write_all(int fd, const void *p, size_t n);
+/* A file of @bytes cut from src_bytes, already unlinked, in the page
+ * cache: what the file-to-socket scenarios send. Its descriptor, or die. */
+int data_file(size_t bytes);
 void *reader_run(void *arg);
 
 /* scen-memory.c: memory per empty buffer and per segment. */
@@ -722,6 +725,16 @@ double idle_result(int server);
 /* scen-httpd.c's readings of wrk's output and of the load average, for
  * scen-static.c too. */
 double wrk_latency(const char *out, const char *pct);
+/* What one wrk run measured of a server: requests (total and per second),
+ * latency percentiles (ms), the server's CPU per request (s), and wrk's
+ * socket errors. */
+struct wrk_figures {
+	double requests, rps, p50, p99, cpu, errors;
+};
+/* Run wrk (@argv) against the server @server, its output into @out: NULL
+ * with *@f filled, or why the run gives no figures. */
+const char *wrk_measure(const char *const argv[], pid_t server, char *out,
+			size_t size, struct wrk_figures *f);
 double wrk_requests(const char *out);
 double wrk_errors(const char *out);
 void load_read(char *out, size_t n);

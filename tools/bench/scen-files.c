@@ -186,16 +186,10 @@ static const struct way files_ways[] = {
 void
 scen_files(size_t bytes, int reps)
 {
-	char path[] = "/tmp/ropeio-bench-XXXXXX";
 	struct files_arg a = { .len = bytes };
 	struct scen *s;
 
-	a.file = mkstemp(path);
-	if (a.file < 0)
-		die("mkstemp: %s", strerror(errno));
-	unlink(path);
-	for (size_t off = 0; off < bytes; off += SRC_LEN)
-		write_all(a.file, src_bytes, MIN(SRC_LEN, bytes - off));
+	a.file = data_file(bytes);
 #ifdef HAVE_URING
 	a.uring = engine_new(false);
 	a.fallback = engine_new(true);

@@ -165,6 +165,34 @@ perf_count(pid_t perf, const char *file)
 	return v;
 }
 
+const char *
+wrk_measure(const char *const argv[], pid_t server, char *out, size_t size,
+	    struct wrk_figures *f)
+{
+	double cpu0 = proc_cpu(server), cpu1;
+	const char *p;
+	int wfd, status;
+	pid_t wrk = spawn(argv, false, &wfd);
+
+	read_all(wfd, out, size);
+	close(wfd);
+	waitpid(wrk, &status, 0);
+	cpu1 = proc_cpu(server);
+	f->requests = wrk_requests(out);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
+		return "wrk did not run (install wrk)";
+	if ((p = strstr(out, "Requests/sec:")) == NULL || !(f->requests > 0))
+		return "wrk printed no figures";
+	if (strstr(out, "Non-2xx"))
+		return "wrk saw answers other than 200";
+	f->rps = atof(p + strlen("Requests/sec:"));
+	f->p50 = wrk_latency(out, " 50%");
+	f->p99 = wrk_latency(out, " 99%");
+	f->cpu = (cpu1 - cpu0) / f->requests;
+	f->errors = wrk_errors(out);
+	return NULL;
+}
+
 /* One server, one wrk run: 0, or why it failed. With @count_sys, the
  * run is the shorter one under perf, and only its syscalls are kept. */
 static const char *
@@ -174,11 +202,10 @@ httpd_once(int kind, int b, int c, bool count_sys, int rep)
 	char url[64], c_arg[16], d_arg[16], out[8192], perf_file[64];
 	const char *wrk_argv[] = { "wrk", "-t2", c_arg, d_arg, "--latency",
 				   "--timeout", "10s", url, NULL };
-	const char *why = NULL, *p;
-	double cpu0, cpu1, requests;
+	const char *why = NULL;
+	struct wrk_figures f;
 	struct server srv;
-	int wfd, status;
-	pid_t wrk, perf = -1;
+	pid_t perf = -1;
 
 	if ((why = server_start(kind, httpd_bodies[b], &srv)))
 		return why;
@@ -196,31 +223,19 @@ httpd_once(int kind, int b, int c, bool count_sys, int rep)
 		perf = perf_start(srv.pid, sys_seconds + 1, perf_file);
 		nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
 	}
-	cpu0 = proc_cpu(srv.pid);
-	wrk = spawn(wrk_argv, false, &wfd);
-	read_all(wfd, out, sizeof(out));
-	close(wfd);
-	waitpid(wrk, &status, 0);
-	cpu1 = proc_cpu(srv.pid);
-	requests = wrk_requests(out);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-		why = "wrk did not run (install wrk)";
-	else if ((p = strstr(out, "Requests/sec:")) == NULL || !(requests > 0))
-		why = "wrk printed no figures";
-	else if (strstr(out, "Non-2xx"))
-		why = "wrk saw answers other than 200";
+	why = wrk_measure(wrk_argv, srv.pid, out, sizeof(out), &f);
 	if (count_sys) {
 		double n = perf > 0 ? perf_count(perf, perf_file) : NAN;
 
 		if (!why)
-			r->sys = n / requests;
+			r->sys = n / f.requests;
 	} else if (!why && r->n < HTTPD_REPS) {
-		r->rps[r->n] = atof(p + strlen("Requests/sec:"));
-		r->p50[r->n] = wrk_latency(out, " 50%");
-		r->p99[r->n] = wrk_latency(out, " 99%");
-		r->cpu[r->n] = (cpu1 - cpu0) / requests;
+		r->rps[r->n] = f.rps;
+		r->p50[r->n] = f.p50;
+		r->p99[r->n] = f.p99;
+		r->cpu[r->n] = f.cpu;
 		r->rep[r->n] = rep;
-		r->errors = fmax(r->errors, wrk_errors(out));
+		r->errors = fmax(r->errors, f.errors);
 		r->n++;
 	}
 	if (!server_stop(&srv) && !why)

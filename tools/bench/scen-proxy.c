@@ -27,6 +27,20 @@ write_all(int fd, const void *p, size_t n)
 	}
 }
 
+int
+data_file(size_t bytes)
+{
+	char path[] = "/tmp/ropeio-bench-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		die("mkstemp: %s", strerror(errno));
+	unlink(path);
+	for (size_t off = 0; off < bytes; off += SRC_LEN)
+		write_all(fd, src_bytes, MIN(SRC_LEN, bytes - off));
+	return fd;
+}
+
 void
 proxy_open(struct io_target *t, size_t bytes)
 {

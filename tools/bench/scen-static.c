@@ -140,11 +140,9 @@ static_once(int kind, int i, int rep)
 	char url[96], d_arg[16], out[8192];
 	const char *wrk_argv[] = { "wrk", "-t2", "-c50", d_arg, "--latency",
 				   "--timeout", "10s", url, NULL };
-	const char *why, *p;
+	const char *why;
+	struct wrk_figures f;
 	struct server srv;
-	double cpu0, cpu1, requests;
-	int wfd, status;
-	pid_t wrk;
 
 	if ((why = server_start_root(kind, dir, &srv)))
 		return why;
@@ -155,25 +153,13 @@ static_once(int kind, int i, int rep)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", srv.port,
 		 static_names[i]);
 	snprintf(d_arg, sizeof(d_arg), "-d%ds", static_seconds);
-	cpu0 = proc_cpu(srv.pid);
-	wrk = spawn(wrk_argv, false, &wfd);
-	read_all(wfd, out, sizeof(out));
-	close(wfd);
-	waitpid(wrk, &status, 0);
-	cpu1 = proc_cpu(srv.pid);
-	requests = wrk_requests(out);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-		why = "wrk did not run (install wrk)";
-	else if ((p = strstr(out, "Requests/sec:")) == NULL || !(requests > 0))
-		why = "wrk printed no figures";
-	else if (strstr(out, "Non-2xx"))
-		why = "wrk saw answers other than 200";
+	why = wrk_measure(wrk_argv, srv.pid, out, sizeof(out), &f);
 	if (!why && r->n < STATIC_REPS) {
-		r->rps[r->n] = atof(p + strlen("Requests/sec:"));
-		r->p99[r->n] = wrk_latency(out, " 99%");
-		r->cpu[r->n] = (cpu1 - cpu0) / requests;
+		r->rps[r->n] = f.rps;
+		r->p99[r->n] = f.p99;
+		r->cpu[r->n] = f.cpu;
 		r->rep[r->n] = rep;
-		r->errors = fmax(r->errors, wrk_errors(out));
+		r->errors = fmax(r->errors, f.errors);
 		r->n++;
 	}
 	if (!server_stop(&srv) && !why)
