@@ -436,25 +436,31 @@ write_iov(struct rope *r, uint64_t p, const struct iovec *iov, size_t n,
 	return (ssize_t)n;
 }
 
+/* One buffer written at the position (@at_pos: rope_write) or appended
+ * at the end (rope_append), off the fast paths: the checks, the write,
+ * and the put area reopened. */
+static ssize_t
+write_buf(struct rope *r, const void *buf, size_t len, bool at_pos)
+{
+	struct iovec iov = { (void *)buf, len };
+	ssize_t ret = rope__check_writable(r);
+
+	if (ret < 0)
+		return ret;
+	if (!buf && len)
+		return -EINVAL;
+	ret = write_iov(r, at_pos ? r->pos : r->size, &iov, len, at_pos);
+	if (ret > 0)
+		rope__put_open(r);
+	return ret;
+}
+
 /* Everything rope_write() does but its fast path; apart, so that the
  * fast path saves no register and sets up no frame. */
 static __attribute__((noinline)) ssize_t
 write_slow(struct rope *r, const void *buf, size_t len)
 {
-	struct iovec iov;
-	ssize_t ret;
-
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (!buf && len)
-		return -EINVAL;
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	ret = write_iov(r, r->pos, &iov, len, true);
-	if (ret > 0)
-		rope__put_open(r);
-	return ret;
+	return write_buf(r, buf, len, true);
 }
 
 /* @len bytes copied to the open put area become part of the stream: the
@@ -504,25 +510,12 @@ rope_write(struct rope *r, const void *buf, size_t len)
 ROPEIO_EXPORT ssize_t
 rope_append(struct rope *r, const void *buf, size_t len)
 {
-	struct iovec iov;
-	ssize_t ret;
-
 	if (likely(r && buf && len - 1 < rope__tail_room(r) && !r->value &&
 		   !r->exports)) {
 		append_fast(r, buf, len);
 		return (ssize_t)len;
 	}
-	ret = rope__check_writable(r);
-	if (ret < 0)
-		return ret;
-	if (!buf && len)
-		return -EINVAL;
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	ret = write_iov(r, r->size, &iov, len, false);
-	if (ret > 0)
-		rope__put_open(r);
-	return ret;
+	return write_buf(r, buf, len, false);
 }
 
 ROPEIO_EXPORT ssize_t
