@@ -271,16 +271,6 @@ make_tree(void)
 	return true;
 }
 
-static void
-remove_tree(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -301,7 +291,7 @@ main(int argc, char **argv)
 		return 77;
 	if (!make_tree()) {
 		perror("the test's files");
-		remove_tree();
+		t_remove_tree(dir);
 		return 99;
 	}
 	alarm(150);             /* a hang anywhere ends in SIGALRM */
@@ -321,6 +311,6 @@ main(int argc, char **argv)
 	failed = CU_get_number_of_failures() +
 		 CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
-	remove_tree();
+	t_remove_tree(dir);
 	return failed ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #include "test-net.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -157,4 +158,14 @@ t_random_file(const char *path, size_t n)
 	if (f && fclose(f))
 		ok = false;
 	return ok;
+}
+
+void
+t_remove_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }

@@ -36,4 +36,7 @@ bool t_same_file(const char *a, const char *b);
 /* Write @n random bytes to @path. */
 bool t_random_file(const char *path, size_t n);
 
+/* Remove the directory @dir and all it holds (a test's temporary tree). */
+void t_remove_tree(const char *dir);
+
 #endif /* TEST_NET_H */
