@@ -497,6 +497,12 @@ void io_fallback(struct probe *p, const void *arg);
 /* An engine, forced onto plain syscalls or not; NULL when io_uring was
  * wanted but is not available. */
 struct rope_uring *engine_new(bool fallback);
+/* The engine a way runs on: @warm, or in a cold child a new one (made and
+ * freed outside the timed window); NULL, with the probe skipped, where
+ * io_uring is wanted but not there. engine_done() frees a cold one. */
+struct rope_uring *engine_take(struct probe *p, struct rope_uring *warm,
+			       bool fallback);
+void engine_done(struct rope_uring *u);
 #endif
 /* ropeio's own view of itself, for the JSON and the targets. */
 extern struct rope_info empty_info, seg_info;

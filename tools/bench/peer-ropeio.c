@@ -323,18 +323,13 @@ io_engine(struct probe *p, const struct io_arg *a, struct rope_uring *u)
 static void
 io_with(struct probe *p, const struct io_arg *a, bool fallback)
 {
-	struct rope_uring *u = fallback ? a->fallback : a->uring;
+	struct rope_uring *u = engine_take(p, fallback ? a->fallback : a->uring,
+					   fallback);
 
-	if (bench_cold)
-		u = engine_new(fallback);
-	if (!u) {
-		p->skip = "io_uring is unavailable here (the engine fell "
-			  "back to plain syscalls)";
+	if (!u)
 		return;
-	}
 	io_engine(p, a, u);
-	if (bench_cold)
-		rope_uring_free(u);
+	engine_done(u);
 }
 
 void
@@ -366,6 +361,24 @@ engine_new(bool fallback)
 		return NULL;
 	}
 	return u;
+}
+
+struct rope_uring *
+engine_take(struct probe *p, struct rope_uring *warm, bool fallback)
+{
+	struct rope_uring *u = bench_cold ? engine_new(fallback) : warm;
+
+	if (!u)
+		p->skip = "io_uring is unavailable here (the engine fell "
+			  "back to plain syscalls)";
+	return u;
+}
+
+void
+engine_done(struct rope_uring *u)
+{
+	if (bench_cold)
+		rope_uring_free(u);
 }
 #endif
 

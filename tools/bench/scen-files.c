@@ -119,17 +119,13 @@ static void
 files_engine(struct probe *p, const struct files_arg *a, bool fallback,
 	     bool blocking)
 {
-	struct rope_uring *u = fallback ? a->fallback : a->uring;
+	struct rope_uring *u = engine_take(p, fallback ? a->fallback : a->uring,
+					   fallback);
 	struct io_target t;
 	struct io_arg io;
 
-	if (bench_cold)
-		u = engine_new(fallback);
-	if (!u) {
-		p->skip = "io_uring is unavailable here (the engine fell "
-			  "back to plain syscalls)";
+	if (!u)
 		return;
-	}
 	files_start(a, &t, &io);
 	if (!blocking && fcntl(t.fd, F_SETFL, fcntl(t.fd, F_GETFL) |
 			       O_NONBLOCK) < 0)
@@ -151,8 +147,7 @@ files_engine(struct probe *p, const struct files_arg *a, bool fallback,
 			die("a send of %zu bytes ended with %zd", a->len, res);
 	}
 	files_stop(p, &t, &io);
-	if (bench_cold)
-		rope_uring_free(u);
+	engine_done(u);
 }
 
 static void

@@ -137,18 +137,13 @@ ship_engine(struct probe *p, const struct ship_arg *a, struct rope_uring *u)
 static void
 ship_with(struct probe *p, const struct ship_arg *a, bool fallback)
 {
-	struct rope_uring *u = fallback ? a->fallback : a->uring;
+	struct rope_uring *u = engine_take(p, fallback ? a->fallback : a->uring,
+					   fallback);
 
-	if (bench_cold)
-		u = engine_new(fallback);
-	if (!u) {
-		p->skip = "io_uring is unavailable here (the engine fell "
-			  "back to plain syscalls)";
+	if (!u)
 		return;
-	}
 	ship_engine(p, a, u);
-	if (bench_cold)
-		rope_uring_free(u);
+	engine_done(u);
 }
 
 static void
