@@ -52,9 +52,11 @@ struct rope_uring_zc_stats {
  * kernel; or WRITEV/SENDMSG are missing), the same calls run on plain
  * syscalls inside rope_uring_run(), in a non-blocking readiness loop: files
  * with pwritev(2), sockets with sendmsg(2) (MSG_NOSIGNAL | MSG_DONTWAIT)
- * resumed when poll(2) says they can take more, receives with readv(2) when
- * poll says there is data. No socket waits for another, whether they are
- * blocking or not. File ranges (rope_append_file()) go by their
+ * resumed when epoll(7) says they can take more, receives with readv(2)
+ * when epoll says there is data. The epoll set holds the sockets that wait
+ * and changes only when one starts or stops waiting, so a run costs what
+ * is ready, not how many sockets are open. No socket waits for another,
+ * whether they are blocking or not. File ranges (rope_append_file()) go by their
  * descriptor: to a file with copy_file_range(2), to an O_NONBLOCK socket
  * with sendfile(2) (EAGAIN waits for POLLOUT as for sendmsg); a blocking
  * socket gets their mapped bytes by sendmsg, since sendfile(2) has no
@@ -79,7 +81,7 @@ struct rope_uring_zc_stats {
  *   ring without it, which the kernel interrupts for its completions;
  * - provided buffer rings (5.19) and multishot recv (6.0): without either
  *   (registration fails, or the first multishot recv ends -EINVAL),
- *   receives are poll(2) and readv(2) on the ring backend, as in the
+ *   receives are epoll(7) and readv(2) on the ring backend, as in the
  *   fallback;
  * - IORING_OP_SPLICE (5.7), for file ranges sent to blocking sockets
  *   (and by rope_uring_job_prep()): without it
@@ -118,7 +120,7 @@ typedef void (*rope_uring_cb)(void *arg, ssize_t result);
  * long as the others whatever @p entries is; a larger SQ only saves
  * system calls. A round of rope_uring_run() looks at the receives that
  * have something to do (bytes, an end, a call that changed them), not at
- * every receive (except the fallback, whose poll(2) sees them all).
+ * every receive, in both modes.
  *
  * @param out      receives the engine
  * @param entries  the SQ's size, at least 1
@@ -235,7 +237,7 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * buffer takes its place; any other fill is copied into the rope's tail
  * room and its buffer reused at once. So the chunks @p r holds are at
  * most about twice its bytes, as for any append. Where provided buffer
- * rings are missing, and in the fallback, it is poll(2) plus one readv(2)
+ * rings are missing, and in the fallback, it is epoll(7) plus one readv(2)
  * per round: into the tail room of @p r, then into one 64 KiB chunk that
  * the engine keeps for all its receives, whose bytes @p r then takes as it
  * takes a ring buffer's (the chunk itself when at least half full, else a
@@ -446,10 +448,12 @@ ROPEIO_EXPORT int rope_uring_recv_stats(const struct rope_uring *u, int fd,
  * socket is all a server needs), so what close(2) alone does depends on
  * who holds the open file. On io_uring the kernel's request holds it: the
  * receive goes on, and the peer sees no end of stream until the receive is
- * cancelled. On the fallback nothing does: the receive ends with -EBADF at
- * the next rope_uring_run(), and if the number was reused for another
- * socket before that run, the old receive may read that socket's bytes.
- * Either way it is a bug of the caller's that this call, made first,
+ * cancelled. On the fallback nothing does: the socket closes at once (the
+ * peer sees the end of the stream), and the receive waits, as on
+ * io_uring, until it is cancelled (the fallback waits on its sockets with
+ * epoll, which forgets a closed one without a word); if the number was
+ * reused for another socket meanwhile, the old receive may read that
+ * socket's bytes. Either way it is a bug of the caller's that this call, made first,
  * avoids. What stays safe after such a close: rope_uring_cancel() on the
  * number, closed or reused, ends the old receive and returns at once, and
  * rope_uring_recv() on a reused number is told apart by its file (it

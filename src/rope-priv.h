@@ -354,13 +354,16 @@ void rope__cache_decay_set(unsigned ms);
  * to inject errors, interruptions and short counts. Each entry behaves as
  * the libc call of the same name: -1 with errno set on failure.
  */
+struct epoll_event;
+
 struct rope__sys {
 	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
 	ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
 	ssize_t (*pwritev)(int fd, const struct iovec *iov, int cnt,
 			   off_t off);
 	ssize_t (*sendmsg)(int fd, const struct msghdr *mh, int flags);
-	int (*poll)(struct pollfd *fds, nfds_t nfds, int timeout);
+	int (*epoll_wait)(int epfd, struct epoll_event *events, int maxevents,
+			  int timeout);
 	/* File ranges (filerange.c) go out by descriptor. */
 	ssize_t (*sendfile)(int out, int in, off_t *off, size_t count);
 	ssize_t (*copy_file_range)(int in, off_t *in_off, int out,

@@ -7,7 +7,7 @@
  * Interposing libc would work for these calls too, but not for io_uring,
  * whose seam (uring-ops.c) follows the same pattern.
  */
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -20,7 +20,7 @@ const struct rope__sys rope__sys_real = {
 	.writev = writev,
 	.pwritev = pwritev,
 	.sendmsg = sendmsg,
-	.poll = poll,
+	.epoll_wait = epoll_wait,
 	.sendfile = sendfile,
 	.copy_file_range = copy_file_range,
 };

@@ -156,8 +156,9 @@ req_callbacks(struct rope_uring *u)
 	return n;
 }
 
-/* Every callback that is due, requests' then receives'. A callback may
- * have released a rope that refused received bytes: try those again. */
+/* Every callback that is due, requests' then receives'. (A receiver whose
+ * rope refused bytes is looked at every round: a callback that releases
+ * the rope needs to tell nobody.) */
 unsigned
 rope__engine_callbacks(struct rope_uring *u)
 {
@@ -166,8 +167,6 @@ rope__engine_callbacks(struct rope_uring *u)
 	n += rope__recv_callbacks(u);
 	/* Last: a closer's callback comes after every other of its fd. */
 	n += rope__closer_callbacks(u);
-	if (n)
-		rope__recv_plain_retry(u);
 	return n;
 }
 
@@ -341,6 +340,7 @@ rope__wake_init(struct rope_uring *u)
 
 	u->notify_fd = -1;
 	u->timer_fd = -1;
+	u->watch.fd = -1;
 	u->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->wake_fd < 0) {
 		int err = errno;

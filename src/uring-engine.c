@@ -74,8 +74,6 @@ rope_uring_run(struct rope_uring *u, unsigned wait_nr)
 	if (u->running)
 		return -EBUSY;
 	u->running = true;
-	/* The caller may have released a rope that refused bytes. */
-	rope__recv_plain_retry(u);
 	ret = u->be->run(u, wait_nr, &called);
 	u->running = false;
 	return ret < 0 ? ret : (int)called;
@@ -132,7 +130,7 @@ rope_uring_free(struct rope_uring *u)
 	rope__requests_cancel_all(u);
 	rope__closer_callbacks(u);
 	rope__recv_fd_table_exit(u);
-	rope__pollset_exit(&u->ps);
+	rope__watch_exit(u);
 	rope__free(u->fd_marks, u->fd_marks_n);
 	rope__wake_exit(u);
 	rope__free(u, sizeof(*u));
@@ -152,6 +150,9 @@ rope_uring_cancel(struct rope_uring *u, int fd)
 	found |= rope__requests_cancel(u, fd);
 	if (!found)
 		return -ENOENT;
+	/* The caller may close @fd now: out of the watch set first (a dup(2)
+	 * of it would keep it there, closed, for good). */
+	rope__watch_forget(u, fd);
 	return u->be->cancel_fd(u, fd, rc);
 }
 

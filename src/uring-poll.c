@@ -5,24 +5,30 @@
  * another could progress: a client that stops reading must not freeze the
  * others, and a connection that sends and receives at once must not wait
  * for itself. It calls down into the core (uring-core.c, uring-recv.c,
- * uring-readiness.c) only, and needs no liburing.
+ * uring-readiness.c, uring-watch.c) only, and needs no liburing.
  *
  * Each round:
  *  1. every request that may start or go on does so without blocking:
  *     files are written whole (pwritev on a regular file does not wait for
  *     a peer), sockets get sendmsg(MSG_DONTWAIT) until the kernel's buffer
- *     is full; a socket request that got EAGAIN waits for POLLOUT. File
- *     ranges go by copy_file_range(2) to files and by sendfile(2) to
- *     O_NONBLOCK sockets (fdio.c), so their pages stay in the kernel;
- *  2. one poll(2) over every fd that waits: POLLOUT for those sends, POLLIN
- *     for every receive whose rope can take bytes. It blocks only when the
- *     caller wants callbacks and the round made no progress;
- *  3. receives read what poll found; callbacks run after the batch.
+ *     is full; a socket request that got EAGAIN waits for EPOLLOUT in the
+ *     watch set. File ranges go by copy_file_range(2) to files and by
+ *     sendfile(2) to O_NONBLOCK sockets (fdio.c), so their pages stay in
+ *     the kernel;
+ *  2. the receivers marked ready are looked at: one read each for those
+ *     the last wait found readable (uring-recv.c);
+ *  3. one epoll_wait(2) on the watch set, which holds every socket a
+ *     receive waits on and every one a send waits on, and changes only
+ *     when one of those wishes does: a round costs what is ready. It
+ *     blocks only when the caller wants callbacks and the round made no
+ *     progress; what it found is read in the same round, and callbacks
+ *     run after the batch.
  * A run ends when enough callbacks ran, when nothing is pending, or when
  * nothing can progress without the caller (every receiving rope refuses).
+ * rope_uring_fd() is the watch set itself, with a timerfd for the next
+ * send deadline in it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -90,9 +96,11 @@ requests_step(struct rope_uring *u)
 	unsigned progress = 0;
 	bool marks = rope__req_marks_ready(u);
 
+	rope__watch_out_begin(u);
 	while ((q = *link)) {
 		size_t before = q->poll.done;
 		ssize_t res;
+		int ret;
 
 		if (q->file_off >= 0) {
 			rope__req_finish(u, link, q, file_write(q));
@@ -110,18 +118,22 @@ requests_step(struct rope_uring *u)
 			progress++;
 			continue;
 		}
-		if (q->poll.blocked) {
-			if (marks)
-				u->fd_marks[q->fd] = 1;
-			link = &q->next;
-			continue;
-		}
-		if (socket_send(q, &res)) {
+		if (q->poll.blocked && rope__watch_out_ready(u, q->fd))
+			q->poll.blocked = false;
+		if (!q->poll.blocked && socket_send(q, &res)) {
 			rope__req_finish(u, link, q, res);
 			progress++;
 			continue;
 		}
 		progress += q->poll.done != before;
+		/* It waits for room: in the watch set for EPOLLOUT. No room
+		 * there, and it can never be waited for. */
+		ret = rope__watch_out(u, q->fd);
+		if (ret < 0) {
+			rope__req_finish(u, link, q, ret);
+			progress++;
+			continue;
+		}
 		if (marks)
 			u->fd_marks[q->fd] = 1;
 		link = &q->next;
@@ -129,111 +141,9 @@ requests_step(struct rope_uring *u)
 	for (q = u->queue; marks && q; q = q->next)
 		if (q->file_off < 0)
 			u->fd_marks[q->fd] = 0;
+	/* Those no send waits on any more leave the set. */
+	rope__watch_out_end(u);
 	return progress;
-}
-
-/*
- * Step 2's set: POLLOUT for blocked sends, then POLLIN for receives, then
- * the wake-up eventfd. Returns 0 with *@recv_from and *@wake_at telling
- * where the receives' entries and the wake-up's are, or -ENOMEM.
- */
-static int
-pollset_make(struct rope_uring *u, unsigned *recv_from, unsigned *wake_at)
-{
-	struct rope__pollset *ps = &u->ps;
-	int ret = 0;
-
-	ps->n = 0;
-	for (struct request *q = u->queue; q && ret == 0; q = q->next)
-		if (q->poll.blocked)
-			ret = rope__pollset_add(ps, q->fd, POLLOUT, q);
-	*recv_from = ps->n;
-	if (ret == 0)
-		ret = rope__recv_plain_add(u, ps);
-	*wake_at = ps->n;
-	if (ret == 0)
-		ret = rope__pollset_add(ps, u->wake_fd, POLLIN, NULL);
-	return ret;
-}
-
-/*
- * rope_uring_fd() here is an epoll instance that mirrors, after each run,
- * the poll set the next run would wait on (the wake-up eventfd included),
- * plus a timerfd for the next send deadline.
- */
-static int
-mirror_cmp(const void *a, const void *b)
-{
-	const struct pollfd *x = a, *y = b;
-
-	return (x->fd > y->fd) - (x->fd < y->fd);
-}
-
-static int
-epoll_set(int ep, int op, const struct pollfd *p)
-{
-	struct epoll_event ev = {
-		.events = (p->events & POLLIN ? EPOLLIN : 0) |
-			  (p->events & POLLOUT ? EPOLLOUT : 0),
-		.data.fd = p->fd,
-	};
-
-	return epoll_ctl(ep, op, p->fd, &ev);
-}
-
-/*
- * Make the epoll set hold exactly @ps's entries (one per fd,
- * their events merged), changing only what differs from the last time.
- * Closed descriptors left the set by themselves; errors for those are
- * ignored.
- */
-static int
-epoll_mirror(struct rope_uring *u, const struct rope__pollset *ps)
-{
-	struct pollfd *now;
-	unsigned n = 0, i = 0, j = 0;
-	int saved = errno;
-
-	if (u->notify_fd < 0)
-		return 0;
-	now = rope__alloc((ps->n ? ps->n : 1) * sizeof(*now));
-	if (!now)
-		return -ENOMEM;
-	memcpy(now, ps->fds, ps->n * sizeof(*now));
-	qsort(now, ps->n, sizeof(*now), mirror_cmp);
-	for (unsigned k = 0; k < ps->n; k++) {
-		if (n && now[n - 1].fd == now[k].fd)
-			now[n - 1].events |= now[k].events;
-		else
-			now[n++] = now[k];
-	}
-	while (i < u->mirror_n || j < n) {
-		struct pollfd *was = i < u->mirror_n ? &u->mirror[i] : NULL;
-		struct pollfd *is = j < n ? &now[j] : NULL;
-
-		if (is && (!was || is->fd < was->fd)) {
-			if (epoll_set(u->notify_fd, EPOLL_CTL_ADD, is) < 0 &&
-			    errno == EEXIST)
-				epoll_set(u->notify_fd, EPOLL_CTL_MOD, is);
-			j++;
-		} else if (!is || was->fd < is->fd) {
-			epoll_ctl(u->notify_fd, EPOLL_CTL_DEL, was->fd, NULL);
-			i++;
-		} else {
-			if (was->events != is->events &&
-			    epoll_set(u->notify_fd, EPOLL_CTL_MOD, is) < 0 &&
-			    errno == ENOENT)
-				epoll_set(u->notify_fd, EPOLL_CTL_ADD, is);
-			i++;
-			j++;
-		}
-	}
-	errno = saved;
-	rope__free(u->mirror, u->mirror_cap * sizeof(*u->mirror));
-	u->mirror = now;
-	u->mirror_n = n;
-	u->mirror_cap = ps->n ? ps->n : 1;
-	return 0;
 }
 
 /* The timerfd fires at the next send deadline (whole milliseconds
@@ -257,20 +167,6 @@ poll_deadline_arm(struct rope_uring *u)
 	errno = saved;
 }
 
-/* Mirror the set the next run waits on. */
-static int
-poll_mirror_update(struct rope_uring *u)
-{
-	unsigned recv_from, wake_at;
-	int ret;
-
-	if (u->notify_fd < 0)
-		return 0;
-	poll_deadline_arm(u);
-	ret = pollset_make(u, &recv_from, &wake_at);
-	return ret < 0 ? ret : epoll_mirror(u, &u->ps);
-}
-
 /*
  * Rounds of steps 1 to 3 until the caller's callbacks have run, nothing is
  * pending, nothing can move without the caller, or rope_uring_wake() was
@@ -281,77 +177,45 @@ poll_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 {
 	bool block = false, woken = false;
 
-	if (u->timer_fd >= 0)
-		rope__eventfd_clear(u->timer_fd);  /* reads as an eventfd */
-
 	for (;;) {
-		unsigned changes = u->changes, writable = 0;
-		unsigned progress = requests_step(u), recv_from, wake_at;
+		unsigned changes = u->changes, progress;
+		struct rope__watch_seen seen;
 		int ret;
 
-		/* Callbacks before the poll set is made: one may cancel a
-		 * receive, which frees it, and the set points at receives. */
+		u->count.rounds++;
+		progress = requests_step(u);
+		progress += rope__recv_plain_visit(u);
 		*called += rope__engine_callbacks(u);
-		ret = pollset_make(u, &recv_from, &wake_at);
-		if (ret < 0)
-			return ret;
-		if (*called >= wait_nr || !u->pending || !wake_at || woken)
+		if (*called >= wait_nr || !u->pending || woken)
 			block = false;
 		/* A wait ends in time to look at the send timeouts. */
-		ret = rope__poll_set(&u->ps, block ? rope__timeout_tick(u) : 0);
+		ret = rope__watch_wait(u, block ? rope__timeout_tick(u) : 0,
+				       &seen);
 		if (ret < 0)
 			return ret;
-		if (ret > 0) {
-			for (unsigned i = 0; i < recv_from; i++)
-				if (u->ps.fds[i].revents) {
-					((struct request *)u->ps.who[i])->poll.blocked =
-						false;
-					writable++;
-				}
-			progress += writable;
-			progress += rope__recv_plain_ready(u, &u->ps, recv_from,
-							   wake_at);
-			if (u->ps.fds[wake_at].revents && rope__wake_taken(u))
-				woken = true;
+		if (seen.wake && rope__wake_taken(u))
+			woken = true;
+		if (seen.readers) {
+			progress += rope__recv_plain_visit(u);
 			*called += rope__engine_callbacks(u);
 		}
 		/*
 		 * Work that needs no waiting goes on in this run, woken or
-		 * not: a callback queued some, or poll found sends writable.
-		 * Left for the next run, it would be in no set that
-		 * rope_uring_fd() mirrors, and an epoll loop would never be
-		 * told to make that run.
+		 * not: a callback queued some, or the wait found sends
+		 * writable. Left for the next run, an epoll loop on
+		 * rope_uring_fd() might never be told to make that run.
 		 */
-		if (u->changes != changes || writable)
+		if (u->changes != changes || seen.writers)
 			continue;
 		if (*called >= wait_nr || !u->pending || woken)
-			return poll_mirror_update(u);
+			break;
 		/* Nothing moved and nothing can be waited for: every rope
 		 * that receives refuses bytes. The caller must act. */
-		if (!progress && !wake_at)
-			return poll_mirror_update(u);
-		block = !progress;
+		if (!progress && !seen.readers && !u->watch.watching)
+			break;
+		block = !progress && !seen.readers;
 	}
-}
-
-/* A timerfd for send deadlines, in the epoll set @ep for good
- * (the mirror leaves descriptors it did not add alone). */
-static int
-poll_timer_add(struct rope_uring *u, int ep)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	ev.data.fd = fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	u->timer_fd = fd;
+	poll_deadline_arm(u);
 	return 0;
 }
 
@@ -360,25 +224,25 @@ poll_readiness_fd(struct rope_uring *u)
 {
 	int saved = errno, fd, ret;
 
-	fd = epoll_create1(EPOLL_CLOEXEC);
+	ret = rope__watch_init(u);
+	if (ret < 0)
+		return ret;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		errno = saved;
 		return ret;
 	}
-	ret = poll_timer_add(u, fd);
-	if (ret == 0) {
-		u->notify_fd = fd;
-		/* What it waits on now: the next run's set. */
-		ret = poll_mirror_update(u);
-	}
+	ret = rope__watch_add_timer(u, fd);
 	if (ret < 0) {
 		rope__close_keep_errno(fd);
-		rope__close_keep_errno(u->timer_fd);
-		u->notify_fd = u->timer_fd = -1;
 		return ret;
 	}
-	return fd;
+	u->timer_fd = fd;
+	poll_deadline_arm(u);
+	/* The watch set holds what the next run waits on. */
+	u->notify_fd = u->watch.fd;
+	return u->notify_fd;
 }
 
 /* Always available: receives are plain reads. */
@@ -387,16 +251,14 @@ poll_init(struct rope_uring *u, unsigned entries)
 {
 	(void)entries;
 	u->recv_plain = true;
-	return 0;
+	return 0;  /* the watch set is made when first needed */
 }
 
+/* The watch set, rope_uring_fd(), is the core's to close. */
 static void
 poll_exit(struct rope_uring *u)
 {
-	rope__close_keep_errno(u->notify_fd);
 	rope__close_keep_errno(u->timer_fd);
-	rope__free(u->mirror, u->mirror_cap * sizeof(*u->mirror));
-	u->mirror = NULL;
 	u->notify_fd = u->timer_fd = -1;
 }
 

@@ -11,12 +11,14 @@
  *             hand work to it (rope_uring_new, _run, _free, _cancel,
  *             _close, _fd)
  *   backends  uring-ring.c + uring-ring-recv.c (io_uring) | uring-poll.c
- *             (poll, epoll mirror), behind struct rope__backend; neither
+ *             (readiness loop on the watch set), behind struct
+ *             rope__backend; neither
  *             calls the other
  *   core      uring-core.c (requests, callbacks, ordering marks, deadlines,
  *             wake-up), uring-recv.c (receivers, buffer pool, plain
  *             reads), uring-close.c (closers), uring-readiness.c (ready
- *             lists, receivers by fd and by file, poll sets)
+ *             lists, receivers by fd and by file), uring-watch.c (the
+ *             epoll set plain I/O waits on)
  *   jobs      uring-job.c (one snapshot to one fd on a ring)
  *   seam      uring-ops.c (the liburing calls that can fail), uring-check.c
  *
@@ -74,10 +76,11 @@ struct receiver {
 	/* Ordered by size, so that nothing pads: one per connection, and an
 	 * idle server holds thousands (tests/test-engine-memory.c). */
 	struct receiver *next, *prev;  /* u->recvs */
-	/* uring-readiness.c: the ring backend's rounds look only at the
-	 * receivers marked ready (a CQE came, a call changed them, or they
-	 * wait for something the round must retry), in the order they were
-	 * marked; the callbacks pass only at those the round looked at. */
+	/* uring-readiness.c: the rounds look only at the receivers marked
+	 * ready (a CQE came, the watch set found them readable, a call
+	 * changed them, or they wait for something the round must retry), in
+	 * the order they were marked; the callbacks pass only at those the
+	 * round looked at. */
 	struct receiver *ready_next, *round_next;
 	struct receiver *fd_next;    /* the others on the same fd number */
 	struct receiver *file_next;  /* the others in the same file chain */
@@ -113,8 +116,10 @@ struct receiver {
 	/* How it reads: with plain reads (the poll backend, or a ring without
 	 * buffer rings or multishot recv), or a multishot recv on the ring. */
 	struct {
-		bool refused : 1;    /* the rope refused: not polled until a
-					callback has run */
+		bool readable : 1;   /* the watch set said so, and it has
+					not been read since */
+		bool refused : 1;    /* its rope refused the last read: out
+					of the watch set, tried every round */
 	} plain;
 	struct {
 		bool armed : 1;      /* a multishot recv is in flight */
@@ -173,11 +178,38 @@ struct request {
 	};
 };
 
-/* A growable poll(2) set; who[i] says what fds[i] is for. */
-struct rope__pollset {
-	struct pollfd *fds;
-	void **who;
-	unsigned n, cap;
+/*
+ * The watch set (uring-watch.c): an epoll instance of the descriptors plain
+ * I/O waits on. A slot per descriptor number says what the set holds for
+ * it and why.
+ */
+struct rope__watch_slot {
+	struct receiver *reader;     /* the receive waiting for bytes */
+	uint32_t out_round;          /* the pass that last saw a send wait */
+	uint8_t events;              /* EPOLLIN | EPOLLOUT in the set; 0: out */
+	bool want_out : 1;           /* a send waits for room */
+	bool out_ready : 1;          /* ... and a wait found some */
+};
+
+struct epoll_event;
+
+struct rope__watch {
+	int fd;                      /* the epoll instance; -1 until needed */
+	struct epoll_event *events;  /* one wait's results */
+	struct rope__watch_slot *slots;  /* by descriptor number */
+	size_t slots_n;
+	unsigned watching;           /* descriptors in the set (its own
+					eventfd and timerfd aside) */
+	int *out_fds;                /* the numbers whose send waits */
+	unsigned out_n, out_cap;
+	uint32_t round;              /* the poll backend's passes */
+};
+
+/* What one wait found. */
+struct rope__watch_seen {
+	unsigned readers;            /* receives marked readable */
+	unsigned writers;            /* descriptors with room for a send */
+	bool wake;                   /* the wake-up eventfd was written */
 };
 
 /*
@@ -234,7 +266,7 @@ struct rope_uring {
 	struct rope__closer *closers_due;
 	struct rope__closer **closers_due_tail;
 	const struct rope__closer *closing;
-	struct rope__pollset ps;     /* poll sets, remade every round */
+	struct rope__watch watch;    /* plain I/O's epoll set (uring-watch.c) */
 	unsigned send_timeout_ms;    /* 0: sends wait for as long as it takes */
 	/* A backend's pass over the queue: a mark per descriptor, set while
 	 * the pass has seen an unfinished socket request on it, else 0. */
@@ -245,10 +277,8 @@ struct rope_uring {
 	int notify_fd;               /* -1 until rope_uring_fd() */
 	int wake_fd;                 /* an eventfd rope_uring_wake() writes */
 	bool woken;                  /* ring: its CQE came */
-	int timer_fd;                /* poll backend: a timerfd in notify_fd's
+	int timer_fd;                /* poll backend: a timerfd in the watch
 					set, for the next send deadline */
-	struct pollfd *mirror;       /* poll backend: what notify_fd holds */
-	unsigned mirror_n, mirror_cap;
 
 	/* Receiving (uring-recv.c): one provided buffer group, set up at the
 	 * first rope_uring_recv(), shared by every receiving socket. */
@@ -351,17 +381,37 @@ struct receiver *rope__recv_file_first(const struct rope_uring *u, dev_t dev,
 void rope__recv_unlink(struct rope_uring *u, struct receiver *rc);
 void rope__recv_fd_table_exit(struct rope_uring *u);
 
-/* uring-readiness.c: poll sets, and plain reads' rounds. */
-int rope__pollset_add(struct rope__pollset *ps, int fd, short events,
-		      void *who);
-void rope__pollset_exit(struct rope__pollset *ps);
-/* poll(2), retried on EINTR; the ready count or -errno. */
-int rope__poll_set(struct rope__pollset *ps, int timeout);
-/* The ring backend's receives without provided buffer rings: poll them
- * (blocking when @wait) and read what is ready; returns how many were
- * polled or -errno, *@progress how many moved. */
+/* uring-readiness.c: the ring backend's receives without provided buffer
+ * rings: read those marked ready, then wait on the watch set (blocking
+ * when @wait, ended by rope_uring_wake() too) and read what it found;
+ * returns how many wait for bytes or -errno, *@progress how many moved. */
 int rope__plain_recv_round(struct rope_uring *u, bool wait,
 			   unsigned *progress);
+
+/*
+ * uring-watch.c: the watch set. init() makes it (with the wake-up eventfd
+ * in it; the calls below make it when needed), exit() lets it go.
+ * reader() puts @rc's socket in it for EPOLLIN when @want, else takes it
+ * out if @rc is the one it is there for. forget() takes @fd out for good
+ * (before the caller closes it). The poll backend's sends: each pass over
+ * them starts with out_begin(), calls out() for each descriptor whose send
+ * waits for room, and ends with out_end(), which takes out those no send
+ * waits on any more; out_ready() says whether a wait found room on @fd
+ * (and forgets it). wait() waits up to @timeout ms (-1: no limit), marks
+ * the receives it found readable, and says what else it found; it
+ * returns the events seen or -errno. Errors are -ENOMEM, or epoll's.
+ */
+int rope__watch_init(struct rope_uring *u);
+void rope__watch_exit(struct rope_uring *u);
+int rope__watch_add_timer(struct rope_uring *u, int timer_fd);
+int rope__watch_reader(struct rope_uring *u, struct receiver *rc, bool want);
+void rope__watch_forget(struct rope_uring *u, int fd);
+void rope__watch_out_begin(struct rope_uring *u);
+int rope__watch_out(struct rope_uring *u, int fd);
+void rope__watch_out_end(struct rope_uring *u);
+bool rope__watch_out_ready(struct rope_uring *u, int fd);
+int rope__watch_wait(struct rope_uring *u, int timeout,
+		     struct rope__watch_seen *seen);
 
 /* uring-recv.c, called by the backends. */
 unsigned rope__recv_callbacks(struct rope_uring *u);
@@ -372,16 +422,14 @@ struct receiver *rope__recv_cancel_fd(struct rope_uring *u, int fd);
  * Valid until the next rope__recv_callbacks(), which may free it. */
 bool rope__recv_in_kernel(const struct receiver *rc);
 void rope__recv_stop_all(struct rope_uring *u);
-/* Plain reads (the fallback, or no provided buffer rings): add a POLLIN
- * entry per receive that can take bytes (ending those stopped, or whose
- * rope was closed), then read from those poll found ready among entries
- * @from on. A rope that refuses is not polled again until
- * rope__recv_plain_retry(), which the engine calls after callbacks ran. */
-int rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps);
-unsigned rope__recv_plain_ready(struct rope_uring *u,
-				const struct rope__pollset *ps, unsigned from,
-				unsigned to);
-void rope__recv_plain_retry(struct rope_uring *u);
+/* Plain reads (the fallback, or no provided buffer rings): look at the
+ * receivers marked ready, in order: end those stopped or whose rope was
+ * closed, read once from each the watch set found readable, keep the set
+ * in step with what each wants, and queue them for the callbacks pass.
+ * A receiver whose rope refuses, or holds its limit, is looked at again
+ * every round (the rope may take bytes again with no call to say so).
+ * Returns how many read bytes or ended. */
+unsigned rope__recv_plain_visit(struct rope_uring *u);
 /* From now on every receive of @u is plain reads: the kernel has buffer
  * rings but no multishot recv. */
 void rope__recv_go_plain(struct rope_uring *u);

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Readiness under both backends: which receivers a round looks at, the
- * receivers by descriptor number, a growable poll(2) set, and one round
- * of plain reads for receivers that poll says are readable (the poll
- * backend's receives, and the ring backend's where the kernel has no
- * provided buffer rings).
+ * receivers by descriptor number and by open file, and the ring backend's
+ * round of plain reads (where the kernel has no provided buffer rings).
  *
  * A round costs what is ready, not what exists. The ring backend's rounds
  * once walked every receiver three times (deliver, arm, callbacks) and
@@ -22,7 +20,6 @@
  * receiver once when it moved.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -31,8 +28,7 @@
 void
 rope__recv_mark(struct rope_uring *u, struct receiver *rc)
 {
-	/* Plain reads look at every receiver: no list. */
-	if (rc->ready || u->recv_plain)
+	if (rc->ready)
 		return;
 	rc->ready = true;
 	rc->ready_next = NULL;
@@ -62,7 +58,7 @@ rope__recv_ready_take(struct rope_uring *u)
 void
 rope__recv_round_add(struct rope_uring *u, struct receiver *rc)
 {
-	if (rc->in_round || u->recv_plain)
+	if (rc->in_round)
 		return;
 	rc->in_round = true;
 	rc->round_next = NULL;
@@ -209,7 +205,9 @@ list_drop(struct receiver **head, struct receiver **last,
 void
 rope__recv_unlink(struct rope_uring *u, struct receiver *rc)
 {
-	/* Off the receivers' list... */
+	/* Out of the watch set, if it is there for @rc... */
+	rope__watch_reader(u, rc, false);
+	/* ... off the receivers' list... */
 	if (rc->prev)
 		rc->prev->next = rc->next;
 	else
@@ -243,73 +241,23 @@ rope__recv_fd_table_exit(struct rope_uring *u)
 }
 
 int
-rope__pollset_add(struct rope__pollset *ps, int fd, short events, void *who)
-{
-	if (ps->n == ps->cap) {
-		/* One block: the pollfds, then the who pointers (a pollfd
-		 * is 8 bytes, so they stay aligned). */
-		unsigned cap = ps->cap ? 2 * ps->cap : 16;
-		size_t one = sizeof(*ps->fds) + sizeof(*ps->who);
-		struct pollfd *fds = rope__alloc(cap * one);
-
-		if (!fds)
-			return -ENOMEM;
-		if (ps->n) {
-			memcpy(fds, ps->fds, ps->n * sizeof(*fds));
-			memcpy(fds + cap, ps->who, ps->n * sizeof(*ps->who));
-		}
-		rope__free(ps->fds, ps->cap * one);
-		ps->fds = fds;
-		ps->who = (void **)(fds + cap);
-		ps->cap = cap;
-	}
-	ps->fds[ps->n] = (struct pollfd){ .fd = fd, .events = events };
-	ps->who[ps->n++] = who;
-	return 0;
-}
-
-void
-rope__pollset_exit(struct rope__pollset *ps)
-{
-	rope__free(ps->fds, ps->cap * (sizeof(*ps->fds) + sizeof(*ps->who)));
-	memset(ps, 0, sizeof(*ps));
-}
-
-/* poll(2), retried on EINTR; returns the ready count or -errno. */
-int
-rope__poll_set(struct rope__pollset *ps, int timeout)
-{
-	int saved = errno, n;
-
-	do {
-		n = rope__sys->poll(ps->fds, ps->n, timeout);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = -errno;
-	errno = saved;
-	return n;
-}
-
-int
 rope__plain_recv_round(struct rope_uring *u, bool wait, unsigned *progress)
 {
-	unsigned n;
-	int ready;
+	struct rope__watch_seen seen;
+	int ret;
 
 	*progress = 0;
-	u->ps.n = 0;
-	ready = rope__recv_plain_add(u, &u->ps);
-	n = u->ps.n;
-	if (ready < 0 || !n)
-		return ready;
-	/* A wait here must end on rope_uring_wake() too. */
-	ready = rope__pollset_add(&u->ps, u->wake_fd, POLLIN, NULL);
-	if (ready == 0)
-		ready = rope__poll_set(&u->ps, wait ? -1 : 0);
-	if (ready > 0) {
-		*progress = rope__recv_plain_ready(u, &u->ps, 0, n);
-		if (u->ps.fds[n].revents && rope__wake_taken(u))
-			u->woken = true;
-	}
-	return ready < 0 ? ready : (int)n;
+	if (!u->recv_plain)
+		return 0;
+	*progress = rope__recv_plain_visit(u);
+	if (!u->watch.watching)
+		return 0;
+	ret = rope__watch_wait(u, wait ? -1 : 0, &seen);
+	if (ret < 0)
+		return ret;
+	if (seen.wake && rope__wake_taken(u))
+		u->woken = true;
+	if (seen.readers)
+		*progress += rope__recv_plain_visit(u);
+	return (int)u->watch.watching;
 }

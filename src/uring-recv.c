@@ -202,9 +202,12 @@ rope__recv_cancel_fd(struct rope_uring *u, int fd)
 	rope__receiver_stop(rc, -ECANCELED);
 	rope__recv_mark(u, rc);
 	/* Plain reads: nothing reads it any more, so it has ended, and the
-	 * caller may close the socket at once. */
-	if (receiver_plain_reads(u))
+	 * caller may close the socket at once (it leaves the watch set
+	 * first: closed, a dup(2) of it would keep it there). */
+	if (receiver_plain_reads(u)) {
 		rope__receiver_end(rc, -ECANCELED);
+		rope__watch_reader(u, rc, false);
+	}
 	return rc;
 }
 
@@ -597,25 +600,16 @@ recv_callback(struct rope_uring *u, struct receiver *rc)
 	return called;
 }
 
-/* The ring backend's rounds queue the receivers they looked at (only those
- * can have a callback due); plain reads look at every receiver anyway.
- * Receivers are freed only here, and a callback's new receives go at the
- * head of the list, so @next is still linked when its turn comes. */
+/* The rounds queue the receivers they looked at: only those can have a
+ * callback due. Receivers are freed only here. */
 unsigned
 rope__recv_callbacks(struct rope_uring *u)
 {
-	struct receiver *rc, *next;
+	struct receiver *rc;
 	unsigned called = 0;
 
-	if (!u->recv_plain) {
-		while ((rc = rope__recv_round_take(u)))
-			called += recv_callback(u, rc);
-		return called;
-	}
-	for (rc = u->recvs; rc; rc = next) {
-		next = rc->next;
+	while ((rc = rope__recv_round_take(u)))
 		called += recv_callback(u, rc);
-	}
 	return called;
 }
 
@@ -629,8 +623,7 @@ rope__recv_abandon(struct rope_uring *u)
 		rc->multishot.armed = false;
 		rc->multishot.cancel_inflight = false;  /* never reaped now */
 		rope__receiver_end(rc, -ECANCELED);
-		if (!u->recv_plain)
-			rope__recv_round_add(u, rc);
+		rope__recv_round_add(u, rc);
 	}
 	rope__recv_callbacks(u);
 	if (u->plain_chunk) {
@@ -647,26 +640,6 @@ void
 rope__recv_go_plain(struct rope_uring *u)
 {
 	u->recv_plain = true;
-}
-
-int
-rope__recv_plain_add(struct rope_uring *u, struct rope__pollset *ps)
-{
-	if (!receiver_plain_reads(u))
-		return 0;
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next) {
-		int ret;
-
-		rope__receiver_check_rope(rc);
-		if (rc->stopping)
-			rope__receiver_end(rc, rc->stop_res);
-		if (!rope__receiver_reads(rc) || rc->plain.refused)
-			continue;
-		ret = rope__pollset_add(ps, rc->fd, POLLIN, rc);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 /*
@@ -749,38 +722,68 @@ plain_read(struct rope_uring *u, struct receiver *rc)
 	return got;
 }
 
-unsigned
-rope__recv_plain_ready(struct rope_uring *u, const struct rope__pollset *ps,
-		       unsigned from, unsigned to)
+/* Look at one receiver of plain reads (see rope__recv_plain_visit()). */
+static unsigned
+plain_visit(struct rope_uring *u, struct receiver *rc)
 {
-	unsigned progress = 0;
+	unsigned moved = 0;
+	bool reads;
+	int ret;
 
-	for (unsigned i = from; i < to; i++) {
-		struct receiver *rc = ps->who[i];
-		ssize_t got;
-
-		if (!ps->fds[i].revents)
-			continue;
+	u->count.recv_visits++;
+	rope__receiver_check_rope(rc);
+	if (rc->stopping)
+		rope__receiver_end(rc, rc->stop_res);
+	if (rope__receiver_reads(rc) && rc->plain.readable) {
 		/* One read per round: the socket may block (it is the
-		 * caller's, as it is), and poll said one read will not. */
-		got = plain_read(u, rc);
-		if (got > 0) {
-			progress++;
-		} else if (got == -EBUSY || got == -ENOMEM) {
-			rc->plain.refused = true;  /* until a callback has run */
-		} else if (got == 0 || (got != -EAGAIN && got != -EINTR)) {
+		 * caller's, as it is), and the wait said one read will not.
+		 * Bytes left are reported by the next wait. */
+		ssize_t got = plain_read(u, rc);
+
+		rc->plain.refused = got == -EBUSY || got == -ENOMEM;
+		if (got > 0 || got == -EAGAIN) {
+			rc->plain.readable = false;
+			moved = got > 0;
+		} else if (got == 0 || (!rc->plain.refused && got != -EINTR)) {
 			rope__receiver_end(rc, (int)got);
-			progress++;
+			moved = 1;
 		}
 	}
-	return progress;
+	reads = rope__receiver_reads(rc);
+	ret = rope__watch_reader(u, rc, reads && !rc->plain.refused);
+	if (ret < 0 && ret != -ENOMEM) {
+		/* The set will not take it (-ENOSPC: the user's epoll
+		 * watches are used up; -EBADF: closed): it can never be
+		 * waited for. */
+		rope__receiver_end(rc, ret);
+		moved = 1;
+	}
+	/* Looked at again next round: its rope may take bytes again, or
+	 * fall below its limit, with no call to say so; or memory for its
+	 * place in the watch set may be found. */
+	if (!rc->ended && !rc->stopping &&
+	    (rc->plain.refused || ret == -ENOMEM ||
+	     (rc->limit && rope_size(rc->r) >= rc->limit) ||
+	     (rc->plain.readable && reads)))
+		rope__recv_mark(u, rc);
+	rope__recv_round_add(u, rc);
+	return moved;
 }
 
-void
-rope__recv_plain_retry(struct rope_uring *u)
+unsigned
+rope__recv_plain_visit(struct rope_uring *u)
 {
+	struct receiver *rc, *next;
+	unsigned moved = 0;
+
 	if (!u->recv_plain)
-		return;
-	for (struct receiver *rc = u->recvs; rc; rc = rc->next)
-		rc->plain.refused = false;
+		return 0;
+	rope__recv_check_closes(u);
+	for (rc = rope__recv_ready_take(u); rc; rc = next) {
+		next = rc->ready_next;
+		rc->ready = false;
+		rc->ready_next = NULL;
+		moved += plain_visit(u, rc);
+	}
+	return moved;
 }

@@ -21,7 +21,8 @@ import sys
 LAYERS = [
     ('seam', ['uring-ops', 'uring-check']),
     ('jobs', ['uring-job']),
-    ('core', ['uring-core', 'uring-recv', 'uring-close', 'uring-readiness']),
+    ('core', ['uring-core', 'uring-recv', 'uring-close', 'uring-readiness',
+              'uring-watch']),
     ('backends', ['uring-ring', 'uring-ring-recv', 'uring-poll']),
     ('front', ['uring-engine']),
 ]
@@ -31,7 +32,8 @@ BACKEND = {'uring-ring': 'ring', 'uring-ring-recv': 'ring',
 RING_ONLY = ['uring-ops', 'uring-job', 'uring-ring', 'uring-ring-recv']
 # Files that must not need liburing.
 NO_LIBURING = ['uring-check', 'uring-core', 'uring-recv', 'uring-close',
-               'uring-readiness', 'uring-poll', 'uring-engine']
+               'uring-readiness', 'uring-watch', 'uring-poll',
+               'uring-engine']
 
 
 def layer_of(name):

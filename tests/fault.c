@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -120,15 +121,15 @@ f_sendmsg(int fd, const struct msghdr *mh, int flags)
 }
 
 static int
-f_poll(struct pollfd *fds, nfds_t nfds, int timeout)
+f_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
 {
-	const struct t_sys_rule *f = decide(T_SYS_POLL);
+	const struct t_sys_rule *f = decide(T_SYS_EPOLL_WAIT);
 
 	if (f && f->err) {
 		errno = f->err;
 		return -1;
 	}
-	return poll(fds, nfds, timeout);
+	return epoll_wait(epfd, events, maxevents, timeout);
 }
 
 /*
@@ -179,7 +180,7 @@ static const struct rope__sys faulty = {
 	.writev = f_writev,
 	.pwritev = f_pwritev,
 	.sendmsg = f_sendmsg,
-	.poll = f_poll,
+	.epoll_wait = f_epoll_wait,
 	.sendfile = f_sendfile,
 	.copy_file_range = f_copy_file_range,
 };

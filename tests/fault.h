@@ -26,7 +26,7 @@ enum t_sys_call {
 	T_SYS_WRITEV,
 	T_SYS_PWRITEV,
 	T_SYS_SENDMSG,
-	T_SYS_POLL,      /* @err only */
+	T_SYS_EPOLL_WAIT, /* the engine's readiness wait; @err only */
 };
 
 /* A @count that never runs out. */

@@ -737,7 +737,7 @@ close_on_sent(void *arg, ssize_t result)
 }
 
 /* rope_uring_cancel() from a callback, with a receive on the same socket
- * in the poll set of the very run that calls it. */
+ * in the watch set (or the ring) of the very run that calls it. */
 static void
 test_engine_server_cancel_from_a_callback(void)
 {

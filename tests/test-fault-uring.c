@@ -923,7 +923,7 @@ test_fault_fallback_syscalls(void)
 	};
 	const struct t_sys_rule sock_rules[] = {
 		{ T_SYS_SENDMSG, .skip = 0, .count = 2, .err = EAGAIN },
-		{ T_SYS_POLL, .skip = 0, .count = 1, .err = EINTR },
+		{ T_SYS_EPOLL_WAIT, .skip = 0, .count = 1, .err = EINTR },
 		{ T_SYS_SENDMSG, .skip = 2, .count = 1, .keep = 10 },
 	};
 	const struct t_sys_rule full[] = {
@@ -982,7 +982,7 @@ test_fault_fallback_recv(void)
 	const struct t_sys_rule rules[] = {
 		{ T_SYS_READV, .skip = 0, .count = 1, .err = EINTR },
 		{ T_SYS_READV, .skip = 1, .count = 3, .keep = 10 },
-		{ T_SYS_POLL, .skip = 0, .count = 1, .err = EINTR },
+		{ T_SYS_EPOLL_WAIT, .skip = 0, .count = 1, .err = EINTR },
 	};
 	const struct t_sys_rule reset = {
 		T_SYS_READV, .skip = 0, .count = 1, .err = ECONNRESET,
