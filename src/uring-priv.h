@@ -189,6 +189,7 @@ struct rope__watch_slot {
 	uint8_t events;              /* EPOLLIN | EPOLLOUT in the set; 0: out */
 	bool want_out : 1;           /* a send waits for room */
 	bool out_ready : 1;          /* ... and a wait found some */
+	bool out_listed : 1;         /* in out_fds (once, whatever want_out) */
 };
 
 struct epoll_event;

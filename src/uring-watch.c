@@ -218,7 +218,7 @@ rope__watch_out(struct rope_uring *u, int fd)
 	s->out_round = w->round;
 	if (s->want_out)
 		return 0;
-	if (w->out_n == w->out_cap) {
+	if (!s->out_listed && w->out_n == w->out_cap) {
 		unsigned cap = w->out_cap ? 2 * w->out_cap : 16;
 		int *a = rope__realloc(w->out_fds, w->out_cap * sizeof(*a),
 				       cap * sizeof(*a));
@@ -235,7 +235,9 @@ rope__watch_out(struct rope_uring *u, int fd)
 		s->want_out = false;
 		return ret;
 	}
-	w->out_fds[w->out_n++] = fd;
+	if (!s->out_listed)
+		w->out_fds[w->out_n++] = fd;
+	s->out_listed = true;
 	return 0;
 }
 
@@ -257,6 +259,7 @@ rope__watch_out_end(struct rope_uring *u)
 			s->out_ready = false;
 			slot_sync(w, fd, false);
 		}
+		s->out_listed = false;
 		w->out_fds[i] = w->out_fds[--w->out_n];
 	}
 }
