@@ -55,8 +55,13 @@ struct rope_uring_zc_stats {
  * resumed when epoll(7) says they can take more, receives with readv(2)
  * when epoll says there is data. The epoll set holds the sockets that wait
  * and changes only when one starts or stops waiting, so a run costs what
- * is ready, not how many sockets are open. No socket waits for another,
- * whether they are blocking or not. File ranges (rope_append_file()) go by their
+ * is ready, not how many sockets are open. That set is one descriptor
+ * (made with the engine, or at the first wait if the process had none to
+ * spare) and one epoll watch per waiting socket: a receive that cannot
+ * get its place ends with the error (-EMFILE, or -ENOSPC once
+ * fs.epoll.max_user_watches is used up; -ENOMEM is retried), and so does
+ * a send that must wait for room (-ENOMEM included). No socket
+ * waits for another, whether they are blocking or not. File ranges (rope_append_file()) go by their
  * descriptor: to a file with copy_file_range(2), to an O_NONBLOCK socket
  * with sendfile(2) (EAGAIN waits for POLLOUT as for sendmsg); a blocking
  * socket gets their mapped bytes by sendmsg, since sendfile(2) has no

@@ -148,11 +148,12 @@ rope_uring_cancel(struct rope_uring *u, int fd)
 	found = rc != NULL;
 	u->changes++;
 	found |= rope__requests_cancel(u, fd);
+	/* The caller may close @fd now: out of the watch set first (a dup(2)
+	 * of it would keep it there, closed, for good), even when nothing
+	 * was left to cancel (a receive stopped, but not yet looked at). */
+	rope__watch_forget(u, fd);
 	if (!found)
 		return -ENOENT;
-	/* The caller may close @fd now: out of the watch set first (a dup(2)
-	 * of it would keep it there, closed, for good). */
-	rope__watch_forget(u, fd);
 	return u->be->cancel_fd(u, fd, rc);
 }
 

@@ -207,12 +207,20 @@ poll_run(struct rope_uring *u, unsigned wait_nr, unsigned *called)
 		 */
 		if (u->changes != changes || seen.writers)
 			continue;
-		if (*called >= wait_nr || !u->pending || woken)
-			break;
-		/* Nothing moved and nothing can be waited for: every rope
-		 * that receives refuses bytes. The caller must act. */
-		if (!progress && !seen.readers && !u->watch.watching)
-			break;
+		if (*called >= wait_nr || !u->pending || woken ||
+		    (!progress && !seen.readers && !u->watch.watching)) {
+			/* Done: enough callbacks, or nothing moved and nothing
+			 * can be waited for (every rope that receives refuses:
+			 * the caller must act). But those callbacks may have
+			 * changed what receivers want (a rope drained below
+			 * its limit, an export released) with no call to say
+			 * so: look at them once more, so that the watch set,
+			 * which rope_uring_fd() is, waits for them. */
+			if (!rope__recv_plain_visit(u))
+				break;
+			*called += rope__engine_callbacks(u);
+			continue;
+		}
 		block = !progress && !seen.readers;
 	}
 	poll_deadline_arm(u);
@@ -251,7 +259,10 @@ poll_init(struct rope_uring *u, unsigned entries)
 {
 	(void)entries;
 	u->recv_plain = true;
-	return 0;  /* the watch set is made when first needed */
+	/* The watch set now, so that a process short of descriptors finds
+	 * out at once; failing that, when first needed. */
+	(void)rope__watch_init(u);
+	return 0;
 }
 
 /* The watch set, rope_uring_fd(), is the core's to close. */

@@ -188,6 +188,10 @@ rope_uring_recv_stop(struct rope_uring *u, int fd)
 		return u ? -ENOENT : -EINVAL;
 	rope__receiver_stop(rc, -ECANCELED);
 	rope__recv_mark(u, rc);
+	/* Plain reads: it will not read again, so it leaves the watch set
+	 * now, before the caller may close the socket. */
+	if (receiver_plain_reads(u))
+		rope__watch_reader(u, rc, false);
 	u->changes++;
 	return 0;
 }

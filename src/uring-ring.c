@@ -336,6 +336,29 @@ ring_reap(struct rope_uring *u)
 	io_uring_cq_advance(&u->ring->ring, seen);
 }
 
+/*
+ * A run's last callbacks may have let a receive go on with no engine call
+ * to say so (an export of its rope released, its rope drained below its
+ * limit): look at the receivers still marked once more, and submit what
+ * that prepared (a multishot re-armed), so that the kernel, and the
+ * eventfd rope_uring_fd() is, wait for them. True when no bytes moved.
+ */
+static bool
+ring_settle(struct rope_uring *u, unsigned *called)
+{
+	uint64_t before = u->stats.recv_bytes;
+	unsigned starved = 0;
+
+	if (!u->ready_head)
+		return true;
+	rope__recv_prep(u, &starved);
+	rope__recv_plain_visit(u);  /* no buffer rings: plain reads */
+	*called += rope__engine_callbacks(u);
+	if (io_uring_sq_ready(&u->ring->ring) && ring_submit(u, false, -1) == 0)
+		ring_reap(u);
+	return u->stats.recv_bytes == before;
+}
+
 /* Rounds of prepare, callbacks, submit and reap, until @wait_nr callbacks
  * ran (counted in *@called_out), nothing can progress, or a wake-up. */
 static int
@@ -347,6 +370,7 @@ ring_run(struct rope_uring *u, unsigned wait_nr, unsigned *called_out)
 
 	if (u->notify_fd >= 0)
 		rope__eventfd_clear(u->notify_fd);
+again:
 	for (;;) {
 		unsigned busy, starved = 0, progress, changes = u->changes;
 		int polled, wait_ms;
@@ -414,6 +438,8 @@ ring_run(struct rope_uring *u, unsigned wait_nr, unsigned *called_out)
 			break;
 		ring_reap(u);
 	}
+	if (ret >= 0 && !ring_settle(u, &called))
+		goto again;
 	ring_deadline_arm(u);
 	*called_out = called;
 	return ret;

@@ -140,12 +140,10 @@ slot_sync(struct rope__watch *w, int fd, bool told)
 		ret = -errno;
 	}
 	errno = saved;
-	if (ret < 0) {
-		/* Nothing of it is in the set now that we count on. */
-		epoll_ctl(w->fd, EPOLL_CTL_DEL, fd, NULL);
-		errno = saved;
-		want = 0;
-	}
+	/* Refused: the set holds what it held (the caller takes its wish
+	 * back, so the slot says so again). */
+	if (ret < 0)
+		return ret;
 	w->watching += (want != 0) - (s->events != 0);
 	s->events = (uint8_t)want;
 	return ret;
@@ -156,6 +154,7 @@ rope__watch_reader(struct rope_uring *u, struct receiver *rc, bool want)
 {
 	struct rope__watch *w = &u->watch;
 	struct rope__watch_slot *s;
+	struct receiver *was;
 	bool told;
 	int ret;
 
@@ -174,11 +173,12 @@ rope__watch_reader(struct rope_uring *u, struct receiver *rc, bool want)
 	s = &w->slots[rc->fd];
 	if (s->reader == rc && (s->events & EPOLLIN))
 		return 0;
-	told = s->reader != rc;
+	was = s->reader;
+	told = was != rc;
 	s->reader = rc;
 	ret = slot_sync(w, rc->fd, told);
 	if (ret < 0)
-		s->reader = NULL;
+		s->reader = was;
 	return ret;
 }
 
