@@ -87,7 +87,8 @@ struct rope_uring_zc_stats {
  * - provided buffer rings (5.19) and multishot recv (6.0): without either
  *   (registration fails, or the first multishot recv ends -EINVAL),
  *   receives are epoll(7) and readv(2) on the ring backend, as in the
- *   fallback;
+ *   fallback, with a multishot poll of that epoll set on the ring, so
+ *   that rope_uring_fd() wakes for their bytes;
  * - IORING_OP_SPLICE (5.7), for file ranges sent to blocking sockets
  *   (and by rope_uring_job_prep()): without it
  *   (the first splice ends -EINVAL), their mapped bytes by SENDMSG;

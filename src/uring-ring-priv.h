@@ -9,9 +9,9 @@
  * user_data of the engine's SQEs: jobs' have the low bits 01 (a slot
  * pointer + 1, see uring-job.c), receives' 10 (a struct receiver pointer
  * + 2), cancellations of a receive 00 (the struct receiver pointer
- * itself), the wake-up poll 11 (the engine + 3) and the deadline timeout
- * 11 too (its field's address + 3), and cancellations of a job's SQEs 0
- * (no CQE anybody waits for).
+ * itself), the wake-up poll 11 (the engine + 3), the deadline timeout
+ * and the watch set's poll 11 too (their field's address + 3), and
+ * cancellations of a job's SQEs 0 (no CQE anybody waits for).
  */
 
 #include <liburing.h>
@@ -22,6 +22,7 @@
 struct rope__ring {
 	struct io_uring ring;
 	bool wake_armed;             /* its multishot poll is armed */
+	bool watch_armed;            /* the watch set's multishot poll is */
 	uint64_t timer_due_ms;       /* when the armed timeout for the next
 					send deadline fires; 0: none */
 	/* The provided buffer ring (uring-ring-recv.c): one group, set up at

@@ -167,11 +167,47 @@ timer_tag(struct rope_uring *u)
 	return (uint64_t)(uintptr_t)&u->ring->timer_due_ms | URING_TAG_WAKE;
 }
 
+static uint64_t
+watch_tag(struct rope_uring *u)
+{
+	return (uint64_t)(uintptr_t)&u->ring->watch_armed | URING_TAG_WAKE;
+}
+
+/*
+ * Receives by plain reads (a kernel without provided buffer rings or
+ * multishot recv) wait in the watch set (uring-watch.c), not in the ring:
+ * a multishot poll of that epoll instance makes its readiness a CQE, so
+ * that the eventfd rope_uring_fd() is is signalled for a peer's bytes as
+ * for any completion. Without it an epoll loop on rope_uring_fd() slept
+ * through them.
+ */
+static void
+ring_watch_arm(struct rope_uring *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!u->recv_plain || u->watch.fd < 0 || u->ring->watch_armed)
+		return;
+	/* A full SQ: the next round tries again. */
+	sqe = rope__uring->get_sqe(&u->ring->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_multishot(sqe, u->watch.fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, watch_tag(u));
+	u->ring->watch_armed = true;
+}
+
 static void
 ring_wake_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 {
 	if (io_uring_cqe_get_data64(cqe) == timer_tag(u)) {
 		u->ring->timer_due_ms = 0;  /* fired, or cancelled */
+		return;
+	}
+	if (io_uring_cqe_get_data64(cqe) == watch_tag(u)) {
+		/* Its CQE has signalled the eventfd; the plain round reads. */
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			u->ring->watch_armed = false;
 		return;
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -340,8 +376,9 @@ ring_reap(struct rope_uring *u)
  * A run's last callbacks may have let a receive go on with no engine call
  * to say so (an export of its rope released, its rope drained below its
  * limit): look at the receivers still marked once more, and submit what
- * that prepared (a multishot re-armed), so that the kernel, and the
- * eventfd rope_uring_fd() is, wait for them. True when no bytes moved.
+ * that prepared (a multishot re-armed, the watch set's poll), so that the
+ * kernel, and the eventfd rope_uring_fd() is, wait for them. True when no
+ * bytes moved.
  */
 static bool
 ring_settle(struct rope_uring *u, unsigned *called)
@@ -349,8 +386,12 @@ ring_settle(struct rope_uring *u, unsigned *called)
 	uint64_t before = u->stats.recv_bytes;
 	unsigned starved = 0;
 
-	if (!u->ready_head)
+	ring_watch_arm(u);
+	if (!u->ready_head) {
+		if (io_uring_sq_ready(&u->ring->ring))
+			ring_submit(u, false, -1);
 		return true;
+	}
 	rope__recv_prep(u, &starved);
 	rope__recv_plain_visit(u);  /* no buffer rings: plain reads */
 	*called += rope__engine_callbacks(u);
@@ -377,6 +418,7 @@ again:
 		bool more, fresh;
 
 		ring_wake_arm(u);
+		ring_watch_arm(u);
 		u->count.rounds++;
 		busy = ring_prep_requests(u, &starved) + rope__recv_prep(u, &starved);
 		called += rope__engine_callbacks(u);

@@ -17,7 +17,8 @@
  *       backend.
  *
  * The workload: a file write, 1 MiB sent by the engine to a socket that
- * the same engine receives, an epoll loop on rope_uring_fd(), and the
+ * the same engine receives, an epoll loop on rope_uring_fd() (which must
+ * also wake for bytes written by a peer outside the engine), and the
  * connection ended with rope_uring_close().
  */
 #include <errno.h>
@@ -96,6 +97,24 @@ workload(bool want_fallback, unsigned send_flags)
 	CU_ASSERT_EQUAL(n, len);
 	CU_ASSERT(n == len && memcmp(got, data, len) == 0);
 	free(got);
+	/* Bytes from a peer outside the engine, with nothing else going on:
+	 * rope_uring_fd() alone must wake the loop for them, each time. */
+	for (size_t want = len + 4; want <= len + 12; want += 4) {
+		CU_ASSERT_EQUAL(write(sv[1], "ping", 4), 4);
+		for (int i = 0; i < 100 && x.bytes < want; i++) {
+			struct epoll_event e;
+			int k;
+
+			do {
+				k = epoll_wait(ep, &e, 1, 2000);
+			} while (k < 0 && errno == EINTR);
+			CU_ASSERT(k > 0);
+			if (k <= 0)
+				break;
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		}
+		CU_ASSERT_EQUAL(x.bytes, want);
+	}
 	CU_ASSERT_EQUAL(rope_uring_close(u, sv[0], ROPE_URING_CLOSE_FD,
 					 on_closed, &c), 0);
 	for (int i = 0; i < 2000 && !c.done; i++) {
