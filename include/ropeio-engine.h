@@ -540,9 +540,11 @@ ROPEIO_EXPORT int rope_uring_close(struct rope_uring *u, int fd,
  * refused received bytes: those do not make the descriptor readable.
  *
  * On io_uring it is an eventfd the kernel signals for every completion;
- * in the fallback it is an epoll instance holding the sockets the engine
- * waits on, as of the last run. Either way only poll it: do not read,
- * write or close it. It lives as long as the engine. (On io_uring the
+ * in the fallback it is the epoll instance the engine itself waits on,
+ * which holds the sockets whose receives want bytes and whose sends wait
+ * for room (with the wake-up eventfd and a timerfd for send deadlines).
+ * Either way only poll it: do not read, write or close it. It lives as
+ * long as the engine. (On io_uring the
  * kernel delivers completions as task work, which may interrupt any wait
  * of the thread with EINTR, yours included: retry it, as loops do.)
  *
