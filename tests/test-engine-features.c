@@ -46,6 +46,24 @@ on_closed(void *arg, ssize_t result)
 	c->result = result;
 }
 
+/* The caller's loop, once: wait up to @ms for rope_uring_fd() (in @ep),
+ * then run what is ready. False (asserted) when the wait timed out. */
+static bool
+wait_and_run(int ep, struct rope_uring *u, int ms)
+{
+	struct epoll_event e;
+	int k;
+
+	do {
+		k = epoll_wait(ep, &e, 1, ms);
+	} while (k < 0 && errno == EINTR);
+	CU_ASSERT(k > 0);
+	if (k <= 0)
+		return false;
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	return true;
+}
+
 /* The workload, on an engine made while the fault is installed; the
  * fault stays for the whole run. */
 static void
@@ -78,18 +96,9 @@ workload(bool want_fallback, unsigned send_flags)
 	rope_snap_unref(s);
 	CU_ASSERT(rope_uring_run(u, 0) >= 0);
 	for (int i = 0; i < 10000 && (x.bytes < len || !sent.calls ||
-				      !written.calls); i++) {
-		struct epoll_event e;
-		int k;
-
-		do {
-			k = epoll_wait(ep, &e, 1, 5000);
-		} while (k < 0 && errno == EINTR);
-		CU_ASSERT(k > 0);
-		if (k <= 0)
+				      !written.calls); i++)
+		if (!wait_and_run(ep, u, 5000))
 			break;
-		CU_ASSERT(rope_uring_run(u, 0) >= 0);
-	}
 	CU_ASSERT_EQUAL(sent.result, (ssize_t)len);
 	CU_ASSERT_EQUAL(written.result, (ssize_t)len);
 	CU_ASSERT(t_file_is(fd, 0, data, len));
@@ -101,18 +110,9 @@ workload(bool want_fallback, unsigned send_flags)
 	 * rope_uring_fd() alone must wake the loop for them, each time. */
 	for (size_t want = len + 4; want <= len + 12; want += 4) {
 		CU_ASSERT_EQUAL(write(sv[1], "ping", 4), 4);
-		for (int i = 0; i < 100 && x.bytes < want; i++) {
-			struct epoll_event e;
-			int k;
-
-			do {
-				k = epoll_wait(ep, &e, 1, 2000);
-			} while (k < 0 && errno == EINTR);
-			CU_ASSERT(k > 0);
-			if (k <= 0)
+		for (int i = 0; i < 100 && x.bytes < want; i++)
+			if (!wait_and_run(ep, u, 2000))
 				break;
-			CU_ASSERT(rope_uring_run(u, 0) >= 0);
-		}
 		CU_ASSERT_EQUAL(x.bytes, want);
 	}
 	CU_ASSERT_EQUAL(rope_uring_close(u, sv[0], ROPE_URING_CLOSE_FD,
