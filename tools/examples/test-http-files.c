@@ -28,7 +28,7 @@ static char dir[64] = "/tmp/ropeio-files-XXXXXX", root[PATH_MAX];
 static pid_t server;
 static int port;
 
-static const struct { const char *name; size_t size; } files[] = {
+static const struct t_file files[] = {
 	{ "f64k", 64 * 1024 },
 	{ "f1m", 1024 * 1024 },
 	{ "sub/f16m", 16 * 1024 * 1024 },
@@ -254,31 +254,27 @@ make_tree(void)
 {
 	char path[PATH_MAX + 32];
 
-	if (!mkdtemp(dir))
-		return false;
-	snprintf(root, sizeof(root), "%s/root", dir);
-	snprintf(path, sizeof(path), "%s/sub", root);
-	if (mkdir(root, 0700) < 0 || mkdir(path, 0700) < 0)
+	if (!t_make_root(dir, root, sizeof(root), files,
+			 sizeof(files) / sizeof(files[0])))
 		return false;
 	snprintf(path, sizeof(path), "%s/secret", dir);
-	if (!t_random_file(path, 10))
-		return false;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, files[i].name);
-		if (!t_random_file(path, files[i].size))
-			return false;
-	}
-	return true;
+	return t_random_file(path, 10);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct { const char *name; CU_InitializeFunc init; } arms[] = {
-		{ "http-server --root (io_uring)", init_ring },
-		{ "http-server --root (fallback)", init_fallback },
+	static const char *const names[] = {
+		"http-server --root (io_uring)", "http-server --root (fallback)",
 	};
-	unsigned failed;
+	static int (*const inits[])(void) = { init_ring, init_fallback };
+	static const struct t_case cases[] = {
+		{ "files byte for byte", test_files_byte_exact },
+		{ "refused and missing", test_files_refused },
+		{ "HEAD, HTTP/1.0", test_files_head },
+		{ "files changed", test_files_changed },
+	};
+	int status;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s SERVER [CURL]\n", argv[0]);
@@ -295,22 +291,8 @@ main(int argc, char **argv)
 		return 99;
 	}
 	alarm(150);             /* a hang anywhere ends in SIGALRM */
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (size_t i = 0; i < sizeof(arms) / sizeof(arms[0]); i++) {
-		CU_pSuite s = CU_add_suite(arms[i].name, arms[i].init,
-					   clean_exit);
-
-		CU_add_test(s, "files byte for byte", test_files_byte_exact);
-		CU_add_test(s, "refused and missing", test_files_refused);
-		CU_add_test(s, "HEAD, HTTP/1.0", test_files_head);
-		CU_add_test(s, "files changed", test_files_changed);
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
+	status = t_run_arms(names, inits, 2, clean_exit, cases,
+			    sizeof(cases) / sizeof(cases[0]));
 	t_remove_tree(dir);
-	return failed ? 1 : 0;
+	return status;
 }

@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <CUnit/Basic.h>
 
 bool
 t_loopback_down(const char *name)
@@ -168,4 +171,54 @@ t_remove_tree(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+bool
+t_make_root(char *dir, char *root, size_t root_size,
+	    const struct t_file *files, size_t n)
+{
+	char path[PATH_MAX + 32];
+
+	if (!mkdtemp(dir))
+		return false;
+	snprintf(root, root_size, "%s/root", dir);
+	if (mkdir(root, 0700) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(files[i].name, '/');
+
+		if (slash) {
+			snprintf(path, sizeof(path), "%s/%.*s", root,
+				 (int)(slash - files[i].name), files[i].name);
+			if (mkdir(path, 0700) < 0 && errno != EEXIST)
+				return false;
+		}
+		snprintf(path, sizeof(path), "%s/%s", root, files[i].name);
+		if (!t_random_file(path, files[i].size))
+			return false;
+	}
+	return true;
+}
+
+int
+t_run_arms(const char *const names[], int (*const inits[])(void),
+	   size_t narms, int (*clean)(void), const struct t_case *cases,
+	   size_t n)
+{
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	for (size_t i = 0; i < narms; i++) {
+		CU_pSuite s = CU_add_suite(names[i], inits[i], clean);
+
+		for (size_t k = 0; k < n; k++)
+			CU_add_test(s, cases[k].name, cases[k].fn);
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() +
+		 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
 }

@@ -37,7 +37,7 @@ static pid_t server, proxy;
 static int proxy_port;
 static bool fallback;
 
-static const struct { const char *name; size_t size; } files[] = {
+static const struct t_file files[] = {
 	{ "f64k", 64 * 1024 },
 	{ "f1m", 1024 * 1024 },
 	{ "f16m", 16 * 1024 * 1024 },
@@ -342,32 +342,22 @@ clean_exit(void)
 	return status != 0;
 }
 
-static bool
-make_tree(void)
-{
-	char path[PATH_MAX + 32];
-
-	if (!mkdtemp(dir))
-		return false;
-	snprintf(root, sizeof(root), "%s/root", dir);
-	if (mkdir(root, 0700) < 0)
-		return false;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, files[i].name);
-		if (!t_random_file(path, files[i].size))
-			return false;
-	}
-	return true;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct { const char *name; CU_InitializeFunc init; } arms[] = {
-		{ "proxy (io_uring)", init_ring },
-		{ "proxy (fallback)", init_fallback },
+	static const char *const names[] = {
+		"proxy (io_uring)", "proxy (fallback)",
 	};
-	unsigned failed;
+	static int (*const inits[])(void) = { init_ring, init_fallback };
+	static const struct t_case cases[] = {
+		{ "curl, files byte for byte", test_curl_files },
+		{ "curl, 16 MiB upload", test_curl_upload },
+		{ "echo both ways, half-close", test_echo },
+		{ "upstream never reads", test_backpressure },
+		{ "upstream refuses", test_upstream_refuses },
+		{ "wrk, 50 connections", test_wrk },
+	};
+	int status;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s PROXY SERVER [CURL [WRK]]\n",
@@ -381,30 +371,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (t_loopback_down("proxy"))
 		return 77;
-	if (!make_tree()) {
+	if (!t_make_root(dir, root, sizeof(root), files,
+			 sizeof(files) / sizeof(files[0]))) {
 		perror("the test's files");
 		t_remove_tree(dir);
 		return 99;
 	}
 	alarm(150);             /* a hang anywhere ends in SIGALRM */
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (size_t i = 0; i < sizeof(arms) / sizeof(arms[0]); i++) {
-		CU_pSuite s = CU_add_suite(arms[i].name, arms[i].init,
-					   clean_exit);
-
-		CU_add_test(s, "curl, files byte for byte", test_curl_files);
-		CU_add_test(s, "curl, 16 MiB upload", test_curl_upload);
-		CU_add_test(s, "echo both ways, half-close", test_echo);
-		CU_add_test(s, "upstream never reads", test_backpressure);
-		CU_add_test(s, "upstream refuses", test_upstream_refuses);
-		CU_add_test(s, "wrk, 50 connections", test_wrk);
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
+	status = t_run_arms(names, inits, 2, clean_exit, cases,
+			    sizeof(cases) / sizeof(cases[0]));
 	t_remove_tree(dir);
-	return failed ? 1 : 0;
+	return status;
 }
