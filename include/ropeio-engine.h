@@ -235,7 +235,9 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * move), until the peer closes, an error occurs or rope_uring_recv_stop().
  *
  * On io_uring this is a multishot recv on a ring of provided buffers of
- * 16 KiB, shared by the engine's receivers: 16 at first, doubled whenever
+ * 16 KiB (on an AF_UNIX socket a single-shot recv per arrival instead:
+ * Linux 6.18's multishot recv there sometimes misses the end of the
+ * stream), shared by the engine's receivers: 16 at first, doubled whenever
  * a receive finds none free, up to two per receiver and at most 1,024
  * (16 MiB); the pool does not shrink before rope_uring_free(). A buffer
  * that comes back at least half full, when @p r has no tail room for its

@@ -125,6 +125,9 @@ struct receiver {
 		bool armed : 1;      /* a multishot recv is in flight */
 		bool cancel_sent : 1; /* its cancellation was submitted */
 		bool cancel_inflight : 1; /* ... and its CQE has not arrived */
+		bool kind_known : 1; /* single is set (at the first arm) */
+		bool single : 1;     /* an AF_UNIX socket: single-shot recvs
+					instead (uring-ring-recv.c says why) */
 	} multishot;
 };
 
