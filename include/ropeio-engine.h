@@ -239,7 +239,10 @@ ROPEIO_EXPORT int rope_uring_run(struct rope_uring *u, unsigned wait_nr);
  * Linux 6.18's multishot recv there sometimes misses the end of the
  * stream), shared by the engine's receivers: 16 at first, doubled whenever
  * a receive finds none free, up to two per receiver and at most 1,024
- * (16 MiB); the pool does not shrink before rope_uring_free(). A buffer
+ * (16 MiB). When receivers leave and the pool is over four buffers per
+ * receiver, it goes back to two per receiver (16 at least): the buffers
+ * beyond that are freed as receives hand them back (one per arrival; the
+ * kernel's ring cannot be asked to return the ones it holds). A buffer
  * that comes back at least half full, when @p r has no tail room for its
  * bytes, becomes a chunk of @p r as it is, with no copy, and a fresh
  * buffer takes its place; any other fill is copied into the rope's tail

@@ -300,7 +300,13 @@ struct rope_uring {
 	size_t by_file_n;            /* a power of two, or 0 */
 	unsigned long closes_seen;
 	struct rbuf *bufs;
-	unsigned nbuf;               /* ids in use: the pool grows */
+	unsigned nbuf;               /* ids in use: the pool grows with
+					receivers that find it empty, and
+					shrinks when receivers leave */
+	unsigned nbuf_high;          /* ids that may still hold a chunk or
+					sit in the ring: those from nbuf on
+					are freed as the kernel gives them
+					back (uring-ring-recv.c) */
 	unsigned added;              /* buffers added since the last advance */
 	bool recv_nobufs;            /* a receive found no buffer */
 	struct rope_chunk *plain_chunk;  /* plain reads' overflow, or NULL */

@@ -287,7 +287,8 @@ recv_stats_fill(const struct rope_uring *u, const struct receiver *rc,
 	st->held = rc->held_bytes + (uint64_t)rc->n * RECV_BUFSZ;
 	st->completions = rc->completions;
 	st->nobufs = rc->nobufs;
-	st->pool = (uint64_t)u->nbuf * RECV_BUFSZ;
+	for (unsigned bid = 0; u->bufs && bid < u->nbuf_high; bid++)
+		st->pool += u->bufs[bid].chunk ? RECV_BUFSZ : 0;
 	st->flags = (rc->user_paused ? ROPE_URING_RECV_PAUSED : 0) |
 		    (rc->limit && rope_size(rc->r) >= rc->limit ?
 		     ROPE_URING_RECV_LIMITED : 0) |

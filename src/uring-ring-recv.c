@@ -23,17 +23,37 @@ ring_add(struct rope_uring *u, unsigned bid)
 	b->in_ring = true;
 }
 
-/* Put every empty buffer id back, with a fresh chunk where needed, and
- * publish them with one tail update; returns how many are in the ring. */
+/* A buffer id the pool no longer uses, back from the kernel with its bytes
+ * gone: nothing of it is left to free. */
+static bool
+retired_and_free(const struct rbuf *b)
+{
+	return !b->in_ring && !b->len && !b->chunk;
+}
+
+/*
+ * Put every empty buffer id back, with a fresh chunk where needed, and
+ * publish them with one tail update; returns how many are in the ring.
+ *
+ * Ids from u->nbuf on were given up by a shrink: the ring still holds
+ * those the kernel has not taken (a buffer cannot be taken back from a
+ * provided buffer ring), so each is freed when a receive has used it and
+ * its bytes have gone to a rope, and is not put back.
+ */
 static unsigned
 pool_refill(struct rope_uring *u)
 {
 	unsigned in_ring = 0;
 
-	for (unsigned bid = 0; bid < u->nbuf; bid++) {
+	for (unsigned bid = 0; bid < u->nbuf_high; bid++) {
 		struct rbuf *b = &u->bufs[bid];
 
-		if (!b->in_ring && !b->len) {
+		if (bid >= u->nbuf) {
+			if (!b->in_ring && !b->len && b->chunk) {
+				rope__chunk_unref(b->chunk);
+				b->chunk = NULL;
+			}
+		} else if (!b->in_ring && !b->len) {
 			if (!b->chunk)
 				b->chunk = rope__chunk_new(RECV_BUFSZ);
 			if (b->chunk)
@@ -41,6 +61,9 @@ pool_refill(struct rope_uring *u)
 		}
 		in_ring += b->in_ring;
 	}
+	while (u->nbuf_high > u->nbuf &&
+	       retired_and_free(&u->bufs[u->nbuf_high - 1]))
+		u->nbuf_high--;
 	if (u->added) {
 		io_uring_buf_ring_advance(u->ring->br, (int)u->added);
 		u->added = 0;
@@ -94,7 +117,7 @@ buffers_setup(struct rope_uring *u)
 	}
 	u->ring->br = mem;
 	u->ring->br_bytes = bytes;
-	u->nbuf = RECV_NBUF_MIN;
+	u->nbuf = u->nbuf_high = RECV_NBUF_MIN;
 	io_uring_buf_ring_init(u->ring->br);
 	pool_refill(u);
 	return 0;
@@ -121,7 +144,7 @@ rope__recv_exit(struct rope_uring *u)
 		return;
 	io_uring_unregister_buf_ring(&u->ring->ring, RECV_BGID);
 	munmap(u->ring->br, u->ring->br_bytes);
-	for (unsigned bid = 0; bid < u->nbuf; bid++)
+	for (unsigned bid = 0; bid < u->nbuf_high; bid++)
 		if (u->bufs[bid].chunk)
 			rope__chunk_unref(u->bufs[bid].chunk);
 	rope__free(u->bufs, RECV_RING * sizeof(*u->bufs));
@@ -242,6 +265,7 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 {
 	struct receiver *list, *rc, *next;
 	bool has_buffer;
+	unsigned cap;
 
 	if (u->recv_plain || !u->ring->br)
 		return 0;
@@ -253,15 +277,20 @@ rope__recv_prep(struct rope_uring *u, unsigned *starved)
 		rope__receiver_deliver(u, rc);
 		u->count.recv_visits++;
 	}
+	cap = MIN(MAX(2 * u->recv_n, RECV_NBUF_MIN), RECV_RING);
 	if (u->recv_nobufs) {
 		/* A receive found the pool empty: double it, up to two
 		 * buffers per receiver. */
-		unsigned cap = MIN(MAX(2 * u->recv_n, RECV_NBUF_MIN),
-				   RECV_RING);
-
 		if (u->nbuf < cap)
 			u->nbuf = MIN(2 * u->nbuf, cap);
+		u->nbuf_high = MAX(u->nbuf_high, u->nbuf);
 		u->recv_nobufs = false;
+	} else if (u->nbuf > 2 * cap) {
+		/* Receivers left (a burst of connections is over): back to
+		 * two buffers per receiver. Growing back takes the same
+		 * doublings, so a count of receivers that moves by less than
+		 * half neither grows nor shrinks it. */
+		u->nbuf = cap;
 	}
 	/*
 	 * Arm only with a buffer to fill: otherwise the multishot would end

@@ -72,7 +72,7 @@ shared_now(const struct rope_uring *u)
 {
 	size_t n = 0;
 
-	for (unsigned bid = 0; u->bufs && bid < u->nbuf; bid++)
+	for (unsigned bid = 0; u->bufs && bid < u->nbuf_high; bid++)
 		if (u->bufs[bid].chunk)
 			n += rope__chunk_footprint(u->bufs[bid].chunk);
 	if (u->plain_chunk)

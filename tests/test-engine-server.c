@@ -1180,6 +1180,104 @@ test_engine_server_recv_pool_grows_with_receivers(void)
 	}
 }
 
+/*
+ * The pool gives back what a burst of receivers made it grow to: 300
+ * sockets grow it to two buffers each, then all but 5 are cancelled, and
+ * as the last 5 go on receiving the buffers the kernel hands back beyond
+ * the 16 the pool keeps are freed (the ring cannot be asked to give back
+ * those it holds, so it takes traffic: one buffer per arrival here). The
+ * pool used to stay at its largest until rope_uring_free().
+ */
+static void
+test_engine_server_recv_pool_shrinks_when_receivers_leave(void)
+{
+	enum { N = 300, KEPT = 5 };
+	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
+	struct rope_uring *u = t_engine();
+	struct rope_mem_stats mem;
+	struct rope *r[N];
+	struct t_received x[N];
+	int fds[N][2], rounds = 0;
+	uint64_t grown, pool, allocated_grown;
+
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
+						 fds[i]), 0);
+		r[i] = rope_new();
+		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
+						&x[i]), 0);
+	}
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int round = 1; round <= 4; round++) {
+		int heard = 0;
+
+		for (int i = 0; i < N; i++)
+			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
+		for (double end = t_now() + 10; heard < N && t_now() < end;) {
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+			heard = 0;
+			for (int i = 0; i < N; i++)
+				heard += x[i].bytes == (uint64_t)round * 18;
+		}
+		CU_ASSERT_EQUAL(heard, N);
+	}
+	grown = recv_stats(u, fds[0][0]).pool;
+	for (int i = KEPT; i < N; i++) {
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	for (int i = KEPT; i < N; i++)
+		rope_free(r[i]);
+	CU_ASSERT_EQUAL(rope_mem_stats(&mem, sizeof(mem)), 0);
+	allocated_grown = mem.allocated;
+	pool = grown;
+	while (pool > 16 * 16384u && rounds < 1000) {
+		int heard = 0;
+
+		rounds++;
+		for (int i = 0; i < KEPT; i++)
+			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
+		for (double end = t_now() + 10; heard < KEPT && t_now() < end;) {
+			CU_ASSERT(rope_uring_run(u, 0) >= 0);
+			heard = 0;
+			for (int i = 0; i < KEPT; i++)
+				heard += x[i].bytes == (uint64_t)(4 + rounds) * 18;
+		}
+		CU_ASSERT_EQUAL_FATAL(heard, KEPT);
+		for (int i = 0; i < KEPT; i++) {
+			int64_t size = (int64_t)rope_size(r[i]);
+
+			CU_ASSERT_EQUAL(rope_drain(r[i], size), size);
+		}
+		pool = recv_stats(u, fds[0][0]).pool;
+	}
+	CU_ASSERT_EQUAL(rope_mem_stats(&mem, sizeof(mem)), 0);
+	printf("  [pool %llu KiB after %d receivers, %llu KiB after %d rounds "
+	       "of %d; allocated %lld KiB less]\n",
+	       (unsigned long long)grown >> 10, N,
+	       (unsigned long long)pool >> 10, rounds, KEPT,
+	       ((long long)allocated_grown - (long long)mem.allocated) >> 10);
+	if (!t_fallback_arm) {
+		CU_ASSERT(grown >= 256 * 16384u);
+		CU_ASSERT(pool <= 16 * 16384u);
+		/* The buffers' memory went back, not only the count. */
+		CU_ASSERT(mem.allocated + (grown - pool) / 2 <= allocated_grown);
+	} else {
+		CU_ASSERT_EQUAL(grown, 0);  /* no pool: plain reads */
+	}
+	for (int i = 0; i < KEPT; i++)
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
+	rope_uring_free(u);
+	for (int i = 0; i < KEPT; i++) {
+		rope_free(r[i]);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+}
+
 static const struct t_test tests[] = {
 	{ "callback_work_starts_in_the_same_run",
 	  test_engine_server_callback_work_starts_in_the_same_run },
@@ -1197,6 +1295,8 @@ static const struct t_test tests[] = {
 	{ "recv_pause_and_resume", test_engine_server_recv_pause_and_resume },
 	{ "recv_pool_grows_with_receivers",
 	  test_engine_server_recv_pool_grows_with_receivers },
+	{ "recv_pool_shrinks_when_receivers_leave",
+	  test_engine_server_recv_pool_shrinks_when_receivers_leave },
 	{ "recv_stats_held_while_exported",
 	  test_engine_server_recv_stats_held_while_exported },
 	{ "recv_stats_report", test_engine_server_recv_stats_report },
