@@ -283,6 +283,23 @@ test_engine_server_send_and_receive_on_one_socket(void)
 	close(fds[1]);
 }
 
+/* @n socket pairs, each received into a rope of its own by @u, and a
+ * run that arms the receives. */
+static void
+receivers_start(struct rope_uring *u, int n, int fds[][2],
+		     struct rope **r, struct t_received *x)
+{
+	memset(x, 0, (size_t)n * sizeof(*x));
+	for (int i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
+						 fds[i]), 0);
+		r[i] = rope_new();
+		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
+						&x[i]), 0);
+	}
+	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+}
+
 /* No cap on receivers: 100 open connections (a keep-alive server's),
  * each with a few bytes to give, the oldest included. */
 static void
@@ -294,14 +311,7 @@ test_engine_server_hundred_receivers(void)
 	struct t_received x[N];
 	int fds[N][2], ended = 0, heard = 0;
 
-	memset(x, 0, sizeof(x));
-	for (int i = 0; i < N; i++) {
-		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
-						 fds[i]), 0);
-		r[i] = rope_new();
-		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
-						&x[i]), 0);
-	}
+	receivers_start(u, N, fds, r, x);
 	for (int i = 0; i < N; i++) {
 		char msg[16];
 		int n = snprintf(msg, sizeof(msg), "client %d", i);
@@ -855,6 +865,21 @@ recv_stats(struct rope_uring *u, int fd)
 	return st;
 }
 
+/* Cancel the receives of the first @n socket pairs, free @u, their ropes
+ * and the sockets. */
+static void
+receivers_end(struct rope_uring *u, int n, int fds[][2], struct rope **r)
+{
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
+	rope_uring_free(u);
+	for (int i = 0; i < n; i++) {
+		rope_free(r[i]);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+}
+
 /*
  * The report: bytes received equal bytes sent and were either adopted or
  * copied (io_uring) or read straight into the rope (the fallback); the
@@ -1109,14 +1134,28 @@ test_engine_server_recv_memory_many_connections(void)
 	printf("  [%d x %zu B: %.2fx of the bytes counted, beside a pool of "
 	       "%zu KiB]\n", N, each, (double)(used - pool) / (N * each),
 	       pool >> 10);
-	for (int i = 0; i < N; i++)
-		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
-	rope_uring_free(u);
-	for (int i = 0; i < N; i++) {
-		rope_free(r[i]);
-		close(fds[i][0]);
-		close(fds[i][1]);
+	receivers_end(u, N, fds, r);
+}
+
+/* A keep-alive request on each of the first @n sockets, then run @u until
+ * all of them are heard (@round requests in all on each) or 10 s passed;
+ * returns how many were heard. */
+static int
+pool_round(struct rope_uring *u, int n, int fds[][2],
+	   const struct t_received *x, int round)
+{
+	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
+	int heard = 0;
+
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
+	for (double end = t_now() + 10; heard < n && t_now() < end;) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		heard = 0;
+		for (int i = 0; i < n; i++)
+			heard += x[i].bytes == (uint64_t)round * 18;
 	}
+	return heard;
 }
 
 /*
@@ -1129,35 +1168,17 @@ static void
 test_engine_server_recv_pool_grows_with_receivers(void)
 {
 	enum { N = 300, ROUNDS = 8 };
-	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
 	struct rope_uring *u = t_engine();
 	struct rope *r[N];
 	struct t_received x[N];
 	int fds[N][2];
 	uint64_t nobufs_late = 0;
 
-	memset(x, 0, sizeof(x));
-	for (int i = 0; i < N; i++) {
-		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
-						 fds[i]), 0);
-		r[i] = rope_new();
-		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
-						&x[i]), 0);
-	}
-	CU_ASSERT(rope_uring_run(u, 0) >= 0);
+	receivers_start(u, N, fds, r, x);
 	for (int round = 1; round <= ROUNDS; round++) {
 		uint64_t nobufs = 0;
-		int heard = 0;
 
-		for (int i = 0; i < N; i++)
-			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
-		for (double end = t_now() + 10; heard < N && t_now() < end;) {
-			CU_ASSERT(rope_uring_run(u, 0) >= 0);
-			heard = 0;
-			for (int i = 0; i < N; i++)
-				heard += x[i].bytes == (uint64_t)round * 18;
-		}
-		CU_ASSERT_EQUAL(heard, N);
+		CU_ASSERT_EQUAL(pool_round(u, N, fds, x, round), N);
 		for (int i = 0; i < N; i++)
 			nobufs += recv_stats(u, fds[i][0]).nobufs;
 		if (round == ROUNDS / 2)
@@ -1170,14 +1191,7 @@ test_engine_server_recv_pool_grows_with_receivers(void)
 	CU_ASSERT(recv_stats(u, fds[0][0]).pool <= 2 * N * 16384u);
 	printf("  [-ENOBUFS in the last %d rounds: %llu]\n", ROUNDS / 2,
 	       (unsigned long long)nobufs_late);
-	for (int i = 0; i < N; i++)
-		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
-	rope_uring_free(u);
-	for (int i = 0; i < N; i++) {
-		rope_free(r[i]);
-		close(fds[i][0]);
-		close(fds[i][1]);
-	}
+	receivers_end(u, N, fds, r);
 }
 
 /*
@@ -1191,8 +1205,7 @@ test_engine_server_recv_pool_grows_with_receivers(void)
 static void
 test_engine_server_recv_pool_shrinks_when_receivers_leave(void)
 {
-	enum { N = 300, KEPT = 5 };
-	static const char msg[] = "GET / HTTP/1.1\r\n\r\n";
+	enum { N = 300, KEPT = 5, GROW_ROUNDS = 4 };
 	struct rope_uring *u = t_engine();
 	struct rope_mem_stats mem;
 	struct rope *r[N];
@@ -1200,28 +1213,9 @@ test_engine_server_recv_pool_shrinks_when_receivers_leave(void)
 	int fds[N][2], rounds = 0;
 	uint64_t grown, pool, allocated_grown;
 
-	memset(x, 0, sizeof(x));
-	for (int i = 0; i < N; i++) {
-		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0,
-						 fds[i]), 0);
-		r[i] = rope_new();
-		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[i][0], r[i], t_on_recv,
-						&x[i]), 0);
-	}
-	CU_ASSERT(rope_uring_run(u, 0) >= 0);
-	for (int round = 1; round <= 4; round++) {
-		int heard = 0;
-
-		for (int i = 0; i < N; i++)
-			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
-		for (double end = t_now() + 10; heard < N && t_now() < end;) {
-			CU_ASSERT(rope_uring_run(u, 0) >= 0);
-			heard = 0;
-			for (int i = 0; i < N; i++)
-				heard += x[i].bytes == (uint64_t)round * 18;
-		}
-		CU_ASSERT_EQUAL(heard, N);
-	}
+	receivers_start(u, N, fds, r, x);
+	for (int round = 1; round <= GROW_ROUNDS; round++)
+		CU_ASSERT_EQUAL(pool_round(u, N, fds, x, round), N);
 	grown = recv_stats(u, fds[0][0]).pool;
 	for (int i = KEPT; i < N; i++) {
 		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
@@ -1235,18 +1229,9 @@ test_engine_server_recv_pool_shrinks_when_receivers_leave(void)
 	allocated_grown = mem.allocated;
 	pool = grown;
 	while (pool > 16 * 16384u && rounds < 1000) {
-		int heard = 0;
-
 		rounds++;
-		for (int i = 0; i < KEPT; i++)
-			CU_ASSERT_EQUAL(write(fds[i][1], msg, 18), 18);
-		for (double end = t_now() + 10; heard < KEPT && t_now() < end;) {
-			CU_ASSERT(rope_uring_run(u, 0) >= 0);
-			heard = 0;
-			for (int i = 0; i < KEPT; i++)
-				heard += x[i].bytes == (uint64_t)(4 + rounds) * 18;
-		}
-		CU_ASSERT_EQUAL_FATAL(heard, KEPT);
+		CU_ASSERT_EQUAL_FATAL(pool_round(u, KEPT, fds, x,
+						 GROW_ROUNDS + rounds), KEPT);
 		for (int i = 0; i < KEPT; i++) {
 			int64_t size = (int64_t)rope_size(r[i]);
 
@@ -1268,14 +1253,7 @@ test_engine_server_recv_pool_shrinks_when_receivers_leave(void)
 	} else {
 		CU_ASSERT_EQUAL(grown, 0);  /* no pool: plain reads */
 	}
-	for (int i = 0; i < KEPT; i++)
-		CU_ASSERT_EQUAL(rope_uring_cancel(u, fds[i][0]), 0);
-	rope_uring_free(u);
-	for (int i = 0; i < KEPT; i++) {
-		rope_free(r[i]);
-		close(fds[i][0]);
-		close(fds[i][1]);
-	}
+	receivers_end(u, KEPT, fds, r);
 }
 
 static const struct t_test tests[] = {
