@@ -84,11 +84,15 @@ struct rope_uring_zc_stats {
  *   and IORING_OP_SENDMSG: without them, the fallback above;
  * - IORING_SETUP_COOP_TASKRUN (5.19): without it (setup says -EINVAL), a
  *   ring without it, which the kernel interrupts for its completions;
- * - provided buffer rings (5.19) and multishot recv (6.0): without either
- *   (registration fails, or the first multishot recv ends -EINVAL),
+ * - provided buffer rings (5.19): without them (registration fails),
  *   receives are epoll(7) and readv(2) on the ring backend, as in the
  *   fallback, with a multishot poll of that epoll set on the ring, so
- *   that rope_uring_fd() wakes for their bytes;
+ *   that rope_uring_fd() wakes for their bytes (and made readable at the
+ *   end of a run that left bytes in a socket);
+ * - multishot recv (6.0): without it (a multishot recv ends -EINVAL and a
+ *   single-shot one on the same socket then works), every receive is a
+ *   single-shot recv per arrival, as on AF_UNIX sockets on any kernel; a
+ *   socket refused both ways ends its receive with -EINVAL alone;
  * - IORING_OP_SPLICE (5.7), for file ranges sent to blocking sockets
  *   (and by rope_uring_job_prep()): without it
  *   (the first splice ends -EINVAL), their mapped bytes by SENDMSG;

@@ -126,8 +126,11 @@ struct receiver {
 		bool cancel_sent : 1; /* its cancellation was submitted */
 		bool cancel_inflight : 1; /* ... and its CQE has not arrived */
 		bool kind_known : 1; /* single is set (at the first arm) */
-		bool single : 1;     /* an AF_UNIX socket: single-shot recvs
-					instead (uring-ring-recv.c says why) */
+		bool single : 1;     /* single-shot recvs instead: an AF_UNIX
+					socket, or a kernel without multishot
+					recv (uring-ring-recv.c says why) */
+		bool probing : 1;    /* its multishot was refused: does a
+					single-shot recv work on it? */
 	} multishot;
 };
 
@@ -442,7 +445,6 @@ void rope__recv_stop_all(struct rope_uring *u);
 unsigned rope__recv_plain_visit(struct rope_uring *u);
 /* From now on every receive of @u is plain reads: the kernel has buffer
  * rings but no multishot recv. */
-void rope__recv_go_plain(struct rope_uring *u);
 void rope__recv_abandon(struct rope_uring *u);
 /* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
  * (no more data will come) or is stopped (its multishot is to be

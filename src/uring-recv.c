@@ -4,7 +4,9 @@
  * statistics, the shared buffer pool's bookkeeping, and plain reads. The
  * ring backend's part (the provided buffer ring, multishot recvs, their
  * CQEs) is in uring-ring-recv.c. With io_uring: a provided buffer ring and
- * one multishot recv per socket. Every buffer is an owned rope chunk.
+ * one multishot recv per socket (single-shot recvs, one per arrival, on
+ * AF_UNIX sockets and kernels without multishot recv). Every buffer is an
+ * owned rope chunk.
  * When one comes back at least half full and the rope has no room for its
  * bytes, the chunk itself
  * is appended to the rope (no copy) and a fresh chunk takes its buffer id
@@ -18,7 +20,9 @@
  * the sockets late in each round waited for many rounds (a keep-alive
  * server's p99 at 500 connections was 0.5 to 0.9 s). So a round that saw
  * -ENOBUFS doubles the pool, up to two buffers per receiver and at most
- * RECV_RING; it does not shrink before the engine is freed.
+ * RECV_RING. When receivers leave and it is over four per receiver, it
+ * goes back to two: the ids beyond are freed as the kernel hands them back
+ * (uring-ring-recv.c, pool_refill()).
  *
  * Each buffer id is either in the ring, or holding received bytes that wait
  * in their socket's FIFO until the rope accepts them, or empty and due for
@@ -640,12 +644,6 @@ rope__recv_abandon(struct rope_uring *u)
 /* ------------------------------------------------------------------------ */
 /* Plain reads: the fallback, and kernels without provided buffer rings     */
 /* ------------------------------------------------------------------------ */
-
-void
-rope__recv_go_plain(struct rope_uring *u)
-{
-	u->recv_plain = true;
-}
 
 /*
  * One read for @rc: into its rope's tail room, then into the engine's

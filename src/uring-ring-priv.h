@@ -32,6 +32,10 @@ struct rope__ring {
 	size_t br_bytes;
 	unsigned recv_kernel;        /* receivers with a multishot or its
 					cancellation in the kernel's hands */
+	bool no_multishot;           /* a multishot recv was refused and a
+					single-shot one then worked on the
+					same socket (5.19): single-shot
+					recvs for every receiver */
 };
 
 #define URING_TAG_MASK 3u

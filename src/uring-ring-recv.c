@@ -2,8 +2,9 @@
 /*
  * The ring backend's receiving (see uring-recv.c for the whole design): the
  * provided buffer ring every receiving socket shares, one multishot recv
- * per socket, their cancellations and CQEs. The buffers' bookkeeping and
- * the receivers themselves are the core's (uring-recv.c).
+ * per socket (or single-shot recvs: socket_is_local()), their
+ * cancellations and CQEs. The buffers' bookkeeping and the receivers
+ * themselves are the core's (uring-recv.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -185,7 +186,8 @@ receiver_arm(struct rope_uring *u, struct receiver *rc)
 	bool was;
 
 	if (!rc->multishot.kind_known) {
-		rc->multishot.single = socket_is_local(rc->fd);
+		rc->multishot.single = u->ring->no_multishot ||
+				       socket_is_local(rc->fd);
 		rc->multishot.kind_known = true;
 	}
 	rope__ring_room(u, 1);
@@ -366,13 +368,27 @@ rope__recv_reap(struct rope_uring *u, const struct io_uring_cqe *cqe)
 			rc->completions++;
 		}
 	}
-	/* A kernel with provided buffer rings but no multishot recv (5.19)
-	 * refuses every one with -EINVAL: receive with plain reads. */
-	if (cqe->res == -EINVAL && !rc->completions && !rc->stopping) {
+	/*
+	 * A kernel with provided buffer rings but no multishot recv (5.19)
+	 * refuses every one with -EINVAL. So may a socket that cannot be
+	 * read (an AF_UNIX one never connected), on any kernel: this
+	 * receiver tries a single-shot recv next, and only when that one
+	 * works are all receivers given single-shot recvs; when it is
+	 * refused too, the receive ends with -EINVAL. (It used to switch the
+	 * whole engine to plain reads, stranding the bytes of receives
+	 * already in the kernel.)
+	 */
+	if (cqe->res == -EINVAL && !rc->completions && !rc->stopping &&
+	    !rc->multishot.single) {
 		rc->multishot.armed = false;
+		rc->multishot.single = true;
+		rc->multishot.probing = true;
 		kernel_count(u, rc, was);
-		rope__recv_go_plain(u);
 		return true;
+	}
+	if (rc->multishot.probing && cqe->res >= 0) {
+		rc->multishot.probing = false;
+		u->ring->no_multishot = true;
 	}
 	if (cqe->res == -ENOBUFS) {
 		rc->nobufs++;

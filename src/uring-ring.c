@@ -174,12 +174,12 @@ watch_tag(struct rope_uring *u)
 }
 
 /*
- * Receives by plain reads (a kernel without provided buffer rings or
- * multishot recv) wait in the watch set (uring-watch.c), not in the ring:
- * a multishot poll of that epoll instance makes its readiness a CQE, so
- * that the eventfd rope_uring_fd() is is signalled for a peer's bytes as
- * for any completion. Without it an epoll loop on rope_uring_fd() slept
- * through them.
+ * Receives by plain reads (a kernel without provided buffer rings) wait in
+ * the watch set (uring-watch.c), not in the ring: a multishot poll of that
+ * epoll instance makes its readiness a CQE, so that the eventfd
+ * rope_uring_fd() is is signalled for a peer's bytes as for any
+ * completion. Without it an epoll loop on rope_uring_fd() slept through
+ * them. Bytes a run leaves behind: ring_watch_pending().
  */
 static void
 ring_watch_arm(struct rope_uring *u)
@@ -400,6 +400,29 @@ ring_settle(struct rope_uring *u, unsigned *called)
 	return u->stats.recv_bytes == before;
 }
 
+/*
+ * A plain receive reads its socket once a round (at most RECV_PLAIN_MAX),
+ * and bytes a run leaves there bring no new wake-up: the watch set's
+ * multishot poll does not fire for them, and an epoll loop on
+ * rope_uring_fd() slept with bytes to read (a TCP peer's last 120 KiB of
+ * 1 MiB, for 5 s, in test-engine-features). The set is level-triggered:
+ * when it still reports a reader at the end of a run, the eventfd says so
+ * (the readers found are marked for the next run).
+ */
+static void
+ring_watch_pending(struct rope_uring *u)
+{
+	struct rope__watch_seen seen;
+	uint64_t one = 1;
+	int saved = errno;
+
+	if (!u->recv_plain || u->notify_fd < 0 || !u->watch.watching)
+		return;
+	if (rope__watch_wait(u, 0, &seen) > 0 && seen.readers &&
+	    write(u->notify_fd, &one, sizeof(one)) < 0)
+		errno = saved;  /* EAGAIN: it is readable already */
+}
+
 /* Rounds of prepare, callbacks, submit and reap, until @wait_nr callbacks
  * ran (counted in *@called_out), nothing can progress, or a wake-up. */
 static int
@@ -483,6 +506,8 @@ again:
 	if (ret >= 0 && !ring_settle(u, &called))
 		goto again;
 	ring_deadline_arm(u);
+	if (ret >= 0)
+		ring_watch_pending(u);
 	*called_out = called;
 	return ret;
 }

@@ -40,13 +40,23 @@ struct cut {
 };
 static struct cut *cuts;
 
+/* Does @rule's opcode name @sqe? */
+static bool
+rule_matches(const struct t_ring_rule *rule, const struct io_uring_sqe *sqe)
+{
+	if (rule->opcode == T_RING_OP_RECV_MULTISHOT)
+		return sqe->opcode == IORING_OP_RECV &&
+		       (sqe->ioprio & IORING_RECV_MULTISHOT);
+	return rule->opcode == -1 || rule->opcode == sqe->opcode;
+}
+
 static const struct t_ring_rule *
-decide(int opcode)
+decide(const struct io_uring_sqe *sqe)
 {
 	const struct t_ring_rule *hit = NULL;
 
 	for (size_t i = 0; i < nplan; i++) {
-		if (plan[i].opcode != -1 && plan[i].opcode != opcode)
+		if (!rule_matches(&plan[i], sqe))
 			continue;
 		if (t_fault_window(seen[i]++, plan[i].skip, plan[i].count,
 				   plan[i].every) && !hit)
@@ -163,7 +173,7 @@ t_ring_rewrite(struct io_uring *ring)
 			cancel_next = false;
 			continue;
 		}
-		f = decide(sqe->opcode);
+		f = decide(sqe);
 		if (!f)
 			continue;
 		if (f->res < 0) {

@@ -6,7 +6,8 @@
  * Fault injection for io_uring, through the library's seam (rope__uring in
  * uring-priv.h). The ring stays real: faults are made by the kernel.
  *
- * SQE rules match the SQEs about to be submitted by opcode (or -1: any),
+ * SQE rules match the SQEs about to be submitted by opcode (or -1: any;
+ * or T_RING_OP_RECV_MULTISHOT: multishot recvs only, not single-shot ones),
  * let @skip through and hit the next @count, or one in @every of them
  * (counted as in fault.h):
  *
@@ -29,6 +30,9 @@
 #include <liburing.h>
 
 #include "fault.h"
+
+/* Not an io_uring opcode: a rule for multishot recvs alone. */
+#define T_RING_OP_RECV_MULTISHOT 0x10000
 
 struct t_ring_rule {
 	int opcode;
