@@ -377,6 +377,20 @@ test_engine_recv_small_messages_share_chunks(void)
 	close(fds[0]);
 }
 
+/* Run @u, waiting on rope_uring_fd(), until *@done or 2 s passed: a
+ * receive that never ends fails the test instead of hanging it. */
+static void
+run_until(struct rope_uring *u, const bool *done)
+{
+	struct pollfd p = { .fd = rope_uring_fd(u), .events = POLLIN };
+
+	for (double until = t_now() + 2; !*done && t_now() < until;) {
+		CU_ASSERT(rope_uring_run(u, 0) >= 0);
+		if (!*done)
+			poll(&p, 1, 50);
+	}
+}
+
 /*
  * The end of the stream on a Unix socket whose peer closes while bytes are
  * still arriving. Kernel 6.18's multishot recv misses it now and then on
@@ -402,15 +416,12 @@ test_engine_recv_unix_end_of_stream(void)
 		struct t_source src = { .len = len, .max_piece = 1000,
 					.data = data };
 		struct t_received x = { 0 };
-		struct pollfd p;
 		int fds[2], status = -1;
-		double until;
 		pid_t pid;
 
 		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds),
 				      0);
 		CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
-		p = (struct pollfd){ .fd = rope_uring_fd(u), .events = POLLIN };
 		pid = fork();
 		CU_ASSERT_FATAL(pid >= 0);
 		if (pid == 0) {
@@ -420,12 +431,7 @@ test_engine_recv_unix_end_of_stream(void)
 			_exit(0);
 		}
 		close(fds[1]);
-		until = t_now() + 2;
-		while (!x.ended && t_now() < until) {
-			CU_ASSERT(rope_uring_run(u, 0) >= 0);
-			if (!x.ended)
-				poll(&p, 1, 50);
-		}
+		run_until(u, &x.ended);
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		lost += !x.ended;
@@ -438,6 +444,46 @@ test_engine_recv_unix_end_of_stream(void)
 	}
 	CU_ASSERT_EQUAL(lost, 0);
 	free(data);
+}
+
+/*
+ * A receive on a socket that cannot be read (an AF_UNIX one never
+ * connected: recv says -EINVAL) ends with that error alone. On io_uring
+ * the first refused recv once switched the whole engine to plain reads,
+ * and a receive already running on another socket stopped getting bytes.
+ */
+static void
+test_engine_recv_refused_socket_ends_alone(void)
+{
+	struct rope_uring *u = t_engine();
+	struct rope *r = rope_new(), *bad_r = rope_new();
+	struct t_received x = { 0 }, bad = { 0 };
+	int fds[2], lone = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(lone >= 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, fds[0], r, t_on_recv, &x), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "before", 6), 6);
+	for (int i = 0; i < 100 && x.bytes < 6; i++)
+		CU_ASSERT(rope_uring_run(u, 1) >= 0);
+	CU_ASSERT_EQUAL(rope_uring_recv(u, lone, bad_r, t_on_recv, &bad), 0);
+	run_until(u, &bad.ended);
+	CU_ASSERT(bad.ended);
+	CU_ASSERT(bad.end < 0);
+	CU_ASSERT_EQUAL(bad.bytes, 0);
+	/* The other receive goes on, in order, to its end. */
+	CU_ASSERT_EQUAL(write(fds[1], " after", 6), 6);
+	close(fds[1]);
+	run_until(u, &x.ended);
+	CU_ASSERT(x.ended);
+	CU_ASSERT_EQUAL(x.end, 0);
+	CU_ASSERT(t_equals(r, "before after", 12));
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+	rope_free(r);
+	rope_free(bad_r);
+	close(fds[0]);
+	close(lone);
 }
 
 static void
@@ -596,6 +642,7 @@ static const struct t_test tests[] = {
 	{ "free_completes_pending", test_engine_free_completes_pending },
 	{ "peer_closed", test_engine_peer_closed },
 	{ "recv_connection_reset", test_engine_recv_connection_reset },
+	{ "recv_refused_socket_ends_alone", test_engine_recv_refused_socket_ends_alone },
 	{ "recv_several_mib", test_engine_recv_several_mib },
 	{ "recv_small_messages_share_chunks", test_engine_recv_small_messages_share_chunks },
 	{ "recv_unix_end_of_stream", test_engine_recv_unix_end_of_stream },
