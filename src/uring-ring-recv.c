@@ -195,8 +195,11 @@ receiver_arm(struct rope_uring *u, struct receiver *rc)
 
 	if (!sqe)
 		return false;
+	/* Length 0 means "the whole buffer" only from 6.0 on, with multishot
+	 * recv: before, a single-shot recv read 0 bytes and looked like the
+	 * end of the stream. The kernel cuts the length to the buffer's. */
 	if (rc->multishot.single)
-		io_uring_prep_recv(sqe, rc->fd, NULL, 0, 0);
+		io_uring_prep_recv(sqe, rc->fd, NULL, RECV_BUFSZ, 0);
 	else
 		io_uring_prep_recv_multishot(sqe, rc->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;

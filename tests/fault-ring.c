@@ -28,6 +28,7 @@ static int setup_err, register_err;
 static unsigned cq_max;  /* 0: any CQ size */
 static unsigned refused_setup_flags;  /* setup flags answered -EINVAL */
 static int probe_hide = -2;  /* an opcode the probe denies; -1: no probe */
+static bool old_select_len;  /* buffer select with length 0 reads 0 bytes */
 static struct { unsigned skip, count, seen; int err; } submit_fault;
 static struct { unsigned count, seen; int err; } refuse_fault;
 static struct { unsigned skip, count, every, seen; } sqe_fault;
@@ -173,6 +174,15 @@ t_ring_rewrite(struct io_uring *ring)
 			cancel_next = false;
 			continue;
 		}
+		if (old_select_len && sqe->opcode == IORING_OP_RECV &&
+		    (sqe->flags & IOSQE_BUFFER_SELECT) && sqe->len == 0 &&
+		    !(sqe->ioprio & IORING_RECV_MULTISHOT)) {
+			/* A recv of 0 bytes returns 0 (on TCP at once, with
+			 * nothing queued: as the end of the stream would). */
+			make_nop(sqe, 0);
+			hits++;
+			continue;
+		}
 		f = decide(sqe);
 		if (!f)
 			continue;
@@ -301,6 +311,13 @@ t_ring_refuse_setup_flags(unsigned flags)
 }
 
 void
+t_ring_old_select_len(void)
+{
+	old_select_len = true;
+	rope__uring_set(&faulty);
+}
+
+void
 t_ring_probe_hides(int opcode)
 {
 	probe_hide = opcode;
@@ -353,6 +370,7 @@ t_ring_faults_off(void)
 	refused_setup_flags = 0;
 	cq_max = 0;
 	probe_hide = -2;
+	old_select_len = false;
 	memset(&submit_fault, 0, sizeof(submit_fault));
 	memset(&sqe_fault, 0, sizeof(sqe_fault));
 	memset(&refuse_fault, 0, sizeof(refuse_fault));

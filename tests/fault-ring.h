@@ -60,6 +60,11 @@ void t_ring_refuse_setup_flags(unsigned flags);
  * fails (NULL). */
 void t_ring_probe_hides(int opcode);
 
+/* A single-shot recv with buffer select and length 0 reads 0 bytes and
+ * returns 0, as before 6.0, where length 0 did not yet mean "the whole
+ * buffer". */
+void t_ring_old_select_len(void);
+
 /* io_uring_register_buf_ring() fails with @err (< 0). */
 void t_ring_fail_register(int err);
 
