@@ -443,8 +443,6 @@ void rope__recv_stop_all(struct rope_uring *u);
  * every round (the rope may take bytes again with no call to say so).
  * Returns how many read bytes or ended. */
 unsigned rope__recv_plain_visit(struct rope_uring *u);
-/* From now on every receive of @u is plain reads: the kernel has buffer
- * rings but no multishot recv. */
 void rope__recv_abandon(struct rope_uring *u);
 /* For the ring backend's receiving (uring-ring-recv.c): a receiver ends
  * (no more data will come) or is stopped (its multishot is to be

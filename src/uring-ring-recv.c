@@ -49,11 +49,11 @@ pool_refill(struct rope_uring *u)
 	for (unsigned bid = 0; bid < u->nbuf_high; bid++) {
 		struct rbuf *b = &u->bufs[bid];
 
-		if (bid >= u->nbuf) {
-			if (!b->in_ring && !b->len && b->chunk) {
+		if (!b->in_ring && !b->len && bid >= u->nbuf) {
+			/* Retired by a shrink, and back: free it. */
+			if (b->chunk)
 				rope__chunk_unref(b->chunk);
-				b->chunk = NULL;
-			}
+			b->chunk = NULL;
 		} else if (!b->in_ring && !b->len) {
 			if (!b->chunk)
 				b->chunk = rope__chunk_new(RECV_BUFSZ);
@@ -160,10 +160,9 @@ rope__recv_exit(struct rope_uring *u)
  * the last bytes, finds the queue empty, and waits for a wake-up the close
  * has already given: the end of the stream never comes (no CQE; seen in
  * 1 % to 57 % of the rounds of a bare liburing program, more on a busy
- * machine).
- * TCP's multishot recv, and a single-shot recv on AF_UNIX, never missed it
- * in the same rounds. A single-shot recv costs an SQE per arrival, which
- * a local socket can spare.
+ * machine). TCP's multishot recv, and a single-shot recv on AF_UNIX, never
+ * missed it in the same rounds. A single-shot recv costs an SQE per
+ * arrival, which a local socket can spare.
  */
 static bool
 socket_is_local(int fd)
