@@ -38,6 +38,22 @@ loop_until(struct rope_uring *u, const uint64_t *bytes, uint64_t want)
 	}
 }
 
+/* End the receives on @a and @b (-1: none) with rope_uring_close(),
+ * closing them, run until nothing is pending, and free @u. */
+static void
+close_and_free(struct rope_uring *u, int a, int b)
+{
+	CU_ASSERT_EQUAL(rope_uring_close(u, a, ROPE_URING_CLOSE_FD, NULL, NULL),
+			0);
+	if (b >= 0)
+		CU_ASSERT_EQUAL(rope_uring_close(u, b, ROPE_URING_CLOSE_FD,
+						 NULL, NULL), 0);
+	while (rope_uring_pending(u) && rope_uring_run(u, 1) > 0)
+		;
+	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
+	rope_uring_free(u);
+}
+
 /* ------------------------------------------------------------------------ */
 /* A rope at its limit, drained by its own callback                         */
 /* ------------------------------------------------------------------------ */
@@ -79,12 +95,7 @@ test_watch_limit_drained_by_its_callback(void)
 	CU_ASSERT_EQUAL(write(sv[1], buf, sizeof(buf)), (ssize_t)sizeof(buf));
 	loop_until(u, &d.x.bytes, 200);
 	CU_ASSERT_EQUAL(d.x.bytes, 200);
-	CU_ASSERT_EQUAL(rope_uring_close(u, sv[0], ROPE_URING_CLOSE_FD, NULL,
-					 NULL), 0);
-	while (rope_uring_pending(u) && rope_uring_run(u, 1) > 0)
-		;
-	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
-	rope_uring_free(u);
+	close_and_free(u, sv[0], -1);
 	rope_free(d.r);
 	close(sv[1]);
 }
@@ -143,14 +154,7 @@ test_watch_export_released_by_a_callback(void)
 	CU_ASSERT(rl.released);
 	CU_ASSERT_EQUAL(xa.bytes, 4);
 	CU_ASSERT(t_equals(a, "hdraaaa", 7));
-	CU_ASSERT_EQUAL(rope_uring_close(u, sa[0], ROPE_URING_CLOSE_FD, NULL,
-					 NULL), 0);
-	CU_ASSERT_EQUAL(rope_uring_close(u, sb[0], ROPE_URING_CLOSE_FD, NULL,
-					 NULL), 0);
-	while (rope_uring_pending(u) && rope_uring_run(u, 1) > 0)
-		;
-	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
-	rope_uring_free(u);
+	close_and_free(u, sa[0], sb[0]);
 	rope_free(a);
 	rope_free(b);
 	close(sa[1]);
@@ -213,12 +217,7 @@ test_watch_stopped_then_closed_with_a_dup_alive(void)
 	loop_until(u, &xn.bytes, 3);
 	CU_ASSERT_EQUAL(xn.bytes, 3);
 	CU_ASSERT(t_equals(new_r, "new", 3));
-	CU_ASSERT_EQUAL(rope_uring_close(u, sb[0], ROPE_URING_CLOSE_FD, NULL,
-					 NULL), 0);
-	while (rope_uring_pending(u) && rope_uring_run(u, 1) > 0)
-		;
-	CU_ASSERT_EQUAL(rope_uring_pending(u), 0);
-	rope_uring_free(u);
+	close_and_free(u, sb[0], -1);
 	rope_free(old_r);
 	rope_free(new_r);
 	close(dup_fd);

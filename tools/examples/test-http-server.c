@@ -379,7 +379,6 @@ main(int argc, char **argv)
 	};
 	size_t narms = sizeof(arms) / sizeof(arms[0]);
 	struct rlimit rl;
-	unsigned failed;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s SERVER [CURL [NAME]]\n", argv[0]);
@@ -416,10 +415,5 @@ main(int argc, char **argv)
 		CU_add_test(s, "curl", test_curl);
 		CU_add_test(s, "large body, exit", arms[i].large);
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_run_registered();
 }

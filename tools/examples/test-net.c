@@ -201,12 +201,23 @@ t_make_root(char *dir, char *root, size_t root_size,
 }
 
 int
+t_run_registered(void)
+{
+	unsigned failed;
+
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() +
+		 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
+
+int
 t_run_arms(const char *const names[], int (*const inits[])(void),
 	   size_t narms, int (*clean)(void), const struct t_case *cases,
 	   size_t n)
 {
-	unsigned failed;
-
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	for (size_t i = 0; i < narms; i++) {
@@ -215,10 +226,5 @@ t_run_arms(const char *const names[], int (*const inits[])(void),
 		for (size_t k = 0; k < n; k++)
 			CU_add_test(s, cases[k].name, cases[k].fn);
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return t_run_registered();
 }

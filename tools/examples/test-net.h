@@ -60,6 +60,10 @@ struct t_case {
 	void (*fn)(void);
 };
 
+/* Run every CUnit suite registered, verbosely, clean the registry up, and
+ * return the exit status: 0 when nothing failed, 1 otherwise. */
+int t_run_registered(void);
+
 /* Register @cases in one CUnit suite per arm (@names[i], set up by
  * @inits[i], the io_uring arm then the fallback's; @narms of them), each
  * ended by @clean, run them verbosely, and return the exit status: 0 when
